@@ -1,0 +1,68 @@
+"""Control planes: how the docker hosts of a lab learn about each other's overlay networks.
+
+swarm: the first docker host inits a swarm advertising its underlay address, the others
+join it across the routed underlay as workers.
+kv:    the legacy key-value store. Every dockerd points at etcd on the kv host (engines before
+23.0 only); networks created with -d overlay are then global on every host.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from netproof.errors import NetproofError
+from netproof.lab.topology import Topology
+from netproof.progress import Progress
+from netproof.providers.base import LabHost
+
+SWARM_PORT = 2377
+KV_PORT = 2379
+KV_ADVERTISE_PORT = 2376
+
+
+def dockerd_flags(topology: Topology) -> dict[str, list[str]]:
+    """Extra dockerd flags per docker host that the control plane needs from the start."""
+    if topology.control_plane != "kv":
+        return {}
+    kv = topology.role("kv")
+    return {
+        h.name: ["--cluster-store", f"etcd://{kv.address}:{KV_PORT}", "--cluster-advertise", f"{h.address}:{KV_ADVERTISE_PORT}"]
+        for h in topology.docker_hosts
+    }
+
+
+def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress) -> dict[str, str]:
+    """Join the docker hosts into one control plane; returns each host's role in it."""
+    docker_hosts = [hosts[h.name] for h in topology.docker_hosts]
+    if topology.control_plane == "kv":
+        with progress.step(f"checking {len(docker_hosts)} engines use the key-value store"):
+            for host in docker_hosts:
+                store = host.docker().info().get("ClusterStore")
+                if not store:
+                    raise NetproofError(f"{host.name}: dockerd ignored --cluster-store (docker info shows none); see its log")
+        return {h.name: "kv-store" for h in docker_hosts}
+
+    manager, workers = docker_hosts[0], docker_hosts[1:]
+    with progress.step(f"forming a swarm: {manager.name} inits, {len(workers)} join"):
+        manager.docker().swarm.init(advertise_addr=manager.address, listen_addr=f"{manager.address}:{SWARM_PORT}")
+        token = manager.docker().swarm.attrs["JoinTokens"]["Worker"]
+
+        def join(host: LabHost) -> None:
+            host.docker().swarm.join(
+                remote_addrs=[f"{manager.address}:{SWARM_PORT}"], join_token=token,
+                listen_addr=f"{host.address}:{SWARM_PORT}", advertise_addr=host.address,
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
+            list(pool.map(join, workers))
+    roles = {manager.name: "manager"}
+    roles.update({w.name: "worker" for w in workers})
+    return roles
+
+
+def swarm_role(host: LabHost) -> str:
+    """The host's role as its engine reports it now."""
+    info = host.docker().info().get("Swarm", {})
+    if info.get("LocalNodeState") != "active":
+        return info.get("LocalNodeState") or "none"
+    return "manager" if info.get("ControlAvailable") else "worker"

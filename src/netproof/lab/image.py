@@ -1,0 +1,57 @@
+"""The test image every check runs: Debian's static busybox on an empty root, never pulled.
+
+It is imported (`docker import`, the same as FROM scratch plus COPY) from a tar made here,
+so a lab needs no registry and every host has the identical image.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+
+from netproof.errors import NetproofError
+from netproof.progress import Progress
+from netproof.providers.base import LabHost
+
+TEST_IMAGE = "netproof/busybox:latest"
+
+
+def rootfs_tar() -> bytes:
+    busybox = shutil.which("busybox")
+    if not busybox:
+        raise NetproofError("busybox is missing; install it: apt-get install busybox-static")
+    with open(busybox, "rb") as f:
+        binary = f.read()
+    if b"ld-linux" in binary[:4096]:
+        raise NetproofError(f"{busybox} is dynamically linked and cannot run in an empty image; apt-get install busybox-static")
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp", "etc", "proc", "sys", "dev"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo("bin/busybox")
+        info.size, info.mode = len(binary), 0o755
+        tar.addfile(info, io.BytesIO(binary))
+        for applet in applets:
+            if applet != "busybox":
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+    return buf.getvalue()
+
+
+def install(hosts: list[LabHost], progress: Progress) -> None:
+    with progress.step(f"importing the test image {TEST_IMAGE} on {len(hosts)} hosts"):
+        data = rootfs_tar()
+        repository, tag = TEST_IMAGE.split(":")
+
+        def load(host: LabHost) -> None:
+            host.docker().api.import_image_from_data(data, repository=repository, tag=tag, changes=['CMD ["sh"]'])
+
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            list(pool.map(load, hosts))

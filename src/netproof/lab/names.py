@@ -1,0 +1,43 @@
+"""Names of everything a lab creates on the machine. Every one starts with PREFIX, which is how
+`netproof lab clean` finds leftovers even when a lab's state file is lost. Lab and host names
+hold no dots, so "netproof.<lab>." never matches another lab's resources."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "netproof"
+STATE_ROOT = Path(os.environ.get("NETPROOF_STATE_DIR", "/var/lib/netproof")) / "labs"
+HOLDER_MARK = f"{PREFIX}-host"  # argv[0] of the process that keeps a host's namespaces alive
+
+
+@dataclass(frozen=True)
+class LabNames:
+    lab: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{PREFIX}.{self.lab}."
+
+    def netns(self, node: str) -> str:
+        return f"{self.prefix}{node}"
+
+    def cgroup_parent(self, node: str) -> str:
+        """The cgroup a host's dockerd puts its containers under (cleanup finds them there)."""
+        return self.netns(node)
+
+    def holder_mark(self, node: str) -> str:
+        return f"{HOLDER_MARK} {self.lab}/{node}"
+
+    @property
+    def dir(self) -> Path:
+        return STATE_ROOT / self.lab
+
+    def node_dir(self, node: str) -> Path:
+        return self.dir / node
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "state.json"

@@ -1,0 +1,274 @@
+"""Topology files: the hosts of a lab, the underlay subnets they sit on, and how Docker runs on them.
+
+A topology is YAML under labs/. It is validated as it is loaded; every error names the file,
+the key and what is wrong, so the user can fix the file without reading this code.
+
+    name: seed
+    control_plane: swarm          # or kv (the legacy key-value store, engines before 23.0)
+    engine: "20.10"               # default for docker hosts; a host may say its own
+    subnets:
+      dc1: {cidr: 10.10.10.0/24}  # the router takes the first address as gateway
+    hosts:
+      docker1: {subnet: dc1, address: 10.10.10.101}
+      kv1: {subnet: dc1, address: 10.10.10.10, role: kv}
+      outside: {subnet: ext, address: 198.51.100.10, role: outside}
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netproof import engines
+from netproof.errors import NetproofError
+
+IFNAMSIZ = 15  # the longest Linux interface name
+LAB_NAME_MAX = 24
+ROUTER = "router"  # the router is built in; no host may take its name
+ROLES = ("docker", "kv", "outside")
+CONTROL_PLANES = ("swarm", "kv")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+TOP_KEYS = ("name", "control_plane", "engine", "subnets", "hosts")
+SUBNET_KEYS = ("cidr", "gateway")
+HOST_KEYS = ("subnet", "address", "role", "engine")
+
+
+class TopologyError(NetproofError):
+    pass
+
+
+@dataclass(frozen=True)
+class Subnet:
+    name: str
+    network: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address  # the router's address on this subnet
+
+    @property
+    def bridge(self) -> str:
+        """The router's bridge for this subnet."""
+        return f"br-{self.name}"
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    role: str
+    subnet: Subnet
+    address: ipaddress.IPv4Address
+    engine: str | None  # docker hosts only
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.address}/{self.subnet.network.prefixlen}"
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    control_plane: str
+    subnets: dict[str, Subnet]
+    hosts: dict[str, Host]
+    source: str = "<topology>"
+    text: str = field(default="", compare=False, repr=False)  # the file as written, kept in the lab's state
+    engine_overridden: bool = field(default=False, compare=False)
+
+    @property
+    def docker_hosts(self) -> list[Host]:
+        return [h for h in self.hosts.values() if h.role == "docker"]
+
+    def role(self, role: str) -> Host | None:
+        return next((h for h in self.hosts.values() if h.role == role), None)
+
+    @property
+    def engines(self) -> list[str]:
+        return sorted({h.engine for h in self.docker_hosts if h.engine})
+
+    def with_overrides(self, engine: str | None = None, control_plane: str | None = None, name: str | None = None) -> Topology:
+        """The same lab with command-line choices applied, validated again."""
+        topo = self
+        if name is not None:
+            _check_lab_name(name, self.source, "--name")
+            topo = replace(topo, name=name)
+        if engine is not None:
+            _check_engine(engine, self.source, "--engine")
+            hosts = {n: replace(h, engine=engine) if h.role == "docker" else h for n, h in topo.hosts.items()}
+            topo = replace(topo, hosts=hosts, engine_overridden=True)
+        if control_plane is not None:
+            if control_plane not in CONTROL_PLANES:
+                raise TopologyError(f"--control-plane: {control_plane!r} is not one of {', '.join(CONTROL_PLANES)}")
+            topo = replace(topo, control_plane=control_plane)
+        _check_control_plane(topo, "--engine" if engine else None)
+        return topo
+
+
+def load(path: str | Path) -> Topology:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise TopologyError(f"{path}: cannot read the topology file: {e.strerror}") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str = "<topology>") -> Topology:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise TopologyError(f"{source}: not valid YAML{at}: {problem}") from None
+    return replace(_Loader(source).topology(doc), text=text)
+
+
+class _Loader:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str) -> TopologyError:
+        return TopologyError(f"{self.source}: {key}: {message}")
+
+    def mapping(self, value: Any, key: str, allowed: tuple[str, ...] | None) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, found {type(value).__name__}")
+        if allowed is not None:
+            for k in value:
+                if k not in allowed:
+                    raise self.fail(f"{key}.{k}" if key else str(k), f"unknown key; known keys: {', '.join(allowed)}")
+        return value
+
+    def topology(self, doc: Any) -> Topology:
+        if doc is None:
+            raise self.fail("(top)", "the file is empty; a topology needs name, subnets and hosts")
+        top = self.mapping(doc, "", TOP_KEYS)
+        for key in ("name", "subnets", "hosts"):
+            if key not in top:
+                raise self.fail(key, "missing")
+        name = str(top["name"])
+        _check_lab_name(name, self.source, "name")
+        control_plane = top.get("control_plane", "swarm")
+        if control_plane not in CONTROL_PLANES:
+            raise self.fail("control_plane", f"{control_plane!r} is not one of {', '.join(CONTROL_PLANES)}")
+        default_engine = str(top.get("engine", "20.10"))
+        _check_engine(default_engine, self.source, "engine")
+        subnets = self.subnets(top["subnets"])
+        hosts = self.hosts(top["hosts"], subnets, default_engine)
+        topo = Topology(name, control_plane, subnets, hosts, self.source)
+        if not topo.docker_hosts:
+            raise self.fail("hosts", "no docker host; give at least one host without a role (role: docker)")
+        _check_control_plane(topo, None)
+        return topo
+
+    def subnets(self, value: Any) -> dict[str, Subnet]:
+        raw = self.mapping(value, "subnets", None)
+        if not raw:
+            raise self.fail("subnets", "empty; a lab needs at least one underlay subnet")
+        subnets: dict[str, Subnet] = {}
+        for name, spec in raw.items():
+            key = f"subnets.{name}"
+            name = str(name)
+            _check_name(name, IFNAMSIZ - len("br-"), self.source, key)
+            spec = self.mapping(spec, key, SUBNET_KEYS)
+            if "cidr" not in spec:
+                raise self.fail(f"{key}.cidr", "missing")
+            try:
+                network = ipaddress.IPv4Network(str(spec["cidr"]), strict=True)
+            except ValueError as e:
+                raise self.fail(f"{key}.cidr", f"not an IPv4 network: {e}") from None
+            if network.num_addresses < 4:
+                raise self.fail(f"{key}.cidr", f"{network} is too small for a router and a host")
+            gateway = self.address(spec.get("gateway", network.network_address + 1), f"{key}.gateway", network)
+            for other in subnets.values():
+                if network.overlaps(other.network):
+                    raise self.fail(f"{key}.cidr", f"{network} overlaps subnets.{other.name} ({other.network})")
+            subnets[name] = Subnet(name, network, gateway)
+        return subnets
+
+    def address(self, value: Any, key: str, network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+        try:
+            addr = ipaddress.IPv4Address(str(value))
+        except ValueError:
+            raise self.fail(key, f"{value!r} is not an IPv4 address") from None
+        if addr not in network or addr in (network.network_address, network.broadcast_address):
+            raise self.fail(key, f"{addr} is not a host address of {network}")
+        return addr
+
+    def hosts(self, value: Any, subnets: dict[str, Subnet], default_engine: str) -> dict[str, Host]:
+        raw = self.mapping(value, "hosts", None)
+        if not raw:
+            raise self.fail("hosts", "empty; a lab needs at least one docker host")
+        hosts: dict[str, Host] = {}
+        taken = {s.gateway: f"subnets.{s.name}.gateway (the router)" for s in subnets.values()}
+        for name, spec in raw.items():
+            key = f"hosts.{name}"
+            name = str(name)
+            _check_name(name, IFNAMSIZ, self.source, key)
+            if name == ROUTER:
+                raise self.fail(key, f"{ROUTER!r} is the lab's built-in router; name the host otherwise")
+            spec = self.mapping(spec or {}, key, HOST_KEYS)
+            role = spec.get("role", "docker")
+            if role not in ROLES:
+                raise self.fail(f"{key}.role", f"{role!r} is not one of {', '.join(ROLES)}")
+            if "subnet" not in spec:
+                raise self.fail(f"{key}.subnet", f"missing; every host sits on one of: {', '.join(subnets)}")
+            subnet = subnets.get(str(spec["subnet"]))
+            if subnet is None:
+                raise self.fail(f"{key}.subnet", f"{spec['subnet']!r} is not a subnet of this lab; known: {', '.join(subnets)}")
+            if "address" not in spec:
+                raise self.fail(f"{key}.address", f"missing; give an address in {subnet.network}")
+            address = self.address(spec["address"], f"{key}.address", subnet.network)
+            if address in taken:
+                raise self.fail(f"{key}.address", f"{address} is already taken by {taken[address]}")
+            taken[address] = f"hosts.{name}"
+            engine = None
+            if role == "docker":
+                engine = str(spec.get("engine", default_engine))
+                _check_engine(engine, self.source, f"{key}.engine")
+            elif "engine" in spec:
+                raise self.fail(f"{key}.engine", f"only docker hosts run an engine; this host's role is {role}")
+            hosts[name] = Host(name, role, subnet, address, engine)
+        for role in ("kv", "outside"):
+            holders = [h.name for h in hosts.values() if h.role == role]
+            if len(holders) > 1:
+                raise self.fail("hosts", f"more than one host with role {role}: {', '.join(holders)}")
+        return hosts
+
+
+def _check_name(name: str, limit: int, source: str, key: str) -> None:
+    if not NAME_RE.match(name):
+        raise TopologyError(f"{source}: {key}: {name!r} must start with a letter and hold only a-z, 0-9 and '-'")
+    if len(name) > limit:
+        raise TopologyError(
+            f"{source}: {key}: {name!r} is {len(name)} characters; it names a network interface, which Linux limits to {limit} here"
+        )
+
+
+def _check_lab_name(name: str, source: str, key: str) -> None:
+    if not NAME_RE.match(name) or len(name) > LAB_NAME_MAX:
+        raise TopologyError(
+            f"{source}: {key}: lab name {name!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most {LAB_NAME_MAX} characters"
+        )
+
+
+def _check_engine(engine: str, source: str, key: str) -> None:
+    if engine not in engines.KNOWN:
+        raise TopologyError(f"{source}: {key}: unknown engine {engine!r}; known engines: {', '.join(engines.KNOWN)}")
+
+
+def _check_control_plane(topo: Topology, engine_key: str | None) -> None:
+    if topo.control_plane != "kv":
+        return
+    if topo.role("kv") is None:
+        raise TopologyError(f"{topo.source}: control_plane: 'kv' needs a host with role: kv to run etcd")
+    for host in topo.docker_hosts:
+        if host.engine != engines.SYSTEM and not engines.RELEASES[host.engine].kv_store:
+            key = engine_key or f"hosts.{host.name}.engine"
+            raise TopologyError(
+                f"{topo.source}: {key}: engine {host.engine} on {host.name} has no key-value store control plane"
+                f" (Docker removed it in {engines.KV_STORE_REMOVED_IN}); use control_plane: swarm, or engine 20.10"
+            )

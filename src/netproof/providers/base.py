@@ -1,0 +1,95 @@
+"""What every provider offers: hosts to run commands on, and a lab's life cycle.
+
+Checks and the control-plane setup see only these two classes; they never know whether a
+host is a network namespace, a VM or a machine reached over SSH.
+"""
+
+from __future__ import annotations
+
+import shlex
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+
+import docker
+
+from netproof.lab.names import LabNames
+from netproof.lab.topology import Host, Topology
+from netproof.progress import Progress
+from netproof.system import CommandResult
+
+
+class LabHost(ABC):
+    """One host of a running lab, as the lab's topology describes it."""
+
+    def __init__(self, spec: Host):
+        self.spec = spec
+        self._docker: docker.DockerClient | None = None
+
+    name = property(lambda self: self.spec.name)
+    role = property(lambda self: self.spec.role)
+    address = property(lambda self: str(self.spec.address))
+    engine = property(lambda self: self.spec.engine)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.address}>"
+
+    @abstractmethod
+    def run(self, cmd: str | Sequence[str], *, timeout: float = 60, check: bool = False) -> CommandResult:
+        """Run a command on the host, as if logged in on it (a string goes through sh -c)."""
+
+    @abstractmethod
+    def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
+        """The command line that runs cmd on the host attached to this terminal."""
+
+    @property
+    @abstractmethod
+    def docker_url(self) -> str:
+        """Where this host's Docker daemon answers, for docker-py and the docker CLI."""
+
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=60)
+        return self._docker
+
+    @staticmethod
+    def argv(cmd: str | Sequence[str]) -> list[str]:
+        return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+
+    @staticmethod
+    def quote(cmd: str | Sequence[str]) -> str:
+        return cmd if isinstance(cmd, str) else shlex.join(cmd)
+
+
+class Provider(ABC):
+    """Builds a lab's hosts and runs their Docker engines; one module per provider."""
+
+    name: str
+
+    def __init__(self, names: LabNames, progress: Progress):
+        self.names = names
+        self.progress = progress
+
+    def preflight(self, topology: Topology) -> None:
+        """Refuse, before anything is built, what cannot work (missing tools, leftovers in the way)."""
+
+    @abstractmethod
+    def up(self, topology: Topology, dockerd_flags: dict[str, list[str]]) -> dict:
+        """Build every host and start each docker host's engine with the given extra flags.
+        Returns what the provider needs to find the lab again (kept in the state file)."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Remove everything the lab made, even parts that a failed `up` left half-built."""
+
+    @abstractmethod
+    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+        """Handles on the hosts of a lab that is up."""
+
+    @abstractmethod
+    def status(self, host: LabHost) -> dict:
+        """Provider facts about one host: whether it is alive, its engine's process."""
+
+    @abstractmethod
+    def collect_logs(self, dest: Path) -> list[Path]:
+        """Copy each engine's log into dest."""

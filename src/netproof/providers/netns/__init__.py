@@ -1,0 +1,219 @@
+"""The embedded default provider: every lab host is a set of namespaces on this machine.
+
+The router is a namespace too, with one bridge per underlay subnet and forwarding on; each
+host's eth0 is a veth whose other end is a port of its subnet's bridge. The router has no
+link to the machine's own network, and every veth is created inside lab namespaces, so the
+machine's root namespace never gains or loses an interface.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from netproof import engines, system
+from netproof.errors import NetproofError
+from netproof.lab.topology import ROUTER, Host, Topology
+from netproof.providers.base import LabHost, Provider
+from netproof.providers.netns import leftovers
+from netproof.providers.netns.node import Node
+
+ETCD_CLIENT_PORT = 2379
+STARTUP_TIMEOUT = 60
+
+
+class NetnsHost(LabHost):
+    def __init__(self, spec: Host, node: Node):
+        super().__init__(spec)
+        self.node = node
+
+    def run(self, cmd: str | Sequence[str], *, timeout: float = 60, check: bool = False) -> system.CommandResult:
+        return self.node.run(self.argv(cmd), timeout=timeout, check=check)
+
+    def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
+        # Inside, /run/docker.sock is this host's daemon: drop the caller's pointers elsewhere.
+        return self.node.enter(["env", "-u", "DOCKER_HOST", "-u", "DOCKER_CONTEXT", *cmd])
+
+    @property
+    def docker_url(self) -> str:
+        return "unix://" + self.node.root("/run/docker.sock")
+
+
+class NetnsProvider(Provider):
+    name = "netns"
+
+    def node(self, name: str) -> Node:
+        return Node(self.names, name)
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def preflight(self, topology: Topology) -> None:
+        tools = dict(system.TOOLS)
+        if topology.role("kv"):
+            tools.update(system.KV_TOOLS)
+        system.require_tools(tools)
+        for h in topology.docker_hosts:
+            engines.resolve(h.engine)
+        if leftovers.find(self.names.lab):
+            raise NetproofError(f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean")
+
+    def up(self, topology: Topology, dockerd_flags: dict[str, list[str]]) -> dict:
+        resolved = {h.name: engines.resolve(h.engine) for h in topology.docker_hosts}
+
+        with self.progress.step(f"building the router and {len(topology.hosts)} hosts in namespaces"):
+            self._build_underlay(topology)
+        kv = topology.role("kv")
+        if kv:
+            with self.progress.step(f"starting etcd on {kv.name} ({kv.address}:{ETCD_CLIENT_PORT})"):
+                self._start_etcd(kv)
+        versions = ", ".join(sorted({e.package_version for e in resolved.values()}))
+        with self.progress.step(f"starting dockerd on {len(resolved)} hosts ({versions})"):
+            for host in topology.docker_hosts:
+                self.start_engine(host.name, resolved[host.name], dockerd_flags.get(host.name, []))
+            _parallel(lambda h: self.wait_engine(h.name), topology.docker_hosts)
+        return {"engines": {name: e.package_version for name, e in resolved.items()}}
+
+    def _build_underlay(self, topology: Topology) -> None:
+        router = self.node(ROUTER)
+        first = next(iter(topology.subnets.values()))
+        router.create(str(first.gateway), str(first.gateway))
+        router.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+        router.ip(batch="".join(
+            f"link add {s.bridge} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev {s.bridge}\nlink set {s.bridge} up\n"
+            for s in topology.subnets.values()
+        ))
+        for host in topology.hosts.values():
+            node = self.node(host.name)
+            node.create(str(host.address), str(host.subnet.gateway))
+            router.ip("link", "add", host.name, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
+            router.ip("link", "set", host.name, "master", host.subnet.bridge, "up")
+            node.ip(batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n")
+
+    def _start_etcd(self, kv: Host) -> None:
+        node = self.node(kv.name)
+        url = f"http://{kv.address}:{ETCD_CLIENT_PORT}"
+        node.spawn(
+            ["etcd", "--name", kv.name, "--data-dir", str(node.dir / "etcd"), "--enable-v2=true",
+             "--listen-client-urls", f"{url},http://127.0.0.1:{ETCD_CLIENT_PORT}", "--advertise-client-urls", url,
+             "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+             "--initial-cluster", f"{kv.name}=http://127.0.0.1:2380"],
+            node.dir / "etcd.log",
+        )
+        probe = ["busybox", "wget", "-q", "-O-", f"{url}/health"]
+        _wait_until(lambda: '"health":"true"' in node.run(probe, timeout=5).stdout.replace(" ", ""),
+                    STARTUP_TIMEOUT, f"etcd on {kv.name}", node.dir / "etcd.log")
+
+    def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:
+        node = self.node(host)
+        node.spawn(
+            ["env", "-i", f"PATH={engine.path_env()}", engine.dockerd,
+             "--data-root", str(node.dir / "docker"), "--exec-root", "/run/docker",
+             "-H", "unix:///run/docker.sock", "--pidfile", "/run/docker.pid",
+             "--cgroup-parent", self.names.cgroup_parent(host),
+             "--shutdown-timeout", "2", *flags],
+            node.dir / "dockerd.log",
+        )
+
+    def wait_engine(self, host: str) -> None:
+        node = self.node(host)
+        sock = node.root("/run/docker.sock")
+        log = node.dir / "dockerd.log"
+        _wait_until(lambda: _docker_answers(sock) or _failed(log), STARTUP_TIMEOUT, f"dockerd on {host}", log)
+        if _failed(log):
+            raise NetproofError(f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start')}; log: {log}")
+
+    def engine_pid(self, host: str) -> int | None:
+        node = self.node(host)
+        try:
+            pid = int(Path(node.root("/run/docker.pid")).read_text())
+        except (OSError, ValueError, NetproofError):
+            return None
+        return pid if os.path.exists(f"/proc/{pid}") else None
+
+    def stop_engine(self, host: str, timeout: float = 20) -> None:
+        pid = self.engine_pid(host)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        _wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout, f"dockerd on {host} to stop", None)
+
+    def down(self) -> None:
+        left = leftovers.remove(leftovers.find(self.names.lab))
+        if left:
+            raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`")
+
+    # --- a lab that is up -----------------------------------------------------------------
+
+    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+        return {name: NetnsHost(spec, self.node(name)) for name, spec in topology.hosts.items()}
+
+    def status(self, host: LabHost) -> dict:
+        node = self.node(host.name)
+        alive = node.holder_pid is not None
+        facts = {"alive": alive, "holder_pid": node.holder_pid, "netns": node.netns}
+        if host.role == "docker":
+            facts["dockerd_pid"] = self.engine_pid(host.name) if alive else None
+            facts["docker_socket"] = node.root("/run/docker.sock") if alive else None
+        return facts
+
+    def collect_logs(self, dest: Path) -> list[Path]:
+        dest.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for log in sorted(self.names.dir.glob("*/*.log")):
+            target = dest / f"{log.parent.name}-{log.name}"
+            shutil.copyfile(log, target)
+            copied.append(target)
+        return copied
+
+
+def _parallel(fn: Callable, items: list) -> list:
+    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not ready():
+        if time.monotonic() > deadline:
+            hint = f"; last log line: {_last_line(log)} (log: {log})" if log else ""
+            raise NetproofError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+def _docker_answers(sock: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect(sock)
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in s.recv(64)
+    except OSError:
+        return False
+
+
+def _failed(log: Path) -> bool:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return False
+    return "failed to start daemon" in text or "level=fatal" in text
+
+
+def _last_line(log: Path | None, *preferring: str) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except (OSError, AttributeError):
+        return "no log"
+    for marker in preferring:
+        chosen = [line for line in lines if marker in line]
+        if chosen:
+            return chosen[-1][:300]
+    return lines[-1][:300] if lines else "empty log"

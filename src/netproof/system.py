@@ -1,0 +1,86 @@
+"""Running commands on this machine, and checking it has what a lab needs."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from netproof.errors import NetproofError
+
+# The command a lab needs, and the Debian package that provides it.
+TOOLS = {
+    "ip": "iproute2",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "setsid": "util-linux",
+    "mount": "mount",
+    "iptables": "iptables",
+    "containerd": "containerd",
+    "runc": "runc",
+    "busybox": "busybox-static",
+}
+KV_TOOLS = {"etcd": "etcd-server"}
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    where: str = "this machine"
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def __str__(self) -> str:
+        out = (self.stdout + self.stderr).strip()
+        return f"[{self.where}] $ {self.command}\n(exit {self.returncode})\n{out}"
+
+
+class CommandError(NetproofError):
+    def __init__(self, result: CommandResult):
+        self.result = result
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        super().__init__(f"{result.where}: `{result.command}` failed (exit {result.returncode}): {detail[-1] if detail else 'no output'}")
+
+
+def run(
+    argv: list[str], *, check: bool = True, timeout: float = 60, where: str = "this machine", input: str | None = None
+) -> CommandResult:
+    try:
+        stdin = None if input is not None else subprocess.DEVNULL
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
+    except FileNotFoundError:
+        raise NetproofError(f"{where}: command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        result = CommandResult(argv, -1, out, err + f"\n(timed out after {timeout}s)", where)
+        if check:
+            raise CommandError(result) from None
+        return result
+    result = CommandResult(argv, done.returncode, done.stdout, done.stderr, where)
+    if check and not result.ok:
+        raise CommandError(result)
+    return result
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise NetproofError("netproof builds network namespaces and runs dockerd: run it as root (sudo netproof ...)")
+
+
+def require_tools(tools: dict[str, str]) -> None:
+    missing = {cmd: pkg for cmd, pkg in tools.items() if not shutil.which(cmd)}
+    if missing:
+        pkgs = " ".join(sorted(set(missing.values())))
+        raise NetproofError(f"missing command(s) {', '.join(missing)}; install them: apt-get install {pkgs}")

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_down)
 
     p = lab.add_parser("clean", help="remove every leftover of every netproof lab, state file or not")
+    p.add_argument("--name", help="only the leftovers of this lab")
     p.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
     p.set_defaults(func=cmd_clean)
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_engines_list)
     p = eng.add_parser("fetch", help="download Debian's docker.io builds into the cache")
     p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(engines.RELEASES)}")
+    p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_engines_fetch)
     return parser
 
@@ -116,7 +118,7 @@ def print_status(lab: Lab) -> None:
                      str(r.get("dockerd_pid") or "-"), r.get("swarm_role") or "-", r["state"], r.get("docker_socket") or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -138,9 +140,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     system.require_root()
     from netproof.providers.netns import leftovers
 
-    found = leftovers.find()
+    found = leftovers.find(args.name)
+    which = f"lab {args.name}" if args.name else "netproof lab"
     if not found:
-        print("nothing to clean: no netproof lab leftovers on this machine")
+        print(f"nothing to clean: no {which} leftovers on this machine")
         return 0
     for line in found.describe():
         print(("would remove " if args.dry_run else "removing ") + line)
@@ -149,7 +152,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     left = leftovers.remove(found)
     if left:
         raise NetproofError("could not remove: " + "; ".join(left.describe()))
-    print("clean: every netproof lab leftover is gone")
+    print(f"clean: every {which} leftover is gone")
     return 0
 
 
@@ -171,7 +174,7 @@ def cmd_engines_fetch(args: argparse.Namespace) -> int:
         engines.check_known(v)
     fetcher = engines.Fetcher(Progress())
     for v in args.versions:
-        print(f"engine {v}: {fetcher.fetch(v)} ready in {engines.engine_dir(v)}")
+        print(f"engine {v}: {fetcher.fetch(v, refresh=args.refresh)} ready in {engines.engine_dir(v)}")
     return 0
 
 

@@ -171,10 +171,13 @@ class Fetcher:
             raise NetproofError(f"apt-get {' '.join(args)} ({suite} from {self.mirror}) failed: {tail[0]}")
         return done.stdout
 
-    def fetch(self, version: str) -> str:
+    def fetch(self, version: str, refresh: bool = False) -> str:
         release = RELEASES.get(check_known(version))
         if release is None:
             raise NetproofError("engine 'system' is the machine's own dockerd; there is nothing to fetch")
+        if cached_version(version) and not refresh:
+            self.progress.say(f"  engine {version}: {cached_version(version)} is already cached (--refresh fetches it again)")
+            return cached_version(version)
         if not KEYRING.exists():
             raise NetproofError(f"{KEYRING} is missing; install Debian's debian-archive-keyring")
         suite = release.suite

@@ -5,17 +5,28 @@ hold no dots, so "netproof.<lab>." never matches another lab's resources."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from netproof.errors import NetproofError
 
 PREFIX = "netproof"
 STATE_ROOT = Path(os.environ.get("NETPROOF_STATE_DIR", "/var/lib/netproof")) / "labs"
 HOLDER_MARK = f"{PREFIX}-host"  # argv[0] of the process that keeps a host's namespaces alive
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")  # lab and host names: no dots, no slashes
+LAB_NAME_MAX = 24
 
 
 @dataclass(frozen=True)
 class LabNames:
     lab: str
+
+    def __post_init__(self) -> None:
+        if not NAME_RE.match(self.lab) or len(self.lab) > LAB_NAME_MAX:
+            raise NetproofError(
+                f"lab name {self.lab!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most {LAB_NAME_MAX} characters"
+            )
 
     @property
     def prefix(self) -> str:

@@ -17,7 +17,6 @@ the key and what is wrong, so the user can fix the file without reading this cod
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,12 @@ import yaml
 
 from netproof import engines
 from netproof.errors import NetproofError
+from netproof.lab.names import LAB_NAME_MAX, NAME_RE
 
 IFNAMSIZ = 15  # the longest Linux interface name
-LAB_NAME_MAX = 24
 ROUTER = "router"  # the router is built in; no host may take its name
 ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv")
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 TOP_KEYS = ("name", "control_plane", "engine", "subnets", "hosts")
 SUBNET_KEYS = ("cidr", "gateway")
 HOST_KEYS = ("subnet", "address", "role", "engine")

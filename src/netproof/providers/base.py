@@ -70,6 +70,7 @@ class Provider(ABC):
         self.names = names
         self.progress = progress
 
+    @abstractmethod
     def preflight(self, topology: Topology) -> None:
         """Refuse, before anything is built, what cannot work (missing tools, leftovers in the way)."""
 

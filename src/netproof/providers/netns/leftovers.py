@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof import system
-from netproof.lab.names import HOLDER_MARK, PREFIX, STATE_ROOT
+from netproof.lab.names import HOLDER_MARK, PREFIX, STATE_ROOT, LabNames
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
@@ -47,6 +47,8 @@ class Leftovers:
 
 def find(lab: str | None = None) -> Leftovers:
     """Every leftover of one lab, or of every netproof lab when lab is None."""
+    if lab:
+        LabNames(lab)  # refuses a name that could reach beyond the lab's own resources
     ns_prefix = f"{PREFIX}.{lab}." if lab else f"{PREFIX}."
     lab_dir = STATE_ROOT / lab if lab else STATE_ROOT
     holder_prefix = f"{HOLDER_MARK} {lab}/" if lab else f"{HOLDER_MARK} "
@@ -61,28 +63,18 @@ def find(lab: str | None = None) -> Leftovers:
             pass
 
     spared = _self_and_ancestors()
-    processes: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) in spared:
-            continue
-        pid = int(entry.name)
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            argv = [a.decode(errors="replace") for a in cmdline if a]
-            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
-            net = os.stat(f"/proc/{pid}/ns/net").st_ino
-        except OSError:
-            continue  # gone, or a kernel thread
-        if not argv:
-            continue  # kernel thread or zombie
-        joined = " ".join(argv)
-        if (
-            net in inodes
-            or f"/{ns_prefix}" in cgroups
-            or argv[0].startswith(holder_prefix)
-            or path_mark in joined
-        ):
-            processes[pid] = joined
+    table = _process_table(spared)
+    # Holders and dockerds are known by their command lines; their network namespaces then
+    # reveal the rest (containerd, shims), even when /run/netns has lost the namespace's name.
+    machine_net = os.stat("/proc/self/ns/net").st_ino  # netproof itself runs in the machine's own
+    for argv, _, net in table.values():
+        if (argv[0].startswith(holder_prefix) or path_mark in " ".join(argv)) and net != machine_net:
+            inodes.add(net)
+    processes = {
+        pid: " ".join(argv)
+        for pid, (argv, cgroups, net) in table.items()
+        if net in inodes or f"/{ns_prefix}" in cgroups or argv[0].startswith(holder_prefix) or path_mark in " ".join(argv)
+    }
 
     cgroups = sorted(
         {p for p in CGROUP_ROOT.glob(f"*/{ns_prefix}*") if p.is_dir()} | {p for p in CGROUP_ROOT.glob(f"{ns_prefix}*") if p.is_dir()}
@@ -157,6 +149,24 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def _process_table(spared: set[int]) -> dict[int, tuple[list[str], str, int]]:
+    """pid -> (argv, cgroup lines, network namespace inode), for live user-space processes."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in spared:
+            continue
+        pid = int(entry.name)
+        try:
+            argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+            net = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError:
+            continue  # gone meanwhile
+        if argv:  # kernel threads and zombies have none
+            table[pid] = (argv, cgroups, net)
+    return table
 
 
 def _self_and_ancestors() -> set[int]:

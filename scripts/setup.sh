@@ -1,0 +1,38 @@
+# Sourced by the other scripts: installs what netproof needs on Debian 12, as root. Safe to run again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "netproof needs root (it builds network namespaces and runs dockerd): run this with sudo" >&2
+  exit 1
+fi
+
+# Debian packages: the 20.10 engine with containerd and runc, etcd for the key-value control plane,
+# busybox-static for the test image, tcpdump for captures.
+packages=(docker.io containerd runc etcd-server busybox-static tcpdump iptables iproute2 util-linux
+          debian-archive-keyring python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  # Installing docker.io must not start the machine's own Docker daemon: netproof never uses
+  # it, and it would change the machine's interfaces and firewall. policy-rc.d says "don't".
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -n "$added_policy" ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating the virtual environment .venv"
+  python3 -m venv .venv
+fi
+echo "== installing netproof into .venv"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+export PATH="$PWD/.venv/bin:$PATH"

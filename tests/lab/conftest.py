@@ -1,0 +1,87 @@
+"""End-to-end tests of labs: real namespaces, real dockerd, real etcd. They need root.
+
+The oracle for "nothing left behind" is independent of netproof's own cleanup code: it looks at
+the machine the way an operator would (ip netns, /proc, /proc/mounts, cgroups, the state folder)
+and compares the machine's own interfaces and firewall with how they were before.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from netproof.lab.names import STATE_ROOT
+
+LAB_COMMANDS = ("dockerd", "containerd", "etcd", "containerd-shim", "containerd-shim-runc-v2", "tcpdump", "runc", "docker-proxy")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/lab/" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+            if os.geteuid() != 0:
+                item.add_marker(pytest.mark.skip(reason="end-to-end lab tests need root"))
+
+
+def netproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "netproof.cli", *args], capture_output=True, text=True, timeout=300)
+    if check and done.returncode != 0:
+        raise AssertionError(f"netproof {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@dataclass
+class Machine:
+    """What of the machine a lab must never change, and the lab processes it runs now."""
+
+    interfaces: list[str]
+    firewall: str
+    lab_processes: set[int]
+
+    @classmethod
+    def now(cls) -> Machine:
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+        firewall = "".join(
+            subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout for table in ("filter", "nat")
+        )
+        return cls(sorted(line.split(":")[1].strip() for line in links.splitlines()), firewall, _lab_processes())
+
+
+def _lab_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+                argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if comm in LAB_COMMANDS or comm.startswith("containerd-shim") or argv0.startswith("netproof-host"):
+                found.add(int(entry.name))
+    return found
+
+
+def assert_nothing_left(lab: str, before: Machine) -> None:
+    after = Machine.now()
+    left = []
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    left += [f"netns {line.split()[0]}" for line in netns.splitlines() if line.startswith(f"netproof.{lab}.")]
+    left += [f"process {pid}" for pid in after.lab_processes - before.lab_processes]
+    left += [f"mount {line.split()[1]}" for line in Path("/proc/mounts").read_text().splitlines()
+             if f"/{lab}/" in line.split()[1] or f"netproof.{lab}." in line]
+    left += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob(f"*/netproof.{lab}.*")]
+    if (STATE_ROOT / lab).exists():
+        left.append(f"folder {STATE_ROOT / lab}")
+    assert not left, f"lab {lab} left behind: {left}"
+    assert after.interfaces == before.interfaces, "the machine's own interfaces changed"
+    assert after.firewall == before.firewall, "the machine's own firewall changed"
+
+
+@pytest.fixture
+def machine() -> Machine:
+    return Machine.now()

@@ -1,0 +1,147 @@
+"""Topology files: the reference lab loads, and each kind of bad input is one clear error naming file and key."""
+
+from pathlib import Path
+
+import pytest
+
+from netproof.lab import topology
+from netproof.lab.topology import TopologyError
+
+SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
+
+GOOD = """
+name: t
+subnets:
+  a: {cidr: 10.1.0.0/24}
+  b: {cidr: 10.2.0.0/24}
+hosts:
+  h1: {subnet: a, address: 10.1.0.11}
+  h2: {subnet: b, address: 10.2.0.12}
+"""
+
+
+def parse(text: str) -> topology.Topology:
+    return topology.parse(text, "labs/bad.yml")
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(TopologyError) as e:
+        parse(text)
+    message = str(e.value)
+    assert message.startswith("labs/bad.yml: "), message
+    assert "\n" not in message
+    return message
+
+
+def test_seed_lab_is_the_reference_lab():
+    seed = topology.load(SEED)
+    assert seed.name == "seed" and seed.control_plane == "swarm"
+    addresses = {h.name: (h.subnet.name, str(h.address)) for h in seed.hosts.values()}
+    assert addresses["docker1"] == ("dc1", "10.10.10.101")
+    assert addresses["docker2"] == ("dc1", "10.10.10.102")
+    assert addresses["docker3"] == ("dc2", "192.168.50.101")
+    assert addresses["docker4"] == ("dc2", "192.168.50.102")
+    assert seed.role("kv").name == "kv1" and seed.role("outside").name == "outside"
+    assert seed.role("outside").subnet.name not in {"dc1", "dc2"}
+    assert [h.name for h in seed.docker_hosts] == ["docker1", "docker2", "docker3", "docker4"]
+    assert {str(s.gateway) for s in seed.subnets.values()} == {"10.10.10.1", "192.168.50.1", "198.51.100.1"}
+
+
+def test_a_good_file_gets_defaults():
+    t = parse(GOOD)
+    assert t.control_plane == "swarm"
+    assert [h.engine for h in t.docker_hosts] == ["20.10", "20.10"]
+    assert t.text == GOOD
+
+
+def test_malformed_yaml_names_the_line():
+    message = error_of("name: t\nsubnets: {a: [\n")
+    assert "not valid YAML at line" in message
+
+
+def test_overlapping_subnets():
+    message = error_of(GOOD.replace("10.2.0.0/24", "10.1.0.0/16"))
+    assert "subnets.b.cidr" in message and "overlaps subnets.a" in message
+
+
+def test_duplicate_addresses():
+    message = error_of(GOOD.replace("h2: {subnet: b, address: 10.2.0.12}", "h2: {subnet: a, address: 10.1.0.11}"))
+    assert "hosts.h2.address" in message and "already taken by hosts.h1" in message
+
+
+def test_address_of_the_router_is_taken():
+    message = error_of(GOOD.replace("10.1.0.11", "10.1.0.1"))
+    assert "hosts.h1.address" in message and "router" in message
+
+
+def test_host_on_no_subnet():
+    message = error_of(GOOD.replace("h1: {subnet: a, address: 10.1.0.11}", "h1: {address: 10.1.0.11}"))
+    assert "hosts.h1.subnet" in message and "missing" in message
+
+
+def test_host_on_an_unknown_subnet():
+    message = error_of(GOOD.replace("h1: {subnet: a,", "h1: {subnet: zz,"))
+    assert "hosts.h1.subnet" in message and "'zz'" in message and "known: a, b" in message
+
+
+def test_address_outside_its_subnet():
+    message = error_of(GOOD.replace("10.1.0.11", "10.9.0.11"))
+    assert "hosts.h1.address" in message and "not a host address of 10.1.0.0/24" in message
+
+
+def test_name_longer_than_the_interface_name_limit():
+    long_name = "averyveryverylonghost"  # 21 characters; the router names an interface after it
+    message = error_of(GOOD.replace("h1:", f"{long_name}:"))
+    assert f"hosts.{long_name}" in message and "Linux limits to 15" in message
+
+
+def test_subnet_name_longer_than_its_bridge_name_allows():
+    message = error_of(GOOD.replace("  a: {", "  subnetnamelong: {").replace("subnet: a,", "subnet: subnetnamelong,"))
+    assert "subnets.subnetnamelong" in message and "limits to 12" in message
+
+
+def test_unknown_key_lists_the_known_ones():
+    message = error_of(GOOD.replace("h1: {subnet: a,", "h1: {subnett: a, subnet: a,"))
+    assert "hosts.h1.subnett" in message and "known keys: subnet, address, role, engine" in message
+
+
+def test_unknown_engine_lists_the_known_ones():
+    message = error_of(GOOD.replace("h1: {subnet: a,", "h1: {engine: '19.03', subnet: a,"))
+    assert "hosts.h1.engine" in message and "20.10, 26.1, 28.5, system" in message
+
+
+def test_kv_control_plane_needs_a_kv_host():
+    message = error_of("control_plane: kv\n" + GOOD)
+    assert "control_plane" in message and "role: kv" in message
+
+
+def test_kv_control_plane_with_an_engine_that_removed_it():
+    text = "control_plane: kv\n" + GOOD + "  kv: {subnet: a, address: 10.1.0.5, role: kv}\n"
+    message = error_of(text.replace("h2: {subnet: b,", "h2: {engine: '28.5', subnet: b,"))
+    assert "hosts.h2.engine" in message and "removed it in 23.0" in message
+
+
+def test_command_line_engine_is_checked_against_the_control_plane():
+    seed = topology.load(SEED)
+    with pytest.raises(TopologyError, match=r"--engine: engine 28.5 .* removed it in 23.0"):
+        seed.with_overrides(engine="28.5", control_plane="kv")
+    assert {h.engine for h in seed.with_overrides(engine="28.5").docker_hosts} == {"28.5"}
+
+
+def test_the_router_name_is_reserved():
+    message = error_of(GOOD.replace("h1:", "router:"))
+    assert "hosts.router" in message and "built-in router" in message
+
+
+def test_lab_name_with_a_dot_is_refused():
+    message = error_of(GOOD.replace("name: t", "name: a.b"))
+    assert "name" in message and "'a.b'" in message
+
+
+def test_empty_file():
+    assert "empty" in error_of("")
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(TopologyError, match=r"nope\.yml: cannot read"):
+        topology.load(tmp_path / "nope.yml")

@@ -17,7 +17,7 @@ from netproof import __version__, engines, system
 from netproof.errors import NetproofError
 from netproof.lab import controlplane, image
 from netproof.lab.names import STATE_ROOT, LabNames
-from netproof.lab.topology import Topology, parse
+from netproof.lab.topology import ROUTER, Topology, parse
 from netproof.progress import QUIET, Progress
 from netproof.providers import make_provider
 from netproof.providers.base import LabHost, Provider
@@ -40,6 +40,10 @@ class Lab:
     @property
     def docker_hosts(self) -> list[LabHost]:
         return [self.hosts[h.name] for h in self.topology.docker_hosts]
+
+    @property
+    def router(self) -> LabHost | None:
+        return self.hosts.get(ROUTER)
 
     def host(self, name: str) -> LabHost:
         if name not in self.hosts:

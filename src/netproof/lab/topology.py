@@ -29,6 +29,7 @@ from netproof.lab.names import LAB_NAME_MAX, NAME_RE
 
 IFNAMSIZ = 15  # the longest Linux interface name
 ROUTER = "router"  # the router is built in; no host may take its name
+OUTSIDE_HTTP_PORT = 80  # the outside host serves HTTP here: the "external" target of isolation checks
 ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv")
 TOP_KEYS = ("name", "control_plane", "engine", "subnets", "hosts")
@@ -81,6 +82,37 @@ class Topology:
 
     def role(self, role: str) -> Host | None:
         return next((h for h in self.hosts.values() if h.role == role), None)
+
+    def host_pairs(self, mode: str = "spanning") -> list[tuple[Host, Host]]:
+        """Docker host pairs for cross-host checks.
+
+        spanning: the fewest pairs that still exercise every docker host and both kinds of path:
+        neighbours on each subnet (same subnet), and across each two subnets the first host of one
+        with the last of the other, and the other way round where that is another pair (routed).
+        all: every pair of docker hosts.
+        """
+        hosts = self.docker_hosts
+        if mode == "all":
+            return [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1:]]
+        if mode != "spanning":
+            raise TopologyError(f"--pairs: {mode!r} is not one of spanning, all")
+        by_subnet: dict[str, list[Host]] = {}
+        for h in hosts:
+            by_subnet.setdefault(h.subnet.name, []).append(h)
+        groups = list(by_subnet.values())
+        pairs = [(g[i], g[i + 1]) for g in groups for i in range(len(g) - 1)]
+        for i, first in enumerate(groups):
+            for second in groups[i + 1:]:
+                pairs.append((first[0], second[-1]))
+                if (first[-1], second[0]) != (first[0], second[-1]):
+                    pairs.append((first[-1], second[0]))
+        return pairs
+
+    @property
+    def router(self) -> Host:
+        """The built-in router, as a host on the first subnet (its gateway address)."""
+        first = next(iter(self.subnets.values()))
+        return Host(ROUTER, ROUTER, first, first.gateway, None)
 
     @property
     def engines(self) -> list[str]:

@@ -6,6 +6,7 @@ host is a network namespace, a VM or a machine reached over SSH.
 
 from __future__ import annotations
 
+import base64
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -37,6 +38,10 @@ class LabHost(ABC):
     @abstractmethod
     def run(self, cmd: str | Sequence[str], *, timeout: float = 60, check: bool = False) -> CommandResult:
         """Run a command on the host, as if logged in on it (a string goes through sh -c)."""
+
+    def read_file(self, path: str) -> bytes:
+        """A file's bytes from the host, through its command channel (works on every provider)."""
+        return base64.b64decode(self.run(["base64", path], check=True).stdout)
 
     @abstractmethod
     def interactive_argv(self, cmd: Sequence[str]) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from netproof import engines, system
 from netproof.errors import NetproofError
-from netproof.lab.topology import ROUTER, Host, Topology
+from netproof.lab.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
 from netproof.providers.base import LabHost, Provider
 from netproof.providers.netns import leftovers
 from netproof.providers.netns.node import Node
@@ -68,6 +68,10 @@ class NetnsProvider(Provider):
 
         with self.progress.step(f"building the router and {len(topology.hosts)} hosts in namespaces"):
             self._build_underlay(topology)
+        outside = topology.role("outside")
+        if outside:
+            with self.progress.step(f"starting the web server of {outside.name} ({outside.address}:{OUTSIDE_HTTP_PORT})"):
+                self._start_outside_web(outside)
         kv = topology.role("kv")
         if kv:
             with self.progress.step(f"starting etcd on {kv.name} ({kv.address}:{ETCD_CLIENT_PORT})"):
@@ -108,6 +112,14 @@ class NetnsProvider(Provider):
         probe = ["busybox", "wget", "-q", "-O-", f"{url}/health"]
         _wait_until(lambda: '"health":"true"' in node.run(probe, timeout=5).stdout.replace(" ", ""),
                     STARTUP_TIMEOUT, f"etcd on {kv.name}", node.dir / "etcd.log")
+
+    def _start_outside_web(self, outside: Host) -> None:
+        node = self.node(outside.name)
+        (node.dir / "www").mkdir(exist_ok=True)
+        (node.dir / "www" / "index.html").write_text(f"netproof {outside.name}\n")
+        node.spawn(["busybox", "httpd", "-f", "-p", str(OUTSIDE_HTTP_PORT), "-h", str(node.dir / "www")], node.dir / "httpd.log")
+        probe = ["busybox", "wget", "-q", "-O-", f"http://127.0.0.1:{OUTSIDE_HTTP_PORT}/"]
+        _wait_until(lambda: node.run(probe, timeout=5).ok, STARTUP_TIMEOUT, f"the web server on {outside.name}", node.dir / "httpd.log")
 
     def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:
         node = self.node(host)
@@ -151,7 +163,9 @@ class NetnsProvider(Provider):
     # --- a lab that is up -----------------------------------------------------------------
 
     def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
-        return {name: NetnsHost(spec, self.node(name)) for name, spec in topology.hosts.items()}
+        hosts: dict[str, LabHost] = {name: NetnsHost(spec, self.node(name)) for name, spec in topology.hosts.items()}
+        hosts[ROUTER] = NetnsHost(topology.router, self.node(ROUTER))
+        return hosts
 
     def status(self, host: LabHost) -> dict:
         node = self.node(host.name)

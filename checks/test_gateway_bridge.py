@@ -1,0 +1,59 @@
+"""OVL-GWBR-001/002: a container on an overlay reaches the outside through docker_gwbridge,
+unless the overlay is --internal, in which case it has no way out at all."""
+
+import pytest
+
+from netproof.proof import namespaces as ns
+from netproof.proof.namespaces import NetNamespace
+
+GATEWAY_BRIDGE = "docker_gwbridge"
+
+
+def default_route(routes):
+    return next((r for r in routes if r.get("dst") == "default"), None)
+
+
+@pytest.mark.check("OVL-GWBR-001", "a container on a normal overlay gets eth1 on docker_gwbridge, its default route out")
+def test_gateway_bridge_present(docker_host, workspace, proof):
+    net = workspace.overlay()
+    c = workspace.container(docker_host, net)
+    where = f"{docker_host.name}, container {c.name}"
+    inside, result = c.netns.links()
+    proof.command("container interfaces", result)
+    eth1 = ns.by_name(inside, "eth1")
+    proof.require(eth1 is not None, expected="eth1 besides eth0", observed=ns.summary(inside), where=where)
+    routes, result = c.netns.routes()
+    proof.command("container routes", result)
+    route = default_route(routes)
+    proof.require(route is not None and route.get("dev") == "eth1", expected="default route via eth1",
+                  observed=str(route) if route else "no default route", where=where)
+    host_links, result = NetNamespace.of_host(docker_host).links()
+    peer = ns.by_index(host_links, eth1["link_index"])
+    proof.require(peer is not None and peer.get("master") == GATEWAY_BRIDGE,
+                  expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {GATEWAY_BRIDGE}",
+                  observed=ns.summary([peer]) if peer else "no such interface", where=f"{docker_host.name}, host namespace")
+    gateway = next((link for link in host_links if link["ifname"] == GATEWAY_BRIDGE), None)
+    proof.text(f"{GATEWAY_BRIDGE} and its ports", ns.summary([gateway, *[lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]]),
+               where=docker_host.name)
+
+
+@pytest.mark.check("OVL-GWBR-002", "a container on an --internal overlay has no docker_gwbridge interface and no default route")
+def test_gateway_bridge_absent_on_internal(docker_host, workspace, proof):
+    net = workspace.overlay(internal=True)
+    c = workspace.container(docker_host, net)
+    where = f"{docker_host.name}, container {c.name}"
+    inside, result = c.netns.links()
+    proof.command("container interfaces", result)
+    names = sorted(link["ifname"] for link in inside)
+    proof.require(names == ["eth0", "lo"], expected="only lo and eth0 (nothing that could sit on docker_gwbridge)",
+                  observed=", ".join(names), where=where)
+    routes, result = c.netns.routes()
+    proof.command("container routes", result)
+    proof.require(default_route(routes) is None, expected="no default route", observed=str(default_route(routes)), where=where)
+    # eth0 itself must lead into the overlay, not onto the gateway bridge.
+    overlay_links, result = net.overlay_namespace(docker_host).links()
+    eth0 = ns.by_name(inside, "eth0")
+    peer = ns.by_index(overlay_links, eth0["link_index"])
+    proof.require(peer is not None and peer.get("link_index") == eth0["ifindex"],
+                  expected=f"eth0's peer (index {eth0['link_index']}) in the overlay namespace",
+                  observed=ns.summary(overlay_links), where=f"{docker_host.name}, overlay namespace")

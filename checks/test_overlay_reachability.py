@@ -1,0 +1,28 @@
+"""OVL-PING-001: containers on one overlay network reach each other across hosts."""
+
+import pytest
+
+from netproof.proof import probes
+
+
+@pytest.mark.check("OVL-PING-001", "containers on the same overlay network reach each other across hosts, by IP and by name")
+def test_cross_host_ping(pair, workspace, proof):
+    net = workspace.overlay()
+    a = workspace.container(pair.src, net, role="a")
+    b = workspace.container(pair.dst, net, role="b")
+    proof.text("containers", f"{a} on {net.name}\n{b} on {net.name}")
+
+    by_ip = probes.ping(a.exec, b.ip)
+    proof.command(f"ping {b.name} by IP", by_ip.result)
+    proof.require(by_ip.ok, expected=f"{a} pings {b.ip} with no loss", observed=str(by_ip),
+                  where=f"{pair.src.name} -> {pair.dst.name} ({'routed' if pair.routed else 'same subnet'}) on overlay {net.name}")
+
+    by_name = probes.ping(a.exec, b.name)
+    proof.command(f"ping {b.name} by name", by_name.result)
+    proof.require(by_name.ok, expected=f"{a} resolves and pings {b.name} (Docker's embedded DNS)", observed=str(by_name),
+                  where=f"{pair.src.name}, container {a.name}")
+
+    neighbours = proof.command("the source container's ARP table", a.exec(["ip", "neigh", "show"]))
+    entry = next((line for line in neighbours.stdout.splitlines() if line.split()[:1] == [b.ip]), "")
+    proof.require(f"lladdr {b.mac}" in entry, expected=f"an ARP entry {b.ip} -> {b.mac} (the peer's MAC)",
+                  observed=entry or f"no entry for {b.ip}", where=f"{pair.src.name}, container {a.name}")

@@ -1,0 +1,51 @@
+"""OVL-VXLAN-001: overlay traffic crosses the underlay as VXLAN, tagged with its network's VNI."""
+
+import pytest
+
+from netproof.proof import probes, wire
+from netproof.proof.namespaces import NetNamespace
+
+
+def data_path_port(host) -> int:
+    """The VXLAN port the lab's swarm was set up with (4789 unless --data-path-port said otherwise)."""
+    port = host.docker().info().get("Swarm", {}).get("Cluster", {}).get("DataPathPort") or wire.VXLAN_PORT
+    return int(port)
+
+
+@pytest.mark.check("OVL-VXLAN-001", "overlay traffic between hosts is VXLAN between their underlay addresses, "
+                                    "tagged with the VNI of its network, carrying the containers' own frames")
+def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
+    nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
+    couples = [(workspace.container(pair.src, net, role=f"{net.name[-3:]}a"), workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"))
+               for net in nets]
+    vnis = [net.vni for net in nets]
+    proof.data("networks and their VNIs (docker network inspect)", {n.name: {"id": n.id, "vni": n.vni, "subnet": n.subnet} for n in nets})
+    proof.require(None not in vnis and vnis[0] != vnis[1], expected="two overlay networks with two different VNIs",
+                  observed=f"VNIs {vnis}", where=f"docker network inspect on {workspace.manager.name}")
+
+    port = data_path_port(lab.docker_hosts[0])
+    underlay = NetNamespace.of_host(pair.dst).interface_with_address(pair.dst.address)
+    proof.require(underlay is not None, expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",
+                  observed="none", where=f"{pair.dst.name}, host namespace")
+    capture = wire.Capture(pair.dst, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
+    with capture:
+        for a, b in couples:
+            ping = probes.ping(a.exec, b.ip)
+            proof.command(f"ping {b} from {a}", ping.result)
+            proof.require(ping.ok, expected=f"{a} pings {b.ip} while the capture runs", observed=str(ping),
+                          where=f"{pair.src.name} -> {pair.dst.name}")
+    proof.pcap(capture.describe(), capture.dest, where=pair.dst.name)
+    frames = wire.vxlan_frames(capture.dest, port)
+    proof.text("VXLAN frames seen", "\n".join(map(str, frames)) or "(none)", where=f"{pair.dst.name} {underlay}")
+
+    for (a, b), net in zip(couples, nets, strict=True):
+        echo = [f for f in frames if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip]
+        where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
+        proof.require(bool(echo), expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
+                      observed=f"{len(frames)} VXLAN frames, none with that echo", where=where)
+        wrong = [f for f in echo if not (
+            f.outer_src == pair.src.address and f.outer_dst == pair.dst.address and f.outer_dport == port
+            and f.vni_valid and f.vni == net.vni and f.inner_src_mac == a.mac and f.inner_dst_mac == b.mac)]
+        proof.require(not wrong, where=where,
+                      expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {net.vni}, inner {a.mac} > {b.mac}",
+                      observed=str(wrong[0]) if wrong else "")

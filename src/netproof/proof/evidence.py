@@ -1,0 +1,86 @@
+"""What a check saw, and how it says so when Docker does not keep a promise.
+
+Every check has a Proof: it records evidence as it goes (commands and their output,
+interfaces, fdb entries, firewall rules, packet captures) and states its requirements with
+`require`. A requirement that does not hold fails the check with one message that names the
+check, what Docker promises, what was expected, what was observed, where, and the evidence.
+The evidence of passing checks is kept too: it is the mechanism the report shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netproof.system import CommandResult
+
+
+class CheckFailed(AssertionError):
+    """Docker did not do what it promises (the lab itself was fine)."""
+
+
+class LabBroken(RuntimeError):
+    """The lab cannot run a check (a host down, a daemon not answering): not Docker's failure."""
+
+
+@dataclass
+class Exhibit:
+    title: str
+    kind: str  # "command", "text", "json" or "pcap"
+    content: str  # for a pcap, the file's path
+    where: str = ""
+
+    def render(self, limit: int = 2000) -> str:
+        body = self.content if len(self.content) <= limit else self.content[:limit] + f"\n... ({len(self.content) - limit} more characters)"
+        head = f"-- {self.title}" + (f" [{self.where}]" if self.where else "")
+        return f"{head}\n{body}" if self.kind != "pcap" else f"{head}\npcap file: {body}"
+
+
+@dataclass
+class Proof:
+    check_id: str
+    promise: str
+    case: str  # the parameters, as in the test ID: "swarm-docker1->docker4"
+    exhibits: list[Exhibit] = field(default_factory=list)
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def command(self, title: str, result: CommandResult) -> CommandResult:
+        output = (result.stdout + result.stderr).strip()
+        self.exhibits.append(Exhibit(title, "command", f"$ {result.command}\n(exit {result.returncode})\n{output}", result.where))
+        return result
+
+    def text(self, title: str, text: str, where: str = "") -> None:
+        self.exhibits.append(Exhibit(title, "text", text, where))
+
+    def data(self, title: str, data: Any, where: str = "") -> Any:
+        self.exhibits.append(Exhibit(title, "json", json.dumps(data, indent=1, sort_keys=True, default=str), where))
+        return data
+
+    def pcap(self, title: str, path: Path, where: str = "") -> None:
+        self.exhibits.append(Exhibit(title, "pcap", str(path), where))
+
+    # --- judging -----------------------------------------------------------------------------
+
+    def require(self, holds: bool, *, expected: str, observed: str, where: str) -> None:
+        if not holds:
+            raise CheckFailed(self.failure(expected, observed, where))
+
+    def failure(self, expected: str, observed: str, where: str) -> str:
+        lines = [
+            f"{self.check_id} failed [{self.case}]",
+            f"Docker promises: {self.promise}",
+            f"Expected: {expected}",
+            f"Observed: {observed}",
+            f"Where: {where}",
+        ]
+        if self.exhibits:
+            lines.append("Evidence:")
+            lines += ["  " + line for exhibit in self.exhibits[-6:] for line in exhibit.render().splitlines()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"check_id": self.check_id, "promise": self.promise, "case": self.case,
+                "exhibits": [asdict(e) for e in self.exhibits]}

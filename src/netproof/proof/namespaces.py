@@ -1,0 +1,94 @@
+"""Looking into network namespaces on a lab host: the host's own, an overlay network's, a container's.
+
+Everything is read with iproute2's JSON output inside the namespace, so the same code works on
+every provider: a host only has to run commands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from netproof.providers.base import LabHost
+from netproof.system import CommandResult
+
+DOCKER_NETNS_DIR = "/run/docker/netns"  # under dockerd's exec root
+
+
+@dataclass
+class NetNamespace:
+    host: LabHost
+    path: str | None  # None: the host's own namespace
+    label: str
+
+    @classmethod
+    def of_host(cls, host: LabHost) -> NetNamespace:
+        return cls(host, None, "host namespace")
+
+    @classmethod
+    def of_overlay(cls, host: LabHost, network_id: str) -> NetNamespace:
+        # libnetwork names an overlay network's namespace "1-" + the first 10 characters of its ID.
+        return cls(host, f"{DOCKER_NETNS_DIR}/1-{network_id[:10]}", f"overlay namespace 1-{network_id[:10]}")
+
+    @property
+    def where(self) -> str:
+        return f"{self.host.name}, {self.label}"
+
+    def run(self, argv: list[str], timeout: float = 30) -> CommandResult:
+        prefix = ["nsenter", f"--net={self.path}"] if self.path else []
+        return self.host.run([*prefix, *argv], timeout=timeout)
+
+    def exists(self) -> bool:
+        return self.path is None or self.host.run(["test", "-e", self.path]).ok
+
+    def _json(self, argv: list[str]) -> tuple[list[dict], CommandResult]:
+        result = self.run(argv)
+        if not result.ok:
+            return [], result
+        return (json.loads(result.stdout) if result.stdout.strip() else []), result
+
+    def links(self) -> tuple[list[dict], CommandResult]:
+        return self._json(["ip", "-j", "-d", "link", "show"])
+
+    def addresses(self) -> tuple[list[dict], CommandResult]:
+        return self._json(["ip", "-j", "addr", "show"])
+
+    def routes(self) -> tuple[list[dict], CommandResult]:
+        return self._json(["ip", "-j", "route", "show"])
+
+    def fdb(self, device: str) -> tuple[list[dict], CommandResult]:
+        return self._json(["bridge", "-j", "fdb", "show", "dev", device])
+
+    def interface_with_address(self, address: str) -> str | None:
+        addrs, _ = self.addresses()
+        for link in addrs:
+            if any(a.get("local") == address for a in link.get("addr_info", [])):
+                return link["ifname"]
+        return None
+
+
+def kind(link: dict) -> str | None:
+    return link.get("linkinfo", {}).get("info_kind")
+
+
+def by_index(links: list[dict], index: int) -> dict | None:
+    return next((link for link in links if link.get("ifindex") == index), None)
+
+
+def by_name(links: list[dict], name: str) -> dict | None:
+    return next((link for link in links if link.get("ifname") == name), None)
+
+
+def summary(links: list[dict]) -> str:
+    """One line per interface, as an operator would read `ip -d link`."""
+    rows = []
+    for link in links:
+        parts = [f"{link.get('ifindex')}: {link.get('ifname')}"]
+        if "link_index" in link:
+            parts.append(f"@if{link['link_index']}")
+        parts.append(f"kind={kind(link) or '-'} mtu={link.get('mtu')} master={link.get('master', '-')} mac={link.get('address')}")
+        if kind(link) == "vxlan":
+            data = link.get("linkinfo", {}).get("info_data", {})
+            parts.append(f"vni={data.get('id')} port={data.get('port')}")
+        rows.append(" ".join(parts))
+    return "\n".join(rows)

@@ -1,0 +1,131 @@
+"""The Docker objects a check creates: networks and containers, uniquely named, always removed.
+
+A Workspace belongs to one check. Names carry the pytest-xdist worker and a random part, so
+checks running in parallel (or a crashed earlier run's leftovers) never collide; everything is
+removed when the check ends, passed or failed: containers first, then networks.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import docker
+import docker.errors
+import docker.types
+
+from netproof.lab.image import TEST_IMAGE
+from netproof.proof.namespaces import NetNamespace
+from netproof.providers.base import LabHost
+from netproof.system import CommandResult
+
+NAME_PREFIX = "np"
+
+
+@dataclass
+class Network:
+    name: str
+    id: str
+    driver: str
+    internal: bool
+    subnet: str
+    gateway: str | None
+    options: dict
+    owner: LabHost  # the host it was created on (the swarm manager for swarm overlays)
+
+    @property
+    def vni(self) -> int | None:
+        ids = self.options.get("com.docker.network.driver.overlay.vxlanid_list")
+        return int(ids.split(",")[0]) if ids else None
+
+    def overlay_namespace(self, host: LabHost) -> NetNamespace:
+        return NetNamespace.of_overlay(host, self.id)
+
+
+@dataclass
+class Container:
+    host: LabHost
+    name: str
+    network: Network
+    ip: str
+    mac: str
+    sandbox: str  # path of its network namespace, inside the host
+
+    def __str__(self) -> str:
+        return f"container {self.name} on {self.host.name} ({self.ip})"
+
+    def exec(self, argv: list[str], timeout: float = 30) -> CommandResult:
+        return self.host.run(["docker", "exec", self.name, *argv], timeout=timeout)
+
+    @property
+    def netns(self) -> NetNamespace:
+        return NetNamespace(self.host, self.sandbox, f"container {self.name}")
+
+
+@dataclass
+class Workspace:
+    control_plane: str
+    manager: LabHost  # where networks are created
+    networks: list[Network] = field(default_factory=list)
+    containers: list[tuple[LabHost, str]] = field(default_factory=list)
+
+    def unique(self, role: str) -> str:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        return f"{NAME_PREFIX}-{worker}-{secrets.token_hex(3)}-{role}"
+
+    def overlay(self, *, internal: bool = False, subnet: str | None = None, role: str = "ov") -> Network:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
+        net = self.manager.docker().networks.create(
+            self.unique(role), driver="overlay", internal=internal, ipam=ipam,
+            attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
+        )
+        return self._track(net, self.manager)
+
+    def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, role: str = "br") -> Network:
+        options = {"com.docker.network.bridge.name": bridge_name} if bridge_name else None
+        net = host.docker().networks.create(self.unique(role), driver="bridge", internal=internal, options=options)
+        return self._track(net, host)
+
+    def _track(self, net, owner: LabHost) -> Network:
+        net.reload()
+        config = (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
+        network = Network(net.name, net.id, net.attrs["Driver"], net.attrs.get("Internal", False),
+                          config.get("Subnet", ""), config.get("Gateway"), net.attrs.get("Options") or {}, owner)
+        self.networks.append(network)
+        return network
+
+    def container(self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options) -> Container:
+        name = self.unique(role)
+        self.containers.append((host, name))
+        c = host.docker().containers.run(TEST_IMAGE, command, name=name, network=network.name, detach=True, **options)
+        c.reload()
+        endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
+        return Container(host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"])
+
+    def remove(self) -> list[str]:
+        """Remove what the check created; returns what could not be removed."""
+        problems = []
+        for host, name in reversed(self.containers):
+            try:
+                host.docker().containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except Exception as e:  # noqa: BLE001 - keep removing the rest
+                problems.append(f"container {name} on {host.name}: {e}")
+        for network in reversed(self.networks):
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    network.owner.docker().networks.get(network.id).remove()
+                    break
+                except docker.errors.NotFound:
+                    break
+                except docker.errors.APIError as e:
+                    # A swarm network is busy until every worker has let go of its endpoints.
+                    if time.monotonic() > deadline:
+                        problems.append(f"network {network.name}: {e}")
+                        break
+                    time.sleep(0.3)
+        return problems

@@ -1,0 +1,104 @@
+"""Probes: does traffic get from here to there? Positive probes must all succeed; a negative
+check's window of probes must let nothing through, not a single reply or connection.
+
+The `run` argument is how to run a command where the probe starts: a container's exec or a
+lab host's run. Probes use busybox, which the test image and every netns host have.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netproof.system import CommandResult
+
+Runner = Callable[[list[str]], CommandResult]
+HTTP_PORT = 8080  # what probe listeners in containers serve on
+
+
+@dataclass
+class Ping:
+    target: str
+    sent: int
+    received: int
+    result: CommandResult
+
+    @property
+    def ok(self) -> bool:
+        return self.sent > 0 and self.received == self.sent
+
+    @property
+    def any_reply(self) -> bool:
+        return self.received > 0
+
+    def __str__(self) -> str:
+        if self.sent == 0:
+            return f"ping {self.target}: no packet sent ({_last_line(self.result)})"
+        return f"ping {self.target}: {self.sent} sent, {self.received} received"
+
+
+def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
+    result = run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target])
+    m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
+    sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return Ping(target, sent, received, result)
+
+
+@dataclass
+class Fetch:
+    url: str
+    result: CommandResult
+
+    @property
+    def through(self) -> bool:
+        """A response of any kind means the connection was made."""
+        return self.result.ok or "HTTP/" in self.result.stderr
+
+    def __str__(self) -> str:
+        return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({_last_line(self.result) or 'exit 0'})"
+
+
+def http_get(run: Runner, address: str, port: int, timeout: int = 2) -> Fetch:
+    url = f"http://{address}:{port}/"
+    return Fetch(url, run(["wget", "-q", "-T", str(timeout), "-O", "-", url]))
+
+
+@dataclass
+class Window:
+    """A negative check's probes: it holds only if every one was stopped."""
+
+    what: str
+    attempts: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+
+    def ping(self, run: Runner, target: str, count: int = 3) -> None:
+        p = ping(run, target, count=count, wait=1)
+        self.attempts.append(str(p))
+        if p.any_reply:
+            self.breaches.append(str(p))
+
+    def http(self, run: Runner, address: str, port: int, tries: int = 2) -> None:
+        for _ in range(tries):
+            f = http_get(run, address, port, timeout=2)
+            self.attempts.append(str(f))
+            if f.through:
+                self.breaches.append(str(f))
+
+    def packets_seen(self, description: str, count: int) -> None:
+        """Packets that arrived where nothing may arrive count as a breach even if no reply came back."""
+        self.attempts.append(f"{description}: {count} packet(s) arrived")
+        if count:
+            self.breaches.append(f"{description}: {count} packet(s) arrived")
+
+    @property
+    def held(self) -> bool:
+        return bool(self.attempts) and not self.breaches
+
+    def __str__(self) -> str:
+        return f"{self.what}: " + "; ".join(self.attempts)
+
+
+def _last_line(result: CommandResult) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else ""

@@ -1,0 +1,120 @@
+"""What is on the wire: packet captures on lab hosts, dissected with scapy.
+
+A Capture runs tcpdump on a host (inside its namespaces) for the length of a `with` block,
+then brings the pcap back to this machine through the host's command channel, so it works on
+every provider, and keeps it as evidence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from netproof.providers.base import LabHost
+from netproof.system import CommandResult
+
+VXLAN_PORT = 4789
+VXLAN_FLAG_I = 0x08  # "the VNI is valid" (RFC 7348)
+
+
+class Capture:
+    def __init__(self, host: LabHost, interface: str, bpf: str, dest: Path, max_seconds: int = 30):
+        self.host, self.interface, self.bpf, self.dest = host, interface, bpf, dest
+        self.max_seconds = max_seconds
+        self.remote = f"/tmp/netproof-capture-{secrets.token_hex(6)}.pcap"
+        self.result: CommandResult | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def command(self) -> list[str]:
+        return ["timeout", str(self.max_seconds), "tcpdump", "-i", self.interface, "-n", "-U", "-Z", "root",
+                "-w", self.remote, *self.bpf.split()]
+
+    def __enter__(self) -> Capture:
+        def capture() -> None:
+            self.result = self.host.run(self.command, timeout=self.max_seconds + 10)
+
+        self._thread = threading.Thread(target=capture, daemon=True)
+        self._thread.start()
+        # tcpdump writes the pcap header once it listens; packets before that would be missed.
+        deadline = time.monotonic() + 10
+        while not self.host.run(["test", "-s", self.remote]).ok:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"tcpdump did not start on {self.host.name}: {self.result}")
+            time.sleep(0.05)
+        time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.3)  # the last replies in flight
+        self.host.run(["pkill", "-INT", "-f", self.remote])
+        self._thread.join(timeout=15)
+        try:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self.dest.write_bytes(self.host.read_file(self.remote))
+        finally:
+            self.host.run(["rm", "-f", self.remote])
+
+    def describe(self) -> str:
+        return f"tcpdump on {self.host.name} {self.interface} '{self.bpf}' -> {self.dest}"
+
+
+@dataclass(frozen=True)
+class VxlanFrame:
+    outer_src: str
+    outer_dst: str
+    outer_sport: int
+    outer_dport: int
+    flags: int
+    vni: int
+    inner_src_mac: str
+    inner_dst_mac: str
+    inner_src_ip: str | None
+    inner_dst_ip: str | None
+    inner_proto: str  # "icmp-echo-request", "icmp-echo-reply", "arp", "ip", "other"
+
+    @property
+    def vni_valid(self) -> bool:
+        return bool(self.flags & VXLAN_FLAG_I)
+
+    def __str__(self) -> str:
+        return (f"{self.outer_src}.{self.outer_sport} > {self.outer_dst}.{self.outer_dport}: VXLAN flags 0x{self.flags:02x} "
+                f"vni {self.vni}: {self.inner_src_mac} > {self.inner_dst_mac} {self.inner_src_ip} > {self.inner_dst_ip} {self.inner_proto}")
+
+
+def vxlan_frames(pcap: Path, port: int = VXLAN_PORT) -> list[VxlanFrame]:
+    """Every VXLAN frame to the given UDP port in a capture, with its inner frame dissected."""
+    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.layers.vxlan import VXLAN
+    from scapy.utils import rdpcap
+
+    frames = []
+    for packet in rdpcap(str(pcap)):
+        if IP not in packet or UDP not in packet or packet[UDP].dport != port:
+            continue
+        vxlan = VXLAN(bytes(packet[UDP].payload))  # also when the port is not scapy's default
+        inner = vxlan.payload
+        if not isinstance(inner, Ether):
+            continue
+        inner_ip = inner[IP] if IP in inner else None
+        if inner_ip is not None and ICMP in inner:
+            proto = {8: "icmp-echo-request", 0: "icmp-echo-reply"}.get(inner[ICMP].type, "icmp")
+        elif ARP in inner:
+            proto = "arp"
+        else:
+            proto = "ip" if inner_ip is not None else "other"
+        frames.append(VxlanFrame(
+            packet[IP].src, packet[IP].dst, packet[UDP].sport, packet[UDP].dport, int(vxlan.flags), int(vxlan.vni),
+            inner.src, inner.dst, inner_ip.src if inner_ip else None, inner_ip.dst if inner_ip else None, proto,
+        ))
+    return frames
+
+
+def count_packets(pcap: Path) -> int:
+    from scapy.utils import rdpcap
+
+    return len(rdpcap(str(pcap)))

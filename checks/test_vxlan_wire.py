@@ -24,10 +24,11 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
                   observed=f"VNIs {vnis}", where=f"docker network inspect on {workspace.manager.name}")
 
     port = data_path_port(lab.docker_hosts[0])
-    underlay = NetNamespace.of_host(pair.dst).interface_with_address(pair.dst.address)
+    dst_host = NetNamespace.of_host(pair.dst)
+    underlay = dst_host.interface_with_address(pair.dst.address)
     proof.require(underlay is not None, expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",
                   observed="none", where=f"{pair.dst.name}, host namespace")
-    capture = wire.Capture(pair.dst, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
+    capture = wire.Capture(dst_host, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
     with capture:
         for a, b in couples:
             ping = probes.ping(a.exec, b.ip)

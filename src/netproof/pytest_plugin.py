@@ -182,6 +182,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    proof = getattr(item, "funcargs", {}).get("proof")
+    if isinstance(proof, Proof) and call.when == "call":
+        # On the item, so every later report (and junitxml, which reads teardown's) carries it.
+        item.user_properties.append((EVIDENCE_PROPERTY, json.dumps(proof.to_dict())))
     outcome = yield
     report = outcome.get_result()
     excinfo = call.excinfo
@@ -189,9 +193,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.longrepr = str(excinfo.value)
     elif excinfo is not None and excinfo.errisinstance(LabBroken):
         report.longrepr = f"LAB BROKEN, not a Docker failure: {excinfo.value}"
-    proof = getattr(item, "funcargs", {}).get("proof")
-    if isinstance(proof, Proof) and report.when == "call":
-        report.user_properties.append((EVIDENCE_PROPERTY, json.dumps(proof.to_dict())))
 
 
 # --- fixtures ------------------------------------------------------------------------------

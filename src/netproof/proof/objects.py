@@ -83,9 +83,11 @@ class Workspace:
         )
         return self._track(net, self.manager)
 
-    def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, role: str = "br") -> Network:
+    def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, subnet: str | None = None,
+               role: str = "br") -> Network:
         options = {"com.docker.network.bridge.name": bridge_name} if bridge_name else None
-        net = host.docker().networks.create(self.unique(role), driver="bridge", internal=internal, options=options)
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
+        net = host.docker().networks.create(self.unique(role), driver="bridge", internal=internal, options=options, ipam=ipam)
         return self._track(net, host)
 
     def _track(self, net, owner: LabHost) -> Network:
@@ -103,6 +105,13 @@ class Workspace:
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
         return Container(host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"])
+
+    def docker_run(self, host: LabHost, network: Network, options: list[str], *, role: str = "c") -> tuple[str, CommandResult]:
+        """A container started with the docker CLI, for options docker-py lacks (-P with --expose)."""
+        name = self.unique(role)
+        self.containers.append((host, name))
+        result = host.run(["docker", "run", "-d", "--name", name, "--network", network.name, *options, TEST_IMAGE, "sleep", "3600"])
+        return name, result
 
     def remove(self) -> list[str]:
         """Remove what the check created; returns what could not be removed."""

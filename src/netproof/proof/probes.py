@@ -11,10 +11,25 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netproof.proof.evidence import LabBroken
+from netproof.providers.base import LabHost
 from netproof.system import CommandResult
 
 Runner = Callable[[list[str]], CommandResult]
 HTTP_PORT = 8080  # what probe listeners in containers serve on
+
+
+def on_host(host: LabHost) -> Runner:
+    """Probes run on a lab host itself use busybox's tools, which every netns host has."""
+    return lambda argv: host.run(["busybox", *argv])
+
+
+def _ran(result: CommandResult) -> CommandResult:
+    """A probe that could not even start proves nothing: that is a broken lab, not a blocked path."""
+    text = result.stderr + result.stdout
+    if result.returncode in (126, 127) or "No such file or directory" in text or "applet not found" in text:
+        raise LabBroken(f"a probe could not run on {result.where}: {result.command}: {text.strip()[-200:]}")
+    return result
 
 
 @dataclass
@@ -39,7 +54,7 @@ class Ping:
 
 
 def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
-    result = run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target])
+    result = _ran(run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target]))
     m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
     sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     return Ping(target, sent, received, result)
@@ -56,12 +71,14 @@ class Fetch:
         return self.result.ok or "HTTP/" in self.result.stderr
 
     def __str__(self) -> str:
-        return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({_last_line(self.result) or 'exit 0'})"
+        why = _last_line(self.result) or f"exit {self.result.returncode}"
+        return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({why})"
 
 
 def http_get(run: Runner, address: str, port: int, timeout: int = 2) -> Fetch:
     url = f"http://{address}:{port}/"
-    return Fetch(url, run(["wget", "-q", "-T", str(timeout), "-O", "-", url]))
+    # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
+    return Fetch(url, _ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
 
 
 @dataclass
@@ -78,7 +95,7 @@ class Window:
         if p.any_reply:
             self.breaches.append(str(p))
 
-    def http(self, run: Runner, address: str, port: int, tries: int = 2) -> None:
+    def http(self, run: Runner, address: str, port: int, tries: int = 1) -> None:
         for _ in range(tries):
             f = http_get(run, address, port, timeout=2)
             self.attempts.append(str(f))

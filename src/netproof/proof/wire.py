@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from netproof.providers.base import LabHost
+from netproof.proof.namespaces import NetNamespace
 from netproof.system import CommandResult
 
 VXLAN_PORT = 4789
@@ -21,8 +21,11 @@ VXLAN_FLAG_I = 0x08  # "the VNI is valid" (RFC 7348)
 
 
 class Capture:
-    def __init__(self, host: LabHost, interface: str, bpf: str, dest: Path, max_seconds: int = 30):
-        self.host, self.interface, self.bpf, self.dest = host, interface, bpf, dest
+    """tcpdump in a network namespace of a lab host (the host's own, or a container's)."""
+
+    def __init__(self, netns: NetNamespace, interface: str, bpf: str, dest: Path, max_seconds: int = 30):
+        self.netns, self.host = netns, netns.host
+        self.interface, self.bpf, self.dest = interface, bpf, dest
         self.max_seconds = max_seconds
         self.remote = f"/tmp/netproof-capture-{secrets.token_hex(6)}.pcap"
         self.result: CommandResult | None = None
@@ -30,12 +33,13 @@ class Capture:
 
     @property
     def command(self) -> list[str]:
-        return ["timeout", str(self.max_seconds), "tcpdump", "-i", self.interface, "-n", "-U", "-Z", "root",
+        # --immediate-mode: packets still in the kernel's buffer when tcpdump is stopped would be lost.
+        return ["timeout", str(self.max_seconds), "tcpdump", "-i", self.interface, "-n", "-U", "--immediate-mode", "-Z", "root",
                 "-w", self.remote, *self.bpf.split()]
 
     def __enter__(self) -> Capture:
         def capture() -> None:
-            self.result = self.host.run(self.command, timeout=self.max_seconds + 10)
+            self.result = self.netns.run(self.command, timeout=self.max_seconds + 10)
 
         self._thread = threading.Thread(target=capture, daemon=True)
         self._thread.start()
@@ -59,7 +63,7 @@ class Capture:
             self.host.run(["rm", "-f", self.remote])
 
     def describe(self) -> str:
-        return f"tcpdump on {self.host.name} {self.interface} '{self.bpf}' -> {self.dest}"
+        return f"tcpdump on {self.netns.where} {self.interface} '{self.bpf}' -> {self.dest}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ def vxlan_frames(pcap: Path, port: int = VXLAN_PORT) -> list[VxlanFrame]:
 
 
 def count_packets(pcap: Path) -> int:
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
     from scapy.utils import rdpcap
 
     return len(rdpcap(str(pcap)))

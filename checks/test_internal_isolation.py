@@ -1,0 +1,127 @@
+"""ISO-INT-001/002: --internal networks carry traffic between their containers and nothing else.
+
+The negative half is a window of probes that must all be stopped: pings and HTTP requests
+both ways between a container and the lab's outside host, and packet captures at the far end,
+so a packet that gets through one way only still counts. To make the firewall, not a missing
+route, the thing under test, the probing container is allowed to route (NET_ADMIN) and adds a
+default route through its bridge, and the router learns the way to the internal subnet, as an
+attacker and a well-meaning external network would. The firewall rules seen are evidence; the
+verdict is on behaviour.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import secrets
+from contextlib import contextmanager
+
+import pytest
+
+from netproof.lab.topology import OUTSIDE_HTTP_PORT
+from netproof.proof import probes, wire
+from netproof.proof.namespaces import NetNamespace
+
+SERVE = f"sh -c 'mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {probes.HTTP_PORT} -h /www'"
+
+
+def random_subnet() -> str:
+    # Unique per check so parallel checks never fight over the router's routes.
+    return f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
+
+
+@contextmanager
+def route_on_router(lab, subnet: str, via: str, proof):
+    router = lab.router
+    if router is None:
+        yield False
+        return
+    added = proof.command(f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via]))
+    try:
+        yield added.ok
+    finally:
+        router.run(["ip", "route", "del", subnet, "via", via])
+
+
+def record_firewall(proof, host):
+    for table in ("filter", "nat"):
+        proof.command(f"firewall of {host.name} ({table})", host.run(["iptables", "-t", table, "-S"]))
+
+
+def probe_both_ways(proof, window, container, outside, evidence_dir):
+    """Every way between the container and the outside host; fills the window."""
+    net = container.network
+    gateway = net.gateway or str(ipaddress.ip_network(net.subnet)[1])  # Docker's default: the first address
+    proof.command(f"{container.name} tries to route out via {gateway}",
+                  container.exec(["ip", "route", "replace", "default", "via", gateway]))
+    outside_ns = NetNamespace.of_host(outside)
+    seen_out = wire.Capture(outside_ns, outside_ns.interface_with_address(outside.address) or "any",
+                            f"net {container.network.subnet}", evidence_dir / f"outside-from-{container.name}.pcap")
+    with seen_out:
+        window.ping(container.exec, outside.address)
+        window.http(container.exec, outside.address, OUTSIDE_HTTP_PORT)
+    proof.pcap(seen_out.describe(), seen_out.dest, where=outside.name)
+    window.packets_seen(f"at {outside.name}, from {container.network.subnet}", wire.count_packets(seen_out.dest))
+
+    seen_in = wire.Capture(container.netns, "eth0", f"host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap")
+    with seen_in:
+        window.ping(probes.on_host(outside), container.ip)
+        window.http(probes.on_host(outside), container.ip, probes.HTTP_PORT)
+    proof.pcap(seen_in.describe(), seen_in.dest, where=container.host.name)
+    window.packets_seen(f"at {container.name}, from {outside.address}", wire.count_packets(seen_in.dest))
+
+
+def require_within(proof, a, b, where):
+    ping = probes.ping(a.exec, b.ip)
+    proof.command(f"ping {b} from {a}", ping.result)
+    proof.require(ping.ok, expected=f"{a} reaches {b} on the internal network", observed=str(ping), where=where)
+    fetch = probes.http_get(a.exec, b.ip, probes.HTTP_PORT)
+    proof.command(f"HTTP {b} from {a}", fetch.result)
+    proof.require(fetch.result.ok, expected=f"{a} connects to {b}:{probes.HTTP_PORT}", observed=str(fetch), where=where)
+
+
+def require_nothing_published(proof, workspace, host, net, where):
+    name, started = workspace.docker_run(host, net, ["-P", "--expose", str(probes.HTTP_PORT)], role="pub")
+    proof.command("a container with -P --expose", started)
+    ports = proof.command("docker port", host.run(["docker", "port", name]))
+    proof.require(started.ok and ports.ok and not ports.stdout.strip(), expected="-P publishes nothing on an internal network",
+                  observed=ports.stdout.strip() or (started.stderr or ports.stderr).strip() or "?", where=where)
+
+
+@pytest.mark.check("ISO-INT-001", "containers on an --internal bridge network reach each other and nothing else: "
+                                  "not the external network, not reachable from it, no published ports")
+def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_dir):
+    bridge_name = f"npint{secrets.token_hex(3)}"  # a custom name, as operators give them
+    net = workspace.bridge(docker_host, internal=True, bridge_name=bridge_name, subnet=random_subnet())
+    where = f"{docker_host.name}, internal bridge {net.name} ({bridge_name}, {net.subnet})"
+    a = workspace.container(docker_host, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
+    b = workspace.container(docker_host, net, role="b", command=SERVE)
+    require_within(proof, a, b, where)
+    record_firewall(proof, docker_host)
+
+    window = probes.Window(f"{a} and {outside.name} ({outside.address})")
+    with route_on_router(lab, net.subnet, docker_host.address, proof):
+        probe_both_ways(proof, window, a, outside, evidence_dir)
+    proof.text("probes", "\n".join(window.attempts))
+    proof.require(window.held, expected=f"every probe between {a} and {outside.name} stopped, both ways",
+                  observed="got through: " + "; ".join(window.breaches), where=where)
+    require_nothing_published(proof, workspace, docker_host, net, where)
+
+
+@pytest.mark.check("ISO-INT-002", "containers on an --internal overlay reach each other across hosts and nothing else: "
+                                  "not the external network, not reachable from it, no published ports")
+def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
+    net = workspace.overlay(internal=True, subnet=random_subnet())
+    where = f"internal overlay {net.name} ({net.subnet}), {pair.src.name} -> {pair.dst.name}"
+    a = workspace.container(pair.src, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
+    b = workspace.container(pair.dst, net, role="b", command=SERVE)
+    require_within(proof, a, b, where)
+    record_firewall(proof, pair.src)
+
+    window = probes.Window(f"{a} and {outside.name} ({outside.address})")
+    with route_on_router(lab, net.subnet, pair.src.address, proof):
+        probe_both_ways(proof, window, a, outside, evidence_dir)
+    proof.text("probes", "\n".join(window.attempts))
+    proof.require(window.held, expected=f"every probe between {a} and {outside.name} stopped, both ways",
+                  observed="got through: " + "; ".join(window.breaches), where=where)
+    require_nothing_published(proof, workspace, pair.src, net, where)

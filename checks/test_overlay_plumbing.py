@@ -28,8 +28,10 @@ def check_side(proof, here, there, net, gateway_bridge: bool):
                   observed=f"bridges {[b['ifname'] for b in bridges]}, vxlan {[v['ifname'] for v in vxlans]}", where=overlay.where)
     bridge, vxlan = bridges[0]["ifname"], vxlans[0]
     vni = vxlan.get("linkinfo", {}).get("info_data", {}).get("id")
-    proof.require(vxlan.get("master") == bridge and vxlan.get("mtu") == OVERLAY_MTU and vni == net.vni,
-                  expected=f"{vxlan['ifname']} enslaved to {bridge}, MTU {OVERLAY_MTU}, VNI {net.vni}",
+    expected_vni, source = net.expected_vni(there.host)  # the other host's view, when inspect does not say
+    proof.text("expected VNI", f"{expected_vni}, from {source}")
+    proof.require(vxlan.get("master") == bridge and vxlan.get("mtu") == OVERLAY_MTU and vni == expected_vni,
+                  expected=f"{vxlan['ifname']} enslaved to {bridge}, MTU {OVERLAY_MTU}, VNI {expected_vni}",
                   observed=f"master {vxlan.get('master')}, MTU {vxlan.get('mtu')}, VNI {vni}", where=overlay.where)
 
     inside, result = here.netns.links()

@@ -18,10 +18,12 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
     couples = [(workspace.container(pair.src, net, role=f"{net.name[-3:]}a"), workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"))
                for net in nets]
-    vnis = [net.vni for net in nets]
-    proof.data("networks and their VNIs (docker network inspect)", {n.name: {"id": n.id, "vni": n.vni, "subnet": n.subnet} for n in nets})
+    found = [net.expected_vni(pair.src) for net in nets]
+    vnis = [vni for vni, _ in found]
+    proof.data("networks and their VNIs", {n.name: {"id": n.id, "vni": vni, "vni from": source, "subnet": n.subnet}
+                                          for n, (vni, source) in zip(nets, found, strict=True)})
     proof.require(None not in vnis and vnis[0] != vnis[1], expected="two overlay networks with two different VNIs",
-                  observed=f"VNIs {vnis}", where=f"docker network inspect on {workspace.manager.name}")
+                  observed=f"VNIs {vnis}", where=f"{found[0][1]}")
 
     port = data_path_port(lab.docker_hosts[0])
     dst_host = NetNamespace.of_host(pair.dst)
@@ -39,14 +41,14 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     frames = wire.vxlan_frames(capture.dest, port)
     proof.text("VXLAN frames seen", "\n".join(map(str, frames)) or "(none)", where=f"{pair.dst.name} {underlay}")
 
-    for (a, b), net in zip(couples, nets, strict=True):
+    for (a, b), net, vni in zip(couples, nets, vnis, strict=True):
         echo = [f for f in frames if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip]
         where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
         proof.require(bool(echo), expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
                       observed=f"{len(frames)} VXLAN frames, none with that echo", where=where)
         wrong = [f for f in echo if not (
             f.outer_src == pair.src.address and f.outer_dst == pair.dst.address and f.outer_dport == port
-            and f.vni_valid and f.vni == net.vni and f.inner_src_mac == a.mac and f.inner_dst_mac == b.mac)]
+            and f.vni_valid and f.vni == vni and f.inner_src_mac == a.mac and f.inner_dst_mac == b.mac)]
         proof.require(not wrong, where=where,
-                      expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {net.vni}, inner {a.mac} > {b.mac}",
+                      expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > {b.mac}",
                       observed=str(wrong[0]) if wrong else "")

@@ -145,3 +145,14 @@ def test_empty_file():
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(TopologyError, match=r"nope\.yml: cannot read"):
         topology.load(tmp_path / "nope.yml")
+
+
+def test_spanning_pairs_cover_every_host_and_both_kinds_of_path():
+    pairs = [(a.name, b.name) for a, b in topology.load(SEED).host_pairs()]
+    assert pairs == [("docker1", "docker2"), ("docker3", "docker4"), ("docker1", "docker4"), ("docker2", "docker3")]
+    assert len(topology.load(SEED).host_pairs("all")) == 6
+
+
+def test_spanning_pairs_of_a_single_subnet_lab():
+    pairs = [(a.name, b.name) for a, b in parse(GOOD.replace("subnet: b, address: 10.2.0.12", "subnet: a, address: 10.1.0.12")).host_pairs()]
+    assert pairs == [("h1", "h2")]

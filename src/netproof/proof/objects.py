@@ -43,6 +43,18 @@ class Network:
     def overlay_namespace(self, host: LabHost) -> NetNamespace:
         return NetNamespace.of_overlay(host, self.id)
 
+    def vni_seen_on(self, host: LabHost) -> int | None:
+        """The VNI of the network's VXLAN device on a host (kv overlays report theirs nowhere else)."""
+        links, _ = self.overlay_namespace(host).links()
+        ids = [link["linkinfo"]["info_data"].get("id") for link in links if link.get("linkinfo", {}).get("info_kind") == "vxlan"]
+        return ids[0] if ids else None
+
+    def expected_vni(self, host: LabHost) -> tuple[int | None, str]:
+        """The VNI traffic should carry, and where that came from."""
+        if self.vni is not None:
+            return self.vni, "docker network inspect (com.docker.network.driver.overlay.vxlanid_list)"
+        return self.vni_seen_on(host), f"the VXLAN device on {host.name} (network inspect does not report it for this control plane)"
+
 
 @dataclass
 class Container:

@@ -1,0 +1,39 @@
+"""Packet dissection, on a capture recorded in the lab: docker3 pinging docker4 on two overlays."""
+
+from pathlib import Path
+
+from netproof.proof import wire
+
+PCAP = Path(__file__).parents[1] / "fixtures" / "vxlan-docker3-to-docker4-two-networks.pcap"
+
+
+def test_vxlan_frames_are_dissected_down_to_the_inner_icmp():
+    frames = wire.vxlan_frames(PCAP)
+    assert len(frames) == 10
+    assert {f.vni for f in frames} == {4120, 4121}
+    first = frames[0]
+    assert (first.outer_src, first.outer_dst, first.outer_dport) == ("192.168.50.101", "192.168.50.102", 4789)
+    assert first.vni_valid and first.flags == 0x08
+    assert (first.inner_src_mac, first.inner_dst_mac) == ("02:42:0a:00:18:02", "02:42:0a:00:18:04")
+    assert (first.inner_src_ip, first.inner_dst_ip, first.inner_proto) == ("10.0.24.2", "10.0.24.4", "icmp-echo-request")
+    replies = [f for f in frames if f.inner_proto == "icmp-echo-reply"]
+    assert len(replies) == 5 and all(f.outer_src == "192.168.50.102" for f in replies)
+
+
+def test_each_network_keeps_its_own_vni():
+    by_subnet = {}
+    for f in wire.vxlan_frames(PCAP):
+        by_subnet.setdefault(f.inner_src_ip.rsplit(".", 1)[0], set()).add(f.vni)
+    assert by_subnet == {"10.0.24": {4120}, "10.0.25": {4121}}
+
+
+def test_another_port_finds_nothing():
+    assert wire.vxlan_frames(PCAP, port=4790) == []
+
+
+def test_every_packet_is_counted():
+    assert wire.count_packets(PCAP) == 10
+
+
+def test_a_frame_reads_like_tcpdump():
+    assert str(wire.vxlan_frames(PCAP)[0]).startswith("192.168.50.101.35577 > 192.168.50.102.4789: VXLAN flags 0x08 vni 4120:")

@@ -32,9 +32,11 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
     proof.require(peer is not None and peer.get("master") == GATEWAY_BRIDGE,
                   expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {GATEWAY_BRIDGE}",
                   observed=ns.summary([peer]) if peer else "no such interface", where=f"{docker_host.name}, host namespace")
-    gateway = next((link for link in host_links if link["ifname"] == GATEWAY_BRIDGE), None)
-    proof.text(f"{GATEWAY_BRIDGE} and its ports", ns.summary([gateway, *[lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]]),
-               where=docker_host.name)
+    gateway = docker_host.infra.interface(GATEWAY_BRIDGE)
+    proof.require(gateway.exists, expected=f"{GATEWAY_BRIDGE} in {docker_host.name}'s namespace", observed="absent",
+                  where=f"{docker_host.name}, host namespace")
+    proof.text(f"{GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
+               ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]), where=docker_host.name)
 
 
 @pytest.mark.check("OVL-GWBR-002", "a container on an --internal overlay has no docker_gwbridge interface and no default route")

@@ -43,9 +43,11 @@ def route_on_router(lab, subnet: str, via: str, proof):
         router.run(["ip", "route", "del", subnet, "via", via])
 
 
-def record_firewall(proof, host):
-    for table in ("filter", "nat"):
-        proof.command(f"firewall of {host.name} ({table})", host.run(["iptables", "-t", table, "-S"]))
+def record_firewall(proof, host, bridge_name: str | None = None):
+    rules = {table: host.infra.iptables.rules(table) for table in ("filter", "nat")}
+    proof.data(f"firewall of {host.name} (iptables -S)", rules, where=host.name)
+    if bridge_name:  # the rules that name the internal bridge: the mechanism of this isolation
+        proof.text(f"rules naming {bridge_name}", "\n".join(r for r in rules["filter"] if bridge_name in r), where=host.name)
 
 
 def probe_both_ways(proof, window, container, outside, evidence_dir):
@@ -97,7 +99,7 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     a = workspace.container(docker_host, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
     b = workspace.container(docker_host, net, role="b", command=SERVE)
     require_within(proof, a, b, where)
-    record_firewall(proof, docker_host)
+    record_firewall(proof, docker_host, bridge_name)
 
     window = probes.Window(f"{a} and {outside.name} ({outside.address})")
     with route_on_router(lab, net.subnet, docker_host.address, proof):

@@ -23,6 +23,7 @@ from netproof.errors import NetproofError
 from netproof.lab import topology as topo
 from netproof.lab.lab import Lab
 from netproof.progress import Progress
+from netproof.proof import known_defects
 from netproof.proof.evidence import CheckFailed, LabBroken, Proof
 from netproof.proof.objects import Workspace
 from netproof.providers.base import LabHost
@@ -189,10 +190,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
     excinfo = call.excinfo
+    if report.failed and call.when == "call" and excinfo is not None and not excinfo.errisinstance(LabBroken):
+        reason = known_defects.explain(str(excinfo.value), _hosts_of(item))
+        if reason:
+            report.outcome, report.wasxfail = "skipped", reason
     if excinfo is not None and excinfo.errisinstance(CheckFailed):
         report.longrepr = str(excinfo.value)
     elif excinfo is not None and excinfo.errisinstance(LabBroken):
         report.longrepr = f"LAB BROKEN, not a Docker failure: {excinfo.value}"
+
+
+def _hosts_of(item: pytest.Item) -> list[LabHost]:
+    args = getattr(item, "funcargs", {})
+    hosts = [args["pair"].src, args["pair"].dst] if "pair" in args else []
+    return hosts + ([args["docker_host"]] if "docker_host" in args else [])
 
 
 # --- fixtures ------------------------------------------------------------------------------

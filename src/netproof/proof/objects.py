@@ -24,6 +24,10 @@ from netproof.system import CommandResult
 NAME_PREFIX = "np"
 
 
+class EngineError(AssertionError):
+    """The engine failed an ordinary request a check made (so the check fails, with this as its cause)."""
+
+
 @dataclass
 class Network:
     name: str
@@ -116,6 +120,8 @@ class Workspace:
         c = host.docker().containers.run(TEST_IMAGE, command, name=name, network=network.name, detach=True, **options)
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
+        if not endpoint.get("IPAddress"):
+            raise EngineError(f"{host.name}: Docker started container {name} on {network.name} with no IP address (endpoint {endpoint})")
         return Container(host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"])
 
     def docker_run(self, host: LabHost, network: Network, options: list[str], *, role: str = "c") -> tuple[str, CommandResult]:

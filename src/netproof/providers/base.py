@@ -39,6 +39,15 @@ class LabHost(ABC):
     def run(self, cmd: str | Sequence[str], *, timeout: float = 60, check: bool = False) -> CommandResult:
         """Run a command on the host, as if logged in on it (a string goes through sh -c)."""
 
+    @property
+    def infra(self):
+        """A pytest-testinfra host on this lab host (host.infra.interface("eth0").addresses, .iptables.rules())."""
+        if getattr(self, "_infra", None) is None:
+            from netproof.providers.infra import testinfra_host
+
+            self._infra = testinfra_host(self)
+        return self._infra
+
     def read_file(self, path: str) -> bytes:
         """A file's bytes from the host, through its command channel (works on every provider)."""
         return base64.b64decode(self.run(["base64", path], check=True).stdout)

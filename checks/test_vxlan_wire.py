@@ -32,11 +32,9 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
                   observed="none", where=f"{pair.dst.name}, host namespace")
     capture = wire.Capture(dst_host, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
     with capture:
-        for a, b in couples:
-            ping = probes.ping(a.exec, b.ip)
-            proof.command(f"ping {b} from {a}", ping.result)
-            proof.require(ping.ok, expected=f"{a} pings {b.ip} while the capture runs", observed=str(ping),
-                          where=f"{pair.src.name} -> {pair.dst.name}")
+        pings = [probes.ping(a.exec, b.ip) for a, b in couples]
+    for (a, b), ping in zip(couples, pings, strict=True):
+        proof.command(f"ping {b} from {a}", ping.result)
     proof.pcap(capture.describe(), capture.dest, where=pair.dst.name)
     frames = wire.vxlan_frames(capture.dest, port)
     proof.text("VXLAN frames seen", "\n".join(map(str, frames)) or "(none)", where=f"{pair.dst.name} {underlay}")
@@ -52,3 +50,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
         proof.require(not wrong, where=where,
                       expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > {b.mac}",
                       observed=str(wrong[0]) if wrong else "")
+    # The wire first, then the round trip: a failure names the first thing that is off.
+    for (a, b), ping in zip(couples, pings, strict=True):
+        proof.require(ping.ok, expected=f"{a} pings {b.ip} (the replies come back too)", observed=str(ping),
+                      where=f"{pair.src.name} -> {pair.dst.name}")

@@ -145,10 +145,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plane = lab.topology.control_plane
     if "pair" in metafunc.fixturenames:
         pairs = [HostPair(lab.host(a.name), lab.host(b.name)) for a, b in lab.topology.host_pairs(metafunc.config.getoption("netproof_pairs"))]
-        metafunc.parametrize("pair", pairs, ids=[f"{plane}-{p}" for p in pairs])
+        metafunc.parametrize("pair", pairs, ids=[f"{plane}-{p}" for p in pairs], indirect=True)
     if "docker_host" in metafunc.fixturenames:
         hosts = lab.docker_hosts
-        metafunc.parametrize("docker_host", hosts, ids=[f"{plane}-{h.name}" for h in hosts])
+        metafunc.parametrize("docker_host", hosts, ids=[f"{plane}-{h.name}" for h in hosts], indirect=True)
 
 
 def check_id(item: pytest.Item) -> str | None:

@@ -1,0 +1,35 @@
+"""Loaded into a checks run (`-p tests.lab.sabotage_plugin`) to break Docker's plumbing by hand in
+the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE says what to break:
+
+  fdb       once both containers exist, delete the first host's forwarding entry for the second
+            container (what `bridge fdb del` by an operator would do)
+  gwbridge  connect every container on an --internal network to docker_gwbridge as well
+"""
+
+import os
+import time
+
+from netproof.proof import objects
+
+_container = objects.Workspace.container
+
+
+def _sabotaged_container(self, host, network, **options):
+    made = _container(self, host, network, **options)
+    what = os.environ.get("NETPROOF_SABOTAGE")
+    mine = getattr(self, "_sabotage_seen", [])
+    self._sabotage_seen = mine + [made]
+    if what == "fdb" and len(self._sabotage_seen) == 2:
+        first, second = self._sabotage_seen
+        overlay = network.overlay_namespace(first.host)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the entry appears asynchronously; delete it once it is there
+            if overlay.run(["bridge", "fdb", "del", second.mac, "dev", "vxlan0", "dst", second.host.address]).ok:
+                break
+            time.sleep(0.1)
+    if what == "gwbridge" and network.internal:
+        host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
+    return made
+
+
+objects.Workspace.container = _sabotaged_container

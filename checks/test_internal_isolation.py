@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
@@ -51,26 +52,29 @@ def record_firewall(proof, host, bridge_name: str | None = None):
 
 
 def probe_both_ways(proof, window, container, outside, evidence_dir):
-    """Every way between the container and the outside host; fills the window."""
+    """Every way between the container and the outside host, all at once, each direction with a
+    capture at its far end; fills the window."""
     net = container.network
     gateway = net.gateway or str(ipaddress.ip_network(net.subnet)[1])  # Docker's default: the first address
     proof.command(f"{container.name} tries to route out via {gateway}",
                   container.exec(["ip", "route", "replace", "default", "via", gateway]))
     outside_ns = NetNamespace.of_host(outside)
-    seen_out = wire.Capture(outside_ns, outside_ns.interface_with_address(outside.address) or "any",
-                            f"net {container.network.subnet}", evidence_dir / f"outside-from-{container.name}.pcap")
-    with seen_out:
-        window.ping(container.exec, outside.address)
-        window.http(container.exec, outside.address, OUTSIDE_HTTP_PORT)
-    proof.pcap(seen_out.describe(), seen_out.dest, where=outside.name)
-    window.packets_seen(f"at {outside.name}, from {container.network.subnet}", wire.count_packets(seen_out.dest))
-
-    seen_in = wire.Capture(container.netns, "eth0", f"host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap")
-    with seen_in:
-        window.ping(probes.on_host(outside), container.ip)
-        window.http(probes.on_host(outside), container.ip, probes.HTTP_PORT)
-    proof.pcap(seen_in.describe(), seen_in.dest, where=container.host.name)
-    window.packets_seen(f"at {container.name}, from {outside.address}", wire.count_packets(seen_in.dest))
+    at_outside = wire.Capture(outside_ns, outside_ns.interface_with_address(outside.address) or "any",
+                              f"src net {net.subnet}", evidence_dir / f"outside-from-{container.name}.pcap")
+    at_container = wire.Capture(container.netns, "eth0", f"src host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap")
+    from_outside = probes.on_host(outside)
+    attempts = [
+        lambda w: w.ping(container.exec, outside.address),
+        lambda w: w.http(container.exec, outside.address, OUTSIDE_HTTP_PORT),
+        lambda w: w.ping(from_outside, container.ip),
+        lambda w: w.http(from_outside, container.ip, probes.HTTP_PORT),
+    ]
+    with at_outside, at_container, ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        for done in [pool.submit(attempt, window) for attempt in attempts]:
+            done.result()
+    for seen, what in ((at_outside, f"at {outside.name}, from {net.subnet}"), (at_container, f"at {container.name}, from {outside.address}")):
+        proof.pcap(seen.describe(), seen.dest, where=seen.host.name)
+        window.packets_seen(what, wire.count_packets(seen.dest))
 
 
 def require_within(proof, a, b, where):

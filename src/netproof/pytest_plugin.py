@@ -14,6 +14,7 @@ becomes `checks/<module>.py::OVL-PING-001[swarm-docker1->docker4]` and items run
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,11 @@ from netproof.proof import known_defects
 from netproof.proof.evidence import CheckFailed, LabBroken, Proof
 from netproof.proof.objects import Workspace
 from netproof.providers.base import LabHost
+
+
+class LeftoverWarning(UserWarning):
+    """A check's network or container that Docker refused to remove."""
+
 
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
 LAB_OWNED = pytest.StashKey[bool]()  # this process brought it up, so brings it down
@@ -265,11 +271,11 @@ def proof(request: pytest.FixtureRequest) -> Proof:
 @pytest.fixture
 def workspace(lab: Lab) -> Workspace:
     """Networks and containers this check creates, removed when it ends however it ends."""
-    space = Workspace(lab.topology.control_plane, lab.docker_hosts[0])
+    space = Workspace(lab.topology.control_plane, lab.docker_hosts[0], lab.docker_hosts)
     yield space
     problems = space.remove()
-    if problems:
-        raise LabBroken("could not remove what the check created: " + "; ".join(problems))
+    if problems:  # uniquely named, so in no other check's way: a warning, not a verdict
+        warnings.warn(LeftoverWarning("Docker would not remove what the check created: " + "; ".join(problems)), stacklevel=1)
 
 
 @pytest.fixture

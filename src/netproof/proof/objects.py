@@ -22,6 +22,7 @@ from netproof.providers.base import LabHost
 from netproof.system import CommandResult
 
 NAME_PREFIX = "np"
+GLOBAL_NETWORK_SECONDS = 20
 
 
 class EngineError(AssertionError):
@@ -84,6 +85,7 @@ class Container:
 class Workspace:
     control_plane: str
     manager: LabHost  # where networks are created
+    docker_hosts: list[LabHost]
     networks: list[Network] = field(default_factory=list)
     containers: list[tuple[LabHost, str]] = field(default_factory=list)
 
@@ -97,7 +99,26 @@ class Workspace:
             self.unique(role), driver="overlay", internal=internal, ipam=ipam,
             attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
         )
-        return self._track(net, self.manager)
+        network = self._track(net, self.manager)
+        if self.control_plane == "kv":
+            self._wait_until_global(network)
+        return network
+
+    def _wait_until_global(self, network: Network) -> None:
+        """A kv overlay reaches the other hosts through the store, a moment later: as an operator
+        would, wait until every docker host knows it before using it there."""
+        deadline = time.monotonic() + GLOBAL_NETWORK_SECONDS
+        waiting = list(self.docker_hosts)
+        while waiting:
+            host = waiting[0]
+            try:
+                host.docker().networks.get(network.id)
+                waiting.pop(0)
+            except docker.errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise EngineError(f"{host.name}: the kv overlay {network.name} created on {self.manager.name} "
+                                      f"is still unknown there after {GLOBAL_NETWORK_SECONDS} s") from None
+                time.sleep(0.1)
 
     def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, subnet: str | None = None,
                role: str = "br") -> Network:

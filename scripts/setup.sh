@@ -9,7 +9,7 @@ fi
 
 # Debian packages: the 20.10 engine with containerd and runc, etcd for the key-value control plane,
 # busybox-static for the test image, tcpdump for captures.
-packages=(docker.io containerd runc etcd-server busybox-static tcpdump iptables iproute2 util-linux
+packages=(docker.io containerd runc etcd-server busybox-static tcpdump iptables iproute2 util-linux procps
           debian-archive-keyring python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -14,7 +14,7 @@ import pytest
 from netproof.lab import topology
 from netproof.lab.lab import Lab
 
-from .conftest import Machine, assert_nothing_left
+from .conftest import assert_nothing_left
 
 ROOT = Path(__file__).parents[2]
 CHECK_IDS = {"OVL-PING-001", "OVL-VXLAN-001", "OVL-VETH-001", "OVL-GWBR-001", "OVL-GWBR-002", "ISO-INT-001", "ISO-INT-002"}

@@ -1,0 +1,41 @@
+"""A failure is put down to a known Docker defect only with both its symptom and its mechanism."""
+
+from netproof.lab.topology import Host
+from netproof.proof import known_defects
+from netproof.providers.base import LabHost
+from netproof.system import CommandResult
+
+
+class RecordedHost(LabHost):
+    """A host that answers the stuck-thread count as the lab once did."""
+
+    def __init__(self, name: str, stuck_threads: str):
+        super().__init__(Host(name, "docker", None, None, "20.10"))
+        self.stuck_threads = stuck_threads
+
+    def run(self, cmd, *, timeout=60, check=False):
+        return CommandResult(self.argv(cmd), 0, self.stuck_threads + "\n", "", self.name)
+
+    def interactive_argv(self, cmd):
+        return list(cmd)
+
+    docker_url = "unix:///nowhere"
+
+
+UNREACHABLE = ('500 Server Error: failed to update store for object type *libnetwork.endpointCnt: client: etcd cluster is '
+               'unavailable or misconfigured; error #0: dial tcp 10.10.10.10:2379: connect: network is unreachable')
+
+
+def test_symptom_and_stuck_threads_make_a_known_defect():
+    reason = known_defects.explain(UNREACHABLE, [RecordedHost("docker3", "2"), RecordedHost("docker4", "0")])
+    assert reason.startswith("known Docker defect moby/libnetwork#1838")
+    assert "2 dockerd thread(s) on docker3 stuck" in reason and "docker4" not in reason
+
+
+def test_the_symptom_without_the_mechanism_is_a_plain_failure():
+    assert known_defects.explain(UNREACHABLE, [RecordedHost("docker3", "0")]) is None
+
+
+def test_the_mechanism_without_the_symptom_is_a_plain_failure():
+    failure = "OVL-PING-001 failed [kv-docker1->docker4]\nObserved: ping 10.0.1.4: 3 sent, 0 received"
+    assert known_defects.explain(failure, [RecordedHost("docker1", "3")]) is None

@@ -35,6 +35,8 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
     gateway = docker_host.infra.interface(GATEWAY_BRIDGE)
     proof.require(gateway.exists, expected=f"{GATEWAY_BRIDGE} in {docker_host.name}'s namespace", observed="absent",
                   where=f"{docker_host.name}, host namespace")
+    proof.mechanism("container interfaces", sorted(link["ifname"] for link in inside))
+    proof.mechanism(f"{GATEWAY_BRIDGE} addresses", sorted(a for a in gateway.addresses if ":" not in a))
     proof.text(f"{GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
                ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]), where=docker_host.name)
 
@@ -52,6 +54,7 @@ def test_gateway_bridge_absent_on_internal(docker_host, workspace, proof):
     routes, result = c.netns.routes()
     proof.command("container routes", result)
     proof.require(default_route(routes) is None, expected="no default route", observed=str(default_route(routes)), where=where)
+    proof.mechanism("container interfaces", names)
     # eth0 itself must lead into the overlay, not onto the gateway bridge.
     overlay_links, result = net.overlay_namespace(docker_host).links()
     eth0 = ns.by_name(inside, "eth0")

@@ -44,11 +44,16 @@ def route_on_router(lab, subnet: str, via: str, proof):
         router.run(["ip", "route", "del", subnet, "via", via])
 
 
-def record_firewall(proof, host, bridge_name: str | None = None):
+def record_firewall(proof, host, net, bridge_name: str | None = None):
     rules = {table: host.infra.iptables.rules(table) for table in ("filter", "nat")}
     proof.data(f"firewall of {host.name} (iptables -S)", rules, where=host.name)
+    # The mechanism, with this check's own names taken out so that runs compare.
+    proof.mechanism("FORWARD chain", [r for r in rules["filter"] if r.startswith(("-P FORWARD", "-A FORWARD -j"))])
     if bridge_name:  # the rules that name the internal bridge: the mechanism of this isolation
-        proof.text(f"rules naming {bridge_name}", "\n".join(r for r in rules["filter"] if bridge_name in r), where=host.name)
+        naming = [r for r in rules["filter"] if bridge_name in r]
+        proof.text(f"rules naming {bridge_name}", "\n".join(naming), where=host.name)
+        proof.mechanism("rules naming the internal bridge",
+                        [r.replace(bridge_name, "<bridge>").replace(net.subnet, "<subnet>") for r in naming])
 
 
 def probe_both_ways(proof, window, container, outside, evidence_dir):
@@ -103,7 +108,7 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     a = workspace.container(docker_host, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
     b = workspace.container(docker_host, net, role="b", command=SERVE)
     require_within(proof, a, b, where)
-    record_firewall(proof, docker_host, bridge_name)
+    record_firewall(proof, docker_host, net, bridge_name)
 
     window = probes.Window(f"{a} and {outside.name} ({outside.address})")
     with route_on_router(lab, net.subnet, docker_host.address, proof):
@@ -122,7 +127,7 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     a = workspace.container(pair.src, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
     b = workspace.container(pair.dst, net, role="b", command=SERVE)
     require_within(proof, a, b, where)
-    record_firewall(proof, pair.src)
+    record_firewall(proof, pair.src, net)
 
     window = probes.Window(f"{a} and {outside.name} ({outside.address})")
     with route_on_router(lab, net.subnet, pair.src.address, proof):

@@ -58,6 +58,9 @@ def check_side(proof, here, there, net, gateway_bridge: bool):
                   expected=f"{there.mac} ({there}) dst {there.host.address}",
                   observed=f"{entry}" if entry else f"no entry for {there.mac}", where=f"{overlay.where}, bridge fdb dev {vxlan['ifname']}")
 
+    udp_port = vxlan.get("linkinfo", {}).get("info_data", {}).get("port")
+    proof.mechanism("overlay namespace", f"bridge {bridge}, vxlan {vxlan['ifname']} mtu {vxlan.get('mtu')}, port {udp_port}")
+    proof.mechanism("remote fdb entry", f"flags {','.join(entry.get('flags', []))} state {entry.get('state')}")
     if gateway_bridge:
         eth1 = ns.by_name(inside, "eth1")
         proof.require(eth1 is not None and "link_index" in eth1, expected=f"{here.name} has eth1 (docker_gwbridge)",

@@ -50,6 +50,9 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
         proof.require(not wrong, where=where,
                       expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > {b.mac}",
                       observed=str(wrong[0]) if wrong else "")
+    proof.mechanism("outer UDP port", port)
+    proof.mechanism("VXLAN flags", sorted({f"0x{f.flags:02x}" for f in frames}))
+    proof.mechanism("VNI reported by", "network inspect" if nets[0].vni is not None else "the VXLAN device only")
     # The wire first, then the round trip: a failure names the first thing that is off.
     for (a, b), ping in zip(couples, pings, strict=True):
         proof.require(ping.ok, expected=f"{a} pings {b.ip} (the replies come back too)", observed=str(ping),

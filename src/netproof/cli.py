@@ -149,7 +149,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(("would remove " if args.dry_run else "removing ") + line)
     if args.dry_run:
         return 0
-    left = leftovers.remove(found)
+    left = leftovers.remove(args.name)
     if left:
         raise NetproofError("could not remove: " + "; ".join(left.describe()))
     print(f"clean: every {which} leftover is gone")

@@ -28,6 +28,7 @@ from netproof.proof import known_defects
 from netproof.proof.evidence import CheckFailed, LabBroken, Proof
 from netproof.proof.objects import Workspace
 from netproof.providers.base import LabHost
+from netproof.report.recorder import EVIDENCE_PROPERTY, RunRecorder
 
 
 class LeftoverWarning(UserWarning):
@@ -37,7 +38,6 @@ class LeftoverWarning(UserWarning):
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
 LAB_OWNED = pytest.StashKey[bool]()  # this process brought it up, so brings it down
 LAB = pytest.StashKey[Lab]()
-EVIDENCE_PROPERTY = "netproof.evidence"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,10 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--engine", dest="netproof_engine", help="engine for a lab brought up for the run (20.10, 26.1, 28.5, system)")
     group.addoption("--control-plane", dest="netproof_control_plane", choices=topo.CONTROL_PLANES,
                     help="control plane for a lab brought up for the run")
+    group.addoption("--report-dir", dest="netproof_report_dir", metavar="DIR",
+                    help="write results.json, junit.xml and the HTML conformance report (index.html) into DIR")
     group.addoption("--pairs", dest="netproof_pairs", default="spanning", choices=("spanning", "all"),
                     help="host pairs for cross-host checks: spanning (every host, same-subnet and routed paths) or all")
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml reads where to write
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(id, promise): a conformance check with a stable ID and the promise it proves")
     workerinput = getattr(config, "workerinput", None)
@@ -58,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("netproof_lab"):
             config.stash[LAB_STATE] = workerinput["netproof_lab"]
         return
+    _refuse_a_root_taken_from_an_option(config)
     if not _runs_checks(config):
         return
     try:
@@ -66,6 +70,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"netproof: {e}") from None
     config.stash[LAB_STATE] = state
     config.stash[LAB_OWNED] = owned
+    report_dir = config.getoption("netproof_report_dir")
+    if report_dir:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(Path(report_dir) / "junit.xml")
+        lab = _lab(config)
+        pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
+        config.pluginmanager.register(RunRecorder(lab, pairs, Path(report_dir)), "netproof-recorder")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -88,6 +100,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         engines = ", ".join(sorted({v for v in lab.state.get("provider_state", {}).get("engines", {}).values()}))
         lines.append(f"lab {lab.name} ({lab.state['provider']}, {lab.topology.control_plane}): engines {engines}")
     return lines
+
+
+def _refuse_a_root_taken_from_an_option(config: pytest.Config) -> None:
+    # pytest chooses its root directory before it knows a plugin's options: `--report-dir DIR`
+    # (no '=') makes it take DIR for a test path, lose pyproject.toml and collect everything.
+    if config.inipath is None and (config.invocation_params.dir / "pyproject.toml").exists():
+        for option in ("--report-dir", "--lab"):
+            if option in config.invocation_params.args:
+                raise pytest.UsageError(f"netproof: write {option}=VALUE (with '='): pytest took the value for a test path")
 
 
 def _runs_checks(config: pytest.Config) -> bool:

@@ -69,7 +69,8 @@ def seed_lab():
 def test_status_shows_every_host(seed_lab):
     status = json.loads(netproof("lab", "status", "--name", "t-seed", "--json").stdout)
     hosts = {h["name"]: h for h in status["hosts"]}
-    assert set(hosts) == {"docker1", "docker2", "docker3", "docker4", "kv1", "outside"}
+    assert set(hosts) == {"docker1", "docker2", "docker3", "docker4", "kv1", "outside", "router"}
+    assert hosts["router"]["role"] == "router" and hosts["router"]["address"] == "10.10.10.1"
     docker = [h for h in hosts.values() if h["role"] == "docker"]
     assert all(h["state"] == "up" and isinstance(h["dockerd_pid"], int) for h in docker)
     assert all(h["engine_version"].startswith("20.10.") and h["docker_socket"].endswith("/run/docker.sock") for h in docker)

@@ -44,6 +44,7 @@ class Proof:
     promise: str
     case: str  # the parameters, as in the test ID: "swarm-docker1->docker4"
     exhibits: list[Exhibit] = field(default_factory=list)
+    mechanisms: dict[str, Any] = field(default_factory=dict)
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -61,6 +62,11 @@ class Proof:
 
     def pcap(self, title: str, path: Path, where: str = "") -> None:
         self.exhibits.append(Exhibit(title, "pcap", str(path), where))
+
+    def mechanism(self, name: str, value: Any) -> Any:
+        """A stable fact about how Docker did it (no random names or addresses): compared between runs."""
+        self.mechanisms[name] = value
+        return value
 
     # --- judging -----------------------------------------------------------------------------
 
@@ -83,4 +89,4 @@ class Proof:
 
     def to_dict(self) -> dict:
         return {"check_id": self.check_id, "promise": self.promise, "case": self.case,
-                "exhibits": [asdict(e) for e in self.exhibits]}
+                "mechanism": self.mechanisms, "exhibits": [asdict(e) for e in self.exhibits]}

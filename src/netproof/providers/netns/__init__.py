@@ -156,7 +156,7 @@ class NetnsProvider(Provider):
         _wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout, f"dockerd on {host} to stop", None)
 
     def down(self) -> None:
-        left = leftovers.remove(leftovers.find(self.names.lab))
+        left = leftovers.remove(self.names.lab)
         if left:
             raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`")
 

@@ -88,20 +88,31 @@ def find(lab: str | None = None) -> Leftovers:
     return Leftovers(processes, netns, cgroups, mounts, dirs)
 
 
-def remove(found: Leftovers, timeout: float = 10) -> Leftovers:
-    """Remove what find() found; returns what is still there afterwards (empty when all went)."""
-    for pid in found.processes:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
+    """Remove every leftover of one lab (or of all); returns what is still there afterwards.
+
+    Processes go first, in rounds until none is found: a daemon killed in the middle of starting
+    may have forked a child (dockerd's containerd) after the previous look. Only then do the
+    namespaces go, since a process in a namespace that has lost its name can no longer be told apart.
+    """
     deadline = time.monotonic() + timeout
-    while any(_alive(pid) for pid in found.processes) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    killed: set[int] = set()
+    while True:
+        found = find(lab)
+        if not found.processes or time.monotonic() > deadline:
+            break
+        for pid in found.processes:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        killed |= set(found.processes)
+        while any(_alive(pid) for pid in found.processes) and time.monotonic() < deadline:
+            time.sleep(0.02)
     # The killed daemons were detached, so init reaps them, in its own time (about a second
     # here); wait a little for that too, so nothing of the lab is listed, not even a zombie.
     reaped_by = min(deadline, time.monotonic() + ZOMBIE_GRACE)
-    while any(os.path.exists(f"/proc/{pid}") for pid in found.processes) and time.monotonic() < reaped_by:
+    while any(os.path.exists(f"/proc/{pid}") for pid in killed) and time.monotonic() < reaped_by:
         time.sleep(0.05)
     for mount in sorted(found.mounts, key=len, reverse=True):
         system.run(["umount", "-l", mount], check=False)
@@ -113,13 +124,7 @@ def remove(found: Leftovers, timeout: float = 10) -> Leftovers:
         _remove_cgroup(cgroup, deadline)
     for d in found.dirs:
         system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
-    return Leftovers(
-        {p: c for p, c in found.processes.items() if _alive(p)},
-        [n for n in found.netns if (NETNS_DIR / n).exists()],
-        [c for c in found.cgroups if c.exists()],
-        [m for m in found.mounts if m in _mount_points()],
-        [d for d in found.dirs if d.exists()],
-    )
+    return find(lab)
 
 
 def _remove_cgroup(cgroup: Path, deadline: float) -> None:

@@ -1,0 +1,112 @@
+"""results.json: what a run proved, in a documented, versioned schema (see SCHEMA below).
+
+Built by the process that owns a pytest run from the reports of every worker, so one file holds
+the whole run: the lab, the versions on each host, and per check instance its outcome, message,
+the mechanism it saw and its evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = "netproof.results/1"
+OUTCOMES = ("passed", "failed", "error", "skipped", "expected-difference")
+
+# The schema, field by field (kept here, next to the code that writes it):
+#   schema                 "netproof.results/1"
+#   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command
+#   lab                    name, provider, control_plane, topology_file,
+#                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
+#                          pairs [[src, dst]] exercised by cross-host checks
+#   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables
+#   summary                count per outcome
+#   checks                 per check instance: id, case, nodeid, promise, outcome (one of OUTCOMES), duration (s),
+#                          message (why it failed, was skipped or differs; null when passed), hosts (involved),
+#                          mechanism {name: value} (stable facts, compared between runs),
+#                          evidence [{title, kind: command|text|json|pcap, content, where, file (pcap, relative)}]
+
+
+@dataclass
+class CheckResult:
+    id: str
+    case: str
+    nodeid: str
+    promise: str = ""
+    outcome: str = "passed"
+    duration: float = 0.0
+    message: str | None = None
+    hosts: list[str] = field(default_factory=list)
+    mechanism: dict = field(default_factory=dict)
+    evidence: list[dict] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies the same check instance in another run (no engine in it)."""
+        return self.id, self.case
+
+
+@dataclass
+class Results:
+    run: dict
+    lab: dict
+    environment: list[dict]
+    checks: list[CheckResult]
+    schema: str = SCHEMA
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for c in self.checks:
+            counts[c.outcome] += 1
+        return counts
+
+    @property
+    def verdict(self) -> str:
+        s = self.summary
+        if s["error"]:
+            return "lab problems"
+        return "fail" if s["failed"] else "pass"
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": self.schema, "run": self.run, "lab": self.lab, "environment": self.environment,
+            "summary": self.summary,
+            "checks": [c.__dict__ for c in sorted(self.checks, key=lambda c: (c.id, c.case))],
+        }
+
+    def write(self, folder: Path) -> Path:
+        """Write results.json, copying evidence files (pcaps) into folder/evidence/."""
+        evidence_dir = folder / "evidence"
+        for check in self.checks:
+            for exhibit in check.evidence:
+                source = exhibit.get("file") or (exhibit["content"] if exhibit.get("kind") == "pcap" else None)
+                if source and Path(source).is_absolute() and Path(source).exists():
+                    target = evidence_dir / f"{check.id}[{check.case}]".replace("/", "_").replace(">", "") / Path(source).name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
+                    exhibit["file"] = str(target.relative_to(folder))
+        path = folder / "results.json"
+        path.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
+        return path
+
+
+def load(path: str | Path) -> Results:
+    """Results from a results.json, or from a run folder holding one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        from netproof.errors import NetproofError
+
+        raise NetproofError(f"{path}: not a readable netproof results file ({e})") from None
+    if doc.get("schema") != SCHEMA:
+        from netproof.errors import NetproofError
+
+        raise NetproofError(f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r}")
+    checks = [CheckResult(**c) for c in doc["checks"]]
+    return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"])

@@ -8,9 +8,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Debian packages: the 20.10 engine with containerd and runc, etcd for the key-value control plane,
-# busybox-static for the test image, tcpdump for captures.
+# busybox-static for the test image, tcpdump for captures, chromium for the report's browser test.
 packages=(docker.io containerd runc etcd-server busybox-static tcpdump iptables iproute2 util-linux procps
-          debian-archive-keyring python3-venv)
+          debian-archive-keyring python3-venv chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from netproof import __version__, engines, system
@@ -44,7 +46,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netproof", description="Prove Docker networking on a real multi-host lab.")
     parser.add_argument("--version", action="version", version=f"netproof {__version__}")
-    groups = parser.add_subparsers(title="commands", metavar="{lab,engines}")
+    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,engines}")
 
     lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(title="lab commands", metavar="")
     p = lab.add_parser("up", help="bring a lab up from a topology file")
@@ -75,6 +77,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="only the leftovers of this lab")
     p.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
     p.set_defaults(func=cmd_clean)
+
+    p = groups.add_parser("run", help="the main job: lab up, every check with pytest -n auto, report, lab down")
+    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
+    p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
+    p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
+    p.add_argument("--name", help="lab name (default: the topology's name)")
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.set_defaults(func=cmd_run)
+
+    p = groups.add_parser("upgrade", help="checks on one engine, in-place upgrade, checks again, and the diff")
+    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
+    p.add_argument("--from", dest="old", required=True, choices=engines.KNOWN)
+    p.add_argument("--to", dest="new", required=True, choices=engines.KNOWN)
+    p.add_argument("--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed")
+    p.add_argument("--name", help="lab name (default: the topology's name)")
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.set_defaults(func=cmd_upgrade)
+
+    p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--html", metavar="PATH", help="where to write the HTML diff (default: diff.html beside NEW's results)")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 3 when a check that passed now fails")
+    p.set_defaults(func=cmd_diff)
 
     eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(title="engine commands", metavar="")
     p = eng.add_parser("list", help="known engines and which are ready to run")
@@ -154,6 +180,80 @@ def cmd_clean(args: argparse.Namespace) -> int:
         raise NetproofError("could not remove: " + "; ".join(left.describe()))
     print(f"clean: every {which} leftover is gone")
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from netproof.report import results as run_results
+
+    system.require_root()
+    if not Path(args.topology).exists():
+        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
+    checks = _checks_dir()
+    topology = topo.load(args.topology).with_overrides(engine=args.engine, control_plane=args.control_plane, name=args.name)
+    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    progress = Progress()
+    lab = Lab.up(topology, progress=progress)
+    try:
+        progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
+        subprocess.call([sys.executable, "-m", "pytest", str(checks), "-n", "auto", f"--lab={lab.name}", f"--report-dir={folder}",
+                         "-q", "-p", "no:cacheprovider", f"--rootdir={checks.parent}"], cwd=checks.parent)
+    finally:
+        lab.down(progress)
+    if not (folder / "results.json").exists():
+        raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
+    results = run_results.load(folder)
+    print(one_screen_summary(results, folder))
+    return 0 if results.verdict == "pass" else 1
+
+
+def one_screen_summary(results, folder: Path) -> str:
+    counts = ", ".join(f"{n} {o}" for o, n in results.summary.items() if n)
+    engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in results.environment}))
+    lines = [f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker {engines_seen}): {counts}"]
+    for c in results.checks:
+        if c.outcome in ("failed", "error", "expected-difference"):
+            why = next((line for line in (c.message or "").splitlines() if line.startswith("Observed")), (c.message or "").strip()[:160])
+            lines.append(f"  {c.outcome:20} {c.id}[{c.case}]  {why}")
+    lines.append(f"report: {folder / 'index.html'}")
+    return "\n".join(lines)
+
+
+def _checks_dir() -> Path:
+    for candidate in (Path.cwd() / "checks", Path(__file__).resolve().parents[2] / "checks"):
+        if candidate.is_dir():
+            return candidate
+    raise NetproofError("no checks/ folder here or beside netproof's sources; run from the netproof checkout")
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from netproof import upgrade
+    from netproof.report import diff
+
+    system.require_root()
+    if not Path(args.topology).exists():
+        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
+    if args.old == args.new:
+        raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
+    for version in (args.old, args.new):
+        engines.resolve(version)  # refuse early what is not cached
+    folder = Path(args.reports).resolve() / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    topology = topo.load(args.topology).with_overrides(name=args.name)
+    changes = upgrade.upgrade(topology, args.old, args.new, folder, _checks_dir(), rolling=args.rolling, progress=Progress())
+    print(diff.render_terminal(changes))
+    print(f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: {folder / 'diff.html'}")
+    return 1 if changes.regressed else 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from netproof.report import diff, results
+
+    changes = diff.compare(results.load(args.old), results.load(args.new))
+    print(diff.render_terminal(changes))
+    new = Path(args.new)
+    target = Path(args.html) if args.html else (new if new.is_dir() else new.parent) / "diff.html"
+    diff.write(changes, target)
+    print(f"\ndiff report: {target}")
+    return 3 if args.fail_on_regression and changes.regressed else 0
 
 
 def cmd_engines_list(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from netproof import __version__, engines, system
 from netproof.errors import NetproofError
 from netproof.lab import controlplane, image
 from netproof.lab.names import STATE_ROOT, LabNames
-from netproof.lab.topology import ROUTER, Topology, parse
+from netproof.lab.topology import ROUTER, Topology, parse, with_host_engines
 from netproof.progress import QUIET, Progress
 from netproof.providers import make_provider
 from netproof.providers.base import LabHost, Provider
@@ -113,12 +113,19 @@ class Lab:
         if state.get("schema") != STATE_SCHEMA:
             raise NetproofError(f"{state_file}: state schema {state.get('schema')} is not {STATE_SCHEMA}; netproof lab clean removes it")
         topology = parse(state["topology_text"], state["topology_file"]).with_overrides(**state["overrides"])
+        topology = with_host_engines(topology, state.get("host_engines", {}))
         provider = make_provider(state["provider"], LabNames(state["name"]), progress)
         return cls(topology, provider, state)
 
     @staticmethod
     def running() -> list[str]:
         return sorted(p.parent.name for p in STATE_ROOT.glob("*/state.json")) if STATE_ROOT.is_dir() else []
+
+    def record_engine(self, host: str, version: str, package_version: str) -> None:
+        """A host now runs another engine (an in-place upgrade): the state file says so."""
+        self.state.setdefault("provider_state", {}).setdefault("engines", {})[host] = package_version
+        self.state.setdefault("host_engines", {})[host] = version
+        _write(self.names.state_file, self.state)
 
     # --- looking at it --------------------------------------------------------------------
 

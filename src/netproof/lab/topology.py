@@ -136,6 +136,12 @@ class Topology:
         return topo
 
 
+def with_host_engines(topology: Topology, host_engines: dict[str, str]) -> Topology:
+    """The same lab with some hosts on other engines (after an in-place upgrade)."""
+    hosts = {n: replace(h, engine=host_engines.get(n, h.engine)) for n, h in topology.hosts.items()}
+    return replace(topology, hosts=hosts)
+
+
 def load(path: str | Path) -> Topology:
     path = Path(path)
     try:

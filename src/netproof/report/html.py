@@ -18,7 +18,7 @@ CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
 header{padding:18px 28px;color:#fff} main{padding:0 28px 40px} h2{margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;background:#fff} td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0} .cell{color:#fff;text-align:center;font-weight:bold;min-width:2.2em}
+th{background:#f0f0f0} #matrix tr th:first-child{white-space:nowrap} .cell{color:#fff;text-align:center;font-weight:bold;min-width:2.2em}
 pre{background:#f4f4f4;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap;margin:4px 0}
 details{background:#fff;border:1px solid #ddd;margin:8px 0;padding:6px 10px} summary{cursor:pointer;font-weight:600}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-size:12px}

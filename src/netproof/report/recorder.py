@@ -60,7 +60,8 @@ class RunRecorder:
             result.outcome, result.message = "expected-difference", report.wasxfail
         elif report.failed:
             result.outcome = "failed" if report.when == "call" else "error"
-            result.message = report.longreprtext
+            # Without xdist's "[gw0] linux -- Python ..." line: the reader wants the check's own words.
+            result.message = "\n".join(line for line in report.longreprtext.splitlines() if not line.startswith("[gw"))
         elif report.skipped and result.outcome == "passed":
             result.outcome = "skipped"
             result.message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

@@ -1,0 +1,155 @@
+"""What changed between two runs, as an upgrade's reviewer wants to read it: regressions first,
+then fixes, checks added or removed, outcomes unchanged but mechanisms changed (firewall rules,
+interface names, MTU...), and the versions on each host."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netproof.report.results import CheckResult, Results
+
+BAD = ("failed", "error")
+VERSION_FIELDS = ("docker", "api", "containerd", "runc", "kernel", "iptables")
+KIND_ORDER = ("regression", "fix", "outcome changed", "added", "removed", "mechanism changed")
+
+
+@dataclass
+class Change:
+    kind: str
+    check_id: str
+    case: str
+    old: str | None  # outcome
+    new: str | None
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunDiff:
+    old: Results
+    new: Results
+    changes: list[Change]
+    versions: list[tuple[str, str, str | None, str | None]]  # host, field, old, new
+    notes: list[str] = field(default_factory=list)  # what the upgrade itself showed (recovery times)
+
+    def of_kind(self, kind: str) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.of_kind("regression"))
+
+
+def compare(old: Results, new: Results) -> RunDiff:
+    before = {c.key: c for c in old.checks}
+    after = {c.key: c for c in new.checks}
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        o, n = before.get(key), after.get(key)
+        if o is None:
+            changes.append(Change("added", *key, None, n.outcome))
+            continue
+        if n is None:
+            changes.append(Change("removed", *key, o.outcome, None))
+            continue
+        if o.outcome == "passed" and n.outcome in BAD:
+            changes.append(Change("regression", *key, o.outcome, n.outcome, _first_lines(n.message)))
+        elif o.outcome in BAD and n.outcome == "passed":
+            changes.append(Change("fix", *key, o.outcome, n.outcome))
+        elif o.outcome != n.outcome:
+            changes.append(Change("outcome changed", *key, o.outcome, n.outcome, _first_lines(n.message)))
+        mechanism = mechanism_changes(o, n)
+        if mechanism:
+            changes.append(Change("mechanism changed", *key, o.outcome, n.outcome, mechanism))
+    changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.check_id, c.case))
+    return RunDiff(old, new, changes, version_changes(old, new))
+
+
+def mechanism_changes(old: CheckResult, new: CheckResult) -> list[str]:
+    lines = []
+    for name in sorted(old.mechanism.keys() | new.mechanism.keys()):
+        a, b = old.mechanism.get(name), new.mechanism.get(name)
+        if a == b:
+            continue
+        if isinstance(a, list) and isinstance(b, list):
+            lines.append(f"{name}:")
+            lines += [f"  - {x}" for x in a if x not in b] + [f"  + {x}" for x in b if x not in a]
+            if set(map(str, a)) == set(map(str, b)):
+                lines.append("  (same entries, another order)")
+        else:
+            lines.append(f"{name}: {a!r} -> {b!r}")
+    return lines
+
+
+def version_changes(old: Results, new: Results) -> list[tuple[str, str, str | None, str | None]]:
+    before = {e["host"]: e for e in old.environment}
+    after = {e["host"]: e for e in new.environment}
+    out = []
+    for host in sorted(before.keys() | after.keys()):
+        for f in VERSION_FIELDS:
+            a, b = before.get(host, {}).get(f), after.get(host, {}).get(f)
+            if a != b:
+                out.append((host, f, a, b))
+    return out
+
+
+def _first_lines(message: str | None, n: int = 4) -> list[str]:
+    return [line for line in (message or "").splitlines() if line.startswith(("Expected", "Observed", "Where"))][:n]
+
+
+def _label(results: Results) -> str:
+    engines = sorted({e.get("docker") or "?" for e in results.environment})
+    return f"run {results.run['id']} (Docker {', '.join(engines)}, {results.lab['control_plane']})"
+
+
+def render_terminal(diff: RunDiff) -> str:
+    lines = [f"old: {_label(diff.old)}", f"new: {_label(diff.new)}", ""]
+    counts = ", ".join(f"{len(diff.of_kind(k))} {k}" for k in KIND_ORDER if diff.of_kind(k))
+    lines.append(("REGRESSIONS: " if diff.regressed else "no regression: ") + (counts or "nothing changed"))
+    if diff.notes:
+        lines += ["", "during the upgrade:"] + [f"  {n}" for n in diff.notes]
+    if diff.versions:
+        lines += ["", "versions:"]
+        lines += [f"  {host:10} {f:11} {a or '-'} -> {b or '-'}" for host, f, a, b in diff.versions]
+    for kind in KIND_ORDER:
+        for c in diff.of_kind(kind):
+            lines.append("")
+            lines.append(f"{kind.upper():18} {c.check_id}[{c.case}]  {c.old or '-'} -> {c.new or '-'}")
+            lines += [f"    {d}" for d in c.details]
+    return "\n".join(lines)
+
+
+def render_html(diff: RunDiff) -> str:
+    e = html.escape
+    colour = "#c62828" if diff.regressed else "#2e7d32"
+    title = ("Regressions" if diff.regressed else "No regression") + f": {_label(diff.old)} → {_label(diff.new)}"
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>netproof diff: {e(title)}</title>",
+             "<style>body{font:14px/1.45 system-ui,sans-serif;margin:0} header{padding:16px 24px;color:#fff} main{padding:0 24px 32px}"
+             "table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+             "pre{background:#f4f4f4;padding:6px;margin:0;white-space:pre-wrap}</style></head><body>",
+             f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>"]
+    if diff.notes:
+        parts.append("<h2>During the upgrade</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in diff.notes) + "</ul>")
+    parts.append("<h2>Versions</h2>")
+    if diff.versions:
+        rows = "".join(f"<tr><td>{e(h)}</td><td>{e(f)}</td><td>{e(a or '-')}</td><td>{e(b or '-')}</td></tr>" for h, f, a, b in diff.versions)
+        parts.append(f"<table id='versions'><tr><th>host</th><th>what</th><th>old</th><th>new</th></tr>{rows}</table>")
+    else:
+        parts.append("<p>The same on every host.</p>")
+    for kind in KIND_ORDER:
+        changes = diff.of_kind(kind)
+        parts.append(f"<h2 id='{kind.replace(' ', '-')}'>{e(kind.capitalize())} ({len(changes)})</h2>")
+        if not changes:
+            parts.append("<p>None.</p>")
+            continue
+        rows = "".join(f"<tr><td>{e(c.check_id)}[{e(c.case)}]</td><td>{e(c.old or '-')}</td><td>{e(c.new or '-')}</td>"
+                       f"<td><pre>{e(chr(10).join(c.details))}</pre></td></tr>" for c in changes)
+        parts.append(f"<table><tr><th>check</th><th>old</th><th>new</th><th>what changed</th></tr>{rows}</table>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def write(diff: RunDiff, path: Path) -> Path:
+    path.write_text(render_html(diff))
+    return path

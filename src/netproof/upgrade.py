@@ -1,0 +1,109 @@
+"""Upgrade verification: the checks on one engine, an in-place upgrade as an operator does it,
+the checks again, and the diff between the two runs.
+
+In place means: stop dockerd, start the new version on the same data root, so the swarm's
+state and the networks stay. --rolling upgrades one host at a time and runs the cross-host
+checks while the swarm is of mixed versions.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from netproof import engines
+from netproof.errors import NetproofError
+from netproof.lab import controlplane
+from netproof.lab.lab import Lab
+from netproof.lab.topology import Topology
+from netproof.progress import Progress
+from netproof.proof import probes
+from netproof.proof.objects import Workspace
+from netproof.report import diff, results
+
+SWARM_SETTLE_SECONDS = 60
+OVERLAY_SETTLE_SECONDS = 180
+CROSS_HOST_CHECKS = "OVL-PING-001 or OVL-VXLAN-001"
+
+
+def run_checks(lab: Lab, folder: Path, checks: Path, select: str | None = None) -> results.Results:
+    argv = [sys.executable, "-m", "pytest", str(checks), "-n", "auto", f"--lab={lab.name}", f"--report-dir={folder}",
+            "-q", "-p", "no:cacheprovider", f"--rootdir={checks.parent}"]
+    if select:
+        argv += ["-k", select]
+    subprocess.call(argv, cwd=checks.parent)
+    if not (folder / "results.json").exists():
+        raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
+    return results.load(folder)
+
+
+def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path, *, rolling: bool, progress: Progress) -> diff.RunDiff:
+    target = engines.resolve(new)
+    before_topology = topology.with_overrides(engine=old)
+    lab = Lab.up(before_topology, progress=progress)
+    recovered: dict[str, float] = {}
+    try:
+        progress.say(f"upgrade: checks on {old}")
+        before = run_checks(lab, reports / "before", checks)
+        for step, host in enumerate(lab.docker_hosts, 1):
+            with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
+                lab.provider.stop_engine(host.name)
+                lab.provider.start_engine(host.name, target, controlplane.dockerd_flags(lab.topology).get(host.name, []))
+                lab.provider.wait_engine(host.name)
+                lab.record_engine(host.name, new, target.package_version)
+            if rolling or step == len(lab.docker_hosts):
+                wait_for_swarm(lab, progress)
+                recovered[host.name] = wait_for_overlay(lab, host.name, progress)
+            if rolling and step < len(lab.docker_hosts):
+                progress.say(f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)")
+                run_checks(lab, reports / f"rolling-{step}-{host.name}", checks, CROSS_HOST_CHECKS)
+        progress.say(f"upgrade: checks on {new}")
+        after = run_checks(lab, reports / "after", checks)
+    finally:
+        lab.down(progress)
+    changes = diff.compare(before, after)
+    changes.notes = [f"{h}: overlay traffic to and from it came back {t:.1f} s after its dockerd restarted" for h, t in recovered.items()]
+    diff.write(changes, reports / "diff.html")
+    return changes
+
+
+def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
+    """After a daemon restarts, overlay traffic to its containers may take a while to flow again
+    (a lone swarm manager restarted is cut off from the gossip until it rejoins: moby/moby#33346).
+    Wait until a container on the host reaches one on every other docker host over a new overlay,
+    and return how long that took: a figure operators want, reported with the upgrade."""
+    space = Workspace(lab.topology.control_plane, lab.docker_hosts[0], lab.docker_hosts)
+    started = time.monotonic()
+    with progress.step(f"waiting for overlay traffic to {host} to flow again"):
+        try:
+            net = space.overlay(role="settle")
+            here = space.container(lab.host(host), net, role="settle")
+            others = [space.container(h, net, role="settle") for h in lab.docker_hosts if h.name != host]
+            while not all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others):
+                if time.monotonic() - started > OVERLAY_SETTLE_SECONDS:
+                    raise NetproofError(f"overlay traffic to {host} did not flow again {OVERLAY_SETTLE_SECONDS} s after its upgrade")
+                time.sleep(1)
+        finally:
+            space.remove()
+    return time.monotonic() - started
+
+
+def wait_for_swarm(lab: Lab, progress: Progress) -> None:
+    """After daemons restart, every swarm node must be back (Ready) before checks run."""
+    if lab.topology.control_plane != "swarm":
+        return
+    manager = lab.docker_hosts[0].docker()
+    with progress.step("waiting for every swarm node to be ready again"):
+        deadline = time.monotonic() + SWARM_SETTLE_SECONDS
+        while True:
+            try:
+                states = [n.attrs["Status"]["State"] for n in manager.nodes.list()]
+            except Exception:  # noqa: BLE001 - the manager itself may still be starting
+                states = []
+            if states and all(s == "ready" for s in states) and len(states) == len(lab.docker_hosts):
+                return
+            if time.monotonic() > deadline:
+                raise NetproofError(f"swarm nodes not ready {SWARM_SETTLE_SECONDS} s after the upgrade: {states}")
+            time.sleep(0.5)

@@ -1,0 +1,41 @@
+"""`netproof upgrade --rolling` from 20.10 to 28.5 on the seed lab: checks before, one host at a
+time upgraded in place with cross-host checks while versions are mixed, checks after, and a
+diff that shows what the upgrade changed as the lab showed it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from netproof.report import results
+
+from .conftest import assert_nothing_left
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "netproof.cli", "upgrade", "--from", "20.10", "--to", "28.5", "--rolling",
+                           "--name", "t-upgrade", "--reports", str(tmp_path), "labs/seed.yml"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    (folder,) = tmp_path.iterdir()
+    before, after = results.load(folder / "before"), results.load(folder / "after")
+    assert {e["docker"][:5] for e in before.environment} == {"20.10"}
+    assert {e["docker"][:5] for e in after.environment} == {"28.5."}
+    assert before.verdict == after.verdict == "pass"
+    assert {c.key for c in before.checks} == {c.key for c in after.checks}
+    # While the swarm was mixed, the cross-host checks ran after each host but the last.
+    rolling = sorted(p.name for p in folder.glob("rolling-*"))
+    assert rolling == ["rolling-1-docker1", "rolling-2-docker2", "rolling-3-docker3"]
+    assert all(results.load(folder / r).verdict == "pass" for r in rolling)
+    # The diff: versions changed on every docker host, and what changed in the mechanism is named.
+    assert "no regression" in out and "versions:" in out
+    for host in ("docker1", "docker2", "docker3", "docker4"):  # measured after each restart
+        assert f"{host}: overlay traffic to and from it came back" in out, out[-4000:]
+    for host in ("docker1", "docker2", "docker3", "docker4"):
+        assert f"{host:10} docker      20.10.24+dfsg1 -> 28.5.2" in out, out[-4000:]
+    assert (folder / "diff.html").exists() and (folder / "after" / "index.html").exists()
+    assert_nothing_left("t-upgrade", machine)

@@ -1,0 +1,48 @@
+"""The diff between two runs recorded in the lab: the seed lab on 20.10, then upgraded in place
+to 28.5 (netproof upgrade --rolling)."""
+
+from pathlib import Path
+
+from netproof.report import diff, results
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+BEFORE = results.load(FIXTURES / "results-20.10-swarm.json")
+AFTER = results.load(FIXTURES / "results-28.5-swarm-after-upgrade.json")
+BROKEN = results.load(FIXTURES / "results-20.10-swarm-isolation-broken.json")
+
+
+def test_the_upgrade_changed_no_outcome_but_the_firewall_mechanism():
+    d = diff.compare(BEFORE, AFTER)
+    assert not d.regressed and not d.of_kind("fix") and not d.of_kind("added") and not d.of_kind("removed")
+    changed = {(c.check_id, c.case) for c in d.of_kind("mechanism changed")}
+    assert ("ISO-INT-001", "swarm-docker1") in changed
+    details = "\n".join(next(c for c in d.changes if c.case == "swarm-docker1" and c.check_id == "ISO-INT-001").details)
+    assert "- -A FORWARD -j DOCKER-ISOLATION-STAGE-1" in details and "+ -A FORWARD -j DOCKER-FORWARD" in details
+
+
+def test_versions_are_compared_host_by_host():
+    d = diff.compare(BEFORE, AFTER)
+    assert ("docker3", "docker", "20.10.24+dfsg1", "28.5.2+dfsg4") in d.versions
+    assert all(field != "kernel" for _, field, _, _ in d.versions)
+
+
+def test_a_pass_that_turns_into_a_failure_is_a_regression_and_leads_the_table():
+    d = diff.compare(BEFORE, BROKEN)
+    regressions = d.of_kind("regression")
+    assert [(c.check_id, c.case) for c in regressions] == [("ISO-INT-001", "swarm-docker3")]
+    assert any(line.startswith("Observed: got through") for line in regressions[0].details)
+    assert d.changes[0].kind == "regression"
+    text = diff.render_terminal(d)
+    assert text.splitlines()[3].startswith("REGRESSIONS: 1 regression")
+    assert "REGRESSION         ISO-INT-001[swarm-docker3]  passed -> failed" in text
+
+
+def test_checks_missing_from_one_run_are_added_or_removed():
+    d = diff.compare(BROKEN, BEFORE)  # the broken run ran four of the seven checks
+    assert d.of_kind("added") and not d.of_kind("removed") and d.of_kind("fix")
+    assert {c.check_id for c in d.of_kind("added")} == {"OVL-VXLAN-001", "OVL-VETH-001", "ISO-INT-002"}
+
+
+def test_the_html_diff_is_self_contained():
+    page = diff.render_html(diff.compare(BEFORE, AFTER))
+    assert "No regression" in page and "DOCKER-FORWARD" in page and "http" not in page.replace("html", "")

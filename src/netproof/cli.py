@@ -50,10 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(title="lab commands", metavar="")
     p = lab.add_parser("up", help="bring a lab up from a topology file")
-    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
-    p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
-    p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
-    p.add_argument("--name", help="lab name (default: the topology's name)")
+    add_lab_arguments(p)
     p.add_argument("--provider", default="netns", choices=PROVIDERS)
     p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
     p.set_defaults(func=cmd_up)
@@ -79,19 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_clean)
 
     p = groups.add_parser("run", help="the main job: lab up, every check with pytest -n auto, report, lab down")
-    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
-    p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
-    p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
-    p.add_argument("--name", help="lab name (default: the topology's name)")
+    add_lab_arguments(p)
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.set_defaults(func=cmd_run)
 
     p = groups.add_parser("upgrade", help="checks on one engine, in-place upgrade, checks again, and the diff")
-    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
+    add_lab_arguments(p, engine=False)
     p.add_argument("--from", dest="old", required=True, choices=engines.KNOWN)
     p.add_argument("--to", dest="new", required=True, choices=engines.KNOWN)
     p.add_argument("--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed")
-    p.add_argument("--name", help="lab name (default: the topology's name)")
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.set_defaults(func=cmd_upgrade)
 
@@ -112,12 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    system.require_root()
+def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
+    """The arguments of every command that brings a lab up."""
+    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
+    if engine:
+        p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
+    p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
+    p.add_argument("--name", help="lab name (default: the topology's name)")
+
+
+def topology_of(args: argparse.Namespace) -> topo.Topology:
     if not Path(args.topology).exists():
         raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
-    topology = topo.load(args.topology).with_overrides(engine=args.engine, control_plane=args.control_plane, name=args.name)
-    lab = Lab.up(topology, provider=args.provider, progress=Progress(), keep=args.keep)
+    return topo.load(args.topology).with_overrides(engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    system.require_root()
+    lab = Lab.up(topology_of(args), provider=args.provider, progress=Progress(), keep=args.keep)
     print_status(lab)
     return 0
 
@@ -186,10 +191,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from netproof.report import results as run_results
 
     system.require_root()
-    if not Path(args.topology).exists():
-        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
     checks = _checks_dir()
-    topology = topo.load(args.topology).with_overrides(engine=args.engine, control_plane=args.control_plane, name=args.name)
+    topology = topology_of(args)
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
     lab = Lab.up(topology, progress=progress)
@@ -230,14 +233,15 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     from netproof.report import diff
 
     system.require_root()
-    if not Path(args.topology).exists():
-        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
+    topology = topology_of(args)
     if args.old == args.new:
         raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
     for version in (args.old, args.new):
         engines.resolve(version)  # refuse early what is not cached
+        if topology.control_plane == "kv" and not engines.supports_kv_store(version):
+            raise NetproofError(f"engine {version} has no key-value store control plane (Docker removed it in "
+                                f"{engines.KV_STORE_REMOVED_IN}): an upgrade to it needs --control-plane swarm")
     folder = Path(args.reports).resolve() / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    topology = topo.load(args.topology).with_overrides(name=args.name)
     changes = upgrade.upgrade(topology, args.old, args.new, folder, _checks_dir(), rolling=args.rolling, progress=Progress())
     print(diff.render_terminal(changes))
     print(f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: {folder / 'diff.html'}")

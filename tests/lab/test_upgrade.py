@@ -10,6 +10,7 @@ from pathlib import Path
 
 from netproof.report import results
 
+from ..browser import dom
 from .conftest import assert_nothing_left
 
 ROOT = Path(__file__).parents[2]
@@ -21,7 +22,7 @@ def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
-    (folder,) = tmp_path.iterdir()
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]
     before, after = results.load(folder / "before"), results.load(folder / "after")
     assert {e["docker"][:5] for e in before.environment} == {"20.10"}
     assert {e["docker"][:5] for e in after.environment} == {"28.5."}
@@ -37,5 +38,9 @@ def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
         assert f"{host}: overlay traffic to and from it came back" in out, out[-4000:]
     for host in ("docker1", "docker2", "docker3", "docker4"):
         assert f"{host:10} docker      20.10.24+dfsg1 -> 28.5.2" in out, out[-4000:]
-    assert (folder / "diff.html").exists() and (folder / "after" / "index.html").exists()
+    # Both pages render in a real browser: the report of the upgraded lab, and the diff.
+    report = dom(tmp_path / "profile", folder / "after" / "index.html")
+    assert '<table id="matrix">' in report and "28.5.2+dfsg4" in report and "PASS" in report
+    changes = dom(tmp_path / "profile", folder / "diff.html")
+    assert "No regression" in changes and "20.10.24+dfsg1" in changes and "came back" in changes
     assert_nothing_left("t-upgrade", machine)

@@ -23,6 +23,7 @@ from netproof.system import CommandResult
 
 NAME_PREFIX = "np"
 GLOBAL_NETWORK_SECONDS = 20
+ALLOCATION_SECONDS = 10
 
 
 class EngineError(AssertionError):
@@ -128,8 +129,18 @@ class Workspace:
         return self._track(net, host)
 
     def _track(self, net, owner: LabHost) -> Network:
-        net.reload()
-        config = (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
+        # A swarm network's addresses are allocated by the manager a moment after it is created:
+        # until then, inspect shows no subnet.
+        deadline = time.monotonic() + ALLOCATION_SECONDS
+        while True:
+            net.reload()
+            config = (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
+            if config.get("Subnet") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if not config.get("Subnet"):
+            self.networks.append(Network(net.name, net.id, net.attrs["Driver"], False, "", None, {}, owner))  # still removed
+            raise EngineError(f"{owner.name}: network {net.name} has no subnet {ALLOCATION_SECONDS} s after it was created")
         network = Network(net.name, net.id, net.attrs["Driver"], net.attrs.get("Internal", False),
                           config.get("Subnet", ""), config.get("Gateway"), net.attrs.get("Options") or {}, owner)
         self.networks.append(network)

@@ -9,7 +9,7 @@ import html
 import json
 from pathlib import Path
 
-from netproof.report.results import OUTCOMES, CheckResult, Results
+from netproof.report.results import OUTCOMES, CheckResult, Results, hosts_in
 
 COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "error": "#6a1b9a", "skipped": "#757575", "expected-difference": "#ef6c00"}
 SYMBOLS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–", "expected-difference": "≈"}
@@ -89,7 +89,7 @@ def _matrix(results: Results) -> str:
     ids = sorted({c.id for c in results.checks})
     by_key = {(c.id, c.case): c for c in results.checks}
     head = "".join(
-        f"<th title='{_e(case)}'>{_e(case)}<div class='muted'>{_e(', '.join(sorted({engine_of.get(h, '?') for h in _hosts(case)})))}</div></th>"
+        f"<th title='{_e(case)}'>{_e(case)}<div class='muted'>{_e(', '.join(sorted({engine_of.get(h, '?') for h in hosts_in(case)})))}</div></th>"
         for case in cases
     )
     rows = []
@@ -106,11 +106,6 @@ def _matrix(results: Results) -> str:
     legend = " ".join(f"{_badge(o)}" for o in OUTCOMES)
     plane = _e(results.lab["control_plane"])
     return f"<p>Control plane: <b>{plane}</b>. {legend}</p><table id='matrix'><tr><th>check</th>{head}</tr>{''.join(rows)}</table>"
-
-
-def _hosts(case: str) -> list[str]:
-    _, _, hosts = case.partition("-")
-    return [h for h in hosts.split("->") if h]
 
 
 def _failure(c: CheckResult) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from netproof import __version__
 from netproof.lab.lab import Lab
-from netproof.report.results import CheckResult, Results
+from netproof.report.results import CheckResult, Results, hosts_in
 
 EVIDENCE_PROPERTY = "netproof.evidence"
 
@@ -50,7 +50,7 @@ class RunRecorder:
         if not check_id[:3].isupper():
             return  # not a check
         result = self.checks.setdefault(report.nodeid, CheckResult(check_id, case.rstrip("]"), report.nodeid,
-                                                                     hosts=_hosts_in(case.rstrip("]"))))
+                                                                     hosts=hosts_in(case.rstrip("]"))))
         result.duration += report.duration
         for key, value in report.user_properties:
             if key == EVIDENCE_PROPERTY:
@@ -81,12 +81,6 @@ class RunRecorder:
                "finished": finished.isoformat(timespec="seconds"), "duration": round(time.monotonic() - self.clock, 1),
                "netproof_version": __version__, "command": " ".join(["pytest", *sys.argv[1:]])}
         return Results(run, lab, self.environment, list(self.checks.values()))
-
-
-def _hosts_in(case: str) -> list[str]:
-    """The hosts a case names: "swarm-docker1->docker4" -> [docker1, docker4]."""
-    _, _, hosts = case.partition("-")
-    return [h for h in hosts.split("->") if h]
 
 
 def environment_of(lab: Lab) -> list[dict]:

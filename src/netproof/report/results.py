@@ -93,6 +93,12 @@ class Results:
         return path
 
 
+def hosts_in(case: str) -> list[str]:
+    """The hosts a case names: "swarm-docker1->docker4" -> [docker1, docker4]."""
+    _, _, hosts = case.partition("-")
+    return [h for h in hosts.split("->") if h]
+
+
 def load(path: str | Path) -> Results:
     """Results from a results.json, or from a run folder holding one."""
     path = Path(path)

@@ -50,7 +50,7 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
         for step, host in enumerate(lab.docker_hosts, 1):
             with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
                 lab.provider.stop_engine(host.name)
-                lab.provider.start_engine(host.name, target, controlplane.dockerd_flags(lab.topology).get(host.name, []))
+                lab.provider.start_engine(host.name, target, controlplane.engine_start(lab.topology).flags.get(host.name, []))
                 lab.provider.wait_engine(host.name)
                 lab.record_engine(host.name, new, target.package_version)
             if rolling or step == len(lab.docker_hosts):

@@ -78,7 +78,7 @@ class Lab:
         names.dir.mkdir(parents=True, exist_ok=True)
         _write(names.state_file, state)
         try:
-            state["provider_state"] = prov.up(topology, controlplane.dockerd_flags(topology))
+            state["provider_state"] = prov.up(topology, controlplane.engine_start(topology))
             lab = cls(topology, prov, state)
             state["roles"] = controlplane.form(topology, lab.hosts, progress)
             image.install(lab.docker_hosts, progress)

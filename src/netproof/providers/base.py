@@ -11,6 +11,7 @@ import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 
@@ -18,6 +19,9 @@ from netproof.lab.names import LabNames
 from netproof.lab.topology import Host, Topology
 from netproof.progress import Progress
 from netproof.system import CommandResult
+
+if TYPE_CHECKING:  # the control plane module uses LabHost
+    from netproof.lab.controlplane import EngineStart
 
 
 class LabHost(ABC):
@@ -89,8 +93,8 @@ class Provider(ABC):
         """Refuse, before anything is built, what cannot work (missing tools, leftovers in the way)."""
 
     @abstractmethod
-    def up(self, topology: Topology, dockerd_flags: dict[str, list[str]]) -> dict:
-        """Build every host and start each docker host's engine with the given extra flags.
+    def up(self, topology: Topology, engine_start: EngineStart) -> dict:
+        """Build every host and start each docker host's engine as the control plane needs it.
         Returns what the provider needs to find the lab again (kept in the state file)."""
 
     @abstractmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from netproof import engines, system
 from netproof.errors import NetproofError
+from netproof.lab.controlplane import EngineStart
 from netproof.lab.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
 from netproof.providers.base import LabHost, Provider
 from netproof.providers.netns import leftovers
@@ -63,7 +64,7 @@ class NetnsProvider(Provider):
         if leftovers.find(self.names.lab):
             raise NetproofError(f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean")
 
-    def up(self, topology: Topology, dockerd_flags: dict[str, list[str]]) -> dict:
+    def up(self, topology: Topology, engine_start: EngineStart) -> dict:
         resolved = {h.name: engines.resolve(h.engine) for h in topology.docker_hosts}
 
         with self.progress.step(f"building the router and {len(topology.hosts)} hosts in namespaces"):
@@ -79,7 +80,9 @@ class NetnsProvider(Provider):
         versions = ", ".join(sorted({e.package_version for e in resolved.values()}))
         with self.progress.step(f"starting dockerd on {len(resolved)} hosts ({versions})"):
             for host in topology.docker_hosts:
-                self.start_engine(host.name, resolved[host.name], dockerd_flags.get(host.name, []))
+                self.start_engine(host.name, resolved[host.name], engine_start.flags.get(host.name, []))
+                if engine_start.one_at_a_time:
+                    self.wait_engine(host.name, engine_start.gossip_port)
             _parallel(lambda h: self.wait_engine(h.name), topology.docker_hosts)
         return {"engines": {name: e.package_version for name, e in resolved.items()}}
 
@@ -132,13 +135,18 @@ class NetnsProvider(Provider):
             node.dir / "dockerd.log",
         )
 
-    def wait_engine(self, host: str) -> None:
+    def wait_engine(self, host: str, gossip_port: int | None = None) -> None:
+        """Until dockerd answers on its socket (and, if given, listens on its gossip port)."""
         node = self.node(host)
         sock = node.root("/run/docker.sock")
         log = node.dir / "dockerd.log"
         _wait_until(lambda: _docker_answers(sock) or _failed(log), STARTUP_TIMEOUT, f"dockerd on {host}", log)
         if _failed(log):
             raise NetproofError(f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start')}; log: {log}")
+        if gossip_port:
+            listening = ["ss", "-Hltn", f"sport = :{gossip_port}"]
+            _wait_until(lambda: node.run(listening, timeout=5).stdout.strip() != "", STARTUP_TIMEOUT,
+                        f"dockerd on {host} to listen for gossip on port {gossip_port}", log)
 
     def engine_pid(self, host: str) -> int | None:
         node = self.node(host)

@@ -46,12 +46,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netproof", description="Prove Docker networking on a real multi-host lab.")
     parser.add_argument("--version", action="version", version=f"netproof {__version__}")
-    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,engines}")
+    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,engines,box}")
 
     lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(title="lab commands", metavar="")
     p = lab.add_parser("up", help="bring a lab up from a topology file")
     add_lab_arguments(p)
-    p.add_argument("--provider", default="netns", choices=PROVIDERS)
     p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
     p.set_defaults(func=cmd_up)
 
@@ -102,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(engines.RELEASES)}")
     p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_engines_fetch)
+
+    box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(title="box commands", metavar="")
+    p = box.add_parser("build", help="build a libvirt box from Debian's packages and add it to netproof's Vagrant")
+    p.set_defaults(func=cmd_box_build)
     return parser
 
 
@@ -112,6 +115,8 @@ def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
         p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
     p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
     p.add_argument("--name", help="lab name (default: the topology's name)")
+    p.add_argument("--provider", choices=PROVIDERS, help="netns (namespaces here), vagrant (VMs) or ssh (existing hosts);"
+                   " default: the topology's provider, else netns")
 
 
 def topology_of(args: argparse.Namespace) -> topo.Topology:
@@ -187,6 +192,14 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_box_build(args: argparse.Namespace) -> int:
+    from netproof import box
+
+    path = box.build(Progress())
+    print(f"box {box.BOX_NAME}: {path} ({path.stat().st_size // 2**20} MiB), added to Vagrant in {box.VAGRANT_HOME}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from netproof.report import results as run_results
 
@@ -195,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     topology = topology_of(args)
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
-    lab = Lab.up(topology, progress=progress)
+    lab = Lab.up(topology, provider=args.provider, progress=progress)
     try:
         progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
         subprocess.call([sys.executable, "-m", "pytest", str(checks), "-n", "auto", f"--lab={lab.name}", f"--report-dir={folder}",
@@ -236,6 +249,8 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     topology = topology_of(args)
     if args.old == args.new:
         raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
+    if (args.provider or topology.provider) != "netns":
+        raise NetproofError("netproof upgrade swaps engines in place on netns labs only; give a topology with provider: netns")
     for version in (args.old, args.new):
         engines.resolve(version)  # refuse early what is not cached
         if topology.control_plane == "kv" and not engines.supports_kv_store(version):

@@ -17,7 +17,8 @@ import pytest
 
 from netproof.lab.names import STATE_ROOT
 
-LAB_COMMANDS = ("dockerd", "containerd", "etcd", "containerd-shim", "containerd-shim-runc-v2", "tcpdump", "runc", "docker-proxy")
+LAB_COMMANDS = ("dockerd", "containerd", "etcd", "containerd-shim", "containerd-shim-runc-v2", "tcpdump", "runc", "docker-proxy",
+                "ssh", "sshd", "libvirtd", "dnsmasq", "qemu-system-x86", "vagrant", "ruby")
 
 
 def pytest_collection_modifyitems(items):

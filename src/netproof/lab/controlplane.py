@@ -48,9 +48,12 @@ def engine_start(topology: Topology) -> EngineStart:
     return EngineStart(flags, one_at_a_time=True, gossip_port=KV_GOSSIP_PORT)
 
 
-def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress) -> dict[str, str]:
-    """Join the docker hosts into one control plane; returns each host's role in it."""
+def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, create: bool = True) -> dict[str, str]:
+    """Join the docker hosts into one control plane; returns each host's role in it.
+    create=False: the hosts are not the lab's own (provider ssh); use the swarm they are in."""
     docker_hosts = [hosts[h.name] for h in topology.docker_hosts]
+    if topology.control_plane == "swarm" and not create:
+        return _existing_swarm(docker_hosts)
     if topology.control_plane == "kv":
         with progress.step(f"checking {len(docker_hosts)} engines use the key-value store"):
             for host in docker_hosts:
@@ -75,6 +78,21 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress) -> d
     roles = {manager.name: "manager"}
     roles.update({w.name: "worker" for w in workers})
     return roles
+
+
+def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
+    managers = {}
+    for host in docker_hosts:
+        info = host.docker().info().get("Swarm", {})
+        if info.get("LocalNodeState") != "active":
+            raise NetproofError(f"{host.name} is not in a swarm (state {info.get('LocalNodeState') or 'none'}); netproof does not"
+                                " change hosts it did not make: join the docker hosts into one swarm first")
+        managers[host.name] = {m["Addr"] for m in info.get("RemoteManagers") or []}
+    first = managers[docker_hosts[0].name]
+    strangers = [name for name, m in managers.items() if not m & first]
+    if strangers:
+        raise NetproofError(f"{', '.join(strangers)}: in another swarm than {docker_hosts[0].name}; the docker hosts must share one swarm")
+    return {h.name: swarm_role(h) for h in docker_hosts}
 
 
 def swarm_role(host: LabHost) -> str:

@@ -45,13 +45,23 @@ def rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
-def install(hosts: list[LabHost], progress: Progress) -> None:
-    with progress.step(f"importing the test image {TEST_IMAGE} on {len(hosts)} hosts"):
+def install(hosts: list[LabHost], progress: Progress) -> list[str]:
+    """Imports the test image where it is missing; returns the hosts it was imported on."""
+    missing = [h for h in hosts if not h.docker().images.list(name=TEST_IMAGE)]
+    if not missing:
+        return []
+    with progress.step(f"importing the test image {TEST_IMAGE} on {len(missing)} hosts"):
         data = rootfs_tar()
         repository, tag = TEST_IMAGE.split(":")
 
         def load(host: LabHost) -> None:
             host.docker().api.import_image_from_data(data, repository=repository, tag=tag, changes=['CMD ["sh"]'])
 
-        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-            list(pool.map(load, hosts))
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            list(pool.map(load, missing))
+    return [h.name for h in missing]
+
+
+def remove(hosts: list[LabHost]) -> None:
+    for host in hosts:
+        host.docker().images.remove(TEST_IMAGE, force=True)

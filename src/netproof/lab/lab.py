@@ -53,7 +53,7 @@ class Lab:
     # --- life cycle -----------------------------------------------------------------------
 
     @classmethod
-    def up(cls, topology: Topology, *, provider: str = "netns", progress: Progress = QUIET, keep: bool = False) -> Lab:
+    def up(cls, topology: Topology, *, provider: str | None = None, progress: Progress = QUIET, keep: bool = False) -> Lab:
         system.require_root()
         names = LabNames(topology.name)
         if names.state_file.exists():
@@ -65,6 +65,7 @@ class Lab:
                 if not engines.supports_kv_store(h.engine):
                     raise NetproofError(f"{h.name}: engine {h.engine} ({engines.system_version()}) has no key-value store control plane"
                                         f" (Docker removed it in {engines.KV_STORE_REMOVED_IN}); use --control-plane swarm")
+        provider = provider or topology.provider
         prov = make_provider(provider, names, progress)
         prov.preflight(topology)
         state = {
@@ -80,8 +81,8 @@ class Lab:
         try:
             state["provider_state"] = prov.up(topology, controlplane.engine_start(topology))
             lab = cls(topology, prov, state)
-            state["roles"] = controlplane.form(topology, lab.hosts, progress)
-            image.install(lab.docker_hosts, progress)
+            state["roles"] = controlplane.form(topology, lab.hosts, progress, create=prov.owns_hosts)
+            state["image_imported_on"] = image.install(lab.docker_hosts, progress)
         except BaseException as e:  # Ctrl-C included: nothing half-built stays unless asked
             if keep:
                 progress.say(f"lab {topology.name}: failed; kept as it is (--keep): inspect it, then netproof lab down --name {topology.name}")
@@ -100,6 +101,8 @@ class Lab:
     def down(self, progress: Progress = QUIET) -> None:
         system.require_root()
         with progress.step(f"bringing lab {self.name} down"):
+            if not self.provider.owns_hosts:  # hosts outlive the lab: take back the one thing netproof put there
+                image.remove([self.hosts[h] for h in self.state.get("image_imported_on", [])])
             self.provider.down()
 
     @classmethod

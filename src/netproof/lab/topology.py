@@ -12,6 +12,19 @@ the key and what is wrong, so the user can fix the file without reading this cod
       docker1: {subnet: dc1, address: 10.10.10.101}
       kv1: {subnet: dc1, address: 10.10.10.10, role: kv}
       outside: {subnet: ext, address: 198.51.100.10, role: outside}
+
+Where the lab runs is the provider's business: `provider: netns` (the default, namespaces on
+this machine), `vagrant` (VMs from the top-level Vagrantfile) or `ssh` (hosts that already
+exist; the file is then their inventory, and an `ssh:` section says how to log in):
+
+    provider: ssh
+    ssh:
+      user: root                  # the login user (sudo is used when it is not root)
+      identity: /root/.ssh/id_ed25519
+      proxy_command: ssh -W %h:%p bastion   # optional: how the lab's network is reached
+      router: 10.10.10.1          # optional: the router's SSH address, if checks may add routes on it
+    hosts:
+      docker1: {subnet: dc1, address: 10.10.10.101, ssh: 172.16.0.11}   # default: the underlay address
 """
 
 from __future__ import annotations
@@ -32,9 +45,11 @@ ROUTER = "router"  # the router is built in; no host may take its name
 OUTSIDE_HTTP_PORT = 80  # the outside host serves HTTP here: the "external" target of isolation checks
 ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv")
-TOP_KEYS = ("name", "control_plane", "engine", "subnets", "hosts")
+PROVIDERS = ("netns", "vagrant", "ssh")
+TOP_KEYS = ("name", "control_plane", "engine", "provider", "ssh", "subnets", "hosts")
 SUBNET_KEYS = ("cidr", "gateway")
-HOST_KEYS = ("subnet", "address", "role", "engine")
+HOST_KEYS = ("subnet", "address", "role", "engine", "ssh")
+SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
 
 
 class TopologyError(NetproofError):
@@ -67,12 +82,25 @@ class Host:
 
 
 @dataclass(frozen=True)
+class SshLogin:
+    """How netproof logs in on the hosts of an `ssh` lab (the inventory's ssh: section)."""
+
+    user: str = "root"
+    port: int = 22
+    identity: str | None = None
+    proxy_command: str | None = None
+    addresses: dict[str, str] = field(default_factory=dict)  # host (router included) -> SSH address
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     control_plane: str
     subnets: dict[str, Subnet]
     hosts: dict[str, Host]
     source: str = "<topology>"
+    provider: str = "netns"
+    ssh: SshLogin | None = None
     text: str = field(default="", compare=False, repr=False)  # the file as written, kept in the lab's state
     engine_overridden: bool = field(default=False, compare=False)
 
@@ -192,13 +220,36 @@ class _Loader:
             raise self.fail("control_plane", f"{control_plane!r} is not one of {', '.join(CONTROL_PLANES)}")
         default_engine = str(top.get("engine", "20.10"))
         _check_engine(default_engine, self.source, "engine")
+        provider = str(top.get("provider", "netns"))
+        if provider not in PROVIDERS:
+            raise self.fail("provider", f"{provider!r} is not one of {', '.join(PROVIDERS)}")
         subnets = self.subnets(top["subnets"])
         hosts = self.hosts(top["hosts"], subnets, default_engine)
-        topo = Topology(name, control_plane, subnets, hosts, self.source)
+        ssh = self.ssh_login(top, hosts) if provider == "ssh" else None
+        if ssh is None and ("ssh" in top or any(isinstance(spec, dict) and "ssh" in spec for spec in top["hosts"].values())):
+            raise self.fail("ssh", f"SSH logins are for provider: ssh; this lab's provider is {provider}")
+        topo = Topology(name, control_plane, subnets, hosts, self.source, provider, ssh)
         if not topo.docker_hosts:
             raise self.fail("hosts", "no docker host; give at least one host without a role (role: docker)")
         _check_control_plane(topo, None)
         return topo
+
+    def ssh_login(self, top: dict, hosts: dict[str, Host]) -> SshLogin:
+        section = self.mapping(top.get("ssh", {}), "ssh", SSH_KEYS)
+        port = section.get("port", 22)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise self.fail("ssh.port", f"{port!r} is not a TCP port")
+        identity = section.get("identity")
+        if identity is not None and not Path(str(identity)).expanduser().is_file():
+            raise self.fail("ssh.identity", f"{identity}: no such key file")
+        addresses = {name: str(h.address) for name, h in hosts.items()}
+        for name, spec in top["hosts"].items():
+            if isinstance(spec, dict) and "ssh" in spec:
+                addresses[str(name)] = str(spec["ssh"])
+        if "router" in section:
+            addresses[ROUTER] = str(section["router"])
+        proxy = section.get("proxy_command")
+        return SshLogin(str(section.get("user", "root")), port, str(identity) if identity else None, str(proxy) if proxy else None, addresses)
 
     def subnets(self, value: Any) -> dict[str, Subnet]:
         raw = self.mapping(value, "subnets", None)

@@ -1,13 +1,13 @@
-"""Providers build a lab's hosts: `netns` (namespaces on this machine, the default)."""
+"""Providers build a lab's hosts: `netns` (namespaces on this machine, the default), `vagrant`
+(VMs from the top-level Vagrantfile) and `ssh` (hosts that already exist)."""
 
 from __future__ import annotations
 
 from netproof.errors import NetproofError
 from netproof.lab.names import LabNames
+from netproof.lab.topology import PROVIDERS
 from netproof.progress import Progress
 from netproof.providers.base import Provider
-
-PROVIDERS = ("netns",)
 
 
 def make_provider(name: str, names: LabNames, progress: Progress) -> Provider:
@@ -15,4 +15,12 @@ def make_provider(name: str, names: LabNames, progress: Progress) -> Provider:
         from netproof.providers.netns import NetnsProvider
 
         return NetnsProvider(names, progress)
+    if name == "vagrant":
+        from netproof.providers.vagrant import VagrantProvider
+
+        return VagrantProvider(names, progress)
+    if name == "ssh":
+        from netproof.providers.ssh import SshProvider
+
+        return SshProvider(names, progress)
     raise NetproofError(f"unknown provider {name!r}; known providers: {', '.join(PROVIDERS)}")

@@ -83,6 +83,7 @@ class Provider(ABC):
     """Builds a lab's hosts and runs their Docker engines; one module per provider."""
 
     name: str
+    owns_hosts = True  # False: the hosts exist before the lab and outlive it (nothing on them is changed)
 
     def __init__(self, names: LabNames, progress: Progress):
         self.names = names

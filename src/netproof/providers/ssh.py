@@ -1,0 +1,88 @@
+"""Provider `ssh`: hosts the user already runs, listed in an inventory (a topology file with
+`provider: ssh`). The lab is not created, only used: `up` logs in on every host, checks its
+engine answers and opens netproof's SSH connections; `down` closes them and removes netproof's
+own files. The hosts keep their engines, control plane and networks; the checks remove what
+they create themselves.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from netproof import system
+from netproof.errors import NetproofError
+from netproof.lab.controlplane import EngineStart
+from netproof.lab.topology import ROUTER, Topology
+from netproof.providers.base import LabHost, Provider
+from netproof.providers.netns import leftovers
+from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
+
+
+class SshProvider(Provider):
+    name = "ssh"
+    owns_hosts = False
+
+    @property
+    def access(self) -> SshAccess:
+        return SshAccess(self.names.dir / "ssh")
+
+    def preflight(self, topology: Topology) -> None:
+        system.require_tools({"ssh": "openssh-client", "setsid": "util-linux", "timeout": "coreutils"})
+        if topology.ssh is None:
+            raise NetproofError(f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)")
+
+    def up(self, topology: Topology, engine_start: EngineStart) -> dict:
+        login = topology.ssh
+        self.access.write([SshTarget(name, address, login.user, login.port, login.identity, login.proxy_command)
+                           for name, address in login.addresses.items()])
+        hosts = self.hosts(topology, {})
+        with self.progress.step(f"logging in on {len(hosts)} hosts over SSH ({login.user}@, config {self.access.config})"):
+            for host in hosts.values():
+                answer = host.run(["true"], timeout=30)
+                if not answer.ok:
+                    raise NetproofError(f"{host.name}: cannot log in over SSH: {(answer.stderr or answer.stdout).strip()}"
+                                        f" (try: ssh -F {self.access.config} {host.name})")
+        with self.progress.step(f"opening SSH tunnels to {len(topology.docker_hosts)} docker sockets"):
+            for spec in topology.docker_hosts:
+                self.access.open_docker_tunnel(spec.name)
+        engines = {}
+        for spec in topology.docker_hosts:
+            version = hosts[spec.name].docker().version()
+            engines[spec.name] = version.get("Version", "?")
+            flags = engine_start.flags.get(spec.name)
+            if flags:  # the control plane needs flags this provider cannot set: the host must have them
+                info = hosts[spec.name].docker().info()
+                if not info.get("ClusterStore"):
+                    raise NetproofError(f"{spec.name}: its dockerd runs without {' '.join(flags)}; netproof does not"
+                                        " reconfigure hosts it did not make: start it with those flags, or use control_plane: swarm")
+        return {"engines": engines}
+
+    def down(self) -> None:
+        # Only netproof's own processes (tunnels, SSH control masters: they name the lab's folder)
+        # and the folder itself; nothing on the hosts.
+        left = leftovers.remove(self.names.lab)
+        if left:
+            raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}")
+
+    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+        login = topology.ssh
+        hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, login.user) for name, spec in topology.hosts.items()}
+        if ROUTER in login.addresses:
+            hosts[ROUTER] = SshHost(topology.router, self.access, login.user)
+        return hosts
+
+    def status(self, host: LabHost) -> dict:
+        alive = host.run(["true"], timeout=15).ok
+        facts = {"alive": alive, "ssh": f"ssh -F {self.access.config} {host.name}"}
+        if host.role == "docker":
+            facts["docker_socket"] = str(self.access.docker_socket(host.name))
+        return facts
+
+    def collect_logs(self, dest: Path) -> list[Path]:
+        dest.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for log in sorted(self.access.folder.glob("*.log")):
+            shutil.copyfile(log, dest / log.name)
+            copied.append(dest / log.name)
+        return copied

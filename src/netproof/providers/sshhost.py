@@ -1,0 +1,145 @@
+"""Lab hosts reached over SSH (the `vagrant` and `ssh` providers).
+
+Commands go through pytest-testinfra's SSH backend with an ssh_config file netproof writes into
+the lab's state folder (from `vagrant ssh-config`, or from the inventory), so `host.run`,
+`host.infra` and the checks work as on any other provider. docker-py reaches each host's daemon
+through an SSH-forwarded copy of its socket, also in the lab's folder: a tunnel started when the
+lab comes up, which `netproof lab clean` finds by that folder on its command line.
+
+Every SSH connection leaves from where the config says: a ProxyCommand (into the namespace that
+holds the lab's networks, or through the user's bastion) is how the lab is reached, so no packet
+for a lab address is ever sent out of this machine's own interfaces.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import testinfra
+
+from netproof.errors import NetproofError
+from netproof.lab.topology import Host
+from netproof.providers.base import LabHost
+from netproof.system import CommandError, CommandResult
+
+REMOTE_DOCKER_SOCKET = "/var/run/docker.sock"
+TUNNEL_TIMEOUT = 20
+EXIT_MARK = "netproof-exit-status="
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where one lab host answers SSH, as an ssh_config Host block says it."""
+
+    alias: str  # the host's lab name, used as the Host alias
+    hostname: str
+    user: str
+    port: int = 22
+    identity: str | None = None
+    proxy_command: str | None = None
+
+    def config_block(self) -> str:
+        lines = [f"Host {self.alias}", f"  HostName {self.hostname}", f"  User {self.user}", f"  Port {self.port}"]
+        if self.identity:
+            lines += [f"  IdentityFile {self.identity}", "  IdentitiesOnly yes"]
+        if self.proxy_command:
+            lines.append(f"  ProxyCommand {self.proxy_command}")
+        # Lab hosts are made and remade with new host keys; their addresses mean nothing outside the lab.
+        lines += ["  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null", "  LogLevel ERROR",
+                  "  ServerAliveInterval 5", "  ServerAliveCountMax 3", "  BatchMode yes", "  ConnectTimeout 10"]
+        return "\n".join(lines) + "\n"
+
+
+class SshAccess:
+    """The lab's SSH files: one ssh_config for all hosts, control sockets, forwarded docker sockets."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.config = folder / "ssh_config"
+
+    def write(self, targets: Sequence[SshTarget]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        # One connection per host, shared by every command (checks run many small ones).
+        shared = f"Host *\n  ControlMaster auto\n  ControlPath {self.folder}/%C\n  ControlPersist 120\n"
+        self.config.write_text("".join(t.config_block() for t in targets) + shared)
+
+    def docker_socket(self, host: str) -> Path:
+        return self.folder / f"{host}.docker.sock"
+
+    def ssh_argv(self, host: str, *args: str) -> list[str]:
+        return ["ssh", "-F", str(self.config), *args, host]
+
+    def open_docker_tunnel(self, host: str) -> None:
+        """Forward the host's docker socket to a socket in the lab folder; returns once it answers."""
+        sock = self.docker_socket(host)
+        sock.unlink(missing_ok=True)
+        argv = self.ssh_argv(host, "-N", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                             "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
+                             "-L", f"{sock}:{REMOTE_DOCKER_SOCKET}")
+        log = self.folder / f"{host}.tunnel.log"
+        with open(log, "w") as out:
+            subprocess.run(["setsid", "-f", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True)
+        deadline = time.monotonic() + TUNNEL_TIMEOUT
+        while not sock.exists():
+            if time.monotonic() > deadline:
+                why = log.read_text().strip().splitlines()
+                raise NetproofError(f"{host}: the SSH tunnel to its docker socket did not open in {TUNNEL_TIMEOUT}s"
+                                    f" ({why[-1] if why else 'no output'}); try: ssh -F {self.config} {host} docker version")
+            time.sleep(0.1)
+
+
+class SshHost(LabHost):
+    """A lab host reached over SSH; commands run as root (through sudo when the login user is not root)."""
+
+    def __init__(self, spec: Host, access: SshAccess, user: str):
+        super().__init__(spec)
+        self.access = access
+        self.sudo = user != "root"
+        self._backend_host = None
+
+    @property
+    def infra(self):
+        """pytest-testinfra's own SSH backend, configured by the lab's ssh_config."""
+        if self._backend_host is None:
+            self._backend_host = testinfra.get_host(
+                f"ssh://{self.name}", ssh_config=str(self.access.config), sudo=self.sudo,
+                controlpersist=0,  # the lab's ssh_config sets up connection sharing
+            )
+        return self._backend_host
+
+    def run(self, cmd: str | Sequence[str], *, timeout: float = 60, check: bool = False) -> CommandResult:
+        argv = self.argv(cmd)
+        # The remote side enforces the timeout (the SSH backend has none for a command) and
+        # reports the command's own exit status, which ssh's 255 for a failed connection would
+        # otherwise hide (testinfra raises on 255 whatever its cause).
+        remote = shlex.join(["timeout", "-k", "2", str(int(timeout)), *argv]) + f"; echo {EXIT_MARK}$? >&2"
+        try:
+            out = self.infra.backend.run(remote)
+        except RuntimeError as e:  # testinfra's "exit 255": the command's own, or SSH's
+            out = e.args[0] if e.args and hasattr(e.args[0], "rc") else None
+            if out is None:
+                raise
+        stderr, mark, status = out.stderr.rpartition(EXIT_MARK)
+        if not mark or not status.strip().isdigit():
+            result = CommandResult(argv, 255, out.stdout, out.stderr + "\n(no answer over SSH)", where=self.name)
+        else:
+            result = CommandResult(argv, int(status), out.stdout, stderr, where=self.name)
+        if result.returncode == 124:
+            result.stderr += f"\n(timed out after {timeout}s)"
+        if check and not result.ok:
+            raise CommandError(result)
+        return result
+
+    def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
+        return self.access.ssh_argv(self.name, "-t") + (["sudo"] if self.sudo else []) + ["--", *cmd]
+
+    @property
+    def docker_url(self) -> str:
+        return f"unix://{self.access.docker_socket(self.name)}"

@@ -35,6 +35,8 @@ INSTALLED = [
     "linux-image-cloud-amd64", "systemd-sysv", "udev", "dbus", "kmod", "openssh-server", "sudo", "ifupdown",
     "isc-dhcp-client", "iproute2", "iputils-ping", "iptables", "tcpdump", "procps", "busybox-static",
     "ca-certificates", "rsync", "less",
+    # Debian's kernel enables AppArmor; dockerd then needs apparmor_parser to load its profile.
+    "apparmor",
 ]
 # Downloaded only: the VM's provisioning installs them from the box's apt cache.
 DOWNLOADED = ["docker.io", "etcd-server"]
@@ -72,6 +74,7 @@ mkdir -p /etc/systemd/system/ssh.service.d
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > /etc/systemd/system/ssh.service.d/keys.conf
 # The VMs have no way out: nothing should wait for time servers or the network to be "online".
 systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer 2>/dev/null || true
+apt-get clean   # debootstrap's own downloads are installed already
 apt-get update -q
 apt-get install -q -y --download-only --no-install-recommends DOWNLOADED
 rm -f /tmp/vagrant.pub

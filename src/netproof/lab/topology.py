@@ -146,6 +146,15 @@ class Topology:
     def engines(self) -> list[str]:
         return sorted({h.engine for h in self.docker_hosts if h.engine})
 
+    def document(self) -> dict:
+        """The topology as a topology file would say it, with every choice made (for the Vagrantfile)."""
+        return {
+            "name": self.name, "control_plane": self.control_plane, "provider": self.provider,
+            "subnets": {s.name: {"cidr": str(s.network), "gateway": str(s.gateway)} for s in self.subnets.values()},
+            "hosts": {h.name: {"subnet": h.subnet.name, "address": str(h.address), "role": h.role, **({"engine": h.engine} if h.engine else {})}
+                      for h in self.hosts.values()},
+        }
+
     def with_overrides(self, engine: str | None = None, control_plane: str | None = None, name: str | None = None) -> Topology:
         """The same lab with command-line choices applied, validated again."""
         topo = self

@@ -73,11 +73,7 @@ class SshProvider(Provider):
         return hosts
 
     def status(self, host: LabHost) -> dict:
-        alive = host.run(["true"], timeout=15).ok
-        facts = {"alive": alive, "ssh": f"ssh -F {self.access.config} {host.name}"}
-        if host.role == "docker":
-            facts["docker_socket"] = str(self.access.docker_socket(host.name))
-        return facts
+        return host.status_facts()
 
     def collect_logs(self, dest: Path) -> list[Path]:
         dest.mkdir(parents=True, exist_ok=True)

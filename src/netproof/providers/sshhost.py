@@ -137,6 +137,19 @@ class SshHost(LabHost):
             raise CommandError(result)
         return result
 
+    def status_facts(self) -> dict:
+        """What `lab status` shows of the host: whether it answers, how to log in, its dockerd."""
+        facts = {"alive": self.run(["true"], timeout=15).ok, "ssh": shlex.join(self.access.ssh_argv(self.name))}
+        if self.role == "docker" and facts["alive"]:
+            facts["dockerd_pid"] = self.dockerd_pid()
+            facts["docker_socket"] = str(self.access.docker_socket(self.name))
+        return facts
+
+    def dockerd_pid(self) -> int | None:
+        """The pid of dockerd on the host, as its pid file says, or None when it does not run."""
+        out = self.run(["sh", "-c", "p=$(cat /run/docker.pid) && kill -0 $p && echo $p"], timeout=15)
+        return int(out.stdout) if out.ok and out.stdout.strip().isdigit() else None
+
     def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
         return self.access.ssh_argv(self.name, "-t") + (["sudo"] if self.sudo else []) + ["--", *cmd]
 

@@ -1,0 +1,168 @@
+"""Provider `vagrant`: one VM per host, from the top-level Vagrantfile, driven by python-vagrant.
+
+The VMs run under the lab's own libvirtd, in the lab's hypervisor namespace (hypervisor.py),
+which is also the lab's router: its libvirt networks route between the underlay subnets and
+forward nowhere else. Vagrant itself runs inside that namespace (it must reach the VMs' management
+addresses and libvirt's socket, both of which live only there); netproof reaches the VMs over SSH
+with the configuration `vagrant ssh-config` gives, through a ProxyCommand into the namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from netproof import box, engines, system
+from netproof.errors import NetproofError
+from netproof.lab.controlplane import EngineStart
+from netproof.lab.topology import ROUTER, Topology
+from netproof.providers.base import LabHost, Provider
+from netproof.providers.netns import NetnsHost, leftovers
+from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
+from netproof.providers.vagrant.hypervisor import Hypervisor
+
+VAGRANTFILE_DIR = Path(__file__).resolve().parents[4]  # the checkout's top level, where the Vagrantfile is
+VAGRANT_TOOLS = {"vagrant": "vagrant", "libvirtd": "libvirt-daemon-system", "virsh": "libvirt-clients",
+                 "qemu-system-x86_64": "qemu-system-x86", "dnsmasq": "dnsmasq-base", "ssh": "openssh-client", "busybox": "busybox-static"}
+BOX_ENGINES = ("20.10", engines.SYSTEM)  # what the box installs offline (Debian 12's docker.io)
+USER = "vagrant"
+
+
+def _vagrant_class():
+    import vagrant  # python-vagrant warns at import when vagrant is missing: only import it here
+
+    class LabVagrant(vagrant.Vagrant):
+        """python-vagrant, with every vagrant command run inside the lab's hypervisor namespace."""
+
+        def __init__(self, hypervisor: Hypervisor, **kwargs):
+            super().__init__(**kwargs)
+            self.hypervisor = hypervisor
+
+        def _make_vagrant_command(self, args):  # the one place python-vagrant builds the command line
+            return self.hypervisor.node.enter(super()._make_vagrant_command(args))
+
+    return LabVagrant
+
+
+class VagrantProvider(Provider):
+    name = "vagrant"
+
+    @property
+    def hypervisor(self) -> Hypervisor:
+        return Hypervisor(self.names)
+
+    @property
+    def access(self) -> SshAccess:
+        return SshAccess(self.names.dir / "ssh")
+
+    def vagrant(self, topology_file: Path | None = None):
+        folder = self.names.dir
+        env = {
+            **box.vagrant_env(),
+            "VAGRANT_CWD": str(VAGRANTFILE_DIR),
+            "VAGRANT_DOTFILE_PATH": str(folder / "vagrant"),
+            "VAGRANT_DEFAULT_PROVIDER": "libvirt",
+            "NETPROOF_TOPOLOGY": str(topology_file or folder / "topology.yml"),
+            "NETPROOF_LOG_DIR": str(folder / "consoles"),
+            # No KVM guest boots on machines like this one; NETPROOF_LIBVIRT_DRIVER=kvm where it does.
+            "NETPROOF_LIBVIRT_DRIVER": os.environ.get("NETPROOF_LIBVIRT_DRIVER", "qemu"),
+        }
+        log = folder / "vagrant.log"
+        import vagrant
+
+        return _vagrant_class()(self.hypervisor, root=str(VAGRANTFILE_DIR), env=env,
+                                out_cm=vagrant.make_file_cm(log), err_cm=vagrant.make_file_cm(log))
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def preflight(self, topology: Topology) -> None:
+        system.require_tools({**system.TOOLS, **VAGRANT_TOOLS})
+        if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
+            raise NetproofError(f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout")
+        if not box.is_added():
+            raise NetproofError(f"the Vagrant box {box.BOX_NAME} is not built yet; build it (a few minutes): netproof box build")
+        for h in topology.docker_hosts:
+            if h.engine not in BOX_ENGINES:
+                raise NetproofError(f"{h.name}: engine {h.engine}: the box installs Debian 12's docker.io (20.10) offline;"
+                                    " use --engine 20.10 with the vagrant provider")
+        if leftovers.find(self.names.lab):
+            raise NetproofError(f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean")
+
+    def up(self, topology: Topology, engine_start: EngineStart) -> dict:
+        folder = self.names.dir
+        (folder / "consoles").mkdir(parents=True, exist_ok=True)
+        (folder / "topology.yml").write_text(yaml.safe_dump(topology.document(), sort_keys=False))
+        hypervisor = self.hypervisor
+        with self.progress.step(f"starting the lab's libvirtd in namespace {hypervisor.node.netns} (it routes the subnets)"):
+            hypervisor.start()
+        vms = list(topology.hosts)
+        driver = self.vagrant().env["NETPROOF_LIBVIRT_DRIVER"]
+        with self.progress.step(f"vagrant up: {len(vms)} VMs ({', '.join(vms)}; {driver}"
+                                f"{', software emulation: minutes' if driver == 'qemu' else ''}; log {folder / 'vagrant.log'})"):
+            try:
+                self.vagrant().up()
+            except Exception as e:
+                raise NetproofError(f"vagrant up failed ({e}); last lines of {folder / 'vagrant.log'}:\n{_tail(folder / 'vagrant.log')}") from None
+        with self.progress.step("reading vagrant ssh-config; opening SSH tunnels to the docker sockets"):
+            self.access.write(self._ssh_targets(vms))
+            for spec in topology.docker_hosts:
+                self.access.open_docker_tunnel(spec.name)
+        hosts = self.hosts(topology, {})
+        return {"engines": {h.name: hosts[h.name].docker().version().get("Version", "?") for h in topology.docker_hosts}}
+
+    def _ssh_targets(self, vms: list[str]) -> list[SshTarget]:
+        proxy = f"nsenter --net={self.hypervisor.netns_path} busybox nc %h %p"
+        targets = []
+        for vm in vms:
+            conf = self.vagrant().conf(vm_name=vm)
+            targets.append(SshTarget(vm, conf["HostName"], conf.get("User", USER), int(conf.get("Port", 22)),
+                                     conf.get("IdentityFile"), proxy))
+        return targets
+
+    def down(self) -> None:
+        folder = self.names.dir
+        if (folder / "vagrant").exists() and self.hypervisor.node.holder_pid:
+            with self.progress.step("vagrant destroy"):
+                try:
+                    self.vagrant().destroy()
+                except Exception as e:  # what vagrant leaves, the sweep below removes
+                    self.progress.say(f"  vagrant destroy failed ({e}); removing the lab's VMs with its namespace")
+        # libvirtd, qemu, dnsmasq and the tunnels are the lab's processes; disks and libvirt's
+        # state are in the lab's folder: the same sweep as `netproof lab clean` removes them all.
+        left = leftovers.remove(self.names.lab, timeout=30)
+        if left:
+            raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`")
+
+    # --- a lab that is up -----------------------------------------------------------------
+
+    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+        hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, USER) for name, spec in topology.hosts.items()}
+        hosts[ROUTER] = NetnsHost(topology.router, self.hypervisor.node)
+        return hosts
+
+    def status(self, host: LabHost) -> dict:
+        if host.name == ROUTER:
+            return {"alive": self.hypervisor.node.holder_pid is not None, "netns": self.hypervisor.node.netns}
+        return host.status_facts()
+
+    def collect_logs(self, dest: Path) -> list[Path]:
+        dest.mkdir(parents=True, exist_ok=True)
+        copied = []
+        folder = self.names.dir
+        for log in [folder / "vagrant.log", folder / "hypervisor" / "libvirtd.log", *sorted((folder / "consoles").glob("*.log"))]:
+            if log.exists():
+                shutil.copyfile(log, dest / log.name)
+                copied.append(dest / log.name)
+        return copied
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(re.sub(r"\x1b\[[0-9;]*m", "", line) for line in text.strip().splitlines()[-lines:])

@@ -1,0 +1,19 @@
+"""The lab's ssh_config: every host reached through the configured ProxyCommand, connections shared."""
+
+from netproof.providers.sshhost import SshAccess, SshTarget
+
+
+def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
+    access = SshAccess(tmp_path / "ssh")
+    proxy = "nsenter --net=/run/netns/netproof.l.hypervisor busybox nc %h %p"
+    access.write([SshTarget("docker1", "192.168.121.5", "vagrant", 22, "/k/private_key", proxy),
+                  SshTarget("docker2", "10.0.0.2", "root")])
+    text = access.config.read_text()
+    first, second = text.split("Host docker2\n")
+    assert "Host docker1\n  HostName 192.168.121.5\n  User vagrant\n  Port 22\n  IdentityFile /k/private_key" in first
+    assert f"  ProxyCommand {proxy}\n" in first
+    assert "ProxyCommand" not in second.split("Host *")[0]
+    assert f"ControlPath {tmp_path / 'ssh'}/%C" in text and text.rstrip().endswith("ControlPersist 120")
+    assert (tmp_path / "ssh").stat().st_mode & 0o777 == 0o700
+    assert access.docker_socket("docker1") == tmp_path / "ssh" / "docker1.docker.sock"
+    assert access.ssh_argv("docker1", "-t") == ["ssh", "-F", str(access.config), "-t", "docker1"]

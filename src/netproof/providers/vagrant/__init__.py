@@ -80,7 +80,8 @@ class VagrantProvider(Provider):
     # --- life cycle -----------------------------------------------------------------------
 
     def preflight(self, topology: Topology) -> None:
-        system.require_tools({**system.TOOLS, **VAGRANT_TOOLS})
+        namespaces = {cmd: system.TOOLS[cmd] for cmd in ("ip", "nsenter", "unshare", "setsid", "mount")}  # the hypervisor's
+        system.require_tools({**namespaces, **VAGRANT_TOOLS})
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout")
         if not box.is_added():

@@ -35,6 +35,10 @@ class LeftoverWarning(UserWarning):
     """A check's network or container that Docker refused to remove."""
 
 
+class DockerRetryWarning(UserWarning):
+    """Something Docker did only at the second attempt (the check's verdict rests on the second)."""
+
+
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
 LAB_OWNED = pytest.StashKey[bool]()  # this process brought it up, so brings it down
 LAB = pytest.StashKey[Lab]()
@@ -294,6 +298,8 @@ def workspace(lab: Lab) -> Workspace:
     """Networks and containers this check creates, removed when it ends however it ends."""
     space = Workspace(lab.topology.control_plane, lab.docker_hosts[0], lab.docker_hosts)
     yield space
+    for retry in space.retries:
+        warnings.warn(DockerRetryWarning(retry), stacklevel=1)
     problems = space.remove()
     if problems:  # uniquely named, so in no other check's way: a warning, not a verdict
         warnings.warn(LeftoverWarning("Docker would not remove what the check created: " + "; ".join(problems)), stacklevel=1)

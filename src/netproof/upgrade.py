@@ -23,7 +23,6 @@ from netproof.proof import probes
 from netproof.proof.objects import Workspace
 from netproof.report import diff, results
 
-SWARM_SETTLE_SECONDS = 60
 OVERLAY_SETTLE_SECONDS = 180
 CROSS_HOST_CHECKS = "OVL-PING-001 or OVL-VXLAN-001"
 
@@ -54,7 +53,9 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
                 lab.provider.wait_engine(host.name)
                 lab.record_engine(host.name, new, target.package_version)
             if rolling or step == len(lab.docker_hosts):
-                wait_for_swarm(lab, progress)
+                if lab.topology.control_plane == "swarm":
+                    with progress.step("waiting for every swarm node to be ready again"):
+                        controlplane.wait_for_swarm_nodes(lab.docker_hosts)
                 recovered[host.name] = wait_for_overlay(lab, host.name, progress)
             if rolling and step < len(lab.docker_hosts):
                 progress.say(f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)")
@@ -90,20 +91,3 @@ def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
     return time.monotonic() - started
 
 
-def wait_for_swarm(lab: Lab, progress: Progress) -> None:
-    """After daemons restart, every swarm node must be back (Ready) before checks run."""
-    if lab.topology.control_plane != "swarm":
-        return
-    manager = lab.docker_hosts[0].docker()
-    with progress.step("waiting for every swarm node to be ready again"):
-        deadline = time.monotonic() + SWARM_SETTLE_SECONDS
-        while True:
-            try:
-                states = [n.attrs["Status"]["State"] for n in manager.nodes.list()]
-            except Exception:  # noqa: BLE001 - the manager itself may still be starting
-                states = []
-            if states and all(s == "ready" for s in states) and len(states) == len(lab.docker_hosts):
-                return
-            if time.monotonic() > deadline:
-                raise NetproofError(f"swarm nodes not ready {SWARM_SETTLE_SECONDS} s after the upgrade: {states}")
-            time.sleep(0.5)

@@ -8,6 +8,7 @@ kv:    the legacy key-value store. Every dockerd points at etcd on the kv host (
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ SWARM_PORT = 2377
 KV_PORT = 2379
 KV_ADVERTISE_PORT = 2376
 KV_GOSSIP_PORT = 7946
+SWARM_READY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
 
         with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
             list(pool.map(join, workers))
+    # A node that has joined but is not Ready yet gets no network attachments: a container started
+    # on it then fails with "attaching to network failed ... context deadline exceeded" (seen in CI).
+    with progress.step("waiting for every swarm node to be ready"):
+        wait_for_swarm_nodes(docker_hosts)
     roles = {manager.name: "manager"}
     roles.update({w.name: "worker" for w in workers})
     return roles
@@ -93,6 +99,22 @@ def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
     if strangers:
         raise NetproofError(f"{', '.join(strangers)}: in another swarm than {docker_hosts[0].name}; the docker hosts must share one swarm")
     return {h.name: swarm_role(h) for h in docker_hosts}
+
+
+def wait_for_swarm_nodes(docker_hosts: list[LabHost], timeout: float = SWARM_READY_SECONDS) -> None:
+    """Until the manager (the first docker host) lists every docker host as a Ready node."""
+    manager = docker_hosts[0].docker()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            states = [n.attrs["Status"]["State"] for n in manager.nodes.list()]
+        except Exception:  # noqa: BLE001 - the manager itself may still be starting
+            states = []
+        if len(states) == len(docker_hosts) and all(s == "ready" for s in states):
+            return
+        if time.monotonic() > deadline:
+            raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {states or 'the manager does not answer'}")
+        time.sleep(0.5)
 
 
 def swarm_role(host: LabHost) -> str:

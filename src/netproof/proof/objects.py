@@ -24,6 +24,7 @@ from netproof.system import CommandResult
 NAME_PREFIX = "np"
 GLOBAL_NETWORK_SECONDS = 20
 ALLOCATION_SECONDS = 10
+ATTACH_TIMEOUT = "attaching to network failed, make sure your network options are correct and check manager logs: context deadline exceeded"
 
 
 class EngineError(AssertionError):
@@ -89,6 +90,7 @@ class Workspace:
     docker_hosts: list[LabHost]
     networks: list[Network] = field(default_factory=list)
     containers: list[tuple[LabHost, str]] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)  # what Docker needed a second attempt for
 
     def unique(self, role: str) -> str:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -147,9 +149,19 @@ class Workspace:
         return network
 
     def container(self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options) -> Container:
-        name = self.unique(role)
-        self.containers.append((host, name))
-        c = host.docker().containers.run(TEST_IMAGE, command, name=name, network=network.name, detach=True, **options)
+        for attempt in (1, 2):
+            name = self.unique(role)
+            self.containers.append((host, name))
+            try:
+                c = host.docker().containers.run(TEST_IMAGE, command, name=name, network=network.name, detach=True, **options)
+                break
+            except docker.errors.APIError as e:
+                why = e.explanation or str(e)
+                if attempt == 2 or self.control_plane != "swarm" or ATTACH_TIMEOUT not in why:
+                    raise EngineError(f"{host.name}: Docker would not start container {name} on {network.name}: {why}") from None
+                # A swarm worker waits for the manager to allocate a network attachment, 20 s at
+                # most; on a loaded machine that wait has run out (seen once in CI). Said, and tried once more.
+                self.retries.append(f"{host.name}: attaching container {name} to {network.name} failed ({why}); started another")
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
         if not endpoint.get("IPAddress"):

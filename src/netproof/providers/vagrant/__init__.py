@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import yaml
@@ -30,6 +31,7 @@ VAGRANT_TOOLS = {"vagrant": "vagrant", "libvirtd": "libvirt-daemon-system", "vir
                  "qemu-system-x86_64": "qemu-system-x86", "dnsmasq": "dnsmasq-base", "ssh": "openssh-client", "busybox": "busybox-static"}
 BOX_ENGINES = ("20.10", engines.SYSTEM)  # what the box installs offline (Debian 12's docker.io)
 USER = "vagrant"
+ENGINE_START_SECONDS = 120  # software emulation is slow
 
 
 def _vagrant_class():
@@ -113,7 +115,21 @@ class VagrantProvider(Provider):
             for spec in topology.docker_hosts:
                 self.access.open_docker_tunnel(spec.name)
         hosts = self.hosts(topology, {})
+        if engine_start.one_at_a_time:  # the Vagrantfile leaves them stopped (see controlplane.EngineStart)
+            with self.progress.step(f"starting dockerd on {len(topology.docker_hosts)} VMs one at a time"):
+                for spec in topology.docker_hosts:
+                    self._start_engine(hosts[spec.name], engine_start.gossip_port)
         return {"engines": {h.name: hosts[h.name].docker().version().get("Version", "?") for h in topology.docker_hosts}}
+
+    @staticmethod
+    def _start_engine(host: LabHost, gossip_port: int | None) -> None:
+        host.run(["systemctl", "start", "docker"], timeout=180, check=True)
+        deadline = time.monotonic() + ENGINE_START_SECONDS
+        while gossip_port and not host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip():
+            if time.monotonic() > deadline:
+                raise NetproofError(f"{host.name}: dockerd does not listen for gossip on port {gossip_port} {ENGINE_START_SECONDS} s after"
+                                    f" it started; see: netproof lab exec {host.name} -- journalctl -u docker")
+            time.sleep(0.5)
 
     def _ssh_targets(self, vms: list[str]) -> list[SshTarget]:
         proxy = f"nsenter --net={self.hypervisor.netns_path} busybox nc %h %p"

@@ -12,6 +12,7 @@ installs the engine a host asks for from those packages when it provisions the V
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -130,8 +131,6 @@ def is_added() -> bool:
 
 
 def vagrant_env() -> dict[str, str]:
-    import os
-
     return {**os.environ, "VAGRANT_HOME": str(VAGRANT_HOME), "VAGRANT_CHECKPOINT_DISABLE": "1", "VAGRANT_NO_COLOR": "1"}
 
 

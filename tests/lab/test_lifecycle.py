@@ -19,7 +19,7 @@ from netproof.lab import topology
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 
-from .conftest import Machine, assert_nothing_left, netproof
+from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 
 SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
 
@@ -45,25 +45,23 @@ def overlay_ping(lab: Lab, src: str, dst: str, network: str, attachable: bool) -
     [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
     ids=["20.10-swarm", "20.10-kv", "28.5-swarm"],
 )
-def test_overlay_ping_across_routed_subnets(engine, control_plane, machine):
+def test_overlay_ping_across_routed_subnets(engine, control_plane, machine, bring_up):
     name = f"t-{control_plane}-{engine.replace('.', '')}"
-    lab = Lab.up(seed(name, engine=engine, control_plane=control_plane))
-    try:
-        versions = [h.docker().version()["Version"] for h in lab.docker_hosts]
-        assert all(v.startswith(engine + ".") for v in versions), versions
-        # docker1 (10.10.10.0/24) to docker4 (192.168.50.0/24): the underlay is routed.
-        overlay_ping(lab, "docker1", "docker4", "t-ov", attachable=control_plane == "swarm")
-    finally:
-        lab.down()
+    lab = bring_up(seed(name, engine=engine, control_plane=control_plane))
+    versions = [h.docker().version()["Version"] for h in lab.docker_hosts]
+    assert all(v.startswith(engine + ".") for v in versions), versions
+    # docker1 (10.10.10.0/24) to docker4 (192.168.50.0/24): the underlay is routed.
+    overlay_ping(lab, "docker1", "docker4", "t-ov", attachable=control_plane == "swarm")
+    lab.down()
     assert_nothing_left(name, machine)
 
 
 @pytest.fixture(scope="module")
 def seed_lab():
     before = Machine.now()
-    lab = Lab.up(seed("t-seed"))
+    lab = Lab.up(seed(claim("t-seed")))
     yield lab
-    lab.down()
+    take_down(lab.name)
     assert_nothing_left("t-seed", before)
 
 
@@ -119,7 +117,7 @@ def test_down_on_a_lab_that_is_not_up():
 
 
 def test_interrupted_up_leaves_nothing(machine):
-    proc = subprocess.Popen([sys.executable, "-m", "netproof.cli", "lab", "up", str(SEED), "--name", "t-int"],
+    proc = subprocess.Popen([sys.executable, "-m", "netproof.cli", "lab", "up", str(SEED), "--name", claim("t-int")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = b""
     deadline = time.monotonic() + 60
@@ -138,18 +136,26 @@ def test_interrupted_up_leaves_nothing(machine):
     assert_nothing_left("t-int", machine)
 
 
-def test_clean_after_a_crash_with_the_state_lost(machine):
-    lab = Lab.up(seed("t-crash"))
-    lab.host("docker1").docker().containers.run(TEST_IMAGE, "sleep 600", name="survivor", detach=True)
-    # The crash: every process of the lab killed, the state file gone.
-    for pid in _processes_in_lab_namespaces("t-crash"):
-        with contextlib.suppress(ProcessLookupError):  # gone already, with its parent
-            os.kill(pid, signal.SIGKILL)
+def test_clean_after_a_crash_with_the_state_lost(machine, bring_up):
+    lab = bring_up(seed("t-crash"))
+    container = lab.host("docker1").docker().containers.run(TEST_IMAGE, "sleep 600", name="survivor", detach=True)
+    container.reload()
+    survivor = container.attrs["State"]["Pid"]
+    # The crash: every process of the lab dies at once, and the state file is gone. At once, because
+    # the order decides what survives: containerd outliving a shim for a moment deletes the shim's
+    # container (runc delete --force), and pids wrap here (pid_max 32768), so a shim can come
+    # before containerd in any order by pid. Stopped first, nothing reacts to another's death.
+    pids = _processes_in_lab_namespaces("t-crash")
+    for signum in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # gone already, with its parent
+                os.kill(pid, signum)
     lab.names.state_file.unlink()
+    assert Path(f"/proc/{survivor}").exists(), "the container's process outlives its daemons (it is in no lab namespace)"
 
     listed = netproof("lab", "clean", "--dry-run").stdout
     assert "would remove network namespace netproof.t-crash.docker1" in listed
-    assert "would remove process" in listed and "sleep 600" in listed, "the container outlived its daemon and must be listed"
+    assert f"would remove process {survivor}: sleep 600" in listed, f"the container outlived its daemon and must be listed:\n{listed}"
     assert "would remove folder" in listed and "t-crash" in listed
     assert (lab.names.dir).exists(), "--dry-run removed something"
 

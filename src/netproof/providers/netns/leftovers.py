@@ -92,8 +92,11 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
     """Remove every leftover of one lab (or of all); returns what is still there afterwards.
 
     Processes go first, in rounds until none is found: a daemon killed in the middle of starting
-    may have forked a child (dockerd's containerd) after the previous look. Only then do the
-    namespaces go, since a process in a namespace that has lost its name can no longer be told apart.
+    may have forked a child (dockerd's containerd) after the previous look. Each round stops every
+    process before killing any, so none reacts to another's death (containerd, outliving a shim
+    for a moment, runs `runc delete --force` on its container; dockerd restarts containerd).
+    Only then do the namespaces go, since a process in a namespace that has lost its name can no
+    longer be told apart.
     """
     deadline = time.monotonic() + timeout
     killed: set[int] = set()
@@ -101,11 +104,8 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
         found = find(lab)
         if not found.processes or time.monotonic() > deadline:
             break
-        for pid in found.processes:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        signal_all(found.processes, signal.SIGSTOP)
+        signal_all(found.processes, signal.SIGKILL)
         killed |= set(found.processes)
         while any(_alive(pid) for pid in found.processes) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -125,6 +125,14 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
     for d in found.dirs:
         system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
     return find(lab)
+
+
+def signal_all(pids, signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def _remove_cgroup(cgroup: Path, deadline: float) -> None:

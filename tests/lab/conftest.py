@@ -17,6 +17,8 @@ import pytest
 
 from netproof.lab.names import STATE_ROOT
 
+from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
+
 LAB_COMMANDS = ("dockerd", "containerd", "etcd", "containerd-shim", "containerd-shim-runc-v2", "tcpdump", "runc", "docker-proxy",
                 "ssh", "sshd", "libvirtd", "dnsmasq", "qemu-system-x86", "vagrant", "ruby")
 

@@ -14,7 +14,7 @@ from netproof import engines
 from netproof.lab import topology
 from netproof.lab.lab import Lab
 
-from .conftest import Machine, assert_nothing_left
+from .conftest import Machine, assert_nothing_left, claim, take_down
 
 ROOT = Path(__file__).parents[2]
 NAME = "t-break"
@@ -23,9 +23,9 @@ NAME = "t-break"
 @pytest.fixture(scope="module")
 def lab():
     before = Machine.now()
-    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=NAME))
+    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
     yield lab
-    lab.down()
+    take_down(NAME)
     assert_nothing_left(NAME, before)
 
 

@@ -14,7 +14,7 @@ import pytest
 from netproof.lab import topology
 from netproof.lab.lab import Lab
 
-from .conftest import assert_nothing_left
+from .conftest import assert_nothing_left, claim
 
 ROOT = Path(__file__).parents[2]
 CHECK_IDS = {"OVL-PING-001", "OVL-VXLAN-001", "OVL-VETH-001", "OVL-GWBR-001", "OVL-GWBR-002", "ISO-INT-001", "ISO-INT-002"}
@@ -40,29 +40,28 @@ def run_checks(*args: str, junit: Path) -> tuple[subprocess.CompletedProcess, di
 
 @pytest.mark.parametrize("engine, control_plane", [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
                          ids=["20.10-swarm", "20.10-kv", "28.5-swarm"])
-def test_checks_pass_in_parallel_and_serially(engine, control_plane, machine, tmp_path):
+def test_checks_pass_in_parallel_and_serially(engine, control_plane, machine, tmp_path, bring_up):
     name = f"t-chk-{control_plane}-{engine.replace('.', '')}"
-    Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=name, engine=engine, control_plane=control_plane))
-    try:
-        results = {}
-        for mode, args in (("parallel", ["-n", "auto"]), ("serial", [])):
-            done, outcomes = run_checks("--lab", name, *args, junit=tmp_path / f"{mode}.xml")
-            output = (done.stdout + done.stderr)[-4000:]
-            assert done.returncode == 0, f"{mode} run failed:\n{output}"
-            assert {n.split("[")[0] for n in outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(outcomes)}"
-            assert all(o in ("passed", "known-defect") for o in outcomes.values()), f"{mode}: {outcomes}"
-            if control_plane == "swarm":
-                assert set(outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {outcomes}"
-            results[mode] = outcomes
-        assert results["parallel"].keys() == results["serial"].keys()
-    finally:
-        Lab.attach(name).down()
+    lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=name, engine=engine, control_plane=control_plane))
+    results = {}
+    for mode, args in (("parallel", ["-n", "auto"]), ("serial", [])):
+        done, outcomes = run_checks("--lab", name, *args, junit=tmp_path / f"{mode}.xml")
+        output = (done.stdout + done.stderr)[-4000:]
+        assert done.returncode == 0, f"{mode} run failed:\n{output}"
+        assert {n.split("[")[0] for n in outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(outcomes)}"
+        assert all(o in ("passed", "known-defect") for o in outcomes.values()), f"{mode}: {outcomes}"
+        if control_plane == "swarm":
+            assert set(outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {outcomes}"
+        results[mode] = outcomes
+    assert results["parallel"].keys() == results["serial"].keys()
+    lab.down()
     assert_nothing_left(name, machine)
 
 
 def test_a_run_without_a_lab_brings_the_seed_lab_up_and_down_once(machine, tmp_path):
     if "seed" in Lab.running():
         pytest.skip("a lab named seed is up here; this test needs to bring its own")
+    claim("seed")
     done, outcomes = run_checks("-n", "2", "-k", "OVL-PING-001", junit=tmp_path / "run.xml")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]

@@ -16,7 +16,7 @@ from netproof.lab import topology
 from netproof.lab.lab import Lab
 from netproof.providers.netns import NetnsProvider
 
-from .conftest import Machine, assert_nothing_left
+from .conftest import Machine, assert_nothing_left, claim
 from .test_checks_pass import ROOT, run_checks
 
 SSHD_CONFIG = """\
@@ -58,32 +58,31 @@ def inventory(source: Lab, name: str, key: Path) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path):
-    source = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts"))
-    try:
-        key = tmp_path / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        for name, host in source.hosts.items():
-            start_sshd(source.provider, name, host.address, key)
-        hosts_with_sshd = Machine.now()
-        inventory_file = tmp_path / "inventory.yml"
-        inventory_file.write_text(inventory(source, "t-sshlab", key))
+def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up):
+    source = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts"))
+    claim("t-sshlab")
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for name, host in source.hosts.items():
+        start_sshd(source.provider, name, host.address, key)
+    hosts_with_sshd = Machine.now()
+    inventory_file = tmp_path / "inventory.yml"
+    inventory_file.write_text(inventory(source, "t-sshlab", key))
 
-        direct, direct_outcomes = run_checks("--lab", source.name, "-n", "auto", junit=tmp_path / "netns.xml")
-        assert direct.returncode == 0, (direct.stdout + direct.stderr)[-3000:]
-        # --lab with a file brings the ssh lab "up" (logs in, opens tunnels) and down after the run.
-        over_ssh, ssh_outcomes = run_checks("--lab", str(inventory_file), "-n", "auto", junit=tmp_path / "ssh.xml")
-        output = over_ssh.stdout + over_ssh.stderr
-        assert over_ssh.returncode == 0, output[-3000:]
-        assert "lab t-sshlab: up (ssh, swarm" in output
-        assert ssh_outcomes and ssh_outcomes.keys() == direct_outcomes.keys()
-        assert ssh_outcomes == direct_outcomes
-        # The ssh lab left nothing of netproof's behind, and the hosts still run their swarm.
-        assert not Lab.running() or "t-sshlab" not in Lab.running()
-        assert_nothing_left("t-sshlab", hosts_with_sshd)
-        assert source.host("docker1").docker().info()["Swarm"]["LocalNodeState"] == "active"
-        images = source.host("docker1").docker().images.list(name="netproof/busybox")
-        assert images, "the ssh lab must not remove an image it did not import"
-    finally:
-        source.down()
+    direct, direct_outcomes = run_checks("--lab", source.name, "-n", "auto", junit=tmp_path / "netns.xml")
+    assert direct.returncode == 0, (direct.stdout + direct.stderr)[-3000:]
+    # --lab with a file brings the ssh lab "up" (logs in, opens tunnels) and down after the run.
+    over_ssh, ssh_outcomes = run_checks("--lab", str(inventory_file), "-n", "auto", junit=tmp_path / "ssh.xml")
+    output = over_ssh.stdout + over_ssh.stderr
+    assert over_ssh.returncode == 0, output[-3000:]
+    assert "lab t-sshlab: up (ssh, swarm" in output
+    assert ssh_outcomes and ssh_outcomes.keys() == direct_outcomes.keys()
+    assert ssh_outcomes == direct_outcomes
+    # The ssh lab left nothing of netproof's behind, and the hosts still run their swarm.
+    assert not Lab.running() or "t-sshlab" not in Lab.running()
+    assert_nothing_left("t-sshlab", hosts_with_sshd)
+    assert source.host("docker1").docker().info()["Swarm"]["LocalNodeState"] == "active"
+    images = source.host("docker1").docker().images.list(name="netproof/busybox")
+    assert images, "the ssh lab must not remove an image it did not import"
+    source.down()
     assert_nothing_left("t-sshhosts", machine)

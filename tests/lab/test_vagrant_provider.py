@@ -13,7 +13,6 @@ import pytest
 
 from netproof import box
 from netproof.lab import topology
-from netproof.lab.lab import Lab
 from netproof.progress import Progress
 
 from .conftest import assert_nothing_left
@@ -37,31 +36,29 @@ def qemu_processes_in(netns: str) -> list[str]:
     return found
 
 
-def test_a_two_host_vagrant_lab_passes_the_cross_host_ping_and_vxlan_checks(machine, tmp_path):
+def test_a_two_host_vagrant_lab_passes_the_cross_host_ping_and_vxlan_checks(machine, tmp_path, bring_up):
     if not box.is_added():
         box.build(Progress())
-    lab = Lab.up(topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB), progress=Progress())
-    try:
-        assert lab.state["provider"] == "vagrant"
-        # Real VMs, emulated, inside the lab's hypervisor namespace (not the machine's own network).
-        qemus = qemu_processes_in(lab.names.netns("hypervisor"))
-        assert len(qemus) == 2 and all("accel=tcg" in q or "-accel tcg" in q or "tcg" in q for q in qemus), qemus
-        docker1 = lab.host("docker1")
-        assert docker1.run(["hostname"]).stdout.strip() == "docker1"
-        assert docker1.docker().version()["Version"].startswith("20.10")
-        # The VMs have no way out of the lab: no default route, and the underlay is routed by the hypervisor.
-        assert "default" not in docker1.run(["ip", "route"]).stdout
-        assert lab.host("docker2").address in docker1.run(["ip", "route", "get", lab.host("docker2").address]).stdout
+    lab = bring_up(topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB), progress=Progress())
+    assert lab.state["provider"] == "vagrant"
+    # Real VMs, emulated, inside the lab's hypervisor namespace (not the machine's own network).
+    qemus = qemu_processes_in(lab.names.netns("hypervisor"))
+    assert len(qemus) == 2 and all("accel=tcg" in q or "-accel tcg" in q or "tcg" in q for q in qemus), qemus
+    docker1 = lab.host("docker1")
+    assert docker1.run(["hostname"]).stdout.strip() == "docker1"
+    assert docker1.docker().version()["Version"].startswith("20.10")
+    # The VMs have no way out of the lab: no default route, and the underlay is routed by the hypervisor.
+    assert "default" not in docker1.run(["ip", "route"]).stdout
+    assert lab.host("docker2").address in docker1.run(["ip", "route", "get", lab.host("docker2").address]).stdout
 
-        report = tmp_path / "report"
-        done, outcomes = run_checks("--lab", LAB, "-k", "OVL-PING-001 or OVL-VXLAN-001", f"--report-dir={report}",
-                                    junit=tmp_path / "vagrant.xml")
-        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-        assert outcomes == {"OVL-PING-001[swarm-docker1->docker2]": "passed", "OVL-VXLAN-001[swarm-docker1->docker2]": "passed"}
-        results = json.loads((report / "results.json").read_text())
-        assert results["lab"]["provider"] == "vagrant"
-        pcaps = list(report.rglob("*.pcap"))
-        assert pcaps and all(p.stat().st_size > 24 for p in pcaps), "the capture made on the VM is copied back"
-    finally:
-        lab.down(Progress())
+    report = tmp_path / "report"
+    done, outcomes = run_checks("--lab", LAB, "-k", "OVL-PING-001 or OVL-VXLAN-001", f"--report-dir={report}",
+                                junit=tmp_path / "vagrant.xml")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert outcomes == {"OVL-PING-001[swarm-docker1->docker2]": "passed", "OVL-VXLAN-001[swarm-docker1->docker2]": "passed"}
+    results = json.loads((report / "results.json").read_text())
+    assert results["lab"]["provider"] == "vagrant"
+    pcaps = list(report.rglob("*.pcap"))
+    assert pcaps and all(p.stat().st_size > 24 for p in pcaps), "the capture made on the VM is copied back"
+    lab.down(Progress())
     assert_nothing_left(LAB, machine)

@@ -1,10 +1,9 @@
 """OVL-VETH-001: how an overlay is plumbed on each host: its namespace, bridge, VXLAN device,
 the veth pairs to containers, and the forwarding entries that point at remote hosts."""
 
-import time
-
 import pytest
 
+from netproof import wait
 from netproof.proof import namespaces as ns
 from netproof.proof.namespaces import NetNamespace
 
@@ -12,7 +11,7 @@ OVERLAY_MTU = 1450  # 1500 less the VXLAN encapsulation
 FDB_SETTLE_SECONDS = 5
 
 
-def check_side(proof, here, there, net, gateway_bridge: bool):
+def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 1.0):
     """One host's half: `here` is a container on this host, `there` the remote one."""
     host = here.host
     overlay = net.overlay_namespace(host)
@@ -46,13 +45,12 @@ def check_side(proof, here, there, net, gateway_bridge: bool):
                   observed=ns.summary([peer]) if peer else f"no interface of index {eth0['link_index']} there", where=overlay.where)
 
     # The control plane programs remote entries asynchronously: give it a few seconds.
-    deadline = time.monotonic() + FDB_SETTLE_SECONDS
-    while True:
+    def remote_entry():
         fdb, result = overlay.fdb(vxlan["ifname"])
-        entry = next((e for e in fdb if e.get("mac") == there.mac), None)
-        if entry or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        return fdb, result, next((e for e in fdb if e.get("mac") == there.mac), None)
+
+    (fdb, result, entry), _ = wait.poll(remote_entry, holds=lambda seen: seen[2] is not None,
+                                        timeout=FDB_SETTLE_SECONDS * patience, interval=0.2)
     proof.command(f"forwarding database of {vxlan['ifname']}", result)
     proof.require(entry is not None and entry.get("dst") == there.host.address,
                   expected=f"{there.mac} ({there}) dst {there.host.address}",
@@ -81,5 +79,5 @@ def test_overlay_plumbing(pair, workspace, proof):
     net = workspace.overlay()
     a = workspace.container(pair.src, net, role="a")
     b = workspace.container(pair.dst, net, role="b")
-    check_side(proof, a, b, net, gateway_bridge=True)
-    check_side(proof, b, a, net, gateway_bridge=True)
+    check_side(proof, a, b, net, gateway_bridge=True, patience=workspace.patience)
+    check_side(proof, b, a, net, gateway_bridge=True, patience=workspace.patience)

@@ -1,9 +1,8 @@
 """OVL-PING-001: containers on one overlay network reach each other across hosts."""
 
-import time
-
 import pytest
 
+from netproof import wait
 from netproof.proof import probes
 
 NAME_SETTLE_SECONDS = 10
@@ -23,14 +22,10 @@ def test_cross_host_ping(pair, workspace, proof):
 
     # A remote container's name reaches the embedded DNS through the control plane, a moment
     # after the container starts: allow it that moment, no more.
-    deadline = time.monotonic() + NAME_SETTLE_SECONDS
-    while True:
-        by_name = probes.ping(a.exec, b.name)
-        if by_name.ok or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    settle = NAME_SETTLE_SECONDS * workspace.patience
+    by_name, _ = wait.poll(lambda: probes.ping(a.exec, b.name), holds=lambda p: p.ok, timeout=settle, interval=0.5)
     proof.command(f"ping {b.name} by name", by_name.result)
-    proof.require(by_name.ok, expected=f"{a} resolves and pings {b.name} within {NAME_SETTLE_SECONDS} s (Docker's embedded DNS)",
+    proof.require(by_name.ok, expected=f"{a} resolves and pings {b.name} within {settle:.0f} s (Docker's embedded DNS)",
                   observed=str(by_name), where=f"{pair.src.name}, container {a.name}")
 
     neighbours = proof.command("the source container's ARP table", a.exec(["ip", "neigh", "show"]))

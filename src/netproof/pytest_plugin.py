@@ -296,7 +296,7 @@ def proof(request: pytest.FixtureRequest) -> Proof:
 @pytest.fixture
 def workspace(lab: Lab) -> Workspace:
     """Networks and containers this check creates, removed when it ends however it ends."""
-    space = Workspace(lab.topology.control_plane, lab.docker_hosts[0], lab.docker_hosts)
+    space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
     yield space
     for retry in space.retries:
         warnings.warn(DockerRetryWarning(retry), stacklevel=1)

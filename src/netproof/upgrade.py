@@ -75,7 +75,7 @@ def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
     (a lone swarm manager restarted is cut off from the gossip until it rejoins: moby/moby#33346).
     Wait until a container on the host reaches one on every other docker host over a new overlay,
     and return how long that took: a figure operators want, reported with the upgrade."""
-    space = Workspace(lab.topology.control_plane, lab.docker_hosts[0], lab.docker_hosts)
+    space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
     started = time.monotonic()
     with progress.step(f"waiting for overlay traffic to {host} to flow again"):
         try:

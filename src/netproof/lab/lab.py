@@ -15,7 +15,7 @@ from pathlib import Path
 
 from netproof import __version__, engines, system
 from netproof.errors import NetproofError
-from netproof.lab import controlplane, image
+from netproof.lab import controlplane, image, readiness
 from netproof.lab.names import STATE_ROOT, LabNames
 from netproof.lab.topology import ROUTER, Topology, parse, with_host_engines
 from netproof.progress import QUIET, Progress
@@ -40,6 +40,18 @@ class Lab:
     @property
     def docker_hosts(self) -> list[LabHost]:
         return [self.hosts[h.name] for h in self.topology.docker_hosts]
+
+    @property
+    def manager(self) -> LabHost:
+        """Where the lab's networks are created: the swarm manager its roles name (kv: the first docker host)."""
+        roles = self.state.get("roles", {})
+        managers = [h for h in self.docker_hosts if roles.get(h.name) == "manager"]
+        return managers[0] if managers else self.docker_hosts[0]
+
+    @property
+    def patience(self) -> float:
+        """How many times longer than on netns the lab's waits allow (the provider's, as recorded at `up`)."""
+        return self.state.get("patience", self.provider.patience)
 
     @property
     def router(self) -> LabHost | None:
@@ -83,6 +95,9 @@ class Lab:
             lab = cls(topology, prov, state)
             state["roles"] = controlplane.form(topology, lab.hosts, progress, create=prov.owns_hosts)
             state["image_imported_on"] = image.install(lab.docker_hosts, progress)
+            state["patience"] = prov.patience
+            state["first_attachment_seconds"] = readiness.prove_overlay_attachment(
+                lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress)
         except BaseException as e:  # Ctrl-C included: nothing half-built stays unless asked
             if keep:
                 progress.say(f"lab {topology.name}: failed; kept as it is (--keep): inspect it, then netproof lab down --name {topology.name}")

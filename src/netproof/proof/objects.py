@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from dataclasses import dataclass, field
 
 import docker
 import docker.errors
 import docker.types
 
+from netproof import wait
 from netproof.lab.image import TEST_IMAGE
 from netproof.proof.namespaces import NetNamespace
 from netproof.providers.base import LabHost
@@ -24,6 +24,7 @@ from netproof.system import CommandResult
 NAME_PREFIX = "np"
 GLOBAL_NETWORK_SECONDS = 20
 ALLOCATION_SECONDS = 10
+NETWORK_REMOVAL_SECONDS = 20
 ATTACH_TIMEOUT = "attaching to network failed, make sure your network options are correct and check manager logs: context deadline exceeded"
 
 
@@ -91,6 +92,7 @@ class Workspace:
     networks: list[Network] = field(default_factory=list)
     containers: list[tuple[LabHost, str]] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)  # what Docker needed a second attempt for
+    patience: float = 1.0  # the lab's: how many times longer than on netns Docker may take (see Provider.patience)
 
     def unique(self, role: str) -> str:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -110,18 +112,11 @@ class Workspace:
     def _wait_until_global(self, network: Network) -> None:
         """A kv overlay reaches the other hosts through the store, a moment later: as an operator
         would, wait until every docker host knows it before using it there."""
-        deadline = time.monotonic() + GLOBAL_NETWORK_SECONDS
-        waiting = list(self.docker_hosts)
-        while waiting:
-            host = waiting[0]
-            try:
-                host.docker().networks.get(network.id)
-                waiting.pop(0)
-            except docker.errors.NotFound:
-                if time.monotonic() > deadline:
-                    raise EngineError(f"{host.name}: the kv overlay {network.name} created on {self.manager.name} "
-                                      f"is still unknown there after {GLOBAL_NETWORK_SECONDS} s") from None
-                time.sleep(0.1)
+        timeout = GLOBAL_NETWORK_SECONDS * self.patience
+        for host in self.docker_hosts:
+            if not wait.poll(lambda h=host: _knows(h, network), timeout=timeout)[1]:
+                raise EngineError(f"{host.name}: the kv overlay {network.name} created on {self.manager.name} "
+                                  f"is still unknown there after {timeout:.0f} s")
 
     def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, subnet: str | None = None,
                role: str = "br") -> Network:
@@ -133,23 +128,25 @@ class Workspace:
     def _track(self, net, owner: LabHost) -> Network:
         # A swarm network's addresses are allocated by the manager a moment after it is created:
         # until then, inspect shows no subnet.
-        deadline = time.monotonic() + ALLOCATION_SECONDS
-        while True:
+        def ipam_config() -> dict:
             net.reload()
-            config = (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
-            if config.get("Subnet") or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        if not config.get("Subnet"):
+            return (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
+
+        config, allocated = wait.poll(ipam_config, holds=lambda c: bool(c.get("Subnet")), timeout=ALLOCATION_SECONDS * self.patience)
+        if not allocated:
             self.networks.append(Network(net.name, net.id, net.attrs["Driver"], False, "", None, {}, owner))  # still removed
-            raise EngineError(f"{owner.name}: network {net.name} has no subnet {ALLOCATION_SECONDS} s after it was created")
+            raise EngineError(f"{owner.name}: network {net.name} has no subnet {ALLOCATION_SECONDS * self.patience:.0f} s after it was created")
         network = Network(net.name, net.id, net.attrs["Driver"], net.attrs.get("Internal", False),
                           config.get("Subnet", ""), config.get("Gateway"), net.attrs.get("Options") or {}, owner)
         self.networks.append(network)
         return network
 
     def container(self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options) -> Container:
-        for attempt in (1, 2):
+        # A swarm worker waits for the manager to allocate a network attachment, 20 s at most; on a
+        # loaded machine (seen once in CI) or under emulation that wait can run out. Said, and tried
+        # again: once more on netns, more often where the provider is slower.
+        attempts = 1 + max(1, round(self.patience))
+        for attempt in range(1, attempts + 1):
             name = self.unique(role)
             self.containers.append((host, name))
             try:
@@ -157,10 +154,8 @@ class Workspace:
                 break
             except docker.errors.APIError as e:
                 why = e.explanation or str(e)
-                if attempt == 2 or self.control_plane != "swarm" or ATTACH_TIMEOUT not in why:
+                if attempt == attempts or self.control_plane != "swarm" or ATTACH_TIMEOUT not in why:
                     raise EngineError(f"{host.name}: Docker would not start container {name} on {network.name}: {why}") from None
-                # A swarm worker waits for the manager to allocate a network attachment, 20 s at
-                # most; on a loaded machine that wait has run out (seen once in CI). Said, and tried once more.
                 self.retries.append(f"{host.name}: attaching container {name} to {network.name} failed ({why}); started another")
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
@@ -186,17 +181,28 @@ class Workspace:
             except Exception as e:  # noqa: BLE001 - keep removing the rest
                 problems.append(f"container {name} on {host.name}: {e}")
         for network in reversed(self.networks):
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    network.owner.docker().networks.get(network.id).remove()
-                    break
-                except docker.errors.NotFound:
-                    break
-                except docker.errors.APIError as e:
-                    # A swarm network is busy until every worker has let go of its endpoints.
-                    if time.monotonic() > deadline:
-                        problems.append(f"network {network.name}: {e}")
-                        break
-                    time.sleep(0.3)
+            refusal, removed = wait.poll(lambda n=network: _remove_network(n), holds=lambda why: why is None,
+                                         timeout=NETWORK_REMOVAL_SECONDS * self.patience, interval=0.3)
+            if not removed:
+                problems.append(f"network {network.name}: {refusal}")
         return problems
+
+
+def _knows(host: LabHost, network: Network) -> bool:
+    try:
+        host.docker().networks.get(network.id)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def _remove_network(network: Network) -> str | None:
+    """None once the network is gone; else Docker's refusal (a swarm network is busy until every
+    worker has let go of its endpoints)."""
+    try:
+        network.owner.docker().networks.get(network.id).remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        return str(e)
+    return None

@@ -84,6 +84,9 @@ class Provider(ABC):
 
     name: str
     owns_hosts = True  # False: the hosts exist before the lab and outlive it (nothing on them is changed)
+    # How much longer than on this machine's namespaces things take on this provider's hosts: every
+    # wait that guards a check (and the lab's readiness) is multiplied by it. The one setting for that.
+    patience = 1.0
 
     def __init__(self, names: LabNames, progress: Progress):
         self.names = names

@@ -32,6 +32,7 @@ VAGRANT_TOOLS = {"vagrant": "vagrant", "libvirtd": "libvirt-daemon-system", "vir
 BOX_ENGINES = ("20.10", engines.SYSTEM)  # what the box installs offline (Debian 12's docker.io)
 USER = "vagrant"
 ENGINE_START_SECONDS = 120  # software emulation is slow
+SOFTWARE_EMULATION_PATIENCE = 4.0  # qemu without KVM: Docker's work takes several times as long
 
 
 def _vagrant_class():
@@ -54,6 +55,15 @@ class VagrantProvider(Provider):
     name = "vagrant"
 
     @property
+    def patience(self) -> float:
+        return SOFTWARE_EMULATION_PATIENCE if self.libvirt_driver == "qemu" else 1.0
+
+    @property
+    def libvirt_driver(self) -> str:
+        # No KVM guest boots on machines like this one; NETPROOF_LIBVIRT_DRIVER=kvm where it does.
+        return os.environ.get("NETPROOF_LIBVIRT_DRIVER", "qemu")
+
+    @property
     def hypervisor(self) -> Hypervisor:
         return Hypervisor(self.names)
 
@@ -70,8 +80,7 @@ class VagrantProvider(Provider):
             "VAGRANT_DEFAULT_PROVIDER": "libvirt",
             "NETPROOF_TOPOLOGY": str(topology_file or folder / "topology.yml"),
             "NETPROOF_LOG_DIR": str(folder / "consoles"),
-            # No KVM guest boots on machines like this one; NETPROOF_LIBVIRT_DRIVER=kvm where it does.
-            "NETPROOF_LIBVIRT_DRIVER": os.environ.get("NETPROOF_LIBVIRT_DRIVER", "qemu"),
+            "NETPROOF_LIBVIRT_DRIVER": self.libvirt_driver,
         }
         log = folder / "vagrant.log"
         import vagrant
@@ -103,7 +112,7 @@ class VagrantProvider(Provider):
         with self.progress.step(f"starting the lab's libvirtd in namespace {hypervisor.node.netns} (it routes the subnets)"):
             hypervisor.start()
         vms = list(topology.hosts)
-        driver = self.vagrant().env["NETPROOF_LIBVIRT_DRIVER"]
+        driver = self.libvirt_driver
         with self.progress.step(f"vagrant up: {len(vms)} VMs ({', '.join(vms)}; {driver}"
                                 f"{', software emulation: minutes' if driver == 'qemu' else ''}; log {folder / 'vagrant.log'})"):
             try:

@@ -16,8 +16,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from netproof.lab import topology
 from netproof.lab.lab import Lab
+from netproof.model import topology
 
 ROOT = Path(__file__).parents[1]
 TARGET_PARALLEL = 60.0

@@ -18,8 +18,8 @@ from pathlib import Path
 from lab_bench import memory_of
 
 from netproof import box
-from netproof.lab import topology
 from netproof.lab.lab import Lab
+from netproof.model import topology
 from netproof.progress import QUIET
 
 ROOT = Path(__file__).parents[1]

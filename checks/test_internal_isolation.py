@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from netproof.lab.topology import OUTSIDE_HTTP_PORT
+from netproof.model.topology import OUTSIDE_HTTP_PORT
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 

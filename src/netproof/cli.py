@@ -13,8 +13,8 @@ from pathlib import Path
 
 from netproof import __version__, engines, system
 from netproof.errors import NetproofError
-from netproof.lab import topology as topo
 from netproof.lab.lab import Lab
+from netproof.model import topology as topo
 from netproof.progress import Progress
 from netproof.providers import PROVIDERS
 
@@ -174,7 +174,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     system.require_root()
-    from netproof.providers.netns import leftovers
+    from netproof import leftovers
 
     found = leftovers.find(args.name)
     which = f"lab {args.name}" if args.name else "netproof lab"

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from netproof.errors import NetproofError
-from netproof.lab import topology as topo
 from netproof.lab.lab import Lab
+from netproof.model import topology as topo
 from netproof.progress import Progress
 from netproof.proof import known_defects
 from netproof.proof.evidence import CheckFailed, LabBroken, Proof
@@ -244,11 +244,6 @@ def _hosts_of(item: pytest.Item) -> list[LabHost]:
 def lab(pytestconfig: pytest.Config) -> Lab:
     """The running lab of this run."""
     return _lab(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def control_plane(lab: Lab) -> str:
-    return lab.topology.control_plane
 
 
 def _require_up(lab: Lab, *hosts: LabHost) -> None:

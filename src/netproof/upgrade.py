@@ -17,7 +17,8 @@ from netproof import engines
 from netproof.errors import NetproofError
 from netproof.lab import controlplane
 from netproof.lab.lab import Lab
-from netproof.lab.topology import Topology
+from netproof.model.engine_start import engine_start
+from netproof.model.topology import Topology
 from netproof.progress import Progress
 from netproof.proof import probes
 from netproof.proof.objects import Workspace
@@ -49,7 +50,7 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
         for step, host in enumerate(lab.docker_hosts, 1):
             with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
                 lab.provider.stop_engine(host.name)
-                lab.provider.start_engine(host.name, target, controlplane.engine_start(lab.topology).flags.get(host.name, []))
+                lab.provider.start_engine(host.name, target, engine_start(lab.topology).flags.get(host.name, []))
                 lab.provider.wait_engine(host.name)
                 lab.record_engine(host.name, new, target.package_version)
             if rolling or step == len(lab.docker_hosts):

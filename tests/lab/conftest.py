@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from netproof.lab.names import STATE_ROOT
+from netproof.model.names import STATE_ROOT
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from netproof import engines
-from netproof.lab import topology
 from netproof.lab.lab import Lab
+from netproof.model import topology
 
 from .conftest import Machine, assert_nothing_left, claim, take_down
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from netproof.lab import topology
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
+from netproof.model import topology
 
 from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 

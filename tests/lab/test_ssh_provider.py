@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from netproof.lab import topology
 from netproof.lab.lab import Lab
+from netproof.model import topology
 from netproof.providers.netns import NetnsProvider
 
 from .conftest import Machine, assert_nothing_left, claim

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from netproof import box
-from netproof.lab import topology
+from netproof.model import topology
 from netproof.progress import Progress
 
 from .conftest import assert_nothing_left

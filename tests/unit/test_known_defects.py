@@ -1,6 +1,6 @@
 """A failure is put down to a known Docker defect only with both its symptom and its mechanism."""
 
-from netproof.lab.topology import Host
+from netproof.model.topology import Host
 from netproof.proof import known_defects
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from netproof.lab import topology
-from netproof.lab.topology import TopologyError
+from netproof.model import topology
+from netproof.model.topology import TopologyError
 
 SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from netproof import __version__, engines, system
 from netproof.errors import NetproofError
 from netproof.lab import controlplane, image, readiness
-from netproof.lab.names import STATE_ROOT, LabNames
-from netproof.lab.topology import ROUTER, Topology, parse, with_host_engines
+from netproof.model.engine_start import engine_start
+from netproof.model.names import STATE_ROOT, LabNames
+from netproof.model.topology import ROUTER, Topology, parse, with_host_engines
 from netproof.progress import QUIET, Progress
 from netproof.providers import make_provider
 from netproof.providers.base import LabHost, Provider
@@ -31,7 +32,7 @@ class Lab:
         self.provider = provider
         self.state = state
         self.names = provider.names
-        self.hosts: dict[str, LabHost] = provider.hosts(topology, state.get("provider_state", {}))
+        self.hosts: dict[str, LabHost] = provider.hosts(topology)
 
     @property
     def name(self) -> str:
@@ -91,7 +92,7 @@ class Lab:
         names.dir.mkdir(parents=True, exist_ok=True)
         _write(names.state_file, state)
         try:
-            state["provider_state"] = prov.up(topology, controlplane.engine_start(topology))
+            state["provider_state"] = prov.up(topology, engine_start(topology))
             lab = cls(topology, prov, state)
             state["roles"] = controlplane.form(topology, lab.hosts, progress, create=prov.owns_hosts)
             state["image_imported_on"] = image.install(lab.docker_hosts, progress)

@@ -38,9 +38,6 @@ class NetNamespace:
         prefix = ["nsenter", f"--net={self.path}"] if self.path else []
         return self.host.run([*prefix, *argv], timeout=timeout)
 
-    def exists(self) -> bool:
-        return self.path is None or self.host.run(["test", "-e", self.path]).ok
-
     def _json(self, argv: list[str]) -> tuple[list[dict], CommandResult]:
         result = self.run(argv)
         if not result.ok:

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from netproof.errors import NetproofError
-from netproof.lab.names import LabNames
-from netproof.lab.topology import PROVIDERS
+from netproof.model.names import LabNames
+from netproof.model.topology import PROVIDERS
 from netproof.progress import Progress
 from netproof.providers.base import Provider
 

@@ -7,21 +7,20 @@ host is a network namespace, a VM or a machine reached over SSH.
 from __future__ import annotations
 
 import base64
-import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import docker
+import testinfra.host
+from testinfra.backend import base as testinfra_base
 
-from netproof.lab.names import LabNames
-from netproof.lab.topology import Host, Topology
+from netproof.model.engine_start import EngineStart
+from netproof.model.names import LabNames
+from netproof.model.topology import Host, Topology
 from netproof.progress import Progress
 from netproof.system import CommandResult
-
-if TYPE_CHECKING:  # the control plane module uses LabHost
-    from netproof.lab.controlplane import EngineStart
 
 
 class LabHost(ABC):
@@ -47,9 +46,7 @@ class LabHost(ABC):
     def infra(self):
         """A pytest-testinfra host on this lab host (host.infra.interface("eth0").addresses, .iptables.rules())."""
         if getattr(self, "_infra", None) is None:
-            from netproof.providers.infra import testinfra_host
-
-            self._infra = testinfra_host(self)
+            self._infra = testinfra.host.Host(_LabHostBackend(self))
         return self._infra
 
     def read_file(self, path: str) -> bytes:
@@ -74,9 +71,23 @@ class LabHost(ABC):
     def argv(cmd: str | Sequence[str]) -> list[str]:
         return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
 
-    @staticmethod
-    def quote(cmd: str | Sequence[str]) -> str:
-        return cmd if isinstance(cmd, str) else shlex.join(cmd)
+
+
+class _LabHostBackend(testinfra_base.BaseBackend):
+    """pytest-testinfra on a lab host: commands go through the host's own command channel, so
+    `host.infra.interface(...)`, `.iptables`, `.run` work on every provider."""
+
+    NAME = "netproof"
+
+    def __init__(self, lab_host: LabHost, **kwargs: Any):
+        self.lab_host = lab_host
+        super().__init__(lab_host.name, **kwargs)
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> testinfra_base.CommandResult:
+        command = self.get_command(command, *args)
+        done = self.lab_host.run(command)
+        # str, not bytes: testinfra would otherwise run python on the host to learn its encoding.
+        return self.result(done.returncode, self.encode(command), done.stdout, done.stderr)
 
 
 class Provider(ABC):
@@ -106,7 +117,7 @@ class Provider(ABC):
         """Remove everything the lab made, even parts that a failed `up` left half-built."""
 
     @abstractmethod
-    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+    def hosts(self, topology: Topology) -> dict[str, LabHost]:
         """Handles on the hosts of a lab that is up."""
 
     @abstractmethod

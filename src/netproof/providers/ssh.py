@@ -10,12 +10,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from netproof import system
+from netproof import leftovers, system
 from netproof.errors import NetproofError
-from netproof.lab.controlplane import EngineStart
-from netproof.lab.topology import ROUTER, Topology
+from netproof.model.engine_start import EngineStart
+from netproof.model.topology import ROUTER, Topology
 from netproof.providers.base import LabHost, Provider
-from netproof.providers.netns import leftovers
 from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
 
 
@@ -36,7 +35,7 @@ class SshProvider(Provider):
         login = topology.ssh
         self.access.write([SshTarget(name, address, login.user, login.port, login.identity, login.proxy_command)
                            for name, address in login.addresses.items()])
-        hosts = self.hosts(topology, {})
+        hosts = self.hosts(topology)
         with self.progress.step(f"logging in on {len(hosts)} hosts over SSH ({login.user}@, config {self.access.config})"):
             for host in hosts.values():
                 answer = host.run(["true"], timeout=30)
@@ -65,7 +64,7 @@ class SshProvider(Provider):
         if left:
             raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}")
 
-    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+    def hosts(self, topology: Topology) -> dict[str, LabHost]:
         login = topology.ssh
         hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, login.user) for name, spec in topology.hosts.items()}
         if ROUTER in login.addresses:

@@ -24,7 +24,7 @@ from pathlib import Path
 import testinfra
 
 from netproof.errors import NetproofError
-from netproof.lab.topology import Host
+from netproof.model.topology import Host
 from netproof.providers.base import LabHost
 from netproof.system import CommandError, CommandResult
 

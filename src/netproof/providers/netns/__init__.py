@@ -17,12 +17,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from netproof import engines, system
+from netproof import engines, leftovers, system
 from netproof.errors import NetproofError
-from netproof.lab.controlplane import EngineStart
-from netproof.lab.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
+from netproof.model.engine_start import EngineStart
+from netproof.model.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
 from netproof.providers.base import LabHost, Provider
-from netproof.providers.netns import leftovers
 from netproof.providers.netns.node import Node
 
 ETCD_CLIENT_PORT = 2379
@@ -170,7 +169,7 @@ class NetnsProvider(Provider):
 
     # --- a lab that is up -----------------------------------------------------------------
 
-    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+    def hosts(self, topology: Topology) -> dict[str, LabHost]:
         hosts: dict[str, LabHost] = {name: NetnsHost(spec, self.node(name)) for name, spec in topology.hosts.items()}
         hosts[ROUTER] = NetnsHost(topology.router, self.node(ROUTER))
         return hosts

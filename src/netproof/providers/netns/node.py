@@ -10,7 +10,6 @@ addresses, so no DNS query is ever sent outside the lab.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from netproof import system
 from netproof.errors import NetproofError
-from netproof.lab.names import LabNames
+from netproof.model.names import LabNames
 
 # Run by bash inside the new namespaces; then it becomes the holder (sleep, marked by argv[0]).
 HOLDER_SETUP = r"""
@@ -108,19 +107,3 @@ class Node:
         if batch is not None:
             return system.run(["ip", "-n", self.netns, "-batch", "-"], input=batch, where=self.name)
         return system.run(["ip", "-n", self.netns, *args], where=self.name)
-
-    def processes(self) -> list[int]:
-        """Processes inside this host's network namespace."""
-        try:
-            inode = os.stat(f"/run/netns/{self.netns}").st_ino
-        except OSError:
-            return []
-        found = []
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    if os.stat(f"/proc/{entry.name}/ns/net").st_ino == inode:
-                        found.append(int(entry.name))
-                except OSError:
-                    pass
-        return found

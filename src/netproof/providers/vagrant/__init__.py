@@ -17,12 +17,12 @@ from pathlib import Path
 
 import yaml
 
-from netproof import box, engines, system
+from netproof import box, engines, leftovers, system
 from netproof.errors import NetproofError
-from netproof.lab.controlplane import EngineStart
-from netproof.lab.topology import ROUTER, Topology
+from netproof.model.engine_start import EngineStart
+from netproof.model.topology import ROUTER, Topology
 from netproof.providers.base import LabHost, Provider
-from netproof.providers.netns import NetnsHost, leftovers
+from netproof.providers.netns import NetnsHost
 from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
 from netproof.providers.vagrant.hypervisor import Hypervisor
 
@@ -123,8 +123,8 @@ class VagrantProvider(Provider):
             self.access.write(self._ssh_targets(vms))
             for spec in topology.docker_hosts:
                 self.access.open_docker_tunnel(spec.name)
-        hosts = self.hosts(topology, {})
-        if engine_start.one_at_a_time:  # the Vagrantfile leaves them stopped (see controlplane.EngineStart)
+        hosts = self.hosts(topology)
+        if engine_start.one_at_a_time:  # the Vagrantfile leaves them stopped (see model.engine_start)
             with self.progress.step(f"starting dockerd on {len(topology.docker_hosts)} VMs one at a time"):
                 for spec in topology.docker_hosts:
                     self._start_engine(hosts[spec.name], engine_start.gossip_port)
@@ -165,7 +165,7 @@ class VagrantProvider(Provider):
 
     # --- a lab that is up -----------------------------------------------------------------
 
-    def hosts(self, topology: Topology, saved: dict) -> dict[str, LabHost]:
+    def hosts(self, topology: Topology) -> dict[str, LabHost]:
         hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, USER) for name, spec in topology.hosts.items()}
         hosts[ROUTER] = NetnsHost(topology.router, self.hypervisor.node)
         return hosts

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from netproof.errors import NetproofError
-from netproof.lab.names import LabNames
+from netproof.model.names import LabNames
 from netproof.providers.netns.node import Node
 
 NODE = "hypervisor"

@@ -38,7 +38,7 @@ import yaml
 
 from netproof import engines
 from netproof.errors import NetproofError
-from netproof.lab.names import LAB_NAME_MAX, NAME_RE
+from netproof.model.names import LAB_NAME_MAX, NAME_RE
 
 IFNAMSIZ = 15  # the longest Linux interface name
 ROUTER = "router"  # the router is built in; no host may take its name

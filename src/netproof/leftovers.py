@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof import system
-from netproof.lab.names import HOLDER_MARK, PREFIX, STATE_ROOT, LabNames
+from netproof.model.names import HOLDER_MARK, PREFIX, STATE_ROOT, LabNames
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")

@@ -25,7 +25,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     proof.require(None not in vnis and vnis[0] != vnis[1], expected="two overlay networks with two different VNIs",
                   observed=f"VNIs {vnis}", where=f"{found[0][1]}")
 
-    port = data_path_port(lab.docker_hosts[0])
+    port = data_path_port(lab.manager)
     dst_host = NetNamespace.of_host(pair.dst)
     underlay = dst_host.interface_with_address(pair.dst.address)
     proof.require(underlay is not None, expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",

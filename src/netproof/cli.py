@@ -15,8 +15,9 @@ from netproof import __version__, engines, system
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology as topo
+from netproof.model.names import LabNames
 from netproof.progress import Progress
-from netproof.providers import PROVIDERS
+from netproof.providers import PROVIDERS, make_provider, require_engine_control
 
 DEFAULT_TOPOLOGY = "labs/seed.yml"
 
@@ -249,8 +250,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     topology = topology_of(args)
     if args.old == args.new:
         raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
-    if (args.provider or topology.provider) != "netns":
-        raise NetproofError("netproof upgrade swaps engines in place on netns labs only; give a topology with provider: netns")
+    require_engine_control(make_provider(args.provider or topology.provider, LabNames(topology.name), Progress()), "netproof upgrade")
     for version in (args.old, args.new):
         engines.resolve(version)  # refuse early what is not cached
         if topology.control_plane == "kv" and not engines.supports_kv_store(version):

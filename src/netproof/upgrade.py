@@ -22,6 +22,7 @@ from netproof.model.topology import Topology
 from netproof.progress import Progress
 from netproof.proof import probes
 from netproof.proof.objects import Workspace
+from netproof.providers import require_engine_control
 from netproof.report import diff, results
 
 OVERLAY_SETTLE_SECONDS = 180
@@ -45,18 +46,19 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
     lab = Lab.up(before_topology, progress=progress)
     recovered: dict[str, float] = {}
     try:
+        engine_control = require_engine_control(lab.provider, "netproof upgrade")
         progress.say(f"upgrade: checks on {old}")
         before = run_checks(lab, reports / "before", checks)
         for step, host in enumerate(lab.docker_hosts, 1):
             with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
-                lab.provider.stop_engine(host.name)
-                lab.provider.start_engine(host.name, target, engine_start(lab.topology).flags.get(host.name, []))
-                lab.provider.wait_engine(host.name)
+                engine_control.stop_engine(host.name)
+                engine_control.start_engine(host.name, target, engine_start(lab.topology).flags.get(host.name, []))
+                engine_control.wait_engine(host.name)
                 lab.record_engine(host.name, new, target.package_version)
             if rolling or step == len(lab.docker_hosts):
                 if lab.topology.control_plane == "swarm":
                     with progress.step("waiting for every swarm node to be ready again"):
-                        controlplane.wait_for_swarm_nodes(lab.docker_hosts)
+                        controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts))
                 recovered[host.name] = wait_for_overlay(lab, host.name, progress)
             if rolling and step < len(lab.docker_hosts):
                 progress.say(f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)")

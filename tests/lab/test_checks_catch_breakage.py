@@ -13,6 +13,7 @@ import pytest
 from netproof import engines
 from netproof.lab.lab import Lab
 from netproof.model import topology
+from netproof.providers import require_engine_control
 
 from .conftest import Machine, assert_nothing_left, claim, take_down
 
@@ -93,12 +94,13 @@ def test_isolation_check_fails_when_an_accept_goes_ahead_of_the_isolation_rules(
 
 
 def test_a_host_down_is_a_broken_lab_not_a_docker_failure(lab):
-    lab.provider.stop_engine("docker4")
+    engine_control = require_engine_control(lab.provider, "this test")
+    engine_control.stop_engine("docker4")
     try:
         done = run_checks("OVL-PING-001 and docker1 and docker4")
     finally:
-        lab.provider.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
-        lab.provider.wait_engine("docker4")
+        engine_control.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
+        engine_control.wait_engine("docker4")
     out = done.stdout + done.stderr
     assert done.returncode == 1 and "1 error" in out, out[-3000:]
     assert "LAB BROKEN, not a Docker failure: host docker4 of lab t-break does not answer" in out, out[-3000:]

@@ -8,9 +8,9 @@ kv:    the legacy key-value store. Every dockerd points at etcd on the kv host (
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
+from netproof import wait
 from netproof.errors import NetproofError
 from netproof.model.topology import Topology
 from netproof.progress import Progress
@@ -50,7 +50,7 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
     # A node that has joined but is not Ready yet gets no network attachments: a container started
     # on it then fails with "attaching to network failed ... context deadline exceeded" (seen in CI).
     with progress.step("waiting for every swarm node to be ready"):
-        wait_for_swarm_nodes(docker_hosts)
+        wait_for_swarm_nodes(manager, len(docker_hosts))
     roles = {manager.name: "manager"}
     roles.update({w.name: "worker" for w in workers})
     return roles
@@ -71,20 +71,19 @@ def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
     return {h.name: swarm_role(h) for h in docker_hosts}
 
 
-def wait_for_swarm_nodes(docker_hosts: list[LabHost], timeout: float = SWARM_READY_SECONDS) -> None:
-    """Until the manager (the first docker host) lists every docker host as a Ready node."""
-    manager = docker_hosts[0].docker()
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_READY_SECONDS) -> None:
+    """Until the swarm's manager lists that many nodes, every one Ready."""
+
+    def states() -> list[str]:
         try:
-            states = [n.attrs["Status"]["State"] for n in manager.nodes.list()]
+            return [n.attrs["Status"]["State"] for n in manager.docker().nodes.list()]
         except Exception:  # noqa: BLE001 - the manager itself may still be starting
-            states = []
-        if len(states) == len(docker_hosts) and all(s == "ready" for s in states):
-            return
-        if time.monotonic() > deadline:
-            raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {states or 'the manager does not answer'}")
-        time.sleep(0.5)
+            return []
+
+    seen, ready = wait.poll(states, holds=lambda s: len(s) == nodes and all(state == "ready" for state in s),
+                            timeout=timeout, interval=0.5)
+    if not ready:
+        raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {seen or f'the manager {manager.name} does not answer'}")
 
 
 def swarm_role(host: LabHost) -> str:

@@ -3,24 +3,37 @@
 
 from __future__ import annotations
 
+import importlib
+
 from netproof.errors import NetproofError
 from netproof.model.names import LabNames
 from netproof.model.topology import PROVIDERS
 from netproof.progress import Progress
-from netproof.providers.base import Provider
+from netproof.providers.base import EngineControl, Provider
+
+# Imported when first asked for: each pulls in its own tools (testinfra's SSH backend, python-vagrant).
+_CLASSES = {
+    "netns": "netproof.providers.netns:NetnsProvider",
+    "vagrant": "netproof.providers.vagrant:VagrantProvider",
+    "ssh": "netproof.providers.ssh:SshProvider",
+}
+
+
+def provider_class(name: str) -> type[Provider]:
+    if name not in _CLASSES:
+        raise NetproofError(f"unknown provider {name!r}; known providers: {', '.join(PROVIDERS)}")
+    module, cls = _CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def make_provider(name: str, names: LabNames, progress: Progress) -> Provider:
-    if name == "netns":
-        from netproof.providers.netns import NetnsProvider
+    return provider_class(name)(names, progress)
 
-        return NetnsProvider(names, progress)
-    if name == "vagrant":
-        from netproof.providers.vagrant import VagrantProvider
 
-        return VagrantProvider(names, progress)
-    if name == "ssh":
-        from netproof.providers.ssh import SshProvider
-
-        return SshProvider(names, progress)
-    raise NetproofError(f"unknown provider {name!r}; known providers: {', '.join(PROVIDERS)}")
+def require_engine_control(provider: Provider, wanted_by: str) -> EngineControl:
+    """The provider, if it can stop and start engines in place; else one line naming those that can."""
+    if isinstance(provider, EngineControl):
+        return provider
+    able = [name for name in _CLASSES if issubclass(provider_class(name), EngineControl)]
+    raise NetproofError(f"{wanted_by} stops and starts engines in place, which provider {provider.name} cannot do;"
+                        f" providers that can: {', '.join(able)}")

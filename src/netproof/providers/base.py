@@ -7,15 +7,17 @@ host is a network namespace, a VM or a machine reached over SSH.
 from __future__ import annotations
 
 import base64
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import docker
 import testinfra.host
 from testinfra.backend import base as testinfra_base
 
+from netproof.engines import Engine
 from netproof.model.engine_start import EngineStart
 from netproof.model.names import LabNames
 from netproof.model.topology import Host, Topology
@@ -72,7 +74,6 @@ class LabHost(ABC):
         return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
 
 
-
 class _LabHostBackend(testinfra_base.BaseBackend):
     """pytest-testinfra on a lab host: commands go through the host's own command channel, so
     `host.infra.interface(...)`, `.iptables`, `.run` work on every provider."""
@@ -125,5 +126,53 @@ class Provider(ABC):
         """Provider facts about one host: whether it is alive, its engine's process."""
 
     @abstractmethod
-    def collect_logs(self, dest: Path) -> list[Path]:
-        """Copy each engine's log into dest."""
+    def engine_log(self, host: LabHost, since: float, until: float) -> str:
+        """The host's dockerd log lines between two times (seconds since the epoch): attached to a
+        check's evidence when it fails or errors."""
+
+
+class EngineControl(ABC):
+    """A capability: stopping a docker host's engine and starting one (another version too) on the
+    same data root, as an operator upgrades in place. `netproof upgrade` needs it."""
+
+    @abstractmethod
+    def stop_engine(self, host: str) -> None:
+        """Stop the host's dockerd and wait until it is gone."""
+
+    @abstractmethod
+    def start_engine(self, host: str, engine: Engine, flags: list[str]) -> None:
+        """Start that engine's dockerd on the host (returns at once; see wait_engine)."""
+
+    @abstractmethod
+    def wait_engine(self, host: str, gossip_port: int | None = None) -> None:
+        """Until the host's dockerd answers (and, if given, listens on its gossip port)."""
+
+
+LOGRUS_TIME = re.compile(r'^time="([^"]+)"')
+
+
+def log_lines_between(text: str, since: float, until: float) -> str:
+    """The lines of a logrus-style log (dockerd's, containerd's: `time="2026-11-28T15:00:01.12Z" ...`)
+    stamped between two epoch times; a line without a stamp goes with the line before it."""
+    kept, keeping = [], False
+    for line in text.splitlines():
+        stamp = LOGRUS_TIME.match(line)
+        if stamp:
+            try:
+                moment = datetime.fromisoformat(_to_micros(stamp.group(1))).timestamp()
+            except ValueError:
+                moment = None
+            keeping = moment is not None and since <= moment <= until
+        if keeping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _to_micros(stamp: str) -> str:
+    """RFC 3339 with nanoseconds (Go's) cut to what fromisoformat reads."""
+    head, dot, rest = stamp.partition(".")
+    if not dot:
+        return stamp.replace("Z", "+00:00")
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    zone = rest[len(digits):].replace("Z", "+00:00")
+    return f"{head}.{digits[:6].ljust(6, '0')}{zone}"

@@ -7,9 +7,6 @@ they create themselves.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from netproof import leftovers, system
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
@@ -74,10 +71,5 @@ class SshProvider(Provider):
     def status(self, host: LabHost) -> dict:
         return host.status_facts()
 
-    def collect_logs(self, dest: Path) -> list[Path]:
-        dest.mkdir(parents=True, exist_ok=True)
-        copied = []
-        for log in sorted(self.access.folder.glob("*.log")):
-            shutil.copyfile(log, dest / log.name)
-            copied.append(dest / log.name)
-        return copied
+    def engine_log(self, host: LabHost, since: float, until: float) -> str:
+        return host.engine_log(since, until)

@@ -150,6 +150,14 @@ class SshHost(LabHost):
         out = self.run(["sh", "-c", "p=$(cat /run/docker.pid) && kill -0 $p && echo $p"], timeout=15)
         return int(out.stdout) if out.ok and out.stdout.strip().isdigit() else None
 
+    def engine_log(self, since: float, until: float) -> str:
+        """dockerd's lines in the host's journal between two epoch times (systemd's docker.service)."""
+        journal = self.run(["journalctl", "-u", "docker.service", "-o", "short-iso-precise", "--no-pager", "-q",
+                            "--since", f"@{int(since)}", "--until", f"@{int(until) + 1}"], timeout=30)
+        if not journal.ok:
+            return f"(no dockerd log from {self.name}'s journal: {(journal.stderr or journal.stdout).strip()[-200:]})"
+        return journal.stdout.strip()
+
     def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
         return self.access.ssh_argv(self.name, "-t") + (["sudo"] if self.sudo else []) + ["--", *cmd]
 

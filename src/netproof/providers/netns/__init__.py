@@ -9,7 +9,6 @@ machine's root namespace never gains or loses an interface.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import time
@@ -21,7 +20,7 @@ from netproof import engines, leftovers, system
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
 from netproof.model.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
-from netproof.providers.base import LabHost, Provider
+from netproof.providers.base import EngineControl, LabHost, Provider, log_lines_between
 from netproof.providers.netns.node import Node
 
 ETCD_CLIENT_PORT = 2379
@@ -45,7 +44,7 @@ class NetnsHost(LabHost):
         return "unix://" + self.node.root("/run/docker.sock")
 
 
-class NetnsProvider(Provider):
+class NetnsProvider(Provider, EngineControl):
     name = "netns"
 
     def node(self, name: str) -> Node:
@@ -183,14 +182,12 @@ class NetnsProvider(Provider):
             facts["docker_socket"] = node.root("/run/docker.sock") if alive else None
         return facts
 
-    def collect_logs(self, dest: Path) -> list[Path]:
-        dest.mkdir(parents=True, exist_ok=True)
-        copied = []
-        for log in sorted(self.names.dir.glob("*/*.log")):
-            target = dest / f"{log.parent.name}-{log.name}"
-            shutil.copyfile(log, target)
-            copied.append(target)
-        return copied
+    def engine_log(self, host: LabHost, since: float, until: float) -> str:
+        try:
+            text = (self.node(host.name).dir / "dockerd.log").read_text(errors="replace")
+        except OSError as e:
+            return f"(no dockerd log for {host.name}: {e})"
+        return log_lines_between(text, since, until)
 
 
 def _parallel(fn: Callable, items: list) -> list:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -175,15 +174,8 @@ class VagrantProvider(Provider):
             return {"alive": self.hypervisor.node.holder_pid is not None, "netns": self.hypervisor.node.netns}
         return host.status_facts()
 
-    def collect_logs(self, dest: Path) -> list[Path]:
-        dest.mkdir(parents=True, exist_ok=True)
-        copied = []
-        folder = self.names.dir
-        for log in [folder / "vagrant.log", folder / "hypervisor" / "libvirtd.log", *sorted((folder / "consoles").glob("*.log"))]:
-            if log.exists():
-                shutil.copyfile(log, dest / log.name)
-                copied.append(dest / log.name)
-        return copied
+    def engine_log(self, host: LabHost, since: float, until: float) -> str:
+        return host.engine_log(since, until)
 
 
 def _tail(path: Path, lines: int = 8) -> str:

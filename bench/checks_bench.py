@@ -13,27 +13,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from netproof import checkrun
 from netproof.lab.lab import Lab
 from netproof.model import topology
+from netproof.report import results
 
 ROOT = Path(__file__).parents[1]
 TARGET_PARALLEL = 60.0
 NAME = "bench-checks"
 
 
-def run(args: list[str], junit: Path) -> tuple[float, list[tuple[float, str, str]], str]:
+def run(workers: str | None, report: Path) -> tuple[float, list[tuple[float, str, str]], str]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", "checks", "--lab", NAME, "-q", "-p", "no:cacheprovider",
-                           f"--junitxml={junit}", *args], cwd=ROOT, capture_output=True, text=True)
+    argv = checkrun.pytest_argv(ROOT / "checks", NAME, report_dir=report, workers=workers, extra=("-q",))
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.monotonic() - started
-    cases = []
-    for case in ET.parse(junit).iter("testcase"):
-        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
-        cases.append((float(case.get("time", 0)), case.get("name"), outcome))
-    return elapsed, cases, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+    run_results = results.load(report)
+    cases = [(c.duration, f"{c.id}[{c.case}]", c.outcome) for c in run_results.checks]
+    return elapsed, cases, run_results.counts() if done.returncode in (0, 1) else done.stderr[-300:]
 
 
 def main() -> int:
@@ -45,9 +44,9 @@ def main() -> int:
     lab = Lab.up(seed)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            run(["-n", "auto"], Path(tmp) / "warm.xml")  # warms the lab as a user's earlier run would
-            serial, cases, serial_summary = run([], Path(tmp) / "serial.xml")
-            parallel, _, parallel_summary = run(["-n", "auto"], Path(tmp) / "parallel.xml")
+            run("auto", Path(tmp) / "warm")  # warms the lab as a user's earlier run would
+            serial, cases, serial_summary = run(None, Path(tmp) / "serial")
+            parallel, _, parallel_summary = run("auto", Path(tmp) / "parallel")
     finally:
         lab.down()
     print(f"netproof checks benchmark: seed lab, engine {args.engine}, {args.control_plane}, warm")

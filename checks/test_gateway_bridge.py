@@ -1,8 +1,7 @@
 """OVL-GWBR-001/002: a container on an overlay reaches the outside through docker_gwbridge,
 unless the overlay is --internal, in which case it has no way out at all."""
 
-import pytest
-
+from netproof.catalogue import check
 from netproof.proof import namespaces as ns
 from netproof.proof.namespaces import NetNamespace
 
@@ -13,7 +12,8 @@ def default_route(routes):
     return next((r for r in routes if r.get("dst") == "default"), None)
 
 
-@pytest.mark.check("OVL-GWBR-001", "a container on a normal overlay gets eth1 on docker_gwbridge, its default route out")
+@check("OVL-GWBR-001", scope="host", tags=("overlay", "gateway"),
+       promise="a container on a normal overlay gets eth1 on docker_gwbridge, its default route out")
 def test_gateway_bridge_present(docker_host, workspace, proof):
     net = workspace.overlay()
     c = workspace.container(docker_host, net)
@@ -41,7 +41,8 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
                ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]), where=docker_host.name)
 
 
-@pytest.mark.check("OVL-GWBR-002", "a container on an --internal overlay has no docker_gwbridge interface and no default route")
+@check("OVL-GWBR-002", scope="host", tags=("overlay", "gateway", "isolation"),
+       promise="a container on an --internal overlay has no docker_gwbridge interface and no default route")
 def test_gateway_bridge_absent_on_internal(docker_host, workspace, proof):
     net = workspace.overlay(internal=True)
     c = workspace.container(docker_host, net)

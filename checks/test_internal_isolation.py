@@ -17,8 +17,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-import pytest
-
+from netproof.catalogue import check
 from netproof.model.topology import OUTSIDE_HTTP_PORT
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
@@ -99,8 +98,9 @@ def require_nothing_published(proof, workspace, host, net, where):
                   observed=ports.stdout.strip() or (started.stderr or ports.stderr).strip() or "?", where=where)
 
 
-@pytest.mark.check("ISO-INT-001", "containers on an --internal bridge network reach each other and nothing else: "
-                                  "not the external network, not reachable from it, no published ports")
+@check("ISO-INT-001", scope="host", tags=("bridge", "isolation", "firewall"),
+       promise="containers on an --internal bridge network reach each other and nothing else: "
+       "not the external network, not reachable from it, no published ports")
 def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_dir):
     bridge_name = f"npint{secrets.token_hex(3)}"  # a custom name, as operators give them
     net = workspace.bridge(docker_host, internal=True, bridge_name=bridge_name, subnet=random_subnet())
@@ -119,8 +119,9 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     require_nothing_published(proof, workspace, docker_host, net, where)
 
 
-@pytest.mark.check("ISO-INT-002", "containers on an --internal overlay reach each other across hosts and nothing else: "
-                                  "not the external network, not reachable from it, no published ports")
+@check("ISO-INT-002", scope="pair", tags=("overlay", "isolation", "firewall"),
+       promise="containers on an --internal overlay reach each other across hosts and nothing else: "
+       "not the external network, not reachable from it, no published ports")
 def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     net = workspace.overlay(internal=True, subnet=random_subnet())
     where = f"internal overlay {net.name} ({net.subnet}), {pair.src.name} -> {pair.dst.name}"

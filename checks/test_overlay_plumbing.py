@@ -1,9 +1,8 @@
 """OVL-VETH-001: how an overlay is plumbed on each host: its namespace, bridge, VXLAN device,
 the veth pairs to containers, and the forwarding entries that point at remote hosts."""
 
-import pytest
-
 from netproof import wait
+from netproof.catalogue import check
 from netproof.proof import namespaces as ns
 from netproof.proof.namespaces import NetNamespace
 
@@ -72,9 +71,10 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
                       observed=ns.summary([gw_peer]) if gw_peer else f"no interface of index {eth1['link_index']}", where=f"{host.name}, host namespace")
 
 
-@pytest.mark.check("OVL-VETH-001", "each host with a container on an overlay has the network's namespace: a bridge, a VXLAN "
-                                   "device (MTU 1450, the network's VNI) and a veth to each local container, with forwarding "
-                                   "entries for remote containers pointing at their hosts")
+@check("OVL-VETH-001", scope="pair", tags=("overlay", "plumbing"),
+       promise="each host with a container on an overlay has the network's namespace: a bridge, a VXLAN "
+       "device (MTU 1450, the network's VNI) and a veth to each local container, with forwarding "
+       "entries for remote containers pointing at their hosts")
 def test_overlay_plumbing(pair, workspace, proof):
     net = workspace.overlay()
     a = workspace.container(pair.src, net, role="a")

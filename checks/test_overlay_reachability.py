@@ -1,14 +1,14 @@
 """OVL-PING-001: containers on one overlay network reach each other across hosts."""
 
-import pytest
-
 from netproof import wait
+from netproof.catalogue import check
 from netproof.proof import probes
 
 NAME_SETTLE_SECONDS = 10
 
 
-@pytest.mark.check("OVL-PING-001", "containers on the same overlay network reach each other across hosts, by IP and by name")
+@check("OVL-PING-001", scope="pair", tags=("overlay", "reachability", "dns"),
+       promise="containers on the same overlay network reach each other across hosts, by IP and by name")
 def test_cross_host_ping(pair, workspace, proof):
     net = workspace.overlay()
     a = workspace.container(pair.src, net, role="a")

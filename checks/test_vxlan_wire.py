@@ -1,7 +1,6 @@
 """OVL-VXLAN-001: overlay traffic crosses the underlay as VXLAN, tagged with its network's VNI."""
 
-import pytest
-
+from netproof.catalogue import check
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 
@@ -12,8 +11,9 @@ def data_path_port(host) -> int:
     return int(port)
 
 
-@pytest.mark.check("OVL-VXLAN-001", "overlay traffic between hosts is VXLAN between their underlay addresses, "
-                                    "tagged with the VNI of its network, carrying the containers' own frames")
+@check("OVL-VXLAN-001", scope="pair", tags=("overlay", "wire"),
+       promise="overlay traffic between hosts is VXLAN between their underlay addresses, "
+       "tagged with the VNI of its network, carrying the containers' own frames")
 def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
     couples = [(workspace.container(pair.src, net, role=f"{net.name[-3:]}a"), workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -135,7 +134,7 @@ def vagrant_env() -> dict[str, str]:
 
 
 def _run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
+    done = system.run(argv, check=False, timeout=None, env=env)
+    if not done.ok:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
         raise NetproofError(f"box build: {what} failed (exit {done.returncode}):\n{tail}")

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netproof import __version__, engines, system
+from netproof import __version__, checkrun, engines, system
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology as topo
@@ -47,7 +46,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netproof", description="Prove Docker networking on a real multi-host lab.")
     parser.add_argument("--version", action="version", version=f"netproof {__version__}")
-    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,engines,box}")
+    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,checks,engines,box}")
 
     lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(title="lab commands", metavar="")
     p = lab.add_parser("up", help="bring a lab up from a topology file")
@@ -102,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(engines.RELEASES)}")
     p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_engines_fetch)
+
+    cat = groups.add_parser("checks", help="the check catalogue").add_subparsers(title="checks commands", metavar="")
+    p = cat.add_parser("list", help="every check: ID, promise, scope, tags, the engines its promise holds on")
+    p.add_argument("--engine", metavar="VERSION", help="also say whether each promise holds on this Docker version (e.g. 20.10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--markdown", action="store_true", help="the README's table of checks")
+    p.add_argument("--checks", metavar="DIR", help="a checks folder (default: checks/ of this checkout)")
+    p.set_defaults(func=cmd_checks_list)
 
     box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(title="box commands", metavar="")
     p = box.add_parser("build", help="build a libvirt box from Debian's packages and add it to netproof's Vagrant")
@@ -202,44 +209,31 @@ def cmd_box_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from netproof.report import results as run_results
-
     system.require_root()
-    checks = _checks_dir()
+    checks = checkrun.checks_dir()
     topology = topology_of(args)
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
     lab = Lab.up(topology, provider=args.provider, progress=progress)
     try:
         progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
-        subprocess.call([sys.executable, "-m", "pytest", str(checks), "-n", "auto", f"--lab={lab.name}", f"--report-dir={folder}",
-                         "-q", "-p", "no:cacheprovider", f"--rootdir={checks.parent}"], cwd=checks.parent)
+        results = checkrun.run(lab.name, folder, checks=checks)
     finally:
         lab.down(progress)
-    if not (folder / "results.json").exists():
-        raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
-    results = run_results.load(folder)
     print(one_screen_summary(results, folder))
     return 0 if results.verdict == "pass" else 1
 
 
 def one_screen_summary(results, folder: Path) -> str:
-    counts = ", ".join(f"{n} {o}" for o, n in results.summary.items() if n)
+    counts = results.counts()
     engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in results.environment}))
     lines = [f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker {engines_seen}): {counts}"]
     for c in results.checks:
-        if c.outcome in ("failed", "error", "expected-difference"):
+        if c.outcome in ("failed", "error", "known-defect", "not-promised"):
             why = next((line for line in (c.message or "").splitlines() if line.startswith("Observed")), (c.message or "").strip()[:160])
-            lines.append(f"  {c.outcome:20} {c.id}[{c.case}]  {why}")
+            lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
     lines.append(f"report: {folder / 'index.html'}")
     return "\n".join(lines)
-
-
-def _checks_dir() -> Path:
-    for candidate in (Path.cwd() / "checks", Path(__file__).resolve().parents[2] / "checks"):
-        if candidate.is_dir():
-            return candidate
-    raise NetproofError("no checks/ folder here or beside netproof's sources; run from the netproof checkout")
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -257,7 +251,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
             raise NetproofError(f"engine {version} has no key-value store control plane (Docker removed it in "
                                 f"{engines.KV_STORE_REMOVED_IN}): an upgrade to it needs --control-plane swarm")
     folder = Path(args.reports).resolve() / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    changes = upgrade.upgrade(topology, args.old, args.new, folder, _checks_dir(), rolling=args.rolling, progress=Progress())
+    changes = upgrade.upgrade(topology, args.old, args.new, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress())
     print(diff.render_terminal(changes))
     print(f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: {folder / 'diff.html'}")
     return 1 if changes.regressed else 0
@@ -273,6 +267,28 @@ def cmd_diff(args: argparse.Namespace) -> int:
     diff.write(changes, target)
     print(f"\ndiff report: {target}")
     return 3 if args.fail_on_regression and changes.regressed else 0
+
+
+def cmd_checks_list(args: argparse.Namespace) -> int:
+    from netproof import catalogue
+
+    checks = catalogue.load(Path(args.checks) if args.checks else checkrun.checks_dir())
+    if args.engine:
+        catalogue.version_key(args.engine)  # refuses what is not a version
+    if args.json:
+        rows = [{**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})} for c in checks]
+        print(json.dumps(rows, indent=2))
+    elif args.markdown:
+        print(catalogue.markdown(checks))
+    else:
+        header = ("ID", "SCOPE", "TAGS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ()) + ("PROMISE",)
+        rows = [header] + [(c.id, c.scope, ",".join(c.tags), c.engines)
+                           + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ()) + (c.promise,)
+                           for c in checks]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+        for r in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    return 0
 
 
 def cmd_engines_list(args: argparse.Namespace) -> int:

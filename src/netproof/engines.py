@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from netproof import system
 from netproof.errors import NetproofError
 from netproof.progress import Progress
 
@@ -95,7 +95,7 @@ def system_version() -> str | None:
     dockerd = shutil.which("dockerd", path="/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin")
     if not dockerd:
         return None
-    out = subprocess.run([dockerd, "--version"], capture_output=True, text=True).stdout
+    out = system.run([dockerd, "--version"], check=False).stdout
     m = re.search(r"version ([^\s,]+)", out)
     return m.group(1) if m else None
 
@@ -165,8 +165,8 @@ class Fetcher:
 
     def _apt(self, suite: str, *args: str, cwd: Path | None = None) -> str:
         cmd = ["apt-get", "-q", *self._apt_options(suite), *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
-        if done.returncode != 0:
+        done = system.run(cmd, check=False, timeout=600, cwd=cwd)
+        if not done.ok:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
             raise NetproofError(f"apt-get {' '.join(args)} ({suite} from {self.mirror}) failed: {tail[0]}")
         return done.stdout
@@ -184,9 +184,7 @@ class Fetcher:
         self._prepare(suite)
         with self.progress.step(f"engine {version}: reading the package list of Debian {suite}"):
             self._apt(suite, "update")
-        policy = subprocess.run(
-            ["apt-cache", *self._apt_options(suite), "madison", "docker.io"], capture_output=True, text=True
-        ).stdout
+        policy = system.run(["apt-cache", *self._apt_options(suite), "madison", "docker.io"], check=False).stdout
         versions = [cols[1].strip() for cols in (line.split("|") for line in policy.splitlines()) if len(cols) >= 3]
         wanted = [v for v in versions if v.startswith(version + ".")]
         if not wanted:
@@ -204,10 +202,10 @@ class Fetcher:
         with self.progress.step(f"engine {version}: unpacking into {target}"):
             shutil.rmtree(target, ignore_errors=True)
             (target / "root").mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(target / "root")], check=True)
+            system.run(["dpkg-deb", "-x", str(deb), str(target / "root")], timeout=300)
             dockerd = target / "root/usr/sbin/dockerd"
-            out = subprocess.run([str(dockerd), "--version"], capture_output=True, text=True)
-            if out.returncode != 0:
+            out = system.run([str(dockerd), "--version"], check=False)
+            if not out.ok:
                 raise NetproofError(f"engine {version}: unpacked dockerd does not run here: {out.stderr.strip()}")
             (target / "package-version").write_text(package_version + "\n")
         shutil.rmtree(downloads, ignore_errors=True)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof import system
+from netproof import system, wait
 from netproof.model.names import HOLDER_MARK, PREFIX, STATE_ROOT, LabNames
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -99,21 +99,23 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
     longer be told apart.
     """
     deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        return max(0.0, deadline - time.monotonic())
+
     killed: set[int] = set()
     while True:
         found = find(lab)
-        if not found.processes or time.monotonic() > deadline:
+        if not found.processes or not remaining():
             break
         signal_all(found.processes, signal.SIGSTOP)
         signal_all(found.processes, signal.SIGKILL)
         killed |= set(found.processes)
-        while any(_alive(pid) for pid in found.processes) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait.poll(lambda pids=found.processes: not any(_alive(pid) for pid in pids), timeout=remaining(), interval=0.02)
     # The killed daemons were detached, so init reaps them, in its own time (about a second
     # here); wait a little for that too, so nothing of the lab is listed, not even a zombie.
-    reaped_by = min(deadline, time.monotonic() + ZOMBIE_GRACE)
-    while any(os.path.exists(f"/proc/{pid}") for pid in killed) and time.monotonic() < reaped_by:
-        time.sleep(0.05)
+    wait.poll(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in killed), timeout=min(remaining(), ZOMBIE_GRACE),
+              interval=0.05)
     for mount in sorted(found.mounts, key=len, reverse=True):
         system.run(["umount", "-l", mount], check=False)
     for name in found.netns:
@@ -121,7 +123,7 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
             system.run(["umount", "-l", str(NETNS_DIR / name)], check=False)
             (NETNS_DIR / name).unlink(missing_ok=True)
     for cgroup in found.cgroups:
-        _remove_cgroup(cgroup, deadline)
+        _remove_cgroup(cgroup, remaining())
     for d in found.dirs:
         system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
     return find(lab)
@@ -135,25 +137,23 @@ def signal_all(pids, signum: int) -> None:
             pass
 
 
-def _remove_cgroup(cgroup: Path, deadline: float) -> None:
+def _remove_cgroup(cgroup: Path, timeout: float) -> None:
     # A cgroup can be removed only once its tasks have gone, which lags a kill a little.
     for root, dirs, _ in os.walk(cgroup, topdown=False):
         for d in dirs:
-            _rmdir_until(Path(root) / d, deadline)
-    _rmdir_until(cgroup, deadline)
+            wait.poll(lambda path=Path(root) / d: _rmdir(path), timeout=timeout, interval=0.05)
+    wait.poll(lambda: _rmdir(cgroup), timeout=timeout, interval=0.05)
 
 
-def _rmdir_until(path: Path, deadline: float) -> None:
-    while True:
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
+def _rmdir(path: Path) -> bool:
+    """Whether the folder is gone now."""
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""netproof's pytest plugin: the lab a run uses, fixtures that read like the domain, check IDs.
+"""netproof's pytest plugin: the lab a run uses, fixtures that read like the domain, the catalogue's checks.
 
 Lab lifetime. The process that owns the run (the xdist controller under `-n`, or the only
 process) chooses the lab when pytest starts: `--lab` names a running lab (name or state file)
@@ -7,8 +7,11 @@ labs/seed.yml brought up. A lab it brought up it brings down when the run ends, 
 worker. Workers only attach, through the lab's state file. Nothing happens unless the run
 collects checks (paths under checks/, or --lab given): `pytest tests` never touches a lab.
 
-Checks. Each carries `@pytest.mark.check("OVL-PING-001", "what Docker promises")`; its test ID
-becomes `checks/<module>.py::OVL-PING-001[swarm-docker1->docker4]` and items run sorted by ID.
+Checks. Each is declared with `netproof.catalogue.check` (ID, promise, scope, tags, since/until);
+its test items are named by its ID, `checks/<module>.py::OVL-PING-001[swarm-docker1->docker4]`,
+run sorted by ID, and carry their case (hosts, control plane, engines) as data. Each report of a
+check carries, as properties, the check, its case, its evidence and its outcome in netproof's
+words (see report/results.py): what the recorder writes, never parsed back out of a test ID.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from netproof import catalogue
+from netproof.catalogue import Case, Check, check_of
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology as topo
@@ -28,7 +33,7 @@ from netproof.proof import known_defects
 from netproof.proof.evidence import CheckFailed, LabBroken, Proof
 from netproof.proof.objects import Workspace
 from netproof.providers.base import LabHost
-from netproof.report.recorder import EVIDENCE_PROPERTY, RunRecorder
+from netproof.report.recorder import CASE_PROPERTY, CHECK_PROPERTY, EVIDENCE_PROPERTY, OUTCOME_PROPERTY, RunRecorder
 
 
 class LeftoverWarning(UserWarning):
@@ -42,6 +47,9 @@ class DockerRetryWarning(UserWarning):
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
 LAB_OWNED = pytest.StashKey[bool]()  # this process brought it up, so brings it down
 LAB = pytest.StashKey[Lab]()
+DECLARED = pytest.StashKey[list[Check]]()  # every check seen while collecting (duplicates included)
+CASE = pytest.StashKey[Case]()
+STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its engine logs start there
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,9 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="host pairs for cross-host checks: spanning (every host, same-subnet and routed paths) or all")
 
 
-@pytest.hookimpl(tryfirst=True)  # before junitxml reads where to write
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "check(id, promise): a conformance check with a stable ID and the promise it proves")
+    config.stash[DECLARED] = []
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("netproof_lab"):
@@ -69,6 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _runs_checks(config):
         return
     try:
+        for folder in _check_folders(config):  # a bad catalogue stops the run before any lab is touched
+            catalogue.load(folder)
         state, owned = _open_lab(config)
     except NetproofError as e:
         raise pytest.UsageError(f"netproof: {e}") from None
@@ -77,11 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
     report_dir = config.getoption("netproof_report_dir")
     if report_dir:
         Path(report_dir).mkdir(parents=True, exist_ok=True)
-        if not config.option.xmlpath:
-            config.option.xmlpath = str(Path(report_dir) / "junit.xml")
-        lab = _lab(config)
-        pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
-        config.pluginmanager.register(RunRecorder(lab, pairs, Path(report_dir)), "netproof-recorder")
+    lab = _lab(config)
+    pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
+    config.pluginmanager.register(RunRecorder(lab, pairs, Path(report_dir) if report_dir else None), "netproof-recorder")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -116,15 +123,25 @@ def _refuse_a_root_taken_from_an_option(config: pytest.Config) -> None:
 
 
 def _runs_checks(config: pytest.Config) -> bool:
-    if config.getoption("netproof_lab"):
-        return True
+    return bool(config.getoption("netproof_lab")) or bool(_check_folders(config))
+
+
+def _check_folders(config: pytest.Config) -> list[Path]:
+    """The folders of checks this run collects: checks/ (or part of it), or any folder when --lab is given."""
     checks = (config.rootpath / "checks").resolve()
+    folders = []
     for arg in config.args:
         for base in (config.invocation_params.dir, config.rootpath):
             path = (base / arg.split("::")[0]).resolve()
-            if path.exists() and (path == checks or checks in path.parents or path in checks.parents):
-                return True
-    return False
+            if not path.exists():
+                continue
+            folder = path if path.is_dir() else path.parent
+            if folder == checks or checks in folder.parents or (config.getoption("netproof_lab") and any(folder.glob("test_*.py"))):
+                folders.append(folder)
+            elif path in checks.parents:
+                folders.append(checks)
+            break
+    return sorted(set(folders))
 
 
 def _open_lab(config: pytest.Config) -> tuple[str, bool]:
@@ -182,59 +199,126 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("docker_host", hosts, ids=[f"{plane}-{h.name}" for h in hosts], indirect=True)
 
 
-def check_id(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("check")
-    return marker.args[0] if marker else None
-
-
-@pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
-    """A check's test items are named by its ID: OVL-PING-001[swarm-docker1->docker4]."""
-    result = yield
-    if result is None:
-        return result
-    items = [result] if isinstance(result, pytest.Item | pytest.Collector) else list(result)
-    renamed = []
-    for item in items:
-        cid = check_id(item) if isinstance(item, pytest.Function) else None
-        if cid:
-            callspec = getattr(item, "callspec", None)
-            item = pytest.Function.from_parent(
-                collector, name=f"{cid}[{callspec.id}]" if callspec else cid, callspec=callspec, callobj=item.obj,
-                fixtureinfo=item._fixtureinfo, keywords={callspec.id: True} if callspec else None, originalname=cid,
-            )
-        renamed.append(item)
-    return renamed
+    """A check is collected under its ID (catalogue.check binds it so); under its function name it is only noted."""
+    declared = check_of(obj)
+    if declared is None or name == declared.id:
+        return None  # pytest's own collection: a check's ID is a test name (__test__ = True)
+    collector.config.stash[DECLARED].append(declared)
+    return []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    checks = sorted((i for i in items if check_id(i)), key=lambda i: i.name)
-    items[:] = [i for i in items if not check_id(i)] + checks
+    try:
+        catalogue.validate(config.stash[DECLARED])
+    except catalogue.CatalogueError as e:
+        raise pytest.UsageError(f"netproof: {e}") from None
+    checks = []
+    for item in items:
+        declared = _check(item)
+        if declared is None:
+            continue
+        fixture = catalogue.SCOPES[declared.scope]
+        if fixture not in item.fixturenames:
+            raise pytest.UsageError(f"netproof: {declared.where}: {declared.id} has scope {declared.scope!r},"
+                                    f" so it must take the {fixture!r} fixture")
+        item.stash[CASE] = _case_of(item, _lab(config))
+        checks.append(item)
+    chosen = set(map(id, checks))
+    items[:] = [i for i in items if id(i) not in chosen] + sorted(checks, key=lambda i: i.name)
+
+
+def _check(item: pytest.Item) -> Check | None:
+    return check_of(getattr(item, "function", None))
+
+
+def _case_of(item: pytest.Item, lab: Lab) -> Case:
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    if "pair" in params:
+        hosts = (params["pair"].src.name, params["pair"].dst.name)
+    elif "docker_host" in params:
+        hosts = (params["docker_host"].name,)
+    else:
+        hosts = tuple(h.name for h in lab.docker_hosts)
+    plane = lab.topology.control_plane
+    label = item.callspec.id if hasattr(item, "callspec") else plane
+    return Case(label, plane, hosts, {h: lab.engine_version(h) for h in hosts})
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    proof = getattr(item, "funcargs", {}).get("proof")
-    if isinstance(proof, Proof) and call.when == "call":
-        # On the item, so every later report (and junitxml, which reads teardown's) carries it.
-        item.user_properties.append((EVIDENCE_PROPERTY, json.dumps(proof.to_dict())))
     outcome = yield
     report = outcome.get_result()
+    declared = _check(item)
+    if declared is None or CASE not in item.stash:
+        return
+    case = item.stash[CASE]
+    if call.when == "setup":
+        item.stash[STARTED] = call.start
+    report.user_properties += [(CHECK_PROPERTY, json.dumps({"id": declared.id, "promise": declared.promise})),
+                               (CASE_PROPERTY, json.dumps(case.to_dict()))]
+    verdict = _verdict(item, declared, case, call, report)
+    if verdict is None:
+        return
+    netproof_outcome, message = verdict
+    proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
+    evidence = proof.to_dict() if isinstance(proof, Proof) and call.when == "call" else None
+    if netproof_outcome in ("failed", "error", "known-defect", "not-promised") and report.when != "teardown" and call.excinfo:
+        evidence = evidence or {"mechanism": {}, "exhibits": []}
+        evidence["exhibits"] += _engine_logs(item, case, since=item.stash.get(STARTED, call.start), until=call.stop)
+    if evidence is not None:
+        report.user_properties.append((EVIDENCE_PROPERTY, json.dumps(evidence)))
+    report.user_properties.append((OUTCOME_PROPERTY, json.dumps([netproof_outcome, message])))
+
+
+def _verdict(item: pytest.Item, declared: Check, case: Case, call: pytest.CallInfo,
+             report: pytest.TestReport) -> tuple[str, str | None] | None:
+    """The phase's outcome in netproof's words, and its message; adjusts pytest's report to match."""
+    not_promised = [f"{h} runs Docker {v}" for h, v in case.engines.items() if v and not declared.promised_on(v)]
+    why_not = (f"not promised here ({'; '.join(not_promised)}): {declared.id} holds on Docker {declared.engines}"
+               f" ({declared.reference})") if not_promised else None
     excinfo = call.excinfo
-    if report.failed and call.when == "call" and excinfo is not None and not excinfo.errisinstance(LabBroken):
-        reason = known_defects.explain(str(excinfo.value), _hosts_of(item))
-        if reason:
-            report.outcome, report.wasxfail = "skipped", reason
+    if report.passed:
+        if call.when != "call":
+            return None
+        return ("not-promised", f"{why_not}; it held here") if why_not else ("passed", None)
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return "skipped", reason.removeprefix("Skipped: ")
+    if excinfo is not None and excinfo.errisinstance(LabBroken):
+        report.longrepr = f"LAB BROKEN, not a Docker failure: {excinfo.value}"
+        return "error", report.longrepr
     if excinfo is not None and excinfo.errisinstance(CheckFailed):
         report.longrepr = str(excinfo.value)
-    elif excinfo is not None and excinfo.errisinstance(LabBroken):
-        report.longrepr = f"LAB BROKEN, not a Docker failure: {excinfo.value}"
+    message = report.longreprtext
+    if call.when != "call":
+        return "error", message
+    defect = known_defects.explain(message, _hosts_of(item))
+    if defect:
+        report.outcome, report.wasxfail = "skipped", defect
+        return "known-defect", f"{defect}\n\n{message}"
+    if why_not:
+        report.outcome, report.wasxfail = "skipped", why_not
+        return "not-promised", f"{why_not}\n\nWhat was observed:\n{message}"
+    return "failed", message
+
+
+def _engine_logs(item: pytest.Item, case: Case, since: float, until: float) -> list[dict]:
+    """The involved hosts' dockerd log lines from the check's own time window, as exhibits."""
+    lab = _lab(item.config)
+    exhibits = []
+    for name in case.hosts:
+        try:
+            text = lab.provider.engine_log(lab.host(name), since, until) or "(no lines in this window)"
+        except Exception as e:  # noqa: BLE001 - the log is evidence, its absence a fact
+            text = f"(could not read it: {type(e).__name__}: {e})"
+        exhibits.append({"title": f"dockerd log on {name} during the check", "kind": "text", "content": text, "where": name})
+    return exhibits
 
 
 def _hosts_of(item: pytest.Item) -> list[LabHost]:
-    args = getattr(item, "funcargs", {})
-    hosts = [args["pair"].src, args["pair"].dst] if "pair" in args else []
-    return hosts + ([args["docker_host"]] if "docker_host" in args else [])
+    lab = _lab(item.config)
+    return [lab.host(h) for h in item.stash[CASE].hosts]
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -281,11 +365,10 @@ def outside(lab: Lab) -> LabHost:
 @pytest.fixture
 def proof(request: pytest.FixtureRequest) -> Proof:
     """The check's evidence and its way of failing with expected, observed, where."""
-    marker = request.node.get_closest_marker("check")
-    if marker is None:
-        raise pytest.UsageError(f"{request.node.nodeid}: the proof fixture is for checks marked @pytest.mark.check(ID, promise)")
-    case = request.node.callspec.id if hasattr(request.node, "callspec") else ""
-    return Proof(marker.args[0], marker.args[1] if len(marker.args) > 1 else "", case)
+    declared = _check(request.node)
+    if declared is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the proof fixture is for checks declared with netproof.catalogue.check")
+    return Proof(declared.id, declared.promise, request.node.stash[CASE].label)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from netproof.errors import NetproofError
 
@@ -54,11 +55,14 @@ class CommandError(NetproofError):
 
 
 def run(
-    argv: list[str], *, check: bool = True, timeout: float = 60, where: str = "this machine", input: str | None = None
+    argv: list[str], *, check: bool = True, timeout: float | None = 60, where: str = "this machine", input: str | None = None,
+    env: dict[str, str] | None = None, cwd: str | Path | None = None, capture: bool = True,
 ) -> CommandResult:
+    """The one way netproof runs a command and reads its output (timeout None: as long as it takes;
+    capture=False: the output goes to netproof's own, as the command writes it)."""
     try:
         stdin = None if input is not None else subprocess.DEVNULL
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
+        done = subprocess.run(argv, capture_output=capture, text=True, timeout=timeout, input=input, stdin=stdin, env=env, cwd=cwd)
     except FileNotFoundError:
         raise NetproofError(f"{where}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired as e:
@@ -68,10 +72,17 @@ def run(
         if check:
             raise CommandError(result) from None
         return result
-    result = CommandResult(argv, done.returncode, done.stdout, done.stderr, where)
+    result = CommandResult(argv, done.returncode, done.stdout or "", done.stderr or "", where)
     if check and not result.ok:
         raise CommandError(result)
     return result
+
+
+def spawn(argv: list[str], log: Path) -> None:
+    """Start a daemon detached from netproof (`setsid -f`: it outlives this process, init reaps it),
+    its output appended to log. The one way netproof starts something that keeps running."""
+    with open(log, "a") as out:
+        subprocess.run(["setsid", "-f", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True)
 
 
 def require_root() -> None:

@@ -8,13 +8,10 @@ checks while the swarm is of mixed versions.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from netproof import engines
-from netproof.errors import NetproofError
+from netproof import checkrun, engines, wait
 from netproof.lab import controlplane
 from netproof.lab.lab import Lab
 from netproof.model.engine_start import engine_start
@@ -23,21 +20,10 @@ from netproof.progress import Progress
 from netproof.proof import probes
 from netproof.proof.objects import Workspace
 from netproof.providers import require_engine_control
-from netproof.report import diff, results
+from netproof.report import diff
 
 OVERLAY_SETTLE_SECONDS = 180
 CROSS_HOST_CHECKS = "OVL-PING-001 or OVL-VXLAN-001"
-
-
-def run_checks(lab: Lab, folder: Path, checks: Path, select: str | None = None) -> results.Results:
-    argv = [sys.executable, "-m", "pytest", str(checks), "-n", "auto", f"--lab={lab.name}", f"--report-dir={folder}",
-            "-q", "-p", "no:cacheprovider", f"--rootdir={checks.parent}"]
-    if select:
-        argv += ["-k", select]
-    subprocess.call(argv, cwd=checks.parent)
-    if not (folder / "results.json").exists():
-        raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
-    return results.load(folder)
 
 
 def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path, *, rolling: bool, progress: Progress) -> diff.RunDiff:
@@ -48,7 +34,7 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
     try:
         engine_control = require_engine_control(lab.provider, "netproof upgrade")
         progress.say(f"upgrade: checks on {old}")
-        before = run_checks(lab, reports / "before", checks)
+        before = checkrun.run(lab.name, reports / "before", checks=checks)
         for step, host in enumerate(lab.docker_hosts, 1):
             with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
                 engine_control.stop_engine(host.name)
@@ -62,9 +48,9 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
                 recovered[host.name] = wait_for_overlay(lab, host.name, progress)
             if rolling and step < len(lab.docker_hosts):
                 progress.say(f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)")
-                run_checks(lab, reports / f"rolling-{step}-{host.name}", checks, CROSS_HOST_CHECKS)
+                checkrun.run(lab.name, reports / f"rolling-{step}-{host.name}", checks=checks, select=CROSS_HOST_CHECKS)
         progress.say(f"upgrade: checks on {new}")
-        after = run_checks(lab, reports / "after", checks)
+        after = checkrun.run(lab.name, reports / "after", checks=checks)
     finally:
         lab.down(progress)
     changes = diff.compare(before, after)
@@ -85,10 +71,8 @@ def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
             net = space.overlay(role="settle")
             here = space.container(lab.host(host), net, role="settle")
             others = [space.container(h, net, role="settle") for h in lab.docker_hosts if h.name != host]
-            while not all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others):
-                if time.monotonic() - started > OVERLAY_SETTLE_SECONDS:
-                    raise NetproofError(f"overlay traffic to {host} did not flow again {OVERLAY_SETTLE_SECONDS} s after its upgrade")
-                time.sleep(1)
+            wait.until(lambda: all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others),
+                       timeout=OVERLAY_SETTLE_SECONDS, interval=1, what=f"overlay traffic to {host} to flow again after its upgrade")
         finally:
             space.remove()
     return time.monotonic() - started

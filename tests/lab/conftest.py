@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from netproof import catalogue, checkrun
 from netproof.model.names import STATE_ROOT
+from netproof.report import results
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 
@@ -29,6 +31,40 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.lab)
             if os.geteuid() != 0:
                 item.add_marker(pytest.mark.skip(reason="end-to-end lab tests need root"))
+
+
+ROOT = Path(__file__).parents[2]
+CHECK_IDS = {c.id for c in catalogue.load(ROOT / "checks")}
+
+
+@dataclass
+class ChecksRun:
+    """A pytest run of the checks in a subprocess: its output, and each check case's outcome from its results.json."""
+
+    done: subprocess.CompletedProcess
+    outcomes: dict[str, str]  # "OVL-PING-001[swarm-docker1->docker4]" -> outcome, in netproof's words
+    report: Path
+
+    @property
+    def returncode(self) -> int:
+        return self.done.returncode
+
+    @property
+    def output(self) -> str:
+        return self.done.stdout + self.done.stderr
+
+    def results(self) -> results.Results:
+        return results.load(self.report)
+
+
+def run_checks(lab: str | None, report: Path, *, select: str | None = None, workers: str | int | None = "auto",
+               extra: tuple[str, ...] = (), env: dict | None = None, timeout: float = 900, checks: Path = ROOT / "checks") -> ChecksRun:
+    argv = checkrun.pytest_argv(checks, lab, report_dir=report, select=select, workers=workers, extra=("-q", "-rfExX", *extra))
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    outcomes = {}
+    if (report / "results.json").exists():
+        outcomes = {f"{c.id}[{c.case}]": c.outcome for c in results.load(report).checks}
+    return ChecksRun(done, outcomes, report)
 
 
 def netproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:

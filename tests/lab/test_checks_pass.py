@@ -4,38 +4,12 @@ the seed lab up once for all workers and down once after them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import pytest
 
 from netproof.lab.lab import Lab
 from netproof.model import topology
 
-from .conftest import assert_nothing_left, claim
-
-ROOT = Path(__file__).parents[2]
-CHECK_IDS = {"OVL-PING-001", "OVL-VXLAN-001", "OVL-VETH-001", "OVL-GWBR-001", "OVL-GWBR-002", "ISO-INT-001", "ISO-INT-002"}
-KNOWN_DEFECT = "known Docker defect"
-
-
-def run_checks(*args: str, junit: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    done = subprocess.run([sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider", "-q", "-rfExX",
-                           f"--junitxml={junit}", *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    outcomes = {}
-    if junit.exists():
-        for case in ET.parse(junit).iter("testcase"):
-            kinds = [child for child in case if child.tag in ("failure", "error", "skipped")]
-            if not kinds:
-                outcome = "passed"
-            elif kinds[0].tag == "skipped" and KNOWN_DEFECT in (kinds[0].get("message") or ""):
-                outcome = "known-defect"
-            else:
-                outcome = kinds[0].tag
-            outcomes[case.get("name")] = outcome
-    return done, outcomes
+from .conftest import CHECK_IDS, ROOT, assert_nothing_left, claim, run_checks
 
 
 @pytest.mark.parametrize("engine, control_plane", [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
@@ -43,17 +17,16 @@ def run_checks(*args: str, junit: Path) -> tuple[subprocess.CompletedProcess, di
 def test_checks_pass_in_parallel_and_serially(engine, control_plane, machine, tmp_path, bring_up):
     name = f"t-chk-{control_plane}-{engine.replace('.', '')}"
     lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=name, engine=engine, control_plane=control_plane))
-    results = {}
-    for mode, args in (("parallel", ["-n", "auto"]), ("serial", [])):
-        done, outcomes = run_checks("--lab", name, *args, junit=tmp_path / f"{mode}.xml")
-        output = (done.stdout + done.stderr)[-4000:]
-        assert done.returncode == 0, f"{mode} run failed:\n{output}"
-        assert {n.split("[")[0] for n in outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(outcomes)}"
-        assert all(o in ("passed", "known-defect") for o in outcomes.values()), f"{mode}: {outcomes}"
+    runs = {}
+    for mode, workers in (("parallel", "auto"), ("serial", None)):
+        run = run_checks(name, tmp_path / mode, workers=workers)
+        assert run.returncode == 0, f"{mode} run failed:\n{run.output[-4000:]}"
+        assert {n.split("[")[0] for n in run.outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(run.outcomes)}"
+        assert all(o in ("passed", "known-defect") for o in run.outcomes.values()), f"{mode}: {run.outcomes}"
         if control_plane == "swarm":
-            assert set(outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {outcomes}"
-        results[mode] = outcomes
-    assert results["parallel"].keys() == results["serial"].keys()
+            assert set(run.outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {run.outcomes}"
+        runs[mode] = run.outcomes
+    assert runs["parallel"].keys() == runs["serial"].keys()
     lab.down()
     assert_nothing_left(name, machine)
 
@@ -62,9 +35,8 @@ def test_a_run_without_a_lab_brings_the_seed_lab_up_and_down_once(machine, tmp_p
     if "seed" in Lab.running():
         pytest.skip("a lab named seed is up here; this test needs to bring its own")
     claim("seed")
-    done, outcomes = run_checks("-n", "2", "-k", "OVL-PING-001", junit=tmp_path / "run.xml")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    assert output.count("lab seed: up in") == 1 and output.count("bringing lab seed down") == 1, output[-4000:]
-    assert set(outcomes.values()) == {"passed"} and len(outcomes) == 4
+    run = run_checks(None, tmp_path / "report", workers=2, select="OVL-PING-001")
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.output.count("lab seed: up in") == 1 and run.output.count("bringing lab seed down") == 1, run.output[-4000:]
+    assert set(run.outcomes.values()) == {"passed"} and len(run.outcomes) == 4
     assert_nothing_left("seed", machine)

@@ -15,8 +15,7 @@ from netproof import box
 from netproof.model import topology
 from netproof.progress import Progress
 
-from .conftest import assert_nothing_left
-from .test_checks_pass import ROOT, run_checks
+from .conftest import ROOT, assert_nothing_left, run_checks
 
 pytestmark = pytest.mark.slow
 LAB = "t-vagrant"
@@ -52,10 +51,9 @@ def test_a_two_host_vagrant_lab_passes_the_cross_host_ping_and_vxlan_checks(mach
     assert lab.host("docker2").address in docker1.run(["ip", "route", "get", lab.host("docker2").address]).stdout
 
     report = tmp_path / "report"
-    done, outcomes = run_checks("--lab", LAB, "-k", "OVL-PING-001 or OVL-VXLAN-001", f"--report-dir={report}",
-                                junit=tmp_path / "vagrant.xml")
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert outcomes == {"OVL-PING-001[swarm-docker1->docker2]": "passed", "OVL-VXLAN-001[swarm-docker1->docker2]": "passed"}
+    run = run_checks(LAB, report, select="OVL-PING-001 or OVL-VXLAN-001")
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.outcomes == {"OVL-PING-001[swarm-docker1->docker2]": "passed", "OVL-VXLAN-001[swarm-docker1->docker2]": "passed"}
     results = json.loads((report / "results.json").read_text())
     assert results["lab"]["provider"] == "vagrant"
     pcaps = list(report.rglob("*.pcap"))

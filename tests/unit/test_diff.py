@@ -14,10 +14,29 @@ BROKEN = results.load(FIXTURES / "results-20.10-swarm-isolation-broken.json")
 def test_the_upgrade_changed_no_outcome_but_the_firewall_mechanism():
     d = diff.compare(BEFORE, AFTER)
     assert not d.regressed and not d.of_kind("fix") and not d.of_kind("added") and not d.of_kind("removed")
-    changed = {(c.check_id, c.case) for c in d.of_kind("mechanism changed")}
-    assert ("ISO-INT-001", "swarm-docker1") in changed
-    details = "\n".join(next(c for c in d.changes if c.case == "swarm-docker1" and c.check_id == "ISO-INT-001").details)
-    assert "- -A FORWARD -j DOCKER-ISOLATION-STAGE-1" in details and "+ -A FORWARD -j DOCKER-FORWARD" in details
+    forward = [c for c in d.of_kind("mechanism changed") if c.details[0] == "FORWARD chain:"]
+    assert len(forward) == 1, "the same change in eight cases is one entry"
+    assert "- -A FORWARD -j DOCKER-ISOLATION-STAGE-1" in "\n".join(forward[0].details)
+    assert "+ -A FORWARD -j DOCKER-FORWARD" in "\n".join(forward[0].details)
+    assert forward[0].where == "ISO-INT-001 on 4 of 4 hosts, ISO-INT-002 in 4 of 4 cases"
+    assert len(forward[0].cases) == 8 and ("ISO-INT-001", "swarm-docker1") in forward[0].cases
+
+
+def test_a_mechanism_change_in_one_case_only_names_that_case():
+    d = diff.compare(BEFORE, AFTER)
+    bridge_rules = [c for c in d.of_kind("mechanism changed") if c.details[0] == "rules naming the internal bridge:"]
+    assert [c.where for c in bridge_rules] == ["ISO-INT-001 on 4 of 4 hosts"]
+    only_one = diff.compare(BEFORE, _with_mechanism(AFTER, "OVL-GWBR-001", "swarm-docker2", "container interfaces", ["eth0"]))
+    single = [c for c in only_one.of_kind("mechanism changed") if c.details[0].startswith("container interfaces")]
+    assert [c.where for c in single] == ["OVL-GWBR-001[swarm-docker2]"]
+
+
+def _with_mechanism(run, check_id, case, name, value):
+    copy = results.Results(run.run, run.lab, run.environment, [results.CheckResult(**vars(c)) for c in run.checks])
+    for c in copy.checks:
+        if (c.id, c.case) == (check_id, case):
+            c.mechanism = {**c.mechanism, name: value}
+    return copy
 
 
 def test_versions_are_compared_host_by_host():

@@ -15,11 +15,22 @@ RECORDED = Path(__file__).parents[1] / "fixtures" / "results-20.10-swarm-isolati
 
 def test_recorded_results_load_with_their_summary():
     run = results.load(RECORDED)
-    assert run.summary == {"passed": 15, "failed": 1, "error": 0, "skipped": 0, "expected-difference": 0}
+    assert run.summary == {"passed": 15, "failed": 1, "error": 0, "skipped": 0, "known-defect": 0, "not-promised": 0}
+    assert run.counts() == "15 passed, 1 failed"
     assert run.verdict == "fail"
     failed = [c for c in run.checks if c.outcome == "failed"]
     assert [(c.id, c.case) for c in failed] == [("ISO-INT-001", "swarm-docker3")]
     assert "Expected: every probe between" in failed[0].message and failed[0].hosts == ["docker3"]
+    # Read from schema 1, which had no engines per check: they come from the environment table.
+    assert run.schema == results.SCHEMA and failed[0].engines == {"docker3": "20.10.24+dfsg1"}
+    assert failed[0].control_plane == "swarm"
+
+
+def test_schema_1_expected_differences_are_read_as_known_defects(tmp_path):
+    doc = json.loads(RECORDED.read_text())
+    doc["checks"][0]["outcome"] = "expected-difference"
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    assert results.load(tmp_path).checks[0].outcome == "known-defect"
 
 
 def test_results_round_trip_through_a_run_folder(tmp_path):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
+from netproof import system
 from netproof.errors import NetproofError
 from netproof.progress import Progress
 from netproof.providers.base import LabHost
@@ -27,7 +27,7 @@ def rootfs_tar() -> bytes:
         binary = f.read()
     if b"ld-linux" in binary[:4096]:
         raise NetproofError(f"{busybox} is dynamically linked and cannot run in an empty image; apt-get install busybox-static")
-    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    applets = system.run([busybox, "--list"]).stdout.split()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in ("bin", "tmp", "etc", "proc", "sys", "dev"):

@@ -49,6 +49,10 @@ class Lab:
         managers = [h for h in self.docker_hosts if roles.get(h.name) == "manager"]
         return managers[0] if managers else self.docker_hosts[0]
 
+    def engine_version(self, host: str) -> str | None:
+        """The Docker version a docker host runs, as recorded when the lab came up (or an upgrade changed it)."""
+        return self.state.get("provider_state", {}).get("engines", {}).get(host)
+
     @property
     def patience(self) -> float:
         """How many times longer than on netns the lab's waits allow (the provider's, as recorded at `up`)."""

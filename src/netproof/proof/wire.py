@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from netproof import wait
+from netproof.proof.evidence import LabBroken
 from netproof.proof.namespaces import NetNamespace
 from netproof.system import CommandResult
 
@@ -44,11 +46,10 @@ class Capture:
         self._thread = threading.Thread(target=capture, daemon=True)
         self._thread.start()
         # tcpdump writes the pcap header once it listens; packets before that would be missed.
-        deadline = time.monotonic() + 10
-        while not self.host.run(["test", "-s", self.remote]).ok:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"tcpdump did not start on {self.host.name}: {self.result}")
-            time.sleep(0.05)
+        listening = wait.poll(lambda: self.host.run(["test", "-s", self.remote]).ok or not self._thread.is_alive(),
+                              timeout=10, interval=0.05)[1]
+        if not listening or not self._thread.is_alive():
+            raise LabBroken(f"tcpdump did not start on {self.host.name}: {self.result or 'no pcap header after 10 s'}")
         time.sleep(0.1)
         return self
 

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import testinfra
 
-from netproof.errors import NetproofError
+from netproof import system, wait
 from netproof.model.topology import Host
 from netproof.providers.base import LabHost
 from netproof.system import CommandError, CommandResult
@@ -84,15 +82,14 @@ class SshAccess:
                              "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
                              "-L", f"{sock}:{REMOTE_DOCKER_SOCKET}")
         log = self.folder / f"{host}.tunnel.log"
-        with open(log, "w") as out:
-            subprocess.run(["setsid", "-f", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True)
-        deadline = time.monotonic() + TUNNEL_TIMEOUT
-        while not sock.exists():
-            if time.monotonic() > deadline:
-                why = log.read_text().strip().splitlines()
-                raise NetproofError(f"{host}: the SSH tunnel to its docker socket did not open in {TUNNEL_TIMEOUT}s"
-                                    f" ({why[-1] if why else 'no output'}); try: ssh -F {self.config} {host} docker version")
-            time.sleep(0.1)
+        log.unlink(missing_ok=True)
+        system.spawn(argv, log)
+
+        def why() -> str:
+            said = log.read_text().strip().splitlines()
+            return f"ssh said: {said[-1] if said else 'nothing'}; try: ssh -F {self.config} {host} docker version"
+
+        wait.until(sock.exists, timeout=TUNNEL_TIMEOUT, what=f"the SSH tunnel to {host}'s docker socket", hint=why)
 
 
 class SshHost(LabHost):

@@ -18,11 +18,21 @@ KIND_ORDER = ("regression", "fix", "outcome changed", "added", "removed", "mecha
 @dataclass
 class Change:
     kind: str
-    check_id: str
+    check_id: str  # the first place it holds
     case: str
     old: str | None  # outcome
     new: str | None
     details: list[str] = field(default_factory=list)
+    # Every (check, case) where this very change holds: identical mechanism changes are one entry.
+    cases: list[tuple[str, str]] = field(default_factory=list)
+    scope: str = ""  # where it holds, for people: "ISO-INT-001 on 4 of 4 hosts"
+
+    def __post_init__(self) -> None:
+        self.cases = self.cases or [(self.check_id, self.case)]
+
+    @property
+    def where(self) -> str:
+        return self.scope or f"{self.check_id}[{self.case}]"
 
 
 @dataclass
@@ -59,27 +69,56 @@ def compare(old: Results, new: Results) -> RunDiff:
             changes.append(Change("fix", *key, o.outcome, n.outcome))
         elif o.outcome != n.outcome:
             changes.append(Change("outcome changed", *key, o.outcome, n.outcome, _first_lines(n.message)))
-        mechanism = mechanism_changes(o, n)
-        if mechanism:
-            changes.append(Change("mechanism changed", *key, o.outcome, n.outcome, mechanism))
+        for block in mechanism_changes(o, n):
+            changes.append(Change("mechanism changed", *key, o.outcome, n.outcome, block))
+    changes = _grouped(changes, new)
     changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.check_id, c.case))
     return RunDiff(old, new, changes, version_changes(old, new))
 
 
-def mechanism_changes(old: CheckResult, new: CheckResult) -> list[str]:
-    lines = []
+def _grouped(changes: list[Change], new: Results) -> list[Change]:
+    """One entry per identical mechanism change, saying where it holds ("ISO-INT-001 on 4 of 4 hosts")."""
+    kept: list[Change] = []
+    by_details: dict[tuple[str, ...], Change] = {}
+    for change in changes:
+        if change.kind != "mechanism changed":
+            kept.append(change)
+        elif tuple(change.details) in by_details:
+            by_details[tuple(change.details)].cases.append((change.check_id, change.case))
+        else:
+            by_details[tuple(change.details)] = change
+            kept.append(change)
+    of_check: dict[str, list[CheckResult]] = {}
+    for c in new.checks:
+        of_check.setdefault(c.id, []).append(c)
+    for change in by_details.values():
+        if len(change.cases) > 1:
+            change.scope = ", ".join(_extent(check_id, [case for cid, case in change.cases if cid == check_id], of_check[check_id])
+                                     for check_id in dict.fromkeys(cid for cid, _ in change.cases))
+    return kept
+
+
+def _extent(check_id: str, cases: list[str], all_cases: list[CheckResult]) -> str:
+    if all(len(c.hosts) == 1 for c in all_cases):
+        return f"{check_id} on {len(cases)} of {len(all_cases)} hosts"
+    return f"{check_id} in {len(cases)} of {len(all_cases)} cases"
+
+
+def mechanism_changes(old: CheckResult, new: CheckResult) -> list[list[str]]:
+    """One block of lines per mechanism that changed (so that the same change in several checks is one entry)."""
+    blocks = []
     for name in sorted(old.mechanism.keys() | new.mechanism.keys()):
         a, b = old.mechanism.get(name), new.mechanism.get(name)
         if a == b:
             continue
         if isinstance(a, list) and isinstance(b, list):
-            lines.append(f"{name}:")
-            lines += [f"  - {x}" for x in a if x not in b] + [f"  + {x}" for x in b if x not in a]
+            lines = [f"{name}:"] + [f"  - {x}" for x in a if x not in b] + [f"  + {x}" for x in b if x not in a]
             if set(map(str, a)) == set(map(str, b)):
                 lines.append("  (same entries, another order)")
         else:
-            lines.append(f"{name}: {a!r} -> {b!r}")
-    return lines
+            lines = [f"{name}: {a!r} -> {b!r}"]
+        blocks.append(lines)
+    return blocks
 
 
 def version_changes(old: Results, new: Results) -> list[tuple[str, str, str | None, str | None]]:
@@ -115,7 +154,7 @@ def render_terminal(diff: RunDiff) -> str:
     for kind in KIND_ORDER:
         for c in diff.of_kind(kind):
             lines.append("")
-            lines.append(f"{kind.upper():18} {c.check_id}[{c.case}]  {c.old or '-'} -> {c.new or '-'}")
+            lines.append(f"{kind.upper():18} {c.where}  {c.old or '-'} -> {c.new or '-'}")
             lines += [f"    {d}" for d in c.details]
     return "\n".join(lines)
 
@@ -143,7 +182,7 @@ def render_html(diff: RunDiff) -> str:
         if not changes:
             parts.append("<p>None.</p>")
             continue
-        rows = "".join(f"<tr><td>{e(c.check_id)}[{e(c.case)}]</td><td>{e(c.old or '-')}</td><td>{e(c.new or '-')}</td>"
+        rows = "".join(f"<tr><td>{e(c.where)}</td><td>{e(c.old or '-')}</td><td>{e(c.new or '-')}</td>"
                        f"<td><pre>{e(chr(10).join(c.details))}</pre></td></tr>" for c in changes)
         parts.append(f"<table><tr><th>check</th><th>old</th><th>new</th><th>what changed</th></tr>{rows}</table>")
     parts.append("</main></body></html>")

@@ -9,10 +9,11 @@ import html
 import json
 from pathlib import Path
 
-from netproof.report.results import OUTCOMES, CheckResult, Results, hosts_in
+from netproof.report.results import OUTCOMES, CheckResult, Results
 
-COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "error": "#6a1b9a", "skipped": "#757575", "expected-difference": "#ef6c00"}
-SYMBOLS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–", "expected-difference": "≈"}
+COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "error": "#6a1b9a", "skipped": "#757575", "known-defect": "#ef6c00",
+           "not-promised": "#00838f"}
+SYMBOLS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–", "known-defect": "≈", "not-promised": "○"}
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -47,13 +48,12 @@ def write_report(results: Results, path: Path) -> Path:
 def render(results: Results) -> str:
     verdict = results.verdict
     colour = {"pass": COLOURS["passed"], "fail": COLOURS["failed"], "lab problems": COLOURS["error"]}[verdict]
-    summary = results.summary
-    counts = ", ".join(f"{n} {o}" for o, n in summary.items() if n)
+    counts = results.counts()
     lab = results.lab
     engines = sorted({e.get("docker") or e.get("engine") or "?" for e in results.environment})
     title = f"netproof: {verdict.upper()} — lab {lab['name']}, {lab['control_plane']}, Docker {', '.join(engines)}"
     failures = [c for c in results.checks if c.outcome in ("failed", "error")]
-    differences = [c for c in results.checks if c.outcome in ("expected-difference", "skipped")]
+    differences = [c for c in results.checks if c.outcome in ("known-defect", "not-promised", "skipped")]
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<header style='background:{colour}'><h1 style='margin:0'>{_e(title)}</h1>",
@@ -64,7 +64,8 @@ def render(results: Results) -> str:
         "".join(_failure(c) for c in failures) or "<p>None: every check kept Docker's promise.</p>",
     ]
     if differences:
-        parts += [f"<h2>Expected differences and skips ({len(differences)})</h2>", "".join(_failure(c) for c in differences)]
+        parts += [f"<h2>Known defects, promises not made, skips ({len(differences)})</h2>",
+                  "".join(_failure(c) for c in differences)]
     parts += [
         "<h2>The lab</h2>", _topology_svg(results), _lab_table(results),
         "<h2>Environment</h2>", _environment(results),
@@ -84,14 +85,14 @@ def _badge(outcome: str) -> str:
 
 def _matrix(results: Results) -> str:
     """Rows: checks. Columns: the cases (host pairs or hosts), headed by the engines they ran."""
-    engine_of = {e["host"]: e.get("docker") or e.get("engine") for e in results.environment}
-    cases = sorted({c.case for c in results.checks})
+    engines_of = {}  # case -> the engines its hosts ran
+    for c in results.checks:
+        engines_of.setdefault(c.case, set()).update(v or "?" for v in c.engines.values())
+    cases = sorted(engines_of)
     ids = sorted({c.id for c in results.checks})
     by_key = {(c.id, c.case): c for c in results.checks}
-    head = "".join(
-        f"<th title='{_e(case)}'>{_e(case)}<div class='muted'>{_e(', '.join(sorted({engine_of.get(h, '?') for h in hosts_in(case)})))}</div></th>"
-        for case in cases
-    )
+    head = "".join(f"<th title='{_e(case)}'>{_e(case)}<div class='muted'>{_e(', '.join(sorted(engines_of[case])))}</div></th>"
+                   for case in cases)
     rows = []
     for check_id in ids:
         cells = []

@@ -1,4 +1,8 @@
-"""Records a pytest run of the checks, report by report, into Results (on the process that owns the run)."""
+"""Records a pytest run of the checks, report by report, into Results (on the process that owns the
+run; xdist relays the workers' reports). The plugin puts on each check's reports what the recorder
+needs as structured properties: the check, its case, its evidence and its outcome in netproof's own
+words. Nothing is parsed back out of test IDs.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,20 @@ import pytest
 
 from netproof import __version__
 from netproof.lab.lab import Lab
-from netproof.report.results import CheckResult, Results, hosts_in
+from netproof.report.results import CheckResult, Results
 
-EVIDENCE_PROPERTY = "netproof.evidence"
+CHECK_PROPERTY = "netproof.check"  # {id, promise}
+CASE_PROPERTY = "netproof.case"  # Case.to_dict()
+EVIDENCE_PROPERTY = "netproof.evidence"  # Proof.to_dict()
+OUTCOME_PROPERTY = "netproof.outcome"  # [outcome, message]
+# When a check's phases say different things, the gravest stands (a teardown error outranks a pass).
+GRAVITY = {o: i for i, o in enumerate(("passed", "skipped", "not-promised", "known-defect", "failed", "error"))}
 
 
 class RunRecorder:
-    """A pytest plugin object, registered for a run that writes a report folder."""
+    """A pytest plugin object on the process that owns a checks run; writes the report folder if given one."""
 
-    def __init__(self, lab: Lab, pairs: list[tuple[str, str]], folder: Path):
+    def __init__(self, lab: Lab, pairs: list[tuple[str, str]], folder: Path | None):
         self.lab = lab
         self.pairs = pairs
         self.folder = folder
@@ -29,42 +38,48 @@ class RunRecorder:
         self.checks: dict[str, CheckResult] = {}
         self.environment = environment_of(lab)
 
-    # --- pytest hooks (on the process that owns the run; xdist relays the workers' reports) ---
+    # --- pytest hooks -------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.record(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from netproof.report import html
+        if self.folder is None:
+            return
+        from netproof.report import html, junit
 
         results = self.results()
         results.write(self.folder)
+        junit.write(results, self.folder / "junit.xml")
         html.write_report(results, self.folder / "index.html")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        terminalreporter.write_line(f"netproof report: {self.folder / 'index.html'} (results.json and junit.xml beside it)")
+        if not self.checks:
+            return
+        terminalreporter.write_line(f"netproof: {self.results().counts()}")
+        if self.folder is not None:
+            terminalreporter.write_line(f"netproof report: {self.folder / 'index.html'} (results.json and junit.xml beside it)")
+
+    # --- recording ----------------------------------------------------------------------------
 
     def record(self, report: pytest.TestReport) -> None:
-        name = report.nodeid.rsplit("::", 1)[-1]
-        check_id, _, case = name.partition("[")
-        if not check_id[:3].isupper():
+        props = dict(report.user_properties)
+        if CHECK_PROPERTY not in props:
             return  # not a check
-        result = self.checks.setdefault(report.nodeid, CheckResult(check_id, case.rstrip("]"), report.nodeid,
-                                                                     hosts=hosts_in(case.rstrip("]"))))
+        check, case = json.loads(props[CHECK_PROPERTY]), json.loads(props[CASE_PROPERTY])
+        result = self.checks.get(report.nodeid)
+        if result is None:
+            result = self.checks[report.nodeid] = CheckResult(
+                check["id"], case["label"], report.nodeid, check["promise"], hosts=case["hosts"],
+                control_plane=case["control_plane"], engines=case["engines"])
         result.duration += report.duration
-        for key, value in report.user_properties:
-            if key == EVIDENCE_PROPERTY:
-                proof = json.loads(value)
-                result.promise, result.mechanism, result.evidence = proof["promise"], proof["mechanism"], proof["exhibits"]
-        if hasattr(report, "wasxfail"):
-            result.outcome, result.message = "expected-difference", report.wasxfail
-        elif report.failed:
-            result.outcome = "failed" if report.when == "call" else "error"
-            # Without xdist's "[gw0] linux -- Python ..." line: the reader wants the check's own words.
-            result.message = "\n".join(line for line in report.longreprtext.splitlines() if not line.startswith("[gw"))
-        elif report.skipped and result.outcome == "passed":
-            result.outcome = "skipped"
-            result.message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if EVIDENCE_PROPERTY in props:
+            proof = json.loads(props[EVIDENCE_PROPERTY])
+            result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
+        if OUTCOME_PROPERTY in props:
+            outcome, message = json.loads(props[OUTCOME_PROPERTY])
+            if GRAVITY[outcome] > GRAVITY[result.outcome] or (outcome == result.outcome and message and not result.message):
+                result.outcome, result.message = outcome, message
 
     def results(self) -> Results:
         topo = self.lab.topology

@@ -12,19 +12,29 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA = "netproof.results/1"
-OUTCOMES = ("passed", "failed", "error", "skipped", "expected-difference")
+SCHEMA = "netproof.results/2"
+OLD_SCHEMAS = ("netproof.results/1",)  # still read (netproof diff of an older run)
+# One vocabulary, the same in results.json, junit.xml, the HTML report, netproof diff and the terminal:
+OUTCOMES = (
+    "passed",        # Docker kept its promise
+    "failed",        # Docker broke its promise
+    "error",         # the lab is broken (underlay, control plane, a tool missing), not Docker
+    "skipped",       # not run here, with the reason (the kernel lacks a feature, the lab has no outside host)
+    "known-defect",  # a documented Docker bug, recognised by symptom and mechanism, with its reference
+    "not-promised",  # the engine predates or postdates the promise; what was observed is kept
+)
 
 # The schema, field by field (kept here, next to the code that writes it):
-#   schema                 "netproof.results/1"
+#   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference" is known-defect)
 #   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command
 #   lab                    name, provider, control_plane, topology_file,
 #                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
 #                          pairs [[src, dst]] exercised by cross-host checks
 #   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables
 #   summary                count per outcome
-#   checks                 per check instance: id, case, nodeid, promise, outcome (one of OUTCOMES), duration (s),
-#                          message (why it failed, was skipped or differs; null when passed), hosts (involved),
+#   checks                 per check instance: id, case (its label, as in the test ID), nodeid, promise, outcome (one of
+#                          OUTCOMES), duration (s), message (why it failed, errored, was skipped, is a known defect or
+#                          not promised; null when passed), hosts (involved), control_plane, engines {host: Docker version},
 #                          mechanism {name: value} (stable facts, compared between runs),
 #                          evidence [{title, kind: command|text|json|pcap, content, where, file (pcap, relative)}]
 
@@ -39,6 +49,8 @@ class CheckResult:
     duration: float = 0.0
     message: str | None = None
     hosts: list[str] = field(default_factory=list)
+    control_plane: str = ""
+    engines: dict = field(default_factory=dict)
     mechanism: dict = field(default_factory=dict)
     evidence: list[dict] = field(default_factory=list)
 
@@ -70,6 +82,10 @@ class Results:
             return "lab problems"
         return "fail" if s["failed"] else "pass"
 
+    def counts(self) -> str:
+        """'26 passed, 2 known-defect': the summary in the run's own words."""
+        return ", ".join(f"{n} {o}" for o, n in self.summary.items() if n) or "no checks"
+
     def to_dict(self) -> dict:
         return {
             "schema": self.schema, "run": self.run, "lab": self.lab, "environment": self.environment,
@@ -93,12 +109,6 @@ class Results:
         return path
 
 
-def hosts_in(case: str) -> list[str]:
-    """The hosts a case names: "swarm-docker1->docker4" -> [docker1, docker4]."""
-    _, _, hosts = case.partition("-")
-    return [h for h in hosts.split("->") if h]
-
-
 def load(path: str | Path) -> Results:
     """Results from a results.json, or from a run folder holding one."""
     path = Path(path)
@@ -110,9 +120,22 @@ def load(path: str | Path) -> Results:
         from netproof.errors import NetproofError
 
         raise NetproofError(f"{path}: not a readable netproof results file ({e})") from None
+    if doc.get("schema") in OLD_SCHEMAS:
+        doc = _from_schema_1(doc)
     if doc.get("schema") != SCHEMA:
         from netproof.errors import NetproofError
 
-        raise NetproofError(f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r}")
+        raise NetproofError(f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r} and {', '.join(OLD_SCHEMAS)}")
     checks = [CheckResult(**c) for c in doc["checks"]]
     return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"])
+
+
+def _from_schema_1(doc: dict) -> dict:
+    """Schema 1 called a known defect "expected-difference" and had no control_plane or engines per check."""
+    engines = {e["host"]: e.get("docker") for e in doc.get("environment", [])}
+    for c in doc["checks"]:
+        if c["outcome"] == "expected-difference":
+            c["outcome"] = "known-defect"
+        c.setdefault("control_plane", doc["lab"].get("control_plane", ""))
+        c.setdefault("engines", {h: engines.get(h) for h in c.get("hosts", [])})
+    return {**doc, "schema": SCHEMA}

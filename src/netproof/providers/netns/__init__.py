@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from netproof import engines, leftovers, system
+from netproof import engines, leftovers, system, wait
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
 from netproof.model.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
@@ -196,14 +195,8 @@ def _parallel(fn: Callable, items: list) -> list:
 
 
 def _wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while not ready():
-        if time.monotonic() > deadline:
-            hint = f"; last log line: {_last_line(log)} (log: {log})" if log else ""
-            raise NetproofError(f"timed out after {timeout:.0f}s waiting for {what}{hint}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+    hint = (lambda: f"last log line: {_last_line(log)} (log: {log})") if log else None
+    wait.until(ready, timeout=timeout, what=what, interval=0.02, max_interval=0.25, hint=hint)
 
 
 def _docker_answers(sock: str) -> bool:

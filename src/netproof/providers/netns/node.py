@@ -10,12 +10,10 @@ addresses, so no DNS query is ever sent outside the lab.
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from netproof import system
+from netproof import system, wait
 from netproof.errors import NetproofError
 from netproof.model.names import LabNames
 
@@ -75,18 +73,13 @@ class Node:
         (self.dir / "hosts").write_text(f"127.0.0.1\tlocalhost\n{address}\t{self.name}\n")
         system.run(["ip", "netns", "add", self.netns])
         self.ip("link", "set", "lo", "up")
-        with open(self.dir / "holder.log", "w") as log:
-            subprocess.run(
-                ["setsid", "-f", "nsenter", f"--net=/run/netns/{self.netns}", "unshare", "--mount", "--uts",
-                 "--propagation", "private", "bash", "-c", HOLDER_SETUP, "netproof-setup", str(self.dir), self.name, self.mark],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True,
-            )
-        deadline = time.monotonic() + 10
-        while self.holder_pid is None:
-            if time.monotonic() > deadline:
-                why = (self.dir / "holder.log").read_text().strip().splitlines()
-                raise NetproofError(f"host {self.name}: its namespaces did not come up: {why[-1] if why else 'no output'}")
-            time.sleep(0.02)
+        system.spawn(["nsenter", f"--net=/run/netns/{self.netns}", "unshare", "--mount", "--uts", "--propagation", "private",
+                      "bash", "-c", HOLDER_SETUP, "netproof-setup", str(self.dir), self.name, self.mark], self.dir / "holder.log")
+        def why() -> str:
+            said = (self.dir / "holder.log").read_text().strip().splitlines()
+            return f"its setup said: {said[-1] if said else 'nothing'}"
+
+        wait.until(lambda: self.holder_pid, timeout=10, interval=0.02, what=f"host {self.name}'s namespaces to come up", hint=why)
 
     def enter(self, argv: Sequence[str]) -> list[str]:
         pid = self.holder_pid
@@ -99,8 +92,7 @@ class Node:
 
     def spawn(self, argv: Sequence[str], log: Path) -> None:
         """Start a daemon inside the host, detached (it outlives this process)."""
-        with open(log, "a") as out:
-            subprocess.run(["setsid", "-f", *self.enter(argv)], stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True)
+        system.spawn(self.enter(argv), log)
 
     def ip(self, *args: str, batch: str | None = None) -> system.CommandResult:
         """iproute2 in this host's network namespace (no holder needed)."""

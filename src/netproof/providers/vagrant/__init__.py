@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import yaml
 
-from netproof import box, engines, leftovers, system
+from netproof import box, engines, leftovers, system, wait
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
 from netproof.model.topology import ROUTER, Topology
@@ -132,12 +131,10 @@ class VagrantProvider(Provider):
     @staticmethod
     def _start_engine(host: LabHost, gossip_port: int | None) -> None:
         host.run(["systemctl", "start", "docker"], timeout=180, check=True)
-        deadline = time.monotonic() + ENGINE_START_SECONDS
-        while gossip_port and not host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip():
-            if time.monotonic() > deadline:
-                raise NetproofError(f"{host.name}: dockerd does not listen for gossip on port {gossip_port} {ENGINE_START_SECONDS} s after"
-                                    f" it started; see: netproof lab exec {host.name} -- journalctl -u docker")
-            time.sleep(0.5)
+        if gossip_port:
+            wait.until(lambda: host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip(),
+                       timeout=ENGINE_START_SECONDS, interval=0.5, what=f"dockerd on {host.name} to listen for gossip on port {gossip_port}",
+                       hint=lambda: f"see: netproof lab exec {host.name} -- journalctl -u docker")
 
     def _ssh_targets(self, vms: list[str]) -> list[SshTarget]:
         proxy = f"nsenter --net={self.hypervisor.netns_path} busybox nc %h %p"

@@ -13,10 +13,9 @@ are never written, and the machine's own libvirtd (if any) is never asked for an
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
-from netproof.errors import NetproofError
+from netproof import wait
 from netproof.model.names import LabNames
 from netproof.providers.netns.node import Node
 
@@ -68,9 +67,9 @@ class Hypervisor:
             self.node.run(["mount", "--bind", str(private), path], check=True)
         log = self.dir / "libvirtd.log"
         self.node.spawn(["libvirtd"], log)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self.node.run(["virsh", "-c", "qemu:///system", "version"], timeout=10).ok:
-            if time.monotonic() > deadline:
-                tail = log.read_text().strip().splitlines()[-3:] if log.exists() else []
-                raise NetproofError(f"libvirtd in the lab's hypervisor namespace did not answer in {STARTUP_TIMEOUT}s: {' | '.join(tail)} (log: {log})")
-            time.sleep(0.2)
+        def tail() -> str:
+            lines = log.read_text().strip().splitlines()[-3:] if log.exists() else []
+            return f"its log says: {' | '.join(lines) or 'nothing'} ({log})"
+
+        wait.until(lambda: self.node.run(["virsh", "-c", "qemu:///system", "version"], timeout=10).ok, timeout=STARTUP_TIMEOUT,
+                   interval=0.2, what="libvirtd in the lab's hypervisor namespace to answer", hint=tail)

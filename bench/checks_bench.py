@@ -40,7 +40,9 @@ def main() -> int:
     parser.add_argument("--engine", default="20.10")
     parser.add_argument("--control-plane", default="swarm")
     args = parser.parse_args()
-    seed = topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=NAME, engine=args.engine, control_plane=args.control_plane)
+    seed = topology.load(ROOT / "labs" / "seed.yml").with_overrides(
+        name=NAME, engine=args.engine, control_plane=args.control_plane
+    )
     lab = Lab.up(seed)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -25,13 +25,22 @@ TARGET_UP, TARGET_DOWN = 10.0, 3.0
 def big_lab_text(docker_hosts: int) -> str:
     """The seed lab's shape with more docker hosts, spread over the two routed subnets."""
     lines = [
-        "name: bench16", "control_plane: swarm", 'engine: "20.10"', "subnets:",
-        "  dc1: {cidr: 10.10.10.0/24}", "  dc2: {cidr: 192.168.50.0/24}", "  ext: {cidr: 198.51.100.0/24}", "hosts:",
+        "name: bench16",
+        "control_plane: swarm",
+        'engine: "20.10"',
+        "subnets:",
+        "  dc1: {cidr: 10.10.10.0/24}",
+        "  dc2: {cidr: 192.168.50.0/24}",
+        "  ext: {cidr: 198.51.100.0/24}",
+        "hosts:",
     ]
     for i in range(1, docker_hosts + 1):
         subnet, net = ("dc1", "10.10.10") if i % 2 else ("dc2", "192.168.50")
         lines.append(f"  docker{i}: {{subnet: {subnet}, address: {net}.{100 + i}}}")
-    lines += ["  kv1: {subnet: dc1, address: 10.10.10.10, role: kv}", "  outside: {subnet: ext, address: 198.51.100.10, role: outside}"]
+    lines += [
+        "  kv1: {subnet: dc1, address: 10.10.10.10, role: kv}",
+        "  outside: {subnet: ext, address: 198.51.100.10, role: outside}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -71,8 +80,11 @@ def measure(topo: topology.Topology, rounds: int, sample_memory: bool) -> dict:
 
 
 def line(label: str, values: list[float], target: float | None) -> str:
-    verdict = "" if target is None else ("  meets target" if max(values) <= target else f"  MISSES target {target:.0f} s")
-    return f"{label:28} median {statistics.median(values):5.2f} s   max {max(values):5.2f} s   ({len(values)} rounds){verdict}"
+    verdict = (
+        "" if target is None else ("  meets target" if max(values) <= target else f"  MISSES target {target:.0f} s")
+    )
+    median = statistics.median(values)
+    return f"{label:28} median {median:5.2f} s   max {max(values):5.2f} s   ({len(values)} rounds){verdict}"
 
 
 def main() -> int:
@@ -87,7 +99,10 @@ def main() -> int:
     print(line("seed lab (4 docker hosts) up", s["up"], TARGET_UP))
     print(line("seed lab down", s["down"], TARGET_DOWN))
     procs, rss, pss = s["memory"]
-    print(f"{'seed lab peak memory':28} {pss / 2**20:6.0f} MiB PSS ({rss / 2**20:.0f} MiB RSS) in {procs} processes, one container per docker host")
+    print(
+        f"{'seed lab peak memory':28} {pss / 2**20:6.0f} MiB PSS ({rss / 2**20:.0f} MiB RSS) in {procs} processes, "
+        "one container per docker host"
+    )
     b = measure(big, args.rounds, sample_memory=False)
     print(line("16-host lab up", b["up"], None))
     print(line("16-host lab down", b["down"], None))

@@ -41,8 +41,14 @@ def main() -> int:
     try:
         processes, rss, pss = memory_of(LAB)
         started = time.monotonic()
-        done = subprocess.run(checkrun.pytest_argv(ROOT / "checks", LAB, select="OVL-PING-001 or OVL-VXLAN-001", workers=None,
-                                                   extra=("-q",)), cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            checkrun.pytest_argv(
+                ROOT / "checks", LAB, select="OVL-PING-001 or OVL-VXLAN-001", workers=None, extra=("-q",)
+            ),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         checks = time.monotonic() - started
         verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "no output"
     finally:
@@ -50,7 +56,10 @@ def main() -> int:
         lab.down()
         down = time.monotonic() - started
     print(f"vagrant-pair up:   {up:.0f} s (2 VMs, {lab.provider.libvirt_driver})")
-    print(f"memory:            {pss / 2**20:.0f} MiB PSS, {rss / 2**20:.0f} MiB RSS in {processes} processes (libvirtd, qemu, dnsmasq, ssh)")
+    print(
+        f"memory:            {pss / 2**20:.0f} MiB PSS, {rss / 2**20:.0f} MiB RSS in {processes} processes (libvirtd, "
+        "qemu, dnsmasq, ssh)"
+    )
     print(f"ping + VXLAN:      {checks:.0f} s ({verdict})")
     print(f"down:              {down:.0f} s")
     return 0 if done.returncode == 0 else 1

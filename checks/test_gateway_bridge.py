@@ -12,8 +12,12 @@ def default_route(routes):
     return next((r for r in routes if r.get("dst") == "default"), None)
 
 
-@check("OVL-GWBR-001", scope="host", tags=("overlay", "gateway"),
-       promise="a container on a normal overlay gets eth1 on docker_gwbridge, its default route out")
+@check(
+    "OVL-GWBR-001",
+    scope="host",
+    tags=("overlay", "gateway"),
+    promise="a container on a normal overlay gets eth1 on docker_gwbridge, its default route out",
+)
 def test_gateway_bridge_present(docker_host, workspace, proof):
     net = workspace.overlay()
     c = workspace.container(docker_host, net)
@@ -25,24 +29,42 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
     routes, result = c.netns.routes()
     proof.command("container routes", result)
     route = default_route(routes)
-    proof.require(route is not None and route.get("dev") == "eth1", expected="default route via eth1",
-                  observed=str(route) if route else "no default route", where=where)
+    proof.require(
+        route is not None and route.get("dev") == "eth1",
+        expected="default route via eth1",
+        observed=str(route) if route else "no default route",
+        where=where,
+    )
     host_links, result = NetNamespace.of_host(docker_host).links()
     peer = ns.by_index(host_links, eth1["link_index"])
-    proof.require(peer is not None and peer.get("master") == GATEWAY_BRIDGE,
-                  expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {GATEWAY_BRIDGE}",
-                  observed=ns.summary([peer]) if peer else "no such interface", where=f"{docker_host.name}, host namespace")
+    proof.require(
+        peer is not None and peer.get("master") == GATEWAY_BRIDGE,
+        expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {GATEWAY_BRIDGE}",
+        observed=ns.summary([peer]) if peer else "no such interface",
+        where=f"{docker_host.name}, host namespace",
+    )
     gateway = docker_host.infra.interface(GATEWAY_BRIDGE)
-    proof.require(gateway.exists, expected=f"{GATEWAY_BRIDGE} in {docker_host.name}'s namespace", observed="absent",
-                  where=f"{docker_host.name}, host namespace")
+    proof.require(
+        gateway.exists,
+        expected=f"{GATEWAY_BRIDGE} in {docker_host.name}'s namespace",
+        observed="absent",
+        where=f"{docker_host.name}, host namespace",
+    )
     proof.mechanism("container interfaces", sorted(link["ifname"] for link in inside))
     proof.mechanism(f"{GATEWAY_BRIDGE} addresses", sorted(a for a in gateway.addresses if ":" not in a))
-    proof.text(f"{GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
-               ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]), where=docker_host.name)
+    proof.text(
+        f"{GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
+        ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]),
+        where=docker_host.name,
+    )
 
 
-@check("OVL-GWBR-002", scope="host", tags=("overlay", "gateway", "isolation"),
-       promise="a container on an --internal overlay has no docker_gwbridge interface and no default route")
+@check(
+    "OVL-GWBR-002",
+    scope="host",
+    tags=("overlay", "gateway", "isolation"),
+    promise="a container on an --internal overlay has no docker_gwbridge interface and no default route",
+)
 def test_gateway_bridge_absent_on_internal(docker_host, workspace, proof):
     net = workspace.overlay(internal=True)
     c = workspace.container(docker_host, net)
@@ -50,16 +72,25 @@ def test_gateway_bridge_absent_on_internal(docker_host, workspace, proof):
     inside, result = c.netns.links()
     proof.command("container interfaces", result)
     names = sorted(link["ifname"] for link in inside)
-    proof.require(names == ["eth0", "lo"], expected="only lo and eth0 (nothing that could sit on docker_gwbridge)",
-                  observed=", ".join(names), where=where)
+    proof.require(
+        names == ["eth0", "lo"],
+        expected="only lo and eth0 (nothing that could sit on docker_gwbridge)",
+        observed=", ".join(names),
+        where=where,
+    )
     routes, result = c.netns.routes()
     proof.command("container routes", result)
-    proof.require(default_route(routes) is None, expected="no default route", observed=str(default_route(routes)), where=where)
+    proof.require(
+        default_route(routes) is None, expected="no default route", observed=str(default_route(routes)), where=where
+    )
     proof.mechanism("container interfaces", names)
     # eth0 itself must lead into the overlay, not onto the gateway bridge.
     overlay_links, result = net.overlay_namespace(docker_host).links()
     eth0 = ns.by_name(inside, "eth0")
     peer = ns.by_index(overlay_links, eth0["link_index"])
-    proof.require(peer is not None and peer.get("link_index") == eth0["ifindex"],
-                  expected=f"eth0's peer (index {eth0['link_index']}) in the overlay namespace",
-                  observed=ns.summary(overlay_links), where=f"{docker_host.name}, overlay namespace")
+    proof.require(
+        peer is not None and peer.get("link_index") == eth0["ifindex"],
+        expected=f"eth0's peer (index {eth0['link_index']}) in the overlay namespace",
+        observed=ns.summary(overlay_links),
+        where=f"{docker_host.name}, overlay namespace",
+    )

@@ -36,7 +36,9 @@ def route_on_router(lab, subnet: str, via: str, proof):
     if router is None:
         yield False
         return
-    added = proof.command(f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via]))
+    added = proof.command(
+        f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via])
+    )
     try:
         yield added.ok
     finally:
@@ -51,8 +53,10 @@ def record_firewall(proof, host, net, bridge_name: str | None = None):
     if bridge_name:  # the rules that name the internal bridge: the mechanism of this isolation
         naming = [r for r in rules["filter"] if bridge_name in r]
         proof.text(f"rules naming {bridge_name}", "\n".join(naming), where=host.name)
-        proof.mechanism("rules naming the internal bridge",
-                        [r.replace(bridge_name, "<bridge>").replace(net.subnet, "<subnet>") for r in naming])
+        proof.mechanism(
+            "rules naming the internal bridge",
+            [r.replace(bridge_name, "<bridge>").replace(net.subnet, "<subnet>") for r in naming],
+        )
 
 
 def probe_both_ways(proof, window, container, outside, evidence_dir):
@@ -60,12 +64,20 @@ def probe_both_ways(proof, window, container, outside, evidence_dir):
     capture at its far end; fills the window."""
     net = container.network
     gateway = net.gateway or str(ipaddress.ip_network(net.subnet)[1])  # Docker's default: the first address
-    proof.command(f"{container.name} tries to route out via {gateway}",
-                  container.exec(["ip", "route", "replace", "default", "via", gateway]))
+    proof.command(
+        f"{container.name} tries to route out via {gateway}",
+        container.exec(["ip", "route", "replace", "default", "via", gateway]),
+    )
     outside_ns = NetNamespace.of_host(outside)
-    at_outside = wire.Capture(outside_ns, outside_ns.interface_with_address(outside.address) or "any",
-                              f"src net {net.subnet}", evidence_dir / f"outside-from-{container.name}.pcap")
-    at_container = wire.Capture(container.netns, "eth0", f"src host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap")
+    at_outside = wire.Capture(
+        outside_ns,
+        outside_ns.interface_with_address(outside.address) or "any",
+        f"src net {net.subnet}",
+        evidence_dir / f"outside-from-{container.name}.pcap",
+    )
+    at_container = wire.Capture(
+        container.netns, "eth0", f"src host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap"
+    )
     from_outside = probes.on_host(outside)
     attempts = [
         lambda w: w.ping(container.exec, outside.address),
@@ -76,7 +88,10 @@ def probe_both_ways(proof, window, container, outside, evidence_dir):
     with at_outside, at_container, ThreadPoolExecutor(max_workers=len(attempts)) as pool:
         for done in [pool.submit(attempt, window) for attempt in attempts]:
             done.result()
-    for seen, what in ((at_outside, f"at {outside.name}, from {net.subnet}"), (at_container, f"at {container.name}, from {outside.address}")):
+    for seen, what in (
+        (at_outside, f"at {outside.name}, from {net.subnet}"),
+        (at_container, f"at {container.name}, from {outside.address}"),
+    ):
         proof.pcap(seen.describe(), seen.dest, where=seen.host.name)
         window.packets_seen(what, wire.count_packets(seen.dest))
 
@@ -94,13 +109,21 @@ def require_nothing_published(proof, workspace, host, net, where):
     name, started = workspace.docker_run(host, net, ["-P", "--expose", str(probes.HTTP_PORT)], role="pub")
     proof.command("a container with -P --expose", started)
     ports = proof.command("docker port", host.run(["docker", "port", name]))
-    proof.require(started.ok and ports.ok and not ports.stdout.strip(), expected="-P publishes nothing on an internal network",
-                  observed=ports.stdout.strip() or (started.stderr or ports.stderr).strip() or "?", where=where)
+    proof.require(
+        started.ok and ports.ok and not ports.stdout.strip(),
+        expected="-P publishes nothing on an internal network",
+        observed=ports.stdout.strip() or (started.stderr or ports.stderr).strip() or "?",
+        where=where,
+    )
 
 
-@check("ISO-INT-001", scope="host", tags=("bridge", "isolation", "firewall"),
-       promise="containers on an --internal bridge network reach each other and nothing else: "
-       "not the external network, not reachable from it, no published ports")
+@check(
+    "ISO-INT-001",
+    scope="host",
+    tags=("bridge", "isolation", "firewall"),
+    promise="containers on an --internal bridge network reach each other and nothing else: "
+    "not the external network, not reachable from it, no published ports",
+)
 def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_dir):
     bridge_name = f"npint{secrets.token_hex(3)}"  # a custom name, as operators give them
     net = workspace.bridge(docker_host, internal=True, bridge_name=bridge_name, subnet=random_subnet())
@@ -114,14 +137,22 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     with route_on_router(lab, net.subnet, docker_host.address, proof):
         probe_both_ways(proof, window, a, outside, evidence_dir)
     proof.text("probes", "\n".join(window.attempts))
-    proof.require(window.held, expected=f"every probe between {a} and {outside.name} stopped, both ways",
-                  observed="got through: " + "; ".join(window.breaches), where=where)
+    proof.require(
+        window.held,
+        expected=f"every probe between {a} and {outside.name} stopped, both ways",
+        observed="got through: " + "; ".join(window.breaches),
+        where=where,
+    )
     require_nothing_published(proof, workspace, docker_host, net, where)
 
 
-@check("ISO-INT-002", scope="pair", tags=("overlay", "isolation", "firewall"),
-       promise="containers on an --internal overlay reach each other across hosts and nothing else: "
-       "not the external network, not reachable from it, no published ports")
+@check(
+    "ISO-INT-002",
+    scope="pair",
+    tags=("overlay", "isolation", "firewall"),
+    promise="containers on an --internal overlay reach each other across hosts and nothing else: "
+    "not the external network, not reachable from it, no published ports",
+)
 def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     net = workspace.overlay(internal=True, subnet=random_subnet())
     where = f"internal overlay {net.name} ({net.subnet}), {pair.src.name} -> {pair.dst.name}"
@@ -134,6 +165,10 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     with route_on_router(lab, net.subnet, pair.src.address, proof):
         probe_both_ways(proof, window, a, outside, evidence_dir)
     proof.text("probes", "\n".join(window.attempts))
-    proof.require(window.held, expected=f"every probe between {a} and {outside.name} stopped, both ways",
-                  observed="got through: " + "; ".join(window.breaches), where=where)
+    proof.require(
+        window.held,
+        expected=f"every probe between {a} and {outside.name} stopped, both ways",
+        observed="got through: " + "; ".join(window.breaches),
+        where=where,
+    )
     require_nothing_published(proof, workspace, pair.src, net, where)

@@ -7,8 +7,12 @@ from netproof.proof import probes
 NAME_SETTLE_SECONDS = 10
 
 
-@check("OVL-PING-001", scope="pair", tags=("overlay", "reachability", "dns"),
-       promise="containers on the same overlay network reach each other across hosts, by IP and by name")
+@check(
+    "OVL-PING-001",
+    scope="pair",
+    tags=("overlay", "reachability", "dns"),
+    promise="containers on the same overlay network reach each other across hosts, by IP and by name",
+)
 def test_cross_host_ping(pair, workspace, proof):
     net = workspace.overlay()
     a = workspace.container(pair.src, net, role="a")
@@ -17,18 +21,31 @@ def test_cross_host_ping(pair, workspace, proof):
 
     by_ip = probes.ping(a.exec, b.ip)
     proof.command(f"ping {b.name} by IP", by_ip.result)
-    proof.require(by_ip.ok, expected=f"{a} pings {b.ip} with no loss", observed=str(by_ip),
-                  where=f"{pair.src.name} -> {pair.dst.name} ({'routed' if pair.routed else 'same subnet'}) on overlay {net.name}")
+    proof.require(
+        by_ip.ok,
+        expected=f"{a} pings {b.ip} with no loss",
+        observed=str(by_ip),
+        where=f"{pair.src.name} -> {pair.dst.name} ({'routed' if pair.routed else 'same subnet'}) on overlay "
+        f"{net.name}",
+    )
 
     # A remote container's name reaches the embedded DNS through the control plane, a moment
     # after the container starts: allow it that moment, no more.
     settle = NAME_SETTLE_SECONDS * workspace.patience
     by_name, _ = wait.poll(lambda: probes.ping(a.exec, b.name), holds=lambda p: p.ok, timeout=settle, interval=0.5)
     proof.command(f"ping {b.name} by name", by_name.result)
-    proof.require(by_name.ok, expected=f"{a} resolves and pings {b.name} within {settle:.0f} s (Docker's embedded DNS)",
-                  observed=str(by_name), where=f"{pair.src.name}, container {a.name}")
+    proof.require(
+        by_name.ok,
+        expected=f"{a} resolves and pings {b.name} within {settle:.0f} s (Docker's embedded DNS)",
+        observed=str(by_name),
+        where=f"{pair.src.name}, container {a.name}",
+    )
 
     neighbours = proof.command("the source container's ARP table", a.exec(["ip", "neigh", "show"]))
     entry = next((line for line in neighbours.stdout.splitlines() if line.split()[:1] == [b.ip]), "")
-    proof.require(f"lladdr {b.mac}" in entry, expected=f"an ARP entry {b.ip} -> {b.mac} (the peer's MAC)",
-                  observed=entry or f"no entry for {b.ip}", where=f"{pair.src.name}, container {a.name}")
+    proof.require(
+        f"lladdr {b.mac}" in entry,
+        expected=f"an ARP entry {b.ip} -> {b.mac} (the peer's MAC)",
+        observed=entry or f"no entry for {b.ip}",
+        where=f"{pair.src.name}, container {a.name}",
+    )

@@ -11,25 +11,47 @@ def data_path_port(host) -> int:
     return int(port)
 
 
-@check("OVL-VXLAN-001", scope="pair", tags=("overlay", "wire"),
-       promise="overlay traffic between hosts is VXLAN between their underlay addresses, "
-       "tagged with the VNI of its network, carrying the containers' own frames")
+@check(
+    "OVL-VXLAN-001",
+    scope="pair",
+    tags=("overlay", "wire"),
+    promise="overlay traffic between hosts is VXLAN between their underlay addresses, "
+    "tagged with the VNI of its network, carrying the containers' own frames",
+)
 def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
-    couples = [(workspace.container(pair.src, net, role=f"{net.name[-3:]}a"), workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"))
-               for net in nets]
+    couples = [
+        (
+            workspace.container(pair.src, net, role=f"{net.name[-3:]}a"),
+            workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"),
+        )
+        for net in nets
+    ]
     found = [net.expected_vni(pair.src) for net in nets]
     vnis = [vni for vni, _ in found]
-    proof.data("networks and their VNIs", {n.name: {"id": n.id, "vni": vni, "vni from": source, "subnet": n.subnet}
-                                          for n, (vni, source) in zip(nets, found, strict=True)})
-    proof.require(None not in vnis and vnis[0] != vnis[1], expected="two overlay networks with two different VNIs",
-                  observed=f"VNIs {vnis}", where=f"{found[0][1]}")
+    proof.data(
+        "networks and their VNIs",
+        {
+            n.name: {"id": n.id, "vni": vni, "vni from": source, "subnet": n.subnet}
+            for n, (vni, source) in zip(nets, found, strict=True)
+        },
+    )
+    proof.require(
+        None not in vnis and vnis[0] != vnis[1],
+        expected="two overlay networks with two different VNIs",
+        observed=f"VNIs {vnis}",
+        where=f"{found[0][1]}",
+    )
 
     port = data_path_port(lab.manager)
     dst_host = NetNamespace.of_host(pair.dst)
     underlay = dst_host.interface_with_address(pair.dst.address)
-    proof.require(underlay is not None, expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",
-                  observed="none", where=f"{pair.dst.name}, host namespace")
+    proof.require(
+        underlay is not None,
+        expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",
+        observed="none",
+        where=f"{pair.dst.name}, host namespace",
+    )
     capture = wire.Capture(dst_host, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
     with capture:
         pings = [probes.ping(a.exec, b.ip) for a, b in couples]
@@ -40,20 +62,46 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     proof.text("VXLAN frames seen", "\n".join(map(str, frames)) or "(none)", where=f"{pair.dst.name} {underlay}")
 
     for (a, b), net, vni in zip(couples, nets, vnis, strict=True):
-        echo = [f for f in frames if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip]
+        echo = [
+            f
+            for f in frames
+            if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip
+        ]
         where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
-        proof.require(bool(echo), expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
-                      observed=f"{len(frames)} VXLAN frames, none with that echo", where=where)
-        wrong = [f for f in echo if not (
-            f.outer_src == pair.src.address and f.outer_dst == pair.dst.address and f.outer_dport == port
-            and f.vni_valid and f.vni == vni and f.inner_src_mac == a.mac and f.inner_dst_mac == b.mac)]
-        proof.require(not wrong, where=where,
-                      expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > {b.mac}",
-                      observed=str(wrong[0]) if wrong else "")
+        proof.require(
+            bool(echo),
+            expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
+            observed=f"{len(frames)} VXLAN frames, none with that echo",
+            where=where,
+        )
+        wrong = [
+            f
+            for f in echo
+            if not (
+                f.outer_src == pair.src.address
+                and f.outer_dst == pair.dst.address
+                and f.outer_dport == port
+                and f.vni_valid
+                and f.vni == vni
+                and f.inner_src_mac == a.mac
+                and f.inner_dst_mac == b.mac
+            )
+        ]
+        proof.require(
+            not wrong,
+            where=where,
+            expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > "
+            f"{b.mac}",
+            observed=str(wrong[0]) if wrong else "",
+        )
     proof.mechanism("outer UDP port", port)
     proof.mechanism("VXLAN flags", sorted({f"0x{f.flags:02x}" for f in frames}))
     proof.mechanism("VNI reported by", "network inspect" if nets[0].vni is not None else "the VXLAN device only")
     # The wire first, then the round trip: a failure names the first thing that is off.
     for (a, b), ping in zip(couples, pings, strict=True):
-        proof.require(ping.ok, expected=f"{a} pings {b.ip} (the replies come back too)", observed=str(ping),
-                      where=f"{pair.src.name} -> {pair.dst.name}")
+        proof.require(
+            ping.ok,
+            expected=f"{a} pings {b.ip} (the replies come back too)",
+            observed=str(ping),
+            where=f"{pair.src.name} -> {pair.dst.name}",
+        )

@@ -32,9 +32,24 @@ SUITE = "bookworm"
 # Installed in the box: what boots, what Vagrant needs to log in and set addresses (ifupdown),
 # and what the checks use on a host (tcpdump, iproute2, ping, iptables).
 INSTALLED = [
-    "linux-image-cloud-amd64", "systemd-sysv", "udev", "dbus", "kmod", "openssh-server", "sudo", "ifupdown",
-    "isc-dhcp-client", "iproute2", "iputils-ping", "iptables", "tcpdump", "procps", "busybox-static",
-    "ca-certificates", "rsync", "less",
+    "linux-image-cloud-amd64",
+    "systemd-sysv",
+    "udev",
+    "dbus",
+    "kmod",
+    "openssh-server",
+    "sudo",
+    "ifupdown",
+    "isc-dhcp-client",
+    "iproute2",
+    "iputils-ping",
+    "iptables",
+    "tcpdump",
+    "procps",
+    "busybox-static",
+    "ca-certificates",
+    "rsync",
+    "less",
     # Debian's kernel enables AppArmor; dockerd then needs apparmor_parser to load its profile.
     "apparmor",
 ]
@@ -71,7 +86,8 @@ echo 'UseDNS no' > /etc/ssh/sshd_config.d/netproof.conf
 # Every VM makes its own SSH host keys when it first boots.
 rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/systemd/system/ssh.service.d
-printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > /etc/systemd/system/ssh.service.d/keys.conf
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+    > /etc/systemd/system/ssh.service.d/keys.conf
 # The VMs have no way out: nothing should wait for time servers or the network to be "online".
 systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer 2>/dev/null || true
 apt-get clean   # debootstrap's own downloads are installed already
@@ -84,9 +100,13 @@ rm -f /tmp/vagrant.pub
 def build(progress: Progress, mirror: str | None = None, work: Path | None = None) -> Path:
     """Builds the box file and adds it to netproof's Vagrant home. Returns the box file."""
     system.require_root()
-    system.require_tools({"debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs", "qemu-img": "qemu-utils", "vagrant": "vagrant"})
+    system.require_tools(
+        {"debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs", "qemu-img": "qemu-utils", "vagrant": "vagrant"}
+    )
     if not VAGRANT_PUBLIC_KEY.exists():
-        raise NetproofError(f"{VAGRANT_PUBLIC_KEY} is missing: install Debian's vagrant 2.3.4 (apt-get install vagrant)")
+        raise NetproofError(
+            f"{VAGRANT_PUBLIC_KEY} is missing: install Debian's vagrant 2.3.4 (apt-get install vagrant)"
+        )
     mirror = mirror or engines.machine_mirror()
     work = work or BOX_DIR / "build"
     shutil.rmtree(work, ignore_errors=True)
@@ -94,11 +114,17 @@ def build(progress: Progress, mirror: str | None = None, work: Path | None = Non
     out.mkdir(parents=True)
     try:
         with progress.step(f"debootstrap Debian {SUITE} from {mirror} ({len(INSTALLED)} packages and what they need)"):
-            _run(["debootstrap", "--variant=minbase", f"--include={','.join(INSTALLED)}", SUITE, str(tree), mirror], "debootstrap")
+            _run(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(INSTALLED)}", SUITE, str(tree), mirror],
+                "debootstrap",
+            )
         with progress.step(f"configuring the box; downloading {', '.join(DOWNLOADED)} into its apt cache"):
             (tree / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} main\n")
             shutil.copy(VAGRANT_PUBLIC_KEY, tree / "tmp/vagrant.pub")
-            _run(["chroot", str(tree), "sh", "-c", CONFIGURE.replace("DOWNLOADED", " ".join(DOWNLOADED))], "configuring the tree")
+            _run(
+                ["chroot", str(tree), "sh", "-c", CONFIGURE.replace("DOWNLOADED", " ".join(DOWNLOADED))],
+                "configuring the tree",
+            )
         kernel = sorted(tree.glob("boot/vmlinuz-*"))
         initrd = sorted(tree.glob("boot/initrd.img-*"))
         if not kernel or not initrd:
@@ -110,7 +136,9 @@ def build(progress: Progress, mirror: str | None = None, work: Path | None = Non
             _run(["mkfs.ext4", "-q", "-L", "root", "-d", str(tree), str(raw), f"{DISK_SIZE_GB}G"], "mkfs.ext4")
             _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(out / "box.img")], "qemu-img convert")
             raw.unlink()
-        (out / "metadata.json").write_text(json.dumps({"provider": "libvirt", "format": "qcow2", "virtual_size": DISK_SIZE_GB}))
+        (out / "metadata.json").write_text(
+            json.dumps({"provider": "libvirt", "format": "qcow2", "virtual_size": DISK_SIZE_GB})
+        )
         (out / "Vagrantfile").write_text(BOX_VAGRANTFILE)
         with progress.step(f"packing {BOX_FILE}"):
             partial = BOX_FILE.with_suffix(".partial")
@@ -119,7 +147,11 @@ def build(progress: Progress, mirror: str | None = None, work: Path | None = Non
                     tar.add(f, arcname=f.name)
             partial.rename(BOX_FILE)
         with progress.step(f"adding it to Vagrant as {BOX_NAME} ({VAGRANT_HOME})"):
-            _run(["vagrant", "box", "add", "--force", "--name", BOX_NAME, str(BOX_FILE)], "vagrant box add", env=vagrant_env())
+            _run(
+                ["vagrant", "box", "add", "--force", "--name", BOX_NAME, str(BOX_FILE)],
+                "vagrant box add",
+                env=vagrant_env(),
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return BOX_FILE

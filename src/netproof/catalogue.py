@@ -64,8 +64,17 @@ class Check:
         return "all"
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "promise": self.promise, "scope": self.scope, "tags": list(self.tags), "since": self.since,
-                "until": self.until, "reference": self.reference, "engines": self.engines, "where": self.where}
+        return {
+            "id": self.id,
+            "promise": self.promise,
+            "scope": self.scope,
+            "tags": list(self.tags),
+            "since": self.since,
+            "until": self.until,
+            "reference": self.reference,
+            "engines": self.engines,
+            "where": self.where,
+        }
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,24 @@ class Case:
     engines: dict[str, str] = field(default_factory=dict)  # host -> Docker version it ran
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "control_plane": self.control_plane, "hosts": list(self.hosts), "engines": self.engines}
+        return {
+            "label": self.label,
+            "control_plane": self.control_plane,
+            "hosts": list(self.hosts),
+            "engines": self.engines,
+        }
 
 
-def check(id: str, *, promise: str, scope: str, tags: Iterable[str] = (), since: str | None = None,
-          until: str | None = None, reference: str | None = None) -> Callable:
+def check(
+    id: str,
+    *,
+    promise: str,
+    scope: str,
+    tags: Iterable[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    reference: str | None = None,
+) -> Callable:
     """Declare a conformance check (see the module's docstring)."""
 
     def declare(fn: Callable) -> Callable:

@@ -21,8 +21,15 @@ def checks_dir() -> Path:
     raise NetproofError("no checks/ folder here or beside netproof's sources; run from the netproof checkout")
 
 
-def pytest_argv(checks: Path, lab: str | None, *, report_dir: Path | None = None, select: str | None = None,
-                workers: str | int | None = "auto", extra: tuple[str, ...] = ()) -> list[str]:
+def pytest_argv(
+    checks: Path,
+    lab: str | None,
+    *,
+    report_dir: Path | None = None,
+    select: str | None = None,
+    workers: str | int | None = "auto",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
     """`python -m pytest CHECKS --lab=LAB ...`: --lab and --report-dir with '=', as the plugin needs them
     (lab None: the plugin's own choice, the one running lab or labs/seed.yml brought up for the run)."""
     argv = [sys.executable, "-m", "pytest", str(checks), "-p", "no:cacheprovider", f"--rootdir={checks.parent}"]
@@ -40,8 +47,13 @@ def pytest_argv(checks: Path, lab: str | None, *, report_dir: Path | None = None
 def run(lab: str, folder: Path, *, checks: Path | None = None, select: str | None = None) -> results.Results:
     """The checks on a running lab, their output shown as they go; the results they wrote into folder."""
     checks = checks or checks_dir()
-    system.run(pytest_argv(checks, lab, report_dir=folder, select=select, extra=("-q",)), check=False, timeout=None,
-               capture=False, cwd=checks.parent)
+    system.run(
+        pytest_argv(checks, lab, report_dir=folder, select=select, extra=("-q",)),
+        check=False,
+        timeout=None,
+        capture=False,
+        cwd=checks.parent,
+    )
     if not (folder / "results.json").exists():
         raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
     return results.load(folder)

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netproof {__version__}")
     groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,checks,engines,box}")
 
-    lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(title="lab commands", metavar="")
+    lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(
+        title="lab commands", metavar=""
+    )
     p = lab.add_parser("up", help="bring a lab up from a topology file")
     add_lab_arguments(p)
     p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
@@ -83,18 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab_arguments(p, engine=False)
     p.add_argument("--from", dest="old", required=True, choices=engines.KNOWN)
     p.add_argument("--to", dest="new", required=True, choices=engines.KNOWN)
-    p.add_argument("--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed")
+    p.add_argument(
+        "--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed"
+    )
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.set_defaults(func=cmd_upgrade)
 
     p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
     p.add_argument("old")
     p.add_argument("new")
-    p.add_argument("--html", metavar="PATH", help="where to write the HTML diff (default: diff.html beside NEW's results)")
+    p.add_argument(
+        "--html", metavar="PATH", help="where to write the HTML diff (default: diff.html beside NEW's results)"
+    )
     p.add_argument("--fail-on-regression", action="store_true", help="exit 3 when a check that passed now fails")
     p.set_defaults(func=cmd_diff)
 
-    eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(title="engine commands", metavar="")
+    eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(
+        title="engine commands", metavar=""
+    )
     p = eng.add_parser("list", help="known engines and which are ready to run")
     p.set_defaults(func=cmd_engines_list)
     p = eng.add_parser("fetch", help="download Debian's docker.io builds into the cache")
@@ -104,13 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = groups.add_parser("checks", help="the check catalogue").add_subparsers(title="checks commands", metavar="")
     p = cat.add_parser("list", help="every check: ID, promise, scope, tags, the engines its promise holds on")
-    p.add_argument("--engine", metavar="VERSION", help="also say whether each promise holds on this Docker version (e.g. 20.10)")
+    p.add_argument(
+        "--engine", metavar="VERSION", help="also say whether each promise holds on this Docker version (e.g. 20.10)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--markdown", action="store_true", help="the README's table of checks")
     p.add_argument("--checks", metavar="DIR", help="a checks folder (default: checks/ of this checkout)")
     p.set_defaults(func=cmd_checks_list)
 
-    box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(title="box commands", metavar="")
+    box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(
+        title="box commands", metavar=""
+    )
     p = box.add_parser("build", help="build a libvirt box from Debian's packages and add it to netproof's Vagrant")
     p.set_defaults(func=cmd_box_build)
     return parser
@@ -123,14 +135,20 @@ def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
         p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
     p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
     p.add_argument("--name", help="lab name (default: the topology's name)")
-    p.add_argument("--provider", choices=PROVIDERS, help="netns (namespaces here), vagrant (VMs) or ssh (existing hosts);"
-                   " default: the topology's provider, else netns")
+    p.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="netns (namespaces here), vagrant (VMs) or ssh (existing hosts);"
+        " default: the topology's provider, else netns",
+    )
 
 
 def topology_of(args: argparse.Namespace) -> topo.Topology:
     if not Path(args.topology).exists():
         raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
-    return topo.load(args.topology).with_overrides(engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name)
+    return topo.load(args.topology).with_overrides(
+        engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -146,20 +164,45 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     lab = Lab.attach(args.name)
     if args.json:
-        print(json.dumps({"name": lab.name, "provider": lab.state["provider"], "control_plane": lab.topology.control_plane,
-                          "status": lab.state["status"], "state_file": str(lab.names.state_file), "hosts": lab.status()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "name": lab.name,
+                    "provider": lab.state["provider"],
+                    "control_plane": lab.topology.control_plane,
+                    "status": lab.state["status"],
+                    "state_file": str(lab.names.state_file),
+                    "hosts": lab.status(),
+                },
+                indent=2,
+            )
+        )
     else:
         print_status(lab)
     return 0
 
 
 def print_status(lab: Lab) -> None:
-    print(f"lab {lab.name} ({lab.state['provider']}, {lab.topology.control_plane}): {lab.state['status']}, state in {lab.names.state_file}")
+    print(
+        f"lab {lab.name} ({lab.state['provider']}, {lab.topology.control_plane}): {lab.state['status']}, state in "
+        f"{lab.names.state_file}"
+    )
     header = ("HOST", "ROLE", "ADDRESS", "ENGINE", "VERSION", "DOCKERD", "SWARM", "STATE", "DOCKER SOCKET")
     rows = [header]
     for r in lab.status():
-        rows.append((r["name"], r["role"], f"{r['address']}", r.get("engine") or "-", r.get("engine_version") or "-",
-                     str(r.get("dockerd_pid") or "-"), r.get("swarm_role") or "-", r["state"], r.get("docker_socket") or "-"))
+        rows.append(
+            (
+                r["name"],
+                r["role"],
+                f"{r['address']}",
+                r.get("engine") or "-",
+                r.get("engine_version") or "-",
+                str(r.get("dockerd_pid") or "-"),
+                r.get("swarm_role") or "-",
+                r["state"],
+                r.get("docker_socket") or "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -227,10 +270,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def one_screen_summary(results, folder: Path) -> str:
     counts = results.counts()
     engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in results.environment}))
-    lines = [f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker {engines_seen}): {counts}"]
+    lines = [
+        f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker "
+        f"{engines_seen}): {counts}"
+    ]
     for c in results.checks:
         if c.outcome in ("failed", "error", "known-defect", "not-promised"):
-            why = next((line for line in (c.message or "").splitlines() if line.startswith("Observed")), (c.message or "").strip()[:160])
+            why = next(
+                (line for line in (c.message or "").splitlines() if line.startswith("Observed")),
+                (c.message or "").strip()[:160],
+            )
             lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
     lines.append(f"report: {folder / 'index.html'}")
     return "\n".join(lines)
@@ -244,16 +293,28 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     topology = topology_of(args)
     if args.old == args.new:
         raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
-    require_engine_control(make_provider(args.provider or topology.provider, LabNames(topology.name), Progress()), "netproof upgrade")
+    require_engine_control(
+        make_provider(args.provider or topology.provider, LabNames(topology.name), Progress()), "netproof upgrade"
+    )
     for version in (args.old, args.new):
         engines.resolve(version)  # refuse early what is not cached
         if topology.control_plane == "kv" and not engines.supports_kv_store(version):
-            raise NetproofError(f"engine {version} has no key-value store control plane (Docker removed it in "
-                                f"{engines.KV_STORE_REMOVED_IN}): an upgrade to it needs --control-plane swarm")
-    folder = Path(args.reports).resolve() / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    changes = upgrade.upgrade(topology, args.old, args.new, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress())
+            raise NetproofError(
+                f"engine {version} has no key-value store control plane (Docker removed it in "
+                f"{engines.KV_STORE_REMOVED_IN}): an upgrade to it needs --control-plane swarm"
+            )
+    folder = (
+        Path(args.reports).resolve()
+        / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    )
+    changes = upgrade.upgrade(
+        topology, args.old, args.new, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress()
+    )
     print(diff.render_terminal(changes))
-    print(f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: {folder / 'diff.html'}")
+    print(
+        f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: "
+        f"{folder / 'diff.html'}"
+    )
     return 1 if changes.regressed else 0
 
 
@@ -276,15 +337,21 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
     if args.engine:
         catalogue.version_key(args.engine)  # refuses what is not a version
     if args.json:
-        rows = [{**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})} for c in checks]
+        rows = [
+            {**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})}
+            for c in checks
+        ]
         print(json.dumps(rows, indent=2))
     elif args.markdown:
         print(catalogue.markdown(checks))
     else:
         header = ("ID", "SCOPE", "TAGS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ()) + ("PROMISE",)
-        rows = [header] + [(c.id, c.scope, ",".join(c.tags), c.engines)
-                           + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ()) + (c.promise,)
-                           for c in checks]
+        rows = [header] + [
+            (c.id, c.scope, ",".join(c.tags), c.engines)
+            + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ())
+            + (c.promise,)
+            for c in checks
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
         for r in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
@@ -299,7 +366,8 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
         status = f"cached: {cached}" if cached else f"not cached; fetch: netproof engines fetch {release.version}"
         print(f"{release.version:8}{release.suite:14}{'yes' if release.kv_store else 'no':10}{status}")
     system_dockerd = engines.system_version()
-    print(f"{engines.SYSTEM:8}{'(installed)':14}{'-':10}{system_dockerd or 'no dockerd installed (apt-get install docker.io)'}")
+    system_status = system_dockerd or "no dockerd installed (apt-get install docker.io)"
+    print(f"{engines.SYSTEM:8}{'(installed)':14}{'-':10}{system_status}")
     return 0
 
 

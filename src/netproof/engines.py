@@ -106,11 +106,15 @@ def resolve(version: str) -> Engine:
     if version == SYSTEM:
         found = system_version()
         if not found:
-            raise NetproofError("engine 'system': no dockerd installed; install Debian's docker.io (apt-get install docker.io)")
+            raise NetproofError(
+                "engine 'system': no dockerd installed; install Debian's docker.io (apt-get install docker.io)"
+            )
         return Engine(SYSTEM, found, ("/usr/sbin", "/usr/bin"))
     found = cached_version(version)
     if not found:
-        raise NetproofError(f"engine {version} is not in the cache ({engine_dir(version)}); run: netproof engines fetch {version}")
+        raise NetproofError(
+            f"engine {version} is not in the cache ({engine_dir(version)}); run: netproof engines fetch {version}"
+        )
     root = engine_dir(version) / "root"
     return Engine(version, found, (str(root / "usr/sbin"), str(root / "usr/bin")))
 
@@ -149,12 +153,18 @@ class Fetcher:
     def _apt_options(self, suite: str) -> list[str]:
         d = self.apt_dir / suite
         return [
-            "-o", f"Dir::Etc::SourceList={d / 'sources.list'}",
-            "-o", f"Dir::Etc::SourceParts={d / 'sources.list.d'}",
-            "-o", f"Dir::State::Lists={d / 'lists'}",
-            "-o", f"Dir::Cache={d / 'cache'}",
-            "-o", "Debug::NoLocking=1",
-            "-o", "APT::Get::List-Cleanup=0",
+            "-o",
+            f"Dir::Etc::SourceList={d / 'sources.list'}",
+            "-o",
+            f"Dir::Etc::SourceParts={d / 'sources.list.d'}",
+            "-o",
+            f"Dir::State::Lists={d / 'lists'}",
+            "-o",
+            f"Dir::Cache={d / 'cache'}",
+            "-o",
+            "Debug::NoLocking=1",
+            "-o",
+            "APT::Get::List-Cleanup=0",
         ]
 
     def _prepare(self, suite: str) -> None:
@@ -176,7 +186,9 @@ class Fetcher:
         if release is None:
             raise NetproofError("engine 'system' is the machine's own dockerd; there is nothing to fetch")
         if cached_version(version) and not refresh:
-            self.progress.say(f"  engine {version}: {cached_version(version)} is already cached (--refresh fetches it again)")
+            self.progress.say(
+                f"  engine {version}: {cached_version(version)} is already cached (--refresh fetches it again)"
+            )
             return cached_version(version)
         if not KEYRING.exists():
             raise NetproofError(f"{KEYRING} is missing; install Debian's debian-archive-keyring")
@@ -189,7 +201,8 @@ class Fetcher:
         wanted = [v for v in versions if v.startswith(version + ".")]
         if not wanted:
             raise NetproofError(
-                f"engine {version}: Debian {suite} at {self.mirror} offers docker.io {', '.join(versions) or 'none'}, not {version}.x"
+                f"engine {version}: Debian {suite} at {self.mirror} offers docker.io {', '.join(versions) or 'none'}, "
+                f"not {version}.x"
             )
         package_version = wanted[0]
         target = engine_dir(version)

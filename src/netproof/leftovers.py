@@ -73,11 +73,15 @@ def find(lab: str | None = None) -> Leftovers:
     processes = {
         pid: " ".join(argv)
         for pid, (argv, cgroups, net) in table.items()
-        if net in inodes or f"/{ns_prefix}" in cgroups or argv[0].startswith(holder_prefix) or path_mark in " ".join(argv)
+        if net in inodes
+        or f"/{ns_prefix}" in cgroups
+        or argv[0].startswith(holder_prefix)
+        or path_mark in " ".join(argv)
     }
 
     cgroups = sorted(
-        {p for p in CGROUP_ROOT.glob(f"*/{ns_prefix}*") if p.is_dir()} | {p for p in CGROUP_ROOT.glob(f"{ns_prefix}*") if p.is_dir()}
+        {p for p in CGROUP_ROOT.glob(f"*/{ns_prefix}*") if p.is_dir()}
+        | {p for p in CGROUP_ROOT.glob(f"{ns_prefix}*") if p.is_dir()}
     )
     mounts = [m for m in _mount_points() if m.startswith(path_mark) or m.startswith(f"{NETNS_DIR}/{ns_prefix}")]
     mounts = [m for m in mounts if not m.startswith(f"{NETNS_DIR}/")]  # those go with their namespace
@@ -114,8 +118,11 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
         wait.poll(lambda pids=found.processes: not any(_alive(pid) for pid in pids), timeout=remaining(), interval=0.02)
     # The killed daemons were detached, so init reaps them, in its own time (about a second
     # here); wait a little for that too, so nothing of the lab is listed, not even a zombie.
-    wait.poll(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in killed), timeout=min(remaining(), ZOMBIE_GRACE),
-              interval=0.05)
+    wait.poll(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in killed),
+        timeout=min(remaining(), ZOMBIE_GRACE),
+        interval=0.05,
+    )
     for mount in sorted(found.mounts, key=len, reverse=True):
         system.run(["umount", "-l", mount], check=False)
     for name in found.netns:

@@ -54,15 +54,34 @@ STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netproof", "netproof: the lab the checks run on")
-    group.addoption("--lab", dest="netproof_lab", metavar="LAB_OR_TOPOLOGY",
-                    help="a running lab (name or state file), or a topology file to bring up for this run")
-    group.addoption("--engine", dest="netproof_engine", help="engine for a lab brought up for the run (20.10, 26.1, 28.5, system)")
-    group.addoption("--control-plane", dest="netproof_control_plane", choices=topo.CONTROL_PLANES,
-                    help="control plane for a lab brought up for the run")
-    group.addoption("--report-dir", dest="netproof_report_dir", metavar="DIR",
-                    help="write results.json, junit.xml and the HTML conformance report (index.html) into DIR")
-    group.addoption("--pairs", dest="netproof_pairs", default="spanning", choices=("spanning", "all"),
-                    help="host pairs for cross-host checks: spanning (every host, same-subnet and routed paths) or all")
+    group.addoption(
+        "--lab",
+        dest="netproof_lab",
+        metavar="LAB_OR_TOPOLOGY",
+        help="a running lab (name or state file), or a topology file to bring up for this run",
+    )
+    group.addoption(
+        "--engine", dest="netproof_engine", help="engine for a lab brought up for the run (20.10, 26.1, 28.5, system)"
+    )
+    group.addoption(
+        "--control-plane",
+        dest="netproof_control_plane",
+        choices=topo.CONTROL_PLANES,
+        help="control plane for a lab brought up for the run",
+    )
+    group.addoption(
+        "--report-dir",
+        dest="netproof_report_dir",
+        metavar="DIR",
+        help="write results.json, junit.xml and the HTML conformance report (index.html) into DIR",
+    )
+    group.addoption(
+        "--pairs",
+        dest="netproof_pairs",
+        default="spanning",
+        choices=("spanning", "all"),
+        help="host pairs for cross-host checks: spanning (every host, same-subnet and routed paths) or all",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,7 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
         Path(report_dir).mkdir(parents=True, exist_ok=True)
     lab = _lab(config)
     pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
-    config.pluginmanager.register(RunRecorder(lab, pairs, Path(report_dir) if report_dir else None), "netproof-recorder")
+    config.pluginmanager.register(
+        RunRecorder(lab, pairs, Path(report_dir) if report_dir else None), "netproof-recorder"
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -119,7 +140,9 @@ def _refuse_a_root_taken_from_an_option(config: pytest.Config) -> None:
     if config.inipath is None and (config.invocation_params.dir / "pyproject.toml").exists():
         for option in ("--report-dir", "--lab"):
             if option in config.invocation_params.args:
-                raise pytest.UsageError(f"netproof: write {option}=VALUE (with '='): pytest took the value for a test path")
+                raise pytest.UsageError(
+                    f"netproof: write {option}=VALUE (with '='): pytest took the value for a test path"
+                )
 
 
 def _runs_checks(config: pytest.Config) -> bool:
@@ -136,7 +159,11 @@ def _check_folders(config: pytest.Config) -> list[Path]:
             if not path.exists():
                 continue
             folder = path if path.is_dir() else path.parent
-            if folder == checks or checks in folder.parents or (config.getoption("netproof_lab") and any(folder.glob("test_*.py"))):
+            if (
+                folder == checks
+                or checks in folder.parents
+                or (config.getoption("netproof_lab") and any(folder.glob("test_*.py")))
+            ):
                 folders.append(folder)
             elif path in checks.parents:
                 folders.append(checks)
@@ -153,8 +180,10 @@ def _open_lab(config: pytest.Config) -> tuple[str, bool]:
         lab = Lab.attach(wanted)
         running = {h.engine for h in lab.topology.docker_hosts}
         if (engine and running != {engine}) or (control_plane and control_plane != lab.topology.control_plane):
-            raise NetproofError(f"lab {lab.name} runs {', '.join(sorted(running))} with {lab.topology.control_plane}, not what"
-                                f" --engine/--control-plane ask; bring it down, or pass --lab labs/seed.yml to bring up another")
+            raise NetproofError(
+                f"lab {lab.name} runs {', '.join(sorted(running))} with {lab.topology.control_plane}, not what"
+                f" --engine/--control-plane ask; bring it down, or pass --lab labs/seed.yml to bring up another"
+            )
         return str(lab.names.state_file), False
     else:
         topology = topo.load(config.rootpath / "labs" / "seed.yml")
@@ -165,7 +194,9 @@ def _open_lab(config: pytest.Config) -> tuple[str, bool]:
 def _lab(config: pytest.Config) -> Lab:
     if LAB not in config.stash:
         if LAB_STATE not in config.stash:
-            raise pytest.UsageError("netproof: checks need a lab: pass --lab (a running lab or a topology file), or run them from checks/")
+            raise pytest.UsageError(
+                "netproof: checks need a lab: pass --lab (a running lab or a topology file), or run them from checks/"
+            )
         config.stash[LAB] = Lab.attach(config.stash[LAB_STATE])
     return config.stash[LAB]
 
@@ -192,7 +223,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     lab = _lab(metafunc.config)
     plane = lab.topology.control_plane
     if "pair" in metafunc.fixturenames:
-        pairs = [HostPair(lab.host(a.name), lab.host(b.name)) for a, b in lab.topology.host_pairs(metafunc.config.getoption("netproof_pairs"))]
+        pairs = [
+            HostPair(lab.host(a.name), lab.host(b.name))
+            for a, b in lab.topology.host_pairs(metafunc.config.getoption("netproof_pairs"))
+        ]
         metafunc.parametrize("pair", pairs, ids=[f"{plane}-{p}" for p in pairs], indirect=True)
     if "docker_host" in metafunc.fixturenames:
         hosts = lab.docker_hosts
@@ -220,8 +254,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         fixture = catalogue.SCOPES[declared.scope]
         if fixture not in item.fixturenames:
-            raise pytest.UsageError(f"netproof: {declared.where}: {declared.id} has scope {declared.scope!r},"
-                                    f" so it must take the {fixture!r} fixture")
+            raise pytest.UsageError(
+                f"netproof: {declared.where}: {declared.id} has scope {declared.scope!r},"
+                f" so it must take the {fixture!r} fixture"
+            )
         item.stash[CASE] = _case_of(item, _lab(config))
         checks.append(item)
     chosen = set(map(id, checks))
@@ -255,15 +291,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     case = item.stash[CASE]
     if call.when == "setup":
         item.stash[STARTED] = call.start
-    report.user_properties += [(CHECK_PROPERTY, json.dumps({"id": declared.id, "promise": declared.promise})),
-                               (CASE_PROPERTY, json.dumps(case.to_dict()))]
+    report.user_properties += [
+        (CHECK_PROPERTY, json.dumps({"id": declared.id, "promise": declared.promise})),
+        (CASE_PROPERTY, json.dumps(case.to_dict())),
+    ]
     verdict = _verdict(item, declared, case, call, report)
     if verdict is None:
         return
     netproof_outcome, message = verdict
     proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
     evidence = proof.to_dict() if isinstance(proof, Proof) and call.when == "call" else None
-    if netproof_outcome in ("failed", "error", "known-defect", "not-promised") and report.when != "teardown" and call.excinfo:
+    if (
+        netproof_outcome in ("failed", "error", "known-defect", "not-promised")
+        and report.when != "teardown"
+        and call.excinfo
+    ):
         evidence = evidence or {"mechanism": {}, "exhibits": []}
         evidence["exhibits"] += _engine_logs(item, case, since=item.stash.get(STARTED, call.start), until=call.stop)
     if evidence is not None:
@@ -271,12 +313,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.user_properties.append((OUTCOME_PROPERTY, json.dumps([netproof_outcome, message])))
 
 
-def _verdict(item: pytest.Item, declared: Check, case: Case, call: pytest.CallInfo,
-             report: pytest.TestReport) -> tuple[str, str | None] | None:
+def _verdict(
+    item: pytest.Item, declared: Check, case: Case, call: pytest.CallInfo, report: pytest.TestReport
+) -> tuple[str, str | None] | None:
     """The phase's outcome in netproof's words, and its message; adjusts pytest's report to match."""
     not_promised = [f"{h} runs Docker {v}" for h, v in case.engines.items() if v and not declared.promised_on(v)]
-    why_not = (f"not promised here ({'; '.join(not_promised)}): {declared.id} holds on Docker {declared.engines}"
-               f" ({declared.reference})") if not_promised else None
+    why_not = (
+        (
+            f"not promised here ({'; '.join(not_promised)}): {declared.id} holds on Docker {declared.engines}"
+            f" ({declared.reference})"
+        )
+        if not_promised
+        else None
+    )
     excinfo = call.excinfo
     if report.passed:
         if call.when != "call":
@@ -312,7 +361,9 @@ def _engine_logs(item: pytest.Item, case: Case, since: float, until: float) -> l
             text = lab.provider.engine_log(lab.host(name), since, until) or "(no lines in this window)"
         except Exception as e:  # noqa: BLE001 - the log is evidence, its absence a fact
             text = f"(could not read it: {type(e).__name__}: {e})"
-        exhibits.append({"title": f"dockerd log on {name} during the check", "kind": "text", "content": text, "where": name})
+        exhibits.append(
+            {"title": f"dockerd log on {name} during the check", "kind": "text", "content": text, "where": name}
+        )
     return exhibits
 
 
@@ -335,8 +386,10 @@ def _require_up(lab: Lab, *hosts: LabHost) -> None:
         try:
             host.docker().ping()
         except Exception as e:  # noqa: BLE001 - whatever it is, the lab is broken, not Docker
-            raise LabBroken(f"host {host.name} of lab {lab.name} does not answer ({type(e).__name__}: {e}); "
-                            f"see `netproof lab status --name {lab.name}`") from None
+            raise LabBroken(
+                f"host {host.name} of lab {lab.name} does not answer ({type(e).__name__}: {e}); "
+                f"see `netproof lab status --name {lab.name}`"
+            ) from None
 
 
 @pytest.fixture
@@ -367,7 +420,9 @@ def proof(request: pytest.FixtureRequest) -> Proof:
     """The check's evidence and its way of failing with expected, observed, where."""
     declared = _check(request.node)
     if declared is None:
-        raise pytest.UsageError(f"{request.node.nodeid}: the proof fixture is for checks declared with netproof.catalogue.check")
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the proof fixture is for checks declared with netproof.catalogue.check"
+        )
     return Proof(declared.id, declared.promise, request.node.stash[CASE].label)
 
 
@@ -380,7 +435,9 @@ def workspace(lab: Lab) -> Workspace:
         warnings.warn(DockerRetryWarning(retry), stacklevel=1)
     problems = space.remove()
     if problems:  # uniquely named, so in no other check's way: a warning, not a verdict
-        warnings.warn(LeftoverWarning("Docker would not remove what the check created: " + "; ".join(problems)), stacklevel=1)
+        warnings.warn(
+            LeftoverWarning("Docker would not remove what the check created: " + "; ".join(problems)), stacklevel=1
+        )
 
 
 @pytest.fixture

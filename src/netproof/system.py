@@ -51,18 +51,30 @@ class CommandError(NetproofError):
     def __init__(self, result: CommandResult):
         self.result = result
         detail = (result.stderr or result.stdout).strip().splitlines()
-        super().__init__(f"{result.where}: `{result.command}` failed (exit {result.returncode}): {detail[-1] if detail else 'no output'}")
+        super().__init__(
+            f"{result.where}: `{result.command}` failed (exit {result.returncode}): "
+            f"{detail[-1] if detail else 'no output'}"
+        )
 
 
 def run(
-    argv: list[str], *, check: bool = True, timeout: float | None = 60, where: str = "this machine", input: str | None = None,
-    env: dict[str, str] | None = None, cwd: str | Path | None = None, capture: bool = True,
+    argv: list[str],
+    *,
+    check: bool = True,
+    timeout: float | None = 60,
+    where: str = "this machine",
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    capture: bool = True,
 ) -> CommandResult:
     """The one way netproof runs a command and reads its output (timeout None: as long as it takes;
     capture=False: the output goes to netproof's own, as the command writes it)."""
     try:
         stdin = None if input is not None else subprocess.DEVNULL
-        done = subprocess.run(argv, capture_output=capture, text=True, timeout=timeout, input=input, stdin=stdin, env=env, cwd=cwd)
+        done = subprocess.run(
+            argv, capture_output=capture, text=True, timeout=timeout, input=input, stdin=stdin, env=env, cwd=cwd
+        )
     except FileNotFoundError:
         raise NetproofError(f"{where}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired as e:

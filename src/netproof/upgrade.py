@@ -26,7 +26,9 @@ OVERLAY_SETTLE_SECONDS = 180
 CROSS_HOST_CHECKS = "OVL-PING-001 or OVL-VXLAN-001"
 
 
-def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path, *, rolling: bool, progress: Progress) -> diff.RunDiff:
+def upgrade(
+    topology: Topology, old: str, new: str, reports: Path, checks: Path, *, rolling: bool, progress: Progress
+) -> diff.RunDiff:
     target = engines.resolve(new)
     before_topology = topology.with_overrides(engine=old)
     lab = Lab.up(before_topology, progress=progress)
@@ -36,7 +38,10 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
         progress.say(f"upgrade: checks on {old}")
         before = checkrun.run(lab.name, reports / "before", checks=checks)
         for step, host in enumerate(lab.docker_hosts, 1):
-            with progress.step(f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same data root)"):
+            with progress.step(
+                f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same "
+                "data root)"
+            ):
                 engine_control.stop_engine(host.name)
                 engine_control.start_engine(host.name, target, engine_start(lab.topology).flags.get(host.name, []))
                 engine_control.wait_engine(host.name)
@@ -47,14 +52,19 @@ def upgrade(topology: Topology, old: str, new: str, reports: Path, checks: Path,
                         controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts))
                 recovered[host.name] = wait_for_overlay(lab, host.name, progress)
             if rolling and step < len(lab.docker_hosts):
-                progress.say(f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)")
+                progress.say(
+                    f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)"
+                )
                 checkrun.run(lab.name, reports / f"rolling-{step}-{host.name}", checks=checks, select=CROSS_HOST_CHECKS)
         progress.say(f"upgrade: checks on {new}")
         after = checkrun.run(lab.name, reports / "after", checks=checks)
     finally:
         lab.down(progress)
     changes = diff.compare(before, after)
-    changes.notes = [f"{h}: overlay traffic to and from it came back {t:.1f} s after its dockerd restarted" for h, t in recovered.items()]
+    changes.notes = [
+        f"{h}: overlay traffic to and from it came back {t:.1f} s after its dockerd restarted"
+        for h, t in recovered.items()
+    ]
     diff.write(changes, reports / "diff.html")
     return changes
 
@@ -71,10 +81,12 @@ def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
             net = space.overlay(role="settle")
             here = space.container(lab.host(host), net, role="settle")
             others = [space.container(h, net, role="settle") for h in lab.docker_hosts if h.name != host]
-            wait.until(lambda: all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others),
-                       timeout=OVERLAY_SETTLE_SECONDS, interval=1, what=f"overlay traffic to {host} to flow again after its upgrade")
+            wait.until(
+                lambda: all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others),
+                timeout=OVERLAY_SETTLE_SECONDS,
+                interval=1,
+                what=f"overlay traffic to {host} to flow again after its upgrade",
+            )
         finally:
             space.remove()
     return time.monotonic() - started
-
-

@@ -19,8 +19,14 @@ class WaitTimeout(NetproofError):
     """What was awaited did not happen in time."""
 
 
-def poll(ask: Callable[[], T], *, timeout: float, holds: Callable[[T], bool] = bool, interval: float = 0.1,
-         max_interval: float | None = None) -> tuple[T, bool]:
+def poll(
+    ask: Callable[[], T],
+    *,
+    timeout: float,
+    holds: Callable[[T], bool] = bool,
+    interval: float = 0.1,
+    max_interval: float | None = None,
+) -> tuple[T, bool]:
     """Ask until holds(answer), at most `timeout` seconds (asked at least once); the last answer and whether it held.
     With max_interval, the interval grows by half each time up to it (cheap first looks, calmer later ones)."""
     deadline = time.monotonic() + timeout
@@ -35,8 +41,16 @@ def poll(ask: Callable[[], T], *, timeout: float, holds: Callable[[T], bool] = b
             interval = min(interval * 1.5, max_interval)
 
 
-def until(ask: Callable[[], T], *, timeout: float, what: str, holds: Callable[[T], bool] = bool, interval: float = 0.1,
-          max_interval: float | None = None, hint: Callable[[], str] | None = None) -> T:
+def until(
+    ask: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    holds: Callable[[T], bool] = bool,
+    interval: float = 0.1,
+    max_interval: float | None = None,
+    hint: Callable[[], str] | None = None,
+) -> T:
     """Ask until holds(answer) and return that answer; after `timeout` seconds raise WaitTimeout naming `what`
     (and, from hint(), where to look)."""
     answer, held = poll(ask, timeout=timeout, holds=holds, interval=interval, max_interval=max_interval)

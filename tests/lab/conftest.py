@@ -21,8 +21,23 @@ from netproof.report import results
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 
-LAB_COMMANDS = ("dockerd", "containerd", "etcd", "containerd-shim", "containerd-shim-runc-v2", "tcpdump", "runc", "docker-proxy",
-                "ssh", "sshd", "libvirtd", "dnsmasq", "qemu-system-x86", "vagrant", "ruby")
+LAB_COMMANDS = (
+    "dockerd",
+    "containerd",
+    "etcd",
+    "containerd-shim",
+    "containerd-shim-runc-v2",
+    "tcpdump",
+    "runc",
+    "docker-proxy",
+    "ssh",
+    "sshd",
+    "libvirtd",
+    "dnsmasq",
+    "qemu-system-x86",
+    "vagrant",
+    "ruby",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -57,9 +72,20 @@ class ChecksRun:
         return results.load(self.report)
 
 
-def run_checks(lab: str | None, report: Path, *, select: str | None = None, workers: str | int | None = "auto",
-               extra: tuple[str, ...] = (), env: dict | None = None, timeout: float = 900, checks: Path = ROOT / "checks") -> ChecksRun:
-    argv = checkrun.pytest_argv(checks, lab, report_dir=report, select=select, workers=workers, extra=("-q", "-rfExX", *extra))
+def run_checks(
+    lab: str | None,
+    report: Path,
+    *,
+    select: str | None = None,
+    workers: str | int | None = "auto",
+    extra: tuple[str, ...] = (),
+    env: dict | None = None,
+    timeout: float = 900,
+    checks: Path = ROOT / "checks",
+) -> ChecksRun:
+    argv = checkrun.pytest_argv(
+        checks, lab, report_dir=report, select=select, workers=workers, extra=("-q", "-rfExX", *extra)
+    )
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     outcomes = {}
     if (report / "results.json").exists():
@@ -86,7 +112,8 @@ class Machine:
     def now(cls) -> Machine:
         links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
         firewall = "".join(
-            subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout for table in ("filter", "nat")
+            subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
+            for table in ("filter", "nat")
         )
         return cls(sorted(line.split(":")[1].strip() for line in links.splitlines()), firewall, _lab_processes())
 
@@ -111,8 +138,11 @@ def assert_nothing_left(lab: str, before: Machine) -> None:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     left += [f"netns {line.split()[0]}" for line in netns.splitlines() if line.startswith(f"netproof.{lab}.")]
     left += [f"process {pid}" for pid in after.lab_processes - before.lab_processes]
-    left += [f"mount {line.split()[1]}" for line in Path("/proc/mounts").read_text().splitlines()
-             if f"/{lab}/" in line.split()[1] or f"netproof.{lab}." in line]
+    left += [
+        f"mount {line.split()[1]}"
+        for line in Path("/proc/mounts").read_text().splitlines()
+        if f"/{lab}/" in line.split()[1] or f"netproof.{lab}." in line
+    ]
     left += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob(f"*/netproof.{lab}.*")]
     if (STATE_ROOT / lab).exists():
         left.append(f"folder {STATE_ROOT / lab}")

@@ -70,5 +70,7 @@ def nothing_left_by_the_session() -> Iterator[None]:
             leftovers.remove(name)
     if leaked:
         listing = "\n".join(f"  lab {name}: {line}" for name, lines in leaked.items() for line in lines)
-        pytest.fail(f"this session's labs left things behind (removed now; a test or teardown has a leak):\n{listing}",
-                    pytrace=False)
+        pytest.fail(
+            f"this session's labs left things behind (removed now; a test or teardown has a leak):\n{listing}",
+            pytrace=False,
+        )

@@ -29,11 +29,10 @@ def lab():
 
 
 def checks(select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
-    """The selected checks, serially, on the module's lab (with the sabotage plugin breaking Docker's plumbing, if asked)."""
+    """The selected checks, serially, on the module's lab (the sabotage plugin breaking Docker's plumbing, if asked)."""
     env = dict(os.environ, NETPROOF_SABOTAGE=sabotage or "")
     extra = ("-p", "tests.lab.sabotage_plugin") if sabotage else ()
-    return run_checks(NAME, report, select=select, workers=None, extra=extra, env=env,
-                      timeout=300)
+    return run_checks(NAME, report, select=select, workers=None, extra=extra, env=env, timeout=300)
 
 
 def assert_fails(run: ChecksRun, check_id: str, *causes: str) -> None:
@@ -43,7 +42,9 @@ def assert_fails(run: ChecksRun, check_id: str, *causes: str) -> None:
     # The failure's evidence carries the involved hosts' dockerd log lines of the check's own time window.
     failed = next(c for c in run.results().checks if c.outcome == "failed")
     logs = [e for e in failed.evidence if e["title"].startswith("dockerd log on ")]
-    assert {e["where"] for e in logs} == set(failed.hosts) and any("level=" in e["content"] for e in logs), failed.evidence
+    assert {e["where"] for e in logs} == set(failed.hosts) and any("level=" in e["content"] for e in logs), (
+        failed.evidence
+    )
     assert f"{check_id} failed" in out and "Docker promises:" in out and "Expected:" in out, out[-3000:]
     for cause in causes:
         assert cause in out, f"the failure does not point at {cause!r}:\n{out[-3000:]}"

@@ -12,11 +12,16 @@ from netproof.model import topology
 from .conftest import CHECK_IDS, ROOT, assert_nothing_left, claim, run_checks
 
 
-@pytest.mark.parametrize("engine, control_plane", [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
-                         ids=["20.10-swarm", "20.10-kv", "28.5-swarm"])
+@pytest.mark.parametrize(
+    "engine, control_plane",
+    [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
+    ids=["20.10-swarm", "20.10-kv", "28.5-swarm"],
+)
 def test_checks_pass_in_parallel_and_serially(engine, control_plane, machine, tmp_path, bring_up):
     name = f"t-chk-{control_plane}-{engine.replace('.', '')}"
-    lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=name, engine=engine, control_plane=control_plane))
+    lab = bring_up(
+        topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=name, engine=engine, control_plane=control_plane)
+    )
     runs = {}
     for mode, workers in (("parallel", "auto"), ("serial", None)):
         run = run_checks(name, tmp_path / mode, workers=workers)
@@ -37,6 +42,8 @@ def test_a_run_without_a_lab_brings_the_seed_lab_up_and_down_once(machine, tmp_p
     claim("seed")
     run = run_checks(None, tmp_path / "report", workers=2, select="OVL-PING-001")
     assert run.returncode == 0, run.output[-4000:]
-    assert run.output.count("lab seed: up in") == 1 and run.output.count("bringing lab seed down") == 1, run.output[-4000:]
+    assert run.output.count("lab seed: up in") == 1 and run.output.count("bringing lab seed down") == 1, run.output[
+        -4000:
+    ]
     assert set(run.outcomes.values()) == {"passed"} and len(run.outcomes) == 4
     assert_nothing_left("seed", machine)

@@ -12,7 +12,7 @@ from .conftest import assert_nothing_left, claim
 
 ROOT = Path(__file__).parents[2]
 
-FAILS_MID_LAB = '''
+FAILS_MID_LAB = """
 from netproof.model import topology
 from netproof.lab.image import TEST_IMAGE
 
@@ -20,23 +20,39 @@ def test_fails_inside_a_lab(bring_up):
     lab = bring_up(topology.load("{seed}").with_overrides(name="t-harness-fail"))
     lab.host("docker1").docker().containers.run(TEST_IMAGE, "sleep 600", detach=True)
     assert False, "forced failure inside a lab"
-'''
+"""
 
-LEAKS_A_LAB = '''
+LEAKS_A_LAB = """
 from netproof.model import topology
 from netproof.lab.lab import Lab
 from tests.lab.harness import claim
 
 def test_leaves_a_lab_up():
     Lab.up(topology.load("{seed}").with_overrides(name=claim("t-harness-leak")))
-'''
+"""
 
 
 def inner_session(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     test_file = tmp_path / "test_inner.py"
     test_file.write_text(source.format(seed=ROOT / "labs" / "seed.yml"))
-    return subprocess.run([sys.executable, "-m", "pytest", str(test_file), "-p", "tests.lab.harness", "-p", "no:cacheprovider",
-                           f"--rootdir={tmp_path}", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(test_file),
+            "-p",
+            "tests.lab.harness",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={tmp_path}",
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_test_that_fails_inside_a_lab_leaves_nothing_behind(machine, tmp_path):
@@ -44,7 +60,9 @@ def test_a_test_that_fails_inside_a_lab_leaves_nothing_behind(machine, tmp_path)
     done = inner_session(tmp_path, FAILS_MID_LAB)
     out = done.stdout + done.stderr
     assert done.returncode == 1 and "forced failure inside a lab" in out, out[-3000:]
-    assert "1 failed" in out and "error" not in out.splitlines()[-1], out[-3000:]  # the harness swept nothing: nothing leaked
+    assert "1 failed" in out and "error" not in out.splitlines()[-1], out[
+        -3000:
+    ]  # the harness swept nothing: nothing leaked
     assert_nothing_left("t-harness-fail", machine)
 
 

@@ -32,7 +32,11 @@ def overlay_ping(lab: Lab, src: str, dst: str, network: str, attachable: bool) -
     """Containers on src and dst joined by an overlay; returns ping's output from src to dst's container."""
     lab.host(src).docker().networks.create(network, driver="overlay", attachable=attachable)
     lab.host(src).docker().containers.run(TEST_IMAGE, "sleep 600", name=f"{network}-a", network=network, detach=True)
-    peer = lab.host(dst).docker().containers.run(TEST_IMAGE, "sleep 600", name=f"{network}-b", network=network, detach=True)
+    peer = (
+        lab.host(dst)
+        .docker()
+        .containers.run(TEST_IMAGE, "sleep 600", name=f"{network}-b", network=network, detach=True)
+    )
     peer.reload()
     address = peer.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
     result = lab.host(src).run(["docker", "exec", f"{network}-a", "ping", "-c", "3", "-W", "2", address], timeout=30)
@@ -72,7 +76,9 @@ def test_status_shows_every_host(seed_lab):
     assert hosts["router"]["role"] == "router" and hosts["router"]["address"] == "10.10.10.1"
     docker = [h for h in hosts.values() if h["role"] == "docker"]
     assert all(h["state"] == "up" and isinstance(h["dockerd_pid"], int) for h in docker)
-    assert all(h["engine_version"].startswith("20.10.") and h["docker_socket"].endswith("/run/docker.sock") for h in docker)
+    assert all(
+        h["engine_version"].startswith("20.10.") and h["docker_socket"].endswith("/run/docker.sock") for h in docker
+    )
     assert sorted(h["swarm_role"] for h in docker) == ["manager", "worker", "worker", "worker"]
     assert hosts["docker3"]["address"] == "192.168.50.101"
     table = netproof("lab", "status", "--name", "t-seed").stdout
@@ -117,8 +123,11 @@ def test_down_on_a_lab_that_is_not_up():
 
 
 def test_interrupted_up_leaves_nothing(machine):
-    proc = subprocess.Popen([sys.executable, "-m", "netproof.cli", "lab", "up", str(SEED), "--name", claim("t-int")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netproof.cli", "lab", "up", str(SEED), "--name", claim("t-int")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen = b""
     deadline = time.monotonic() + 60
     while b"starting dockerd" not in seen and time.monotonic() < deadline:
@@ -151,11 +160,15 @@ def test_clean_after_a_crash_with_the_state_lost(machine, bring_up):
             with contextlib.suppress(ProcessLookupError):  # gone already, with its parent
                 os.kill(pid, signum)
     lab.names.state_file.unlink()
-    assert Path(f"/proc/{survivor}").exists(), "the container's process outlives its daemons (it is in no lab namespace)"
+    assert Path(f"/proc/{survivor}").exists(), (
+        "the container's process outlives its daemons (it is in no lab namespace)"
+    )
 
     listed = netproof("lab", "clean", "--dry-run").stdout
     assert "would remove network namespace netproof.t-crash.docker1" in listed
-    assert f"would remove process {survivor}: sleep 600" in listed, f"the container outlived its daemon and must be listed:\n{listed}"
+    assert f"would remove process {survivor}: sleep 600" in listed, (
+        f"the container outlived its daemon and must be listed:\n{listed}"
+    )
     assert "would remove folder" in listed and "t-crash" in listed
     assert (lab.names.dir).exists(), "--dry-run removed something"
 

@@ -36,7 +36,9 @@ def start_sshd(provider: NetnsProvider, host: str, address: str, client_key: Pat
     node = provider.node(host)
     folder = node.dir / "sshd"
     folder.mkdir()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "ssh_host_ed25519_key")], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "ssh_host_ed25519_key")], check=True
+    )
     (folder / "authorized_keys").write_text(client_key.with_suffix(".pub").read_text())
     (folder / "sshd_config").write_text(SSHD_CONFIG.format(address=address, dir=folder))
     node.run(["mkdir", "-p", "/run/sshd"], check=True)

@@ -17,9 +17,28 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "netproof.cli", "upgrade", "--from", "20.10", "--to", "28.5", "--rolling",
-                           "--name", claim("t-upgrade"), "--reports", str(tmp_path), "labs/seed.yml"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netproof.cli",
+            "upgrade",
+            "--from",
+            "20.10",
+            "--to",
+            "28.5",
+            "--rolling",
+            "--name",
+            claim("t-upgrade"),
+            "--reports",
+            str(tmp_path),
+            "labs/seed.yml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]

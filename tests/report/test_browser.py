@@ -13,6 +13,8 @@ from netproof.report import diff, html, results
 from ..browser import chromium, dom
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "results-20.10-swarm-isolation-broken.json"
+
+
 @pytest.fixture
 def report(tmp_path) -> Path:
     run = results.load(RECORDED)
@@ -22,11 +24,11 @@ def report(tmp_path) -> Path:
 
 def test_matrix_and_failure_evidence_render(report, tmp_path):
     page = dom(tmp_path / "profile", report)
-    matrix = page[page.index('<table id="matrix">'):]
-    matrix = matrix[:matrix.index("</table>")]
+    matrix = page[page.index('<table id="matrix">') :]
+    matrix = matrix[: matrix.index("</table>")]
     assert len(re.findall(r"<tr><th[^>]*>(OVL|ISO)-[A-Z]+-\d{3}</th>", matrix)) == 4  # the four checks of that run
     assert matrix.count("✘") == 1 and matrix.count("✔") == 15
-    failure = page[page.index('id="failures"'):page.index("<h2>The lab</h2>")]
+    failure = page[page.index('id="failures"') : page.index("<h2>The lab</h2>")]
     assert '<details open="" class="failure"' in failure
     assert "ISO-INT-001 [swarm-docker3]" in failure and "Observed: got through:" in failure
     assert "firewall of docker3" in failure or "rules naming" in failure or "-A DOCKER-ISOLATION-STAGE-1" in failure

@@ -25,10 +25,21 @@ def write_checks(folder: Path, **modules: str) -> Path:
 
 def test_the_shipped_catalogue():
     checks = catalogue.load(ROOT / "checks")
-    assert [c.id for c in checks] == ["ISO-INT-001", "ISO-INT-002", "OVL-GWBR-001", "OVL-GWBR-002", "OVL-PING-001",
-                                      "OVL-VETH-001", "OVL-VXLAN-001"]
+    assert [c.id for c in checks] == [
+        "ISO-INT-001",
+        "ISO-INT-002",
+        "OVL-GWBR-001",
+        "OVL-GWBR-002",
+        "OVL-PING-001",
+        "OVL-VETH-001",
+        "OVL-VXLAN-001",
+    ]
     ping = next(c for c in checks if c.id == "OVL-PING-001")
-    assert ping.scope == "pair" and "overlay" in ping.tags and ping.where.startswith("checks/test_overlay_reachability.py:")
+    assert (
+        ping.scope == "pair"
+        and "overlay" in ping.tags
+        and ping.where.startswith("checks/test_overlay_reachability.py:")
+    )
 
 
 def test_the_readme_table_is_the_catalogue():
@@ -37,23 +48,30 @@ def test_the_readme_table_is_the_catalogue():
 
 
 def test_a_malformed_id_is_refused_naming_its_place(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_bad='''
+    folder = write_checks(
+        tmp_path / "checks",
+        test_bad="""
         @check("ping-1", promise="p", scope="pair")
         def test_bad(pair): pass
-    ''')
+    """,
+    )
     with pytest.raises(CatalogueError, match=r"test_bad.py:4: check ID 'ping-1' is not of the form AREA-WORD-NNN"):
         catalogue.load(folder)
 
 
 def test_an_id_declared_twice_names_both_places(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_a='''
+    folder = write_checks(
+        tmp_path / "checks",
+        test_a="""
         @check("NEW-ONE-001", promise="p", scope="host")
         def test_a(docker_host): pass
-    ''', test_b='''
+    """,
+        test_b="""
 
         @check("NEW-ONE-001", promise="q", scope="host")
         def test_b(docker_host): pass
-    ''')
+    """,
+    )
     with pytest.raises(CatalogueError) as refused:
         catalogue.load(folder)
     assert "NEW-ONE-001 is declared twice" in str(refused.value)
@@ -61,42 +79,54 @@ def test_an_id_declared_twice_names_both_places(tmp_path):
 
 
 def test_an_id_declared_twice_in_one_module_is_refused_too(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_same='''
+    folder = write_checks(
+        tmp_path / "checks",
+        test_same="""
         @check("NEW-ONE-001", promise="p", scope="host")
         def test_a(docker_host): pass
 
         @check("NEW-ONE-001", promise="q", scope="host")
         def test_b(docker_host): pass
-    ''')
+    """,
+    )
     with pytest.raises(CatalogueError, match="declared twice: .*test_same.py:4 and .*test_same.py:7"):
         catalogue.load(folder)
 
 
 def test_since_without_a_reference_is_refused(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_v='''
+    folder = write_checks(
+        tmp_path / "checks",
+        test_v="""
         @check("DNS-002", promise="p", scope="host", since="26.0")
         def test_v(docker_host): pass
-    ''')
+    """,
+    )
     with pytest.raises(CatalogueError, match="since/until need a reference"):
         catalogue.load(folder)
 
 
 def test_an_unknown_scope_is_refused(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_s='''
+    folder = write_checks(
+        tmp_path / "checks",
+        test_s="""
         @check("DNS-002", promise="p", scope="cluster")
         def test_s(lab): pass
-    ''')
+    """,
+    )
     with pytest.raises(CatalogueError, match="scope 'cluster' is not one of host, pair, lab"):
         catalogue.load(folder)
 
 
-@pytest.mark.parametrize("version, since_26, until_23", [
-    ("20.10.24+dfsg1-1+deb12u1+b6", False, True),
-    ("23.0.0", False, False),
-    ("26.0", True, False),
-    ("26.1.5+dfsg1", True, False),
-    ("28.5.2+dfsg4", True, False),
-])
+@pytest.mark.parametrize(
+    "version, since_26, until_23",
+    [
+        ("20.10.24+dfsg1-1+deb12u1+b6", False, True),
+        ("23.0.0", False, False),
+        ("26.0", True, False),
+        ("26.1.5+dfsg1", True, False),
+        ("28.5.2+dfsg4", True, False),
+    ],
+)
 def test_where_a_promise_holds(version, since_26, until_23):
     new = Check("DNS-002", "p", "host", since="26.0", reference="moby#47589")
     old = Check("KV-STORE-001", "p", "pair", until="23.0", reference="release notes 23.0")
@@ -111,15 +141,33 @@ def test_a_version_that_is_not_one_is_refused():
 
 
 def test_a_bad_catalogue_stops_a_run_in_one_line_before_any_lab(tmp_path):
-    folder = write_checks(tmp_path / "checks", test_a="""
+    folder = write_checks(
+        tmp_path / "checks",
+        test_a="""
         @check("NEW-ONE-001", promise="p", scope="host")
         def test_a(docker_host): pass
-    """, test_b="""
+    """,
+        test_b="""
         @check("NEW-ONE-001", promise="q", scope="host")
         def test_b(docker_host): pass
-    """)
-    done = subprocess.run([sys.executable, "-m", "pytest", str(folder), "--lab=no-such-lab", "-p", "no:cacheprovider",
-                           f"--rootdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    """,
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(folder),
+            "--lab=no-such-lab",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 4, done.stdout + done.stderr
     error = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(error) == 1 and "netproof: check ID NEW-ONE-001 is declared twice" in error[0], done.stderr

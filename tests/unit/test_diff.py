@@ -26,7 +26,9 @@ def test_a_mechanism_change_in_one_case_only_names_that_case():
     d = diff.compare(BEFORE, AFTER)
     bridge_rules = [c for c in d.of_kind("mechanism changed") if c.details[0] == "rules naming the internal bridge:"]
     assert [c.where for c in bridge_rules] == ["ISO-INT-001 on 4 of 4 hosts"]
-    only_one = diff.compare(BEFORE, _with_mechanism(AFTER, "OVL-GWBR-001", "swarm-docker2", "container interfaces", ["eth0"]))
+    only_one = diff.compare(
+        BEFORE, _with_mechanism(AFTER, "OVL-GWBR-001", "swarm-docker2", "container interfaces", ["eth0"])
+    )
     single = [c for c in only_one.of_kind("mechanism changed") if c.details[0].startswith("container interfaces")]
     assert [c.where for c in single] == ["OVL-GWBR-001[swarm-docker2]"]
 

@@ -8,7 +8,9 @@ from netproof.system import CommandResult
 
 def test_a_failed_requirement_says_everything_a_reader_needs():
     proof = Proof("OVL-PING-001", "containers reach each other", "swarm-docker1->docker4")
-    proof.command("ping", CommandResult(["ping", "-c", "3", "10.0.1.4"], 1, "3 packets transmitted, 0 received", "", "docker1"))
+    proof.command(
+        "ping", CommandResult(["ping", "-c", "3", "10.0.1.4"], 1, "3 packets transmitted, 0 received", "", "docker1")
+    )
     with pytest.raises(CheckFailed) as e:
         proof.require(False, expected="no loss", observed="3 sent, 0 received", where="docker1 -> docker4")
     assert str(e.value).splitlines()[:5] == [

@@ -22,8 +22,10 @@ class RecordedHost(LabHost):
     docker_url = "unix:///nowhere"
 
 
-UNREACHABLE = ('500 Server Error: failed to update store for object type *libnetwork.endpointCnt: client: etcd cluster is '
-               'unavailable or misconfigured; error #0: dial tcp 10.10.10.10:2379: connect: network is unreachable')
+UNREACHABLE = (
+    "500 Server Error: failed to update store for object type *libnetwork.endpointCnt: client: etcd cluster is "
+    "unavailable or misconfigured; error #0: dial tcp 10.10.10.10:2379: connect: network is unreachable"
+)
 
 
 def test_symptom_and_stuck_threads_make_a_known_defect():

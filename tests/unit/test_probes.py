@@ -42,9 +42,13 @@ def test_a_window_with_no_probe_proves_nothing():
 
 
 def test_any_http_response_is_a_connection():
-    refused = probes.http_get(runner(stderr="wget: can't connect to remote host: Connection refused", rc=1), "10.0.0.2", 80)
+    refused = probes.http_get(
+        runner(stderr="wget: can't connect to remote host: Connection refused", rc=1), "10.0.0.2", 80
+    )
     assert not refused.through
-    not_found = probes.http_get(runner(stderr="wget: server returned error: HTTP/1.0 404 Not Found", rc=1), "10.0.0.2", 80)
+    not_found = probes.http_get(
+        runner(stderr="wget: server returned error: HTTP/1.0 404 Not Found", rc=1), "10.0.0.2", 80
+    )
     assert not_found.through
     timed_out = probes.http_get(runner(rc=143), "10.0.0.2", 80)
     assert not timed_out.through

@@ -50,7 +50,7 @@ def test_the_report_leads_with_the_verdict_and_shows_the_failure():
     page = html.render(results.load(RECORDED))
     assert "<title>netproof: FAIL — lab rec, swarm, Docker 20.10.24+dfsg1</title>" in page
     assert "<table id='matrix'>" in page and ">ISO-INT-001</th>" in page
-    failure = page[page.index("id='failures'"):page.index("<h2>The lab</h2>")]
+    failure = page[page.index("id='failures'") : page.index("<h2>The lab</h2>")]
     assert "ISO-INT-001 [swarm-docker3]" in failure and "Expected: every probe between" in failure
     assert "<svg" in page and "docker4 (20.10)" in page and "stroke-dasharray" in page
     assert "<table id='environment'>" in page and "1.6.20~ds1" in page

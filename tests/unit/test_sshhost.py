@@ -6,8 +6,12 @@ from netproof.providers.sshhost import SshAccess, SshTarget
 def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
     access = SshAccess(tmp_path / "ssh")
     proxy = "nsenter --net=/run/netns/netproof.l.hypervisor busybox nc %h %p"
-    access.write([SshTarget("docker1", "192.168.121.5", "vagrant", 22, "/k/private_key", proxy),
-                  SshTarget("docker2", "10.0.0.2", "root")])
+    access.write(
+        [
+            SshTarget("docker1", "192.168.121.5", "vagrant", 22, "/k/private_key", proxy),
+            SshTarget("docker2", "10.0.0.2", "root"),
+        ]
+    )
     text = access.config.read_text()
     first, second = text.split("Host docker2\n")
     assert "Host docker1\n  HostName 192.168.121.5\n  User vagrant\n  Port 22\n  IdentityFile /k/private_key" in first

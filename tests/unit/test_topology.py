@@ -154,32 +154,45 @@ def test_spanning_pairs_cover_every_host_and_both_kinds_of_path():
 
 
 def test_spanning_pairs_of_a_single_subnet_lab():
-    pairs = [(a.name, b.name) for a, b in parse(GOOD.replace("subnet: b, address: 10.2.0.12", "subnet: a, address: 10.1.0.12")).host_pairs()]
+    pairs = [
+        (a.name, b.name)
+        for a, b in parse(GOOD.replace("subnet: b, address: 10.2.0.12", "subnet: a, address: 10.1.0.12")).host_pairs()
+    ]
     assert pairs == [("h1", "h2")]
 
 
 def test_an_ssh_inventory_logs_in_at_underlay_addresses_unless_told_otherwise(tmp_path):
     key = tmp_path / "id"
     key.write_text("key")
-    inv = parse(GOOD.replace("name: t", f"name: t\nprovider: ssh\nssh: {{user: ops, identity: {key}, router: 10.1.0.1}}")
-                .replace("address: 10.2.0.12}", "address: 10.2.0.12, ssh: 172.16.0.12}"))
+    inv = parse(
+        GOOD.replace(
+            "name: t", f"name: t\nprovider: ssh\nssh: {{user: ops, identity: {key}, router: 10.1.0.1}}"
+        ).replace("address: 10.2.0.12}", "address: 10.2.0.12, ssh: 172.16.0.12}")
+    )
     assert inv.provider == "ssh" and inv.ssh.user == "ops" and inv.ssh.identity == str(key)
     assert inv.ssh.addresses == {"h1": "10.1.0.11", "h2": "172.16.0.12", "router": "10.1.0.1"}
     assert topology.parse(GOOD).provider == "netns" and topology.parse(GOOD).ssh is None
 
 
 def test_unknown_provider_lists_the_known_ones():
-    assert "provider: 'docker-machine' is not one of netns, vagrant, ssh" in error_of(GOOD.replace("name: t", "name: t\nprovider: docker-machine"))
+    assert "provider: 'docker-machine' is not one of netns, vagrant, ssh" in error_of(
+        GOOD.replace("name: t", "name: t\nprovider: docker-machine")
+    )
 
 
 def test_ssh_logins_outside_an_ssh_lab_are_refused():
-    assert "ssh: SSH logins are for provider: ssh" in error_of(GOOD.replace("address: 10.1.0.11}", "address: 10.1.0.11, ssh: 1.2.3.4}"))
+    assert "ssh: SSH logins are for provider: ssh" in error_of(
+        GOOD.replace("address: 10.1.0.11}", "address: 10.1.0.11, ssh: 1.2.3.4}")
+    )
 
 
 def test_ssh_key_file_must_exist():
     assert "ssh.identity: /nonexistent/key: no such key file" in error_of(
-        GOOD.replace("name: t", "name: t\nprovider: ssh\nssh: {identity: /nonexistent/key}"))
+        GOOD.replace("name: t", "name: t\nprovider: ssh\nssh: {identity: /nonexistent/key}")
+    )
 
 
 def test_ssh_unknown_key_is_named():
-    assert "ssh.password: unknown key" in error_of(GOOD.replace("name: t", "name: t\nprovider: ssh\nssh: {password: x}"))
+    assert "ssh.password: unknown key" in error_of(
+        GOOD.replace("name: t", "name: t\nprovider: ssh\nssh: {password: x}")
+    )

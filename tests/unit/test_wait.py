@@ -33,7 +33,12 @@ def test_until_names_what_it_waited_for_and_where_to_look():
 
 def test_intervals_grow_up_to_the_cap():
     stamps = []
-    wait.poll(lambda: stamps.append(time.monotonic()), holds=lambda _: len(stamps) >= 6, timeout=5,
-              interval=0.01, max_interval=0.02)
+    wait.poll(
+        lambda: stamps.append(time.monotonic()),
+        holds=lambda _: len(stamps) >= 6,
+        timeout=5,
+        interval=0.01,
+        max_interval=0.02,
+    )
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert gaps[-1] >= 0.019 and all(g < 0.2 for g in gaps)

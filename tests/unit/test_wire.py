@@ -15,7 +15,11 @@ def test_vxlan_frames_are_dissected_down_to_the_inner_icmp():
     assert (first.outer_src, first.outer_dst, first.outer_dport) == ("192.168.50.101", "192.168.50.102", 4789)
     assert first.vni_valid and first.flags == 0x08
     assert (first.inner_src_mac, first.inner_dst_mac) == ("02:42:0a:00:18:02", "02:42:0a:00:18:04")
-    assert (first.inner_src_ip, first.inner_dst_ip, first.inner_proto) == ("10.0.24.2", "10.0.24.4", "icmp-echo-request")
+    assert (first.inner_src_ip, first.inner_dst_ip, first.inner_proto) == (
+        "10.0.24.2",
+        "10.0.24.4",
+        "icmp-echo-request",
+    )
     replies = [f for f in frames if f.inner_proto == "icmp-echo-reply"]
     assert len(replies) == 5 and all(f.outer_src == "192.168.50.102" for f in replies)
 
@@ -36,4 +40,6 @@ def test_every_packet_is_counted():
 
 
 def test_a_frame_reads_like_tcpdump():
-    assert str(wire.vxlan_frames(PCAP)[0]).startswith("192.168.50.101.35577 > 192.168.50.102.4789: VXLAN flags 0x08 vni 4120:")
+    assert str(wire.vxlan_frames(PCAP)[0]).startswith(
+        "192.168.50.101.35577 > 192.168.50.102.4789: VXLAN flags 0x08 vni 4120:"
+    )

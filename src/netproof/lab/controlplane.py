@@ -31,7 +31,9 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
             for host in docker_hosts:
                 store = host.docker().info().get("ClusterStore")
                 if not store:
-                    raise NetproofError(f"{host.name}: dockerd ignored --cluster-store (docker info shows none); see its log")
+                    raise NetproofError(
+                        f"{host.name}: dockerd ignored --cluster-store (docker info shows none); see its log"
+                    )
         return {h.name: "kv-store" for h in docker_hosts}
 
     manager, workers = docker_hosts[0], docker_hosts[1:]
@@ -41,8 +43,10 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
 
         def join(host: LabHost) -> None:
             host.docker().swarm.join(
-                remote_addrs=[f"{manager.address}:{SWARM_PORT}"], join_token=token,
-                listen_addr=f"{host.address}:{SWARM_PORT}", advertise_addr=host.address,
+                remote_addrs=[f"{manager.address}:{SWARM_PORT}"],
+                join_token=token,
+                listen_addr=f"{host.address}:{SWARM_PORT}",
+                advertise_addr=host.address,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
@@ -61,13 +65,18 @@ def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
     for host in docker_hosts:
         info = host.docker().info().get("Swarm", {})
         if info.get("LocalNodeState") != "active":
-            raise NetproofError(f"{host.name} is not in a swarm (state {info.get('LocalNodeState') or 'none'}); netproof does not"
-                                " change hosts it did not make: join the docker hosts into one swarm first")
+            raise NetproofError(
+                f"{host.name} is not in a swarm (state {info.get('LocalNodeState') or 'none'}); netproof does not"
+                " change hosts it did not make: join the docker hosts into one swarm first"
+            )
         managers[host.name] = {m["Addr"] for m in info.get("RemoteManagers") or []}
     first = managers[docker_hosts[0].name]
     strangers = [name for name, m in managers.items() if not m & first]
     if strangers:
-        raise NetproofError(f"{', '.join(strangers)}: in another swarm than {docker_hosts[0].name}; the docker hosts must share one swarm")
+        raise NetproofError(
+            f"{', '.join(strangers)}: in another swarm than {docker_hosts[0].name}; the docker hosts must share one "
+            "swarm"
+        )
     return {h.name: swarm_role(h) for h in docker_hosts}
 
 
@@ -80,10 +89,13 @@ def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_RE
         except Exception:  # noqa: BLE001 - the manager itself may still be starting
             return []
 
-    seen, ready = wait.poll(states, holds=lambda s: len(s) == nodes and all(state == "ready" for state in s),
-                            timeout=timeout, interval=0.5)
+    seen, ready = wait.poll(
+        states, holds=lambda s: len(s) == nodes and all(state == "ready" for state in s), timeout=timeout, interval=0.5
+    )
     if not ready:
-        raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {seen or f'the manager {manager.name} does not answer'}")
+        raise NetproofError(
+            f"swarm nodes not ready after {timeout:.0f} s: {seen or f'the manager {manager.name} does not answer'}"
+        )
 
 
 def swarm_role(host: LabHost) -> str:

@@ -26,7 +26,9 @@ def rootfs_tar() -> bytes:
     with open(busybox, "rb") as f:
         binary = f.read()
     if b"ld-linux" in binary[:4096]:
-        raise NetproofError(f"{busybox} is dynamically linked and cannot run in an empty image; apt-get install busybox-static")
+        raise NetproofError(
+            f"{busybox} is dynamically linked and cannot run in an empty image; apt-get install busybox-static"
+        )
     applets = system.run([busybox, "--list"]).stdout.split()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:

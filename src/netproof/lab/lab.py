@@ -70,29 +70,45 @@ class Lab:
     # --- life cycle -----------------------------------------------------------------------
 
     @classmethod
-    def up(cls, topology: Topology, *, provider: str | None = None, progress: Progress = QUIET, keep: bool = False) -> Lab:
+    def up(
+        cls, topology: Topology, *, provider: str | None = None, progress: Progress = QUIET, keep: bool = False
+    ) -> Lab:
         system.require_root()
         names = LabNames(topology.name)
         if names.state_file.exists():
-            raise NetproofError(f"lab {topology.name} is already up ({names.state_file}); bring it down first: netproof lab down --name {topology.name}")
+            raise NetproofError(
+                f"lab {topology.name} is already up ({names.state_file}); bring it down first: netproof lab down "
+                f"--name {topology.name}"
+            )
         if names.dir.exists():
-            raise NetproofError(f"leftovers of an earlier lab {topology.name} are in {names.dir}; remove them: netproof lab clean")
+            raise NetproofError(
+                f"leftovers of an earlier lab {topology.name} are in {names.dir}; remove them: netproof lab clean"
+            )
         if topology.control_plane == "kv":
             for h in topology.docker_hosts:
                 if not engines.supports_kv_store(h.engine):
-                    raise NetproofError(f"{h.name}: engine {h.engine} ({engines.system_version()}) has no key-value store control plane"
-                                        f" (Docker removed it in {engines.KV_STORE_REMOVED_IN}); use --control-plane swarm")
+                    raise NetproofError(
+                        f"{h.name}: engine {h.engine} ({engines.system_version()}) has no key-value store control plane"
+                        f" (Docker removed it in {engines.KV_STORE_REMOVED_IN}); use --control-plane swarm"
+                    )
         provider = provider or topology.provider
         prov = make_provider(provider, names, progress)
         prov.preflight(topology)
         state = {
-            "schema": STATE_SCHEMA, "name": topology.name, "provider": provider, "status": "building",
-            "netproof_version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "topology_file": topology.source, "topology_text": topology.text,
+            "schema": STATE_SCHEMA,
+            "name": topology.name,
+            "provider": provider,
+            "status": "building",
+            "netproof_version": __version__,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "topology_file": topology.source,
+            "topology_text": topology.text,
             "overrides": _overrides(topology),
         }
         started = time.monotonic()
-        progress.say(f"lab {topology.name}: up ({provider}, {topology.control_plane}, engines {', '.join(topology.engines)})")
+        progress.say(
+            f"lab {topology.name}: up ({provider}, {topology.control_plane}, engines {', '.join(topology.engines)})"
+        )
         names.dir.mkdir(parents=True, exist_ok=True)
         _write(names.state_file, state)
         try:
@@ -102,10 +118,14 @@ class Lab:
             state["image_imported_on"] = image.install(lab.docker_hosts, progress)
             state["patience"] = prov.patience
             state["first_attachment_seconds"] = readiness.prove_overlay_attachment(
-                lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress)
+                lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress
+            )
         except BaseException as e:  # Ctrl-C included: nothing half-built stays unless asked
             if keep:
-                progress.say(f"lab {topology.name}: failed; kept as it is (--keep): inspect it, then netproof lab down --name {topology.name}")
+                progress.say(
+                    f"lab {topology.name}: failed; kept as it is (--keep): inspect it, then netproof lab down --name "
+                    f"{topology.name}"
+                )
             else:
                 with progress.step(f"rolling back lab {topology.name}"):
                     prov.down()
@@ -132,9 +152,13 @@ class Lab:
         try:
             state = json.loads(state_file.read_text())
         except (OSError, ValueError) as e:
-            raise NetproofError(f"{state_file}: unreadable lab state ({e}); remove the lab with netproof lab clean") from None
+            raise NetproofError(
+                f"{state_file}: unreadable lab state ({e}); remove the lab with netproof lab clean"
+            ) from None
         if state.get("schema") != STATE_SCHEMA:
-            raise NetproofError(f"{state_file}: state schema {state.get('schema')} is not {STATE_SCHEMA}; netproof lab clean removes it")
+            raise NetproofError(
+                f"{state_file}: state schema {state.get('schema')} is not {STATE_SCHEMA}; netproof lab clean removes it"
+            )
         topology = parse(state["topology_text"], state["topology_file"]).with_overrides(**state["overrides"])
         topology = with_host_engines(topology, state.get("host_engines", {}))
         provider = make_provider(state["provider"], LabNames(state["name"]), progress)
@@ -156,8 +180,15 @@ class Lab:
         rows = []
         for host in self.hosts.values():
             facts = self.provider.status(host)
-            row = {"name": host.name, "role": host.role, "address": host.address, "subnet": host.spec.subnet.name,
-                   "engine": host.engine, "state": "up" if facts.get("alive") else "down", **facts}
+            row = {
+                "name": host.name,
+                "role": host.role,
+                "address": host.address,
+                "subnet": host.spec.subnet.name,
+                "engine": host.engine,
+                "state": "up" if facts.get("alive") else "down",
+                **facts,
+            }
             if host.role == "docker":
                 row["engine_version"] = self.state.get("provider_state", {}).get("engines", {}).get(host.name)
                 row["swarm_role"] = None
@@ -181,8 +212,10 @@ def _find_state(name: str | None) -> Path:
     running = Lab.running()
     if name:
         if name not in running:
-            raise NetproofError(f"no lab named {name!r} is up{' (up: ' + ', '.join(running) + ')' if running else ''}; "
-                                "bring one up with: netproof lab up labs/seed.yml")
+            raise NetproofError(
+                f"no lab named {name!r} is up{' (up: ' + ', '.join(running) + ')' if running else ''}; "
+                "bring one up with: netproof lab up labs/seed.yml"
+            )
         return LabNames(name).state_file
     if not running:
         raise NetproofError("no lab is up; bring one up with: netproof lab up labs/seed.yml")

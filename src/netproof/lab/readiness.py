@@ -24,8 +24,9 @@ from netproof.providers.base import LabHost
 READY_SECONDS = 60  # for one host's first attachment, times the provider's patience
 
 
-def prove_overlay_attachment(docker_hosts: list[LabHost], manager: LabHost, control_plane: str, patience: float,
-                             progress: Progress) -> dict[str, float]:
+def prove_overlay_attachment(
+    docker_hosts: list[LabHost], manager: LabHost, control_plane: str, patience: float, progress: Progress
+) -> dict[str, float]:
     """Attach a container to one new overlay on every docker host; seconds each host took. Removes what it made."""
     network = f"np-ready-{secrets.token_hex(3)}"
     with progress.step(f"proving each of {len(docker_hosts)} docker hosts can attach a container to an overlay"):
@@ -54,16 +55,22 @@ class _Attachment:
 
     def wait(self, timeout: float) -> float:
         began = time.monotonic()
-        wait.until(self._attach, timeout=timeout, interval=0.5,
-                   what=f"{self.host.name} to attach a container to overlay {self.network}",
-                   hint=lambda: f"Docker's last answer: {self.last_refusal}")
+        wait.until(
+            self._attach,
+            timeout=timeout,
+            interval=0.5,
+            what=f"{self.host.name} to attach a container to overlay {self.network}",
+            hint=lambda: f"Docker's last answer: {self.last_refusal}",
+        )
         return time.monotonic() - began
 
     def _attach(self) -> bool:
         name = f"{self.network}-{self.host.name}-{len(self.started)}"
         self.started.append(name)
         try:
-            container = self.host.docker().containers.run(TEST_IMAGE, "sleep 600", name=name, network=self.network, detach=True)
+            container = self.host.docker().containers.run(
+                TEST_IMAGE, "sleep 600", name=name, network=self.network, detach=True
+            )
             container.reload()
         except docker.errors.APIError as e:  # attachment deadline, or (kv) the network not known here yet
             self.last_refusal = e.explanation or str(e)
@@ -93,4 +100,6 @@ def _remove_network(manager: LabHost, network: str, timeout: float) -> None:
         return True
 
     if not wait.poll(removed, timeout=timeout, interval=0.3)[1]:
-        raise NetproofError(f"{manager.name}: Docker would not remove the readiness overlay {network} within {timeout:.0f} s")
+        raise NetproofError(
+            f"{manager.name}: Docker would not remove the readiness overlay {network} within {timeout:.0f} s"
+        )

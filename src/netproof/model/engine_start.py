@@ -27,7 +27,12 @@ def engine_start(topology: Topology) -> EngineStart:
         return EngineStart()
     kv = topology.role("kv")
     flags = {
-        h.name: ["--cluster-store", f"etcd://{kv.address}:{KV_PORT}", "--cluster-advertise", f"{h.address}:{KV_ADVERTISE_PORT}"]
+        h.name: [
+            "--cluster-store",
+            f"etcd://{kv.address}:{KV_PORT}",
+            "--cluster-advertise",
+            f"{h.address}:{KV_ADVERTISE_PORT}",
+        ]
         for h in topology.docker_hosts
     }
     # With the store, each dockerd's overlay driver joins the gossip (serf) of the first other host

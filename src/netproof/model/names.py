@@ -25,7 +25,8 @@ class LabNames:
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.lab) or len(self.lab) > LAB_NAME_MAX:
             raise NetproofError(
-                f"lab name {self.lab!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most {LAB_NAME_MAX} characters"
+                f"lab name {self.lab!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most "
+                f"{LAB_NAME_MAX} characters"
             )
 
     @property

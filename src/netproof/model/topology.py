@@ -121,7 +121,7 @@ class Topology:
         """
         hosts = self.docker_hosts
         if mode == "all":
-            return [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1:]]
+            return [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1 :]]
         if mode != "spanning":
             raise TopologyError(f"--pairs: {mode!r} is not one of spanning, all")
         by_subnet: dict[str, list[Host]] = {}
@@ -130,7 +130,7 @@ class Topology:
         groups = list(by_subnet.values())
         pairs = [(g[i], g[i + 1]) for g in groups for i in range(len(g) - 1)]
         for i, first in enumerate(groups):
-            for second in groups[i + 1:]:
+            for second in groups[i + 1 :]:
                 pairs.append((first[0], second[-1]))
                 if (first[-1], second[0]) != (first[0], second[-1]):
                     pairs.append((first[-1], second[0]))
@@ -149,13 +149,24 @@ class Topology:
     def document(self) -> dict:
         """The topology as a topology file would say it, with every choice made (for the Vagrantfile)."""
         return {
-            "name": self.name, "control_plane": self.control_plane, "provider": self.provider,
+            "name": self.name,
+            "control_plane": self.control_plane,
+            "provider": self.provider,
             "subnets": {s.name: {"cidr": str(s.network), "gateway": str(s.gateway)} for s in self.subnets.values()},
-            "hosts": {h.name: {"subnet": h.subnet.name, "address": str(h.address), "role": h.role, **({"engine": h.engine} if h.engine else {})}
-                      for h in self.hosts.values()},
+            "hosts": {
+                h.name: {
+                    "subnet": h.subnet.name,
+                    "address": str(h.address),
+                    "role": h.role,
+                    **({"engine": h.engine} if h.engine else {}),
+                }
+                for h in self.hosts.values()
+            },
         }
 
-    def with_overrides(self, engine: str | None = None, control_plane: str | None = None, name: str | None = None) -> Topology:
+    def with_overrides(
+        self, engine: str | None = None, control_plane: str | None = None, name: str | None = None
+    ) -> Topology:
         """The same lab with command-line choices applied, validated again."""
         topo = self
         if name is not None:
@@ -235,7 +246,9 @@ class _Loader:
         subnets = self.subnets(top["subnets"])
         hosts = self.hosts(top["hosts"], subnets, default_engine)
         ssh = self.ssh_login(top, hosts) if provider == "ssh" else None
-        if ssh is None and ("ssh" in top or any(isinstance(spec, dict) and "ssh" in spec for spec in top["hosts"].values())):
+        if ssh is None and (
+            "ssh" in top or any(isinstance(spec, dict) and "ssh" in spec for spec in top["hosts"].values())
+        ):
             raise self.fail("ssh", f"SSH logins are for provider: ssh; this lab's provider is {provider}")
         topo = Topology(name, control_plane, subnets, hosts, self.source, provider, ssh)
         if not topo.docker_hosts:
@@ -258,7 +271,13 @@ class _Loader:
         if "router" in section:
             addresses[ROUTER] = str(section["router"])
         proxy = section.get("proxy_command")
-        return SshLogin(str(section.get("user", "root")), port, str(identity) if identity else None, str(proxy) if proxy else None, addresses)
+        return SshLogin(
+            str(section.get("user", "root")),
+            port,
+            str(identity) if identity else None,
+            str(proxy) if proxy else None,
+            addresses,
+        )
 
     def subnets(self, value: Any) -> dict[str, Subnet]:
         raw = self.mapping(value, "subnets", None)
@@ -314,7 +333,9 @@ class _Loader:
                 raise self.fail(f"{key}.subnet", f"missing; every host sits on one of: {', '.join(subnets)}")
             subnet = subnets.get(str(spec["subnet"]))
             if subnet is None:
-                raise self.fail(f"{key}.subnet", f"{spec['subnet']!r} is not a subnet of this lab; known: {', '.join(subnets)}")
+                raise self.fail(
+                    f"{key}.subnet", f"{spec['subnet']!r} is not a subnet of this lab; known: {', '.join(subnets)}"
+                )
             if "address" not in spec:
                 raise self.fail(f"{key}.address", f"missing; give an address in {subnet.network}")
             address = self.address(spec["address"], f"{key}.address", subnet.network)
@@ -340,14 +361,16 @@ def _check_name(name: str, limit: int, source: str, key: str) -> None:
         raise TopologyError(f"{source}: {key}: {name!r} must start with a letter and hold only a-z, 0-9 and '-'")
     if len(name) > limit:
         raise TopologyError(
-            f"{source}: {key}: {name!r} is {len(name)} characters; it names a network interface, which Linux limits to {limit} here"
+            f"{source}: {key}: {name!r} is {len(name)} characters; it names a network interface, which Linux limits "
+            f"to {limit} here"
         )
 
 
 def _check_lab_name(name: str, source: str, key: str) -> None:
     if not NAME_RE.match(name) or len(name) > LAB_NAME_MAX:
         raise TopologyError(
-            f"{source}: {key}: lab name {name!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most {LAB_NAME_MAX} characters"
+            f"{source}: {key}: lab name {name!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most "
+            f"{LAB_NAME_MAX} characters"
         )
 
 

@@ -33,7 +33,11 @@ class Exhibit:
     where: str = ""
 
     def render(self, limit: int = 2000) -> str:
-        body = self.content if len(self.content) <= limit else self.content[:limit] + f"\n... ({len(self.content) - limit} more characters)"
+        body = (
+            self.content
+            if len(self.content) <= limit
+            else self.content[:limit] + f"\n... ({len(self.content) - limit} more characters)"
+        )
         head = f"-- {self.title}" + (f" [{self.where}]" if self.where else "")
         return f"{head}\n{body}" if self.kind != "pcap" else f"{head}\npcap file: {body}"
 
@@ -50,7 +54,9 @@ class Proof:
 
     def command(self, title: str, result: CommandResult) -> CommandResult:
         output = (result.stdout + result.stderr).strip()
-        self.exhibits.append(Exhibit(title, "command", f"$ {result.command}\n(exit {result.returncode})\n{output}", result.where))
+        self.exhibits.append(
+            Exhibit(title, "command", f"$ {result.command}\n(exit {result.returncode})\n{output}", result.where)
+        )
         return result
 
     def text(self, title: str, text: str, where: str = "") -> None:
@@ -88,5 +94,10 @@ class Proof:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"check_id": self.check_id, "promise": self.promise, "case": self.case,
-                "mechanism": self.mechanisms, "exhibits": [asdict(e) for e in self.exhibits]}
+        return {
+            "check_id": self.check_id,
+            "promise": self.promise,
+            "case": self.case,
+            "mechanism": self.mechanisms,
+            "exhibits": [asdict(e) for e in self.exhibits],
+        }

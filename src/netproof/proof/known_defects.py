@@ -14,7 +14,7 @@ from netproof.providers.base import LabHost
 
 # Counts the daemon's threads whose network namespace is not the host's own.
 _STUCK_THREADS = (
-    'p=$(cat /run/docker.pid) && own=$(stat -L -c %i /proc/self/ns/net) && n=0 && '
+    "p=$(cat /run/docker.pid) && own=$(stat -L -c %i /proc/self/ns/net) && n=0 && "
     'for t in /proc/$p/task/*/ns/net; do [ "$(stat -L -c %i $t)" = "$own" ] || n=$((n+1)); done; echo $n'
 )
 
@@ -47,8 +47,10 @@ KNOWN_DEFECTS = (
         # dial itself, a read that comes back empty (network not found, no address allocated), and a
         # remote container's name never reaching the embedded DNS. See also moby/libnetwork#646:
         # "whenever libnetwork perceives that the cluster-store is unreachable ... things fall apart".
-        re.compile(r"network is unreachable|etcd cluster is unavailable|from store|network [0-9a-f]{64} not found"
-                   r"|with no IP address|bad address"),
+        re.compile(
+            r"network is unreachable|etcd cluster is unavailable|from store|network [0-9a-f]{64} not found"
+            r"|with no IP address|bad address"
+        ),
     ),
 )
 

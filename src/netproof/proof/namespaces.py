@@ -83,7 +83,9 @@ def summary(links: list[dict]) -> str:
         parts = [f"{link.get('ifindex')}: {link.get('ifname')}"]
         if "link_index" in link:
             parts.append(f"@if{link['link_index']}")
-        parts.append(f"kind={kind(link) or '-'} mtu={link.get('mtu')} master={link.get('master', '-')} mac={link.get('address')}")
+        parts.append(
+            f"kind={kind(link) or '-'} mtu={link.get('mtu')} master={link.get('master', '-')} mac={link.get('address')}"
+        )
         if kind(link) == "vxlan":
             data = link.get("linkinfo", {}).get("info_data", {})
             parts.append(f"vni={data.get('id')} port={data.get('port')}")

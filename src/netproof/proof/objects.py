@@ -25,7 +25,10 @@ NAME_PREFIX = "np"
 GLOBAL_NETWORK_SECONDS = 20
 ALLOCATION_SECONDS = 10
 NETWORK_REMOVAL_SECONDS = 20
-ATTACH_TIMEOUT = "attaching to network failed, make sure your network options are correct and check manager logs: context deadline exceeded"
+ATTACH_TIMEOUT = (
+    "attaching to network failed, make sure your network options are correct and check manager logs: "
+    "context deadline exceeded"
+)
 
 
 class EngineError(AssertionError):
@@ -54,14 +57,20 @@ class Network:
     def vni_seen_on(self, host: LabHost) -> int | None:
         """The VNI of the network's VXLAN device on a host (kv overlays report theirs nowhere else)."""
         links, _ = self.overlay_namespace(host).links()
-        ids = [link["linkinfo"]["info_data"].get("id") for link in links if link.get("linkinfo", {}).get("info_kind") == "vxlan"]
+        ids = [
+            link["linkinfo"]["info_data"].get("id")
+            for link in links
+            if link.get("linkinfo", {}).get("info_kind") == "vxlan"
+        ]
         return ids[0] if ids else None
 
     def expected_vni(self, host: LabHost) -> tuple[int | None, str]:
         """The VNI traffic should carry, and where that came from."""
         if self.vni is not None:
             return self.vni, "docker network inspect (com.docker.network.driver.overlay.vxlanid_list)"
-        return self.vni_seen_on(host), f"the VXLAN device on {host.name} (network inspect does not report it for this control plane)"
+        return self.vni_seen_on(
+            host
+        ), f"the VXLAN device on {host.name} (network inspect does not report it for this control plane)"
 
 
 @dataclass
@@ -101,7 +110,10 @@ class Workspace:
     def overlay(self, *, internal: bool = False, subnet: str | None = None, role: str = "ov") -> Network:
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
         net = self.manager.docker().networks.create(
-            self.unique(role), driver="overlay", internal=internal, ipam=ipam,
+            self.unique(role),
+            driver="overlay",
+            internal=internal,
+            ipam=ipam,
             attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
         )
         network = self._track(net, self.manager)
@@ -115,14 +127,25 @@ class Workspace:
         timeout = GLOBAL_NETWORK_SECONDS * self.patience
         for host in self.docker_hosts:
             if not wait.poll(lambda h=host: _knows(h, network), timeout=timeout)[1]:
-                raise EngineError(f"{host.name}: the kv overlay {network.name} created on {self.manager.name} "
-                                  f"is still unknown there after {timeout:.0f} s")
+                raise EngineError(
+                    f"{host.name}: the kv overlay {network.name} created on {self.manager.name} "
+                    f"is still unknown there after {timeout:.0f} s"
+                )
 
-    def bridge(self, host: LabHost, *, internal: bool = False, bridge_name: str | None = None, subnet: str | None = None,
-               role: str = "br") -> Network:
+    def bridge(
+        self,
+        host: LabHost,
+        *,
+        internal: bool = False,
+        bridge_name: str | None = None,
+        subnet: str | None = None,
+        role: str = "br",
+    ) -> Network:
         options = {"com.docker.network.bridge.name": bridge_name} if bridge_name else None
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
-        net = host.docker().networks.create(self.unique(role), driver="bridge", internal=internal, options=options, ipam=ipam)
+        net = host.docker().networks.create(
+            self.unique(role), driver="bridge", internal=internal, options=options, ipam=ipam
+        )
         return self._track(net, host)
 
     def _track(self, net, owner: LabHost) -> Network:
@@ -132,16 +155,33 @@ class Workspace:
             net.reload()
             return (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
 
-        config, allocated = wait.poll(ipam_config, holds=lambda c: bool(c.get("Subnet")), timeout=ALLOCATION_SECONDS * self.patience)
+        config, allocated = wait.poll(
+            ipam_config, holds=lambda c: bool(c.get("Subnet")), timeout=ALLOCATION_SECONDS * self.patience
+        )
         if not allocated:
-            self.networks.append(Network(net.name, net.id, net.attrs["Driver"], False, "", None, {}, owner))  # still removed
-            raise EngineError(f"{owner.name}: network {net.name} has no subnet {ALLOCATION_SECONDS * self.patience:.0f} s after it was created")
-        network = Network(net.name, net.id, net.attrs["Driver"], net.attrs.get("Internal", False),
-                          config.get("Subnet", ""), config.get("Gateway"), net.attrs.get("Options") or {}, owner)
+            self.networks.append(
+                Network(net.name, net.id, net.attrs["Driver"], False, "", None, {}, owner)
+            )  # still removed
+            raise EngineError(
+                f"{owner.name}: network {net.name} has no subnet {ALLOCATION_SECONDS * self.patience:.0f} s after it "
+                "was created"
+            )
+        network = Network(
+            net.name,
+            net.id,
+            net.attrs["Driver"],
+            net.attrs.get("Internal", False),
+            config.get("Subnet", ""),
+            config.get("Gateway"),
+            net.attrs.get("Options") or {},
+            owner,
+        )
         self.networks.append(network)
         return network
 
-    def container(self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options) -> Container:
+    def container(
+        self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options
+    ) -> Container:
         # A swarm worker waits for the manager to allocate a network attachment, 20 s at most; on a
         # loaded machine (seen once in CI) or under emulation that wait can run out. Said, and tried
         # again: once more on netns, more often where the provider is slower.
@@ -150,24 +190,39 @@ class Workspace:
             name = self.unique(role)
             self.containers.append((host, name))
             try:
-                c = host.docker().containers.run(TEST_IMAGE, command, name=name, network=network.name, detach=True, **options)
+                c = host.docker().containers.run(
+                    TEST_IMAGE, command, name=name, network=network.name, detach=True, **options
+                )
                 break
             except docker.errors.APIError as e:
                 why = e.explanation or str(e)
                 if attempt == attempts or self.control_plane != "swarm" or ATTACH_TIMEOUT not in why:
-                    raise EngineError(f"{host.name}: Docker would not start container {name} on {network.name}: {why}") from None
-                self.retries.append(f"{host.name}: attaching container {name} to {network.name} failed ({why}); started another")
+                    raise EngineError(
+                        f"{host.name}: Docker would not start container {name} on {network.name}: {why}"
+                    ) from None
+                self.retries.append(
+                    f"{host.name}: attaching container {name} to {network.name} failed ({why}); started another"
+                )
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
         if not endpoint.get("IPAddress"):
-            raise EngineError(f"{host.name}: Docker started container {name} on {network.name} with no IP address (endpoint {endpoint})")
-        return Container(host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"])
+            raise EngineError(
+                f"{host.name}: Docker started container {name} on {network.name} with no IP address (endpoint "
+                f"{endpoint})"
+            )
+        return Container(
+            host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"]
+        )
 
-    def docker_run(self, host: LabHost, network: Network, options: list[str], *, role: str = "c") -> tuple[str, CommandResult]:
+    def docker_run(
+        self, host: LabHost, network: Network, options: list[str], *, role: str = "c"
+    ) -> tuple[str, CommandResult]:
         """A container started with the docker CLI, for options docker-py lacks (-P with --expose)."""
         name = self.unique(role)
         self.containers.append((host, name))
-        result = host.run(["docker", "run", "-d", "--name", name, "--network", network.name, *options, TEST_IMAGE, "sleep", "3600"])
+        result = host.run(
+            ["docker", "run", "-d", "--name", name, "--network", network.name, *options, TEST_IMAGE, "sleep", "3600"]
+        )
         return name, result
 
     def remove(self) -> list[str]:
@@ -181,8 +236,12 @@ class Workspace:
             except Exception as e:  # noqa: BLE001 - keep removing the rest
                 problems.append(f"container {name} on {host.name}: {e}")
         for network in reversed(self.networks):
-            refusal, removed = wait.poll(lambda n=network: _remove_network(n), holds=lambda why: why is None,
-                                         timeout=NETWORK_REMOVAL_SECONDS * self.patience, interval=0.3)
+            refusal, removed = wait.poll(
+                lambda n=network: _remove_network(n),
+                holds=lambda why: why is None,
+                timeout=NETWORK_REMOVAL_SECONDS * self.patience,
+                interval=0.3,
+            )
             if not removed:
                 problems.append(f"network {network.name}: {refusal}")
         return problems

@@ -36,8 +36,21 @@ class Capture:
     @property
     def command(self) -> list[str]:
         # --immediate-mode: packets still in the kernel's buffer when tcpdump is stopped would be lost.
-        return ["timeout", str(self.max_seconds), "tcpdump", "-i", self.interface, "-n", "-U", "--immediate-mode", "-Z", "root",
-                "-w", self.remote, *self.bpf.split()]
+        return [
+            "timeout",
+            str(self.max_seconds),
+            "tcpdump",
+            "-i",
+            self.interface,
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "-w",
+            self.remote,
+            *self.bpf.split(),
+        ]
 
     def __enter__(self) -> Capture:
         def capture() -> None:
@@ -46,8 +59,11 @@ class Capture:
         self._thread = threading.Thread(target=capture, daemon=True)
         self._thread.start()
         # tcpdump writes the pcap header once it listens; packets before that would be missed.
-        listening = wait.poll(lambda: self.host.run(["test", "-s", self.remote]).ok or not self._thread.is_alive(),
-                              timeout=10, interval=0.05)[1]
+        listening = wait.poll(
+            lambda: self.host.run(["test", "-s", self.remote]).ok or not self._thread.is_alive(),
+            timeout=10,
+            interval=0.05,
+        )[1]
         if not listening or not self._thread.is_alive():
             raise LabBroken(f"tcpdump did not start on {self.host.name}: {self.result or 'no pcap header after 10 s'}")
         time.sleep(0.1)
@@ -86,8 +102,12 @@ class VxlanFrame:
         return bool(self.flags & VXLAN_FLAG_I)
 
     def __str__(self) -> str:
-        return (f"{self.outer_src}.{self.outer_sport} > {self.outer_dst}.{self.outer_dport}: VXLAN flags 0x{self.flags:02x} "
-                f"vni {self.vni}: {self.inner_src_mac} > {self.inner_dst_mac} {self.inner_src_ip} > {self.inner_dst_ip} {self.inner_proto}")
+        return (
+            f"{self.outer_src}.{self.outer_sport} > {self.outer_dst}.{self.outer_dport}: VXLAN flags "
+            f"0x{self.flags:02x} "
+            f"vni {self.vni}: {self.inner_src_mac} > {self.inner_dst_mac} {self.inner_src_ip} > {self.inner_dst_ip} "
+            f"{self.inner_proto}"
+        )
 
 
 def vxlan_frames(pcap: Path, port: int = VXLAN_PORT) -> list[VxlanFrame]:
@@ -112,10 +132,21 @@ def vxlan_frames(pcap: Path, port: int = VXLAN_PORT) -> list[VxlanFrame]:
             proto = "arp"
         else:
             proto = "ip" if inner_ip is not None else "other"
-        frames.append(VxlanFrame(
-            packet[IP].src, packet[IP].dst, packet[UDP].sport, packet[UDP].dport, int(vxlan.flags), int(vxlan.vni),
-            inner.src, inner.dst, inner_ip.src if inner_ip else None, inner_ip.dst if inner_ip else None, proto,
-        ))
+        frames.append(
+            VxlanFrame(
+                packet[IP].src,
+                packet[IP].dst,
+                packet[UDP].sport,
+                packet[UDP].dport,
+                int(vxlan.flags),
+                int(vxlan.vni),
+                inner.src,
+                inner.dst,
+                inner_ip.src if inner_ip else None,
+                inner_ip.dst if inner_ip else None,
+                proto,
+            )
+        )
     return frames
 
 

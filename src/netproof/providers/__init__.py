@@ -35,5 +35,7 @@ def require_engine_control(provider: Provider, wanted_by: str) -> EngineControl:
     if isinstance(provider, EngineControl):
         return provider
     able = [name for name in _CLASSES if issubclass(provider_class(name), EngineControl)]
-    raise NetproofError(f"{wanted_by} stops and starts engines in place, which provider {provider.name} cannot do;"
-                        f" providers that can: {', '.join(able)}")
+    raise NetproofError(
+        f"{wanted_by} stops and starts engines in place, which provider {provider.name} cannot do;"
+        f" providers that can: {', '.join(able)}"
+    )

@@ -174,5 +174,5 @@ def _to_micros(stamp: str) -> str:
     if not dot:
         return stamp.replace("Z", "+00:00")
     digits = "".join(ch for ch in rest if ch.isdigit())
-    zone = rest[len(digits):].replace("Z", "+00:00")
+    zone = rest[len(digits) :].replace("Z", "+00:00")
     return f"{head}.{digits[:6].ljust(6, '0')}{zone}"

@@ -26,19 +26,29 @@ class SshProvider(Provider):
     def preflight(self, topology: Topology) -> None:
         system.require_tools({"ssh": "openssh-client", "setsid": "util-linux", "timeout": "coreutils"})
         if topology.ssh is None:
-            raise NetproofError(f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)")
+            raise NetproofError(
+                f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)"
+            )
 
     def up(self, topology: Topology, engine_start: EngineStart) -> dict:
         login = topology.ssh
-        self.access.write([SshTarget(name, address, login.user, login.port, login.identity, login.proxy_command)
-                           for name, address in login.addresses.items()])
+        self.access.write(
+            [
+                SshTarget(name, address, login.user, login.port, login.identity, login.proxy_command)
+                for name, address in login.addresses.items()
+            ]
+        )
         hosts = self.hosts(topology)
-        with self.progress.step(f"logging in on {len(hosts)} hosts over SSH ({login.user}@, config {self.access.config})"):
+        with self.progress.step(
+            f"logging in on {len(hosts)} hosts over SSH ({login.user}@, config {self.access.config})"
+        ):
             for host in hosts.values():
                 answer = host.run(["true"], timeout=30)
                 if not answer.ok:
-                    raise NetproofError(f"{host.name}: cannot log in over SSH: {(answer.stderr or answer.stdout).strip()}"
-                                        f" (try: ssh -F {self.access.config} {host.name})")
+                    raise NetproofError(
+                        f"{host.name}: cannot log in over SSH: {(answer.stderr or answer.stdout).strip()}"
+                        f" (try: ssh -F {self.access.config} {host.name})"
+                    )
         with self.progress.step(f"opening SSH tunnels to {len(topology.docker_hosts)} docker sockets"):
             for spec in topology.docker_hosts:
                 self.access.open_docker_tunnel(spec.name)
@@ -50,8 +60,10 @@ class SshProvider(Provider):
             if flags:  # the control plane needs flags this provider cannot set: the host must have them
                 info = hosts[spec.name].docker().info()
                 if not info.get("ClusterStore"):
-                    raise NetproofError(f"{spec.name}: its dockerd runs without {' '.join(flags)}; netproof does not"
-                                        " reconfigure hosts it did not make: start it with those flags, or use control_plane: swarm")
+                    raise NetproofError(
+                        f"{spec.name}: its dockerd runs without {' '.join(flags)}; netproof does not"
+                        " reconfigure hosts it did not make: start it with those flags, or use control_plane: swarm"
+                    )
         return {"engines": engines}
 
     def down(self) -> None:
@@ -63,7 +75,9 @@ class SshProvider(Provider):
 
     def hosts(self, topology: Topology) -> dict[str, LabHost]:
         login = topology.ssh
-        hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, login.user) for name, spec in topology.hosts.items()}
+        hosts: dict[str, LabHost] = {
+            name: SshHost(spec, self.access, login.user) for name, spec in topology.hosts.items()
+        }
         if ROUTER in login.addresses:
             hosts[ROUTER] = SshHost(topology.router, self.access, login.user)
         return hosts

@@ -49,8 +49,15 @@ class SshTarget:
         if self.proxy_command:
             lines.append(f"  ProxyCommand {self.proxy_command}")
         # Lab hosts are made and remade with new host keys; their addresses mean nothing outside the lab.
-        lines += ["  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null", "  LogLevel ERROR",
-                  "  ServerAliveInterval 5", "  ServerAliveCountMax 3", "  BatchMode yes", "  ConnectTimeout 10"]
+        lines += [
+            "  StrictHostKeyChecking no",
+            "  UserKnownHostsFile /dev/null",
+            "  LogLevel ERROR",
+            "  ServerAliveInterval 5",
+            "  ServerAliveCountMax 3",
+            "  BatchMode yes",
+            "  ConnectTimeout 10",
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -78,9 +85,20 @@ class SshAccess:
         """Forward the host's docker socket to a socket in the lab folder; returns once it answers."""
         sock = self.docker_socket(host)
         sock.unlink(missing_ok=True)
-        argv = self.ssh_argv(host, "-N", "-o", "ControlMaster=no", "-o", "ControlPath=none",
-                             "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
-                             "-L", f"{sock}:{REMOTE_DOCKER_SOCKET}")
+        argv = self.ssh_argv(
+            host,
+            "-N",
+            "-o",
+            "ControlMaster=no",
+            "-o",
+            "ControlPath=none",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "StreamLocalBindUnlink=yes",
+            "-L",
+            f"{sock}:{REMOTE_DOCKER_SOCKET}",
+        )
         log = self.folder / f"{host}.tunnel.log"
         log.unlink(missing_ok=True)
         system.spawn(argv, log)
@@ -106,7 +124,9 @@ class SshHost(LabHost):
         """pytest-testinfra's own SSH backend, configured by the lab's ssh_config."""
         if self._backend_host is None:
             self._backend_host = testinfra.get_host(
-                f"ssh://{self.name}", ssh_config=str(self.access.config), sudo=self.sudo,
+                f"ssh://{self.name}",
+                ssh_config=str(self.access.config),
+                sudo=self.sudo,
                 controlpersist=0,  # the lab's ssh_config sets up connection sharing
             )
         return self._backend_host
@@ -149,8 +169,22 @@ class SshHost(LabHost):
 
     def engine_log(self, since: float, until: float) -> str:
         """dockerd's lines in the host's journal between two epoch times (systemd's docker.service)."""
-        journal = self.run(["journalctl", "-u", "docker.service", "-o", "short-iso-precise", "--no-pager", "-q",
-                            "--since", f"@{int(since)}", "--until", f"@{int(until) + 1}"], timeout=30)
+        journal = self.run(
+            [
+                "journalctl",
+                "-u",
+                "docker.service",
+                "-o",
+                "short-iso-precise",
+                "--no-pager",
+                "-q",
+                "--since",
+                f"@{int(since)}",
+                "--until",
+                f"@{int(until) + 1}",
+            ],
+            timeout=30,
+        )
         if not journal.ok:
             return f"(no dockerd log from {self.name}'s journal: {(journal.stderr or journal.stdout).strip()[-200:]})"
         return journal.stdout.strip()

@@ -93,8 +93,10 @@ def _grouped(changes: list[Change], new: Results) -> list[Change]:
         of_check.setdefault(c.id, []).append(c)
     for change in by_details.values():
         if len(change.cases) > 1:
-            change.scope = ", ".join(_extent(check_id, [case for cid, case in change.cases if cid == check_id], of_check[check_id])
-                                     for check_id in dict.fromkeys(cid for cid, _ in change.cases))
+            change.scope = ", ".join(
+                _extent(check_id, [case for cid, case in change.cases if cid == check_id], of_check[check_id])
+                for check_id in dict.fromkeys(cid for cid, _ in change.cases)
+            )
     return kept
 
 
@@ -163,16 +165,23 @@ def render_html(diff: RunDiff) -> str:
     e = html.escape
     colour = "#c62828" if diff.regressed else "#2e7d32"
     title = ("Regressions" if diff.regressed else "No regression") + f": {_label(diff.old)} → {_label(diff.new)}"
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>netproof diff: {e(title)}</title>",
-             "<style>body{font:14px/1.45 system-ui,sans-serif;margin:0} header{padding:16px 24px;color:#fff} main{padding:0 24px 32px}"
-             "table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
-             "pre{background:#f4f4f4;padding:6px;margin:0;white-space:pre-wrap}</style></head><body>",
-             f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>netproof diff: {e(title)}</title>",
+        "<style>body{font:14px/1.45 system-ui,sans-serif;margin:0} header{padding:16px 24px;color:#fff} "
+        "main{padding:0 24px 32px}"
+        "table{border-collapse:collapse} "
+        "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+        "pre{background:#f4f4f4;padding:6px;margin:0;white-space:pre-wrap}</style></head><body>",
+        f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>",
+    ]
     if diff.notes:
         parts.append("<h2>During the upgrade</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in diff.notes) + "</ul>")
     parts.append("<h2>Versions</h2>")
     if diff.versions:
-        rows = "".join(f"<tr><td>{e(h)}</td><td>{e(f)}</td><td>{e(a or '-')}</td><td>{e(b or '-')}</td></tr>" for h, f, a, b in diff.versions)
+        rows = "".join(
+            f"<tr><td>{e(h)}</td><td>{e(f)}</td><td>{e(a or '-')}</td><td>{e(b or '-')}</td></tr>"
+            for h, f, a, b in diff.versions
+        )
         parts.append(f"<table id='versions'><tr><th>host</th><th>what</th><th>old</th><th>new</th></tr>{rows}</table>")
     else:
         parts.append("<p>The same on every host.</p>")
@@ -182,8 +191,11 @@ def render_html(diff: RunDiff) -> str:
         if not changes:
             parts.append("<p>None.</p>")
             continue
-        rows = "".join(f"<tr><td>{e(c.where)}</td><td>{e(c.old or '-')}</td><td>{e(c.new or '-')}</td>"
-                       f"<td><pre>{e(chr(10).join(c.details))}</pre></td></tr>" for c in changes)
+        rows = "".join(
+            f"<tr><td>{e(c.where)}</td><td>{e(c.old or '-')}</td><td>{e(c.new or '-')}</td>"
+            f"<td><pre>{e(chr(10).join(c.details))}</pre></td></tr>"
+            for c in changes
+        )
         parts.append(f"<table><tr><th>check</th><th>old</th><th>new</th><th>what changed</th></tr>{rows}</table>")
     parts.append("</main></body></html>")
     return "\n".join(parts)

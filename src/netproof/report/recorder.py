@@ -58,7 +58,9 @@ class RunRecorder:
             return
         terminalreporter.write_line(f"netproof: {self.results().counts()}")
         if self.folder is not None:
-            terminalreporter.write_line(f"netproof report: {self.folder / 'index.html'} (results.json and junit.xml beside it)")
+            terminalreporter.write_line(
+                f"netproof report: {self.folder / 'index.html'} (results.json and junit.xml beside it)"
+            )
 
     # --- recording ----------------------------------------------------------------------------
 
@@ -70,31 +72,50 @@ class RunRecorder:
         result = self.checks.get(report.nodeid)
         if result is None:
             result = self.checks[report.nodeid] = CheckResult(
-                check["id"], case["label"], report.nodeid, check["promise"], hosts=case["hosts"],
-                control_plane=case["control_plane"], engines=case["engines"])
+                check["id"],
+                case["label"],
+                report.nodeid,
+                check["promise"],
+                hosts=case["hosts"],
+                control_plane=case["control_plane"],
+                engines=case["engines"],
+            )
         result.duration += report.duration
         if EVIDENCE_PROPERTY in props:
             proof = json.loads(props[EVIDENCE_PROPERTY])
             result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
         if OUTCOME_PROPERTY in props:
             outcome, message = json.loads(props[OUTCOME_PROPERTY])
-            if GRAVITY[outcome] > GRAVITY[result.outcome] or (outcome == result.outcome and message and not result.message):
+            if GRAVITY[outcome] > GRAVITY[result.outcome] or (
+                outcome == result.outcome and message and not result.message
+            ):
                 result.outcome, result.message = outcome, message
 
     def results(self) -> Results:
         topo = self.lab.topology
         lab = {
-            "name": topo.name, "provider": self.lab.state["provider"], "control_plane": topo.control_plane,
+            "name": topo.name,
+            "provider": self.lab.state["provider"],
+            "control_plane": topo.control_plane,
             "topology_file": topo.source,
-            "subnets": [{"name": s.name, "cidr": str(s.network), "gateway": str(s.gateway)} for s in topo.subnets.values()],
-            "hosts": [{"name": h.name, "role": h.role, "subnet": h.subnet.name, "address": str(h.address), "engine": h.engine}
-                      for h in topo.hosts.values()],
+            "subnets": [
+                {"name": s.name, "cidr": str(s.network), "gateway": str(s.gateway)} for s in topo.subnets.values()
+            ],
+            "hosts": [
+                {"name": h.name, "role": h.role, "subnet": h.subnet.name, "address": str(h.address), "engine": h.engine}
+                for h in topo.hosts.values()
+            ],
             "pairs": [list(p) for p in self.pairs],
         }
         finished = datetime.now(UTC)
-        run = {"id": self.started.strftime("%Y%m%dT%H%M%SZ"), "started": self.started.isoformat(timespec="seconds"),
-               "finished": finished.isoformat(timespec="seconds"), "duration": round(time.monotonic() - self.clock, 1),
-               "netproof_version": __version__, "command": " ".join(["pytest", *sys.argv[1:]])}
+        run = {
+            "id": self.started.strftime("%Y%m%dT%H%M%SZ"),
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "duration": round(time.monotonic() - self.clock, 1),
+            "netproof_version": __version__,
+            "command": " ".join(["pytest", *sys.argv[1:]]),
+        }
         return Results(run, lab, self.environment, list(self.checks.values()))
 
 
@@ -106,8 +127,12 @@ def environment_of(lab: Lab) -> list[dict]:
         try:
             version = host.docker().version()
             components = {c.get("Name", "").lower(): c.get("Version") for c in version.get("Components", [])}
-            row.update(docker=version.get("Version"), api=version.get("ApiVersion"),
-                       containerd=components.get("containerd"), runc=components.get("runc"))
+            row.update(
+                docker=version.get("Version"),
+                api=version.get("ApiVersion"),
+                containerd=components.get("containerd"),
+                runc=components.get("runc"),
+            )
         except Exception as e:  # noqa: BLE001 - a host that does not answer is a fact for the table
             row["docker"] = f"not answering ({type(e).__name__})"
         row["kernel"] = host.run(["uname", "-r"]).stdout.strip()

@@ -16,16 +16,17 @@ SCHEMA = "netproof.results/2"
 OLD_SCHEMAS = ("netproof.results/1",)  # still read (netproof diff of an older run)
 # One vocabulary, the same in results.json, junit.xml, the HTML report, netproof diff and the terminal:
 OUTCOMES = (
-    "passed",        # Docker kept its promise
-    "failed",        # Docker broke its promise
-    "error",         # the lab is broken (underlay, control plane, a tool missing), not Docker
-    "skipped",       # not run here, with the reason (the kernel lacks a feature, the lab has no outside host)
+    "passed",  # Docker kept its promise
+    "failed",  # Docker broke its promise
+    "error",  # the lab is broken (underlay, control plane, a tool missing), not Docker
+    "skipped",  # not run here, with the reason (the kernel lacks a feature, the lab has no outside host)
     "known-defect",  # a documented Docker bug, recognised by symptom and mechanism, with its reference
     "not-promised",  # the engine predates or postdates the promise; what was observed is kept
 )
 
 # The schema, field by field (kept here, next to the code that writes it):
-#   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference" is known-defect)
+#   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference"
+#                          is known-defect)
 #   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command
 #   lab                    name, provider, control_plane, topology_file,
 #                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
@@ -34,7 +35,8 @@ OUTCOMES = (
 #   summary                count per outcome
 #   checks                 per check instance: id, case (its label, as in the test ID), nodeid, promise, outcome (one of
 #                          OUTCOMES), duration (s), message (why it failed, errored, was skipped, is a known defect or
-#                          not promised; null when passed), hosts (involved), control_plane, engines {host: Docker version},
+#                          not promised; null when passed), hosts (involved), control_plane,
+#                          engines {host: Docker version},
 #                          mechanism {name: value} (stable facts, compared between runs),
 #                          evidence [{title, kind: command|text|json|pcap, content, where, file (pcap, relative)}]
 
@@ -88,7 +90,10 @@ class Results:
 
     def to_dict(self) -> dict:
         return {
-            "schema": self.schema, "run": self.run, "lab": self.lab, "environment": self.environment,
+            "schema": self.schema,
+            "run": self.run,
+            "lab": self.lab,
+            "environment": self.environment,
             "summary": self.summary,
             "checks": [c.__dict__ for c in sorted(self.checks, key=lambda c: (c.id, c.case))],
         }
@@ -100,7 +105,11 @@ class Results:
             for exhibit in check.evidence:
                 source = exhibit.get("file") or (exhibit["content"] if exhibit.get("kind") == "pcap" else None)
                 if source and Path(source).is_absolute() and Path(source).exists():
-                    target = evidence_dir / f"{check.id}[{check.case}]".replace("/", "_").replace(">", "") / Path(source).name
+                    target = (
+                        evidence_dir
+                        / f"{check.id}[{check.case}]".replace("/", "_").replace(">", "")
+                        / Path(source).name
+                    )
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(source, target)
                     exhibit["file"] = str(target.relative_to(folder))
@@ -125,7 +134,9 @@ def load(path: str | Path) -> Results:
     if doc.get("schema") != SCHEMA:
         from netproof.errors import NetproofError
 
-        raise NetproofError(f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r} and {', '.join(OLD_SCHEMAS)}")
+        raise NetproofError(
+            f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r} and {', '.join(OLD_SCHEMAS)}"
+        )
     checks = [CheckResult(**c) for c in doc["checks"]]
     return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"])
 

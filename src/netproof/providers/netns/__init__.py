@@ -59,7 +59,9 @@ class NetnsProvider(Provider, EngineControl):
         for h in topology.docker_hosts:
             engines.resolve(h.engine)
         if leftovers.find(self.names.lab):
-            raise NetproofError(f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean")
+            raise NetproofError(
+                f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean"
+            )
 
     def up(self, topology: Topology, engine_start: EngineStart) -> dict:
         resolved = {h.name: engines.resolve(h.engine) for h in topology.docker_hosts}
@@ -68,7 +70,9 @@ class NetnsProvider(Provider, EngineControl):
             self._build_underlay(topology)
         outside = topology.role("outside")
         if outside:
-            with self.progress.step(f"starting the web server of {outside.name} ({outside.address}:{OUTSIDE_HTTP_PORT})"):
+            with self.progress.step(
+                f"starting the web server of {outside.name} ({outside.address}:{OUTSIDE_HTTP_PORT})"
+            ):
                 self._start_outside_web(outside)
         kv = topology.role("kv")
         if kv:
@@ -88,47 +92,92 @@ class NetnsProvider(Provider, EngineControl):
         first = next(iter(topology.subnets.values()))
         router.create(str(first.gateway), str(first.gateway))
         router.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
-        router.ip(batch="".join(
-            f"link add {s.bridge} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev {s.bridge}\nlink set {s.bridge} up\n"
-            for s in topology.subnets.values()
-        ))
+        router.ip(
+            batch="".join(
+                f"link add {s.bridge} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev {s.bridge}\nlink "
+                f"set {s.bridge} up\n"
+                for s in topology.subnets.values()
+            )
+        )
         for host in topology.hosts.values():
             node = self.node(host.name)
             node.create(str(host.address), str(host.subnet.gateway))
             router.ip("link", "add", host.name, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
             router.ip("link", "set", host.name, "master", host.subnet.bridge, "up")
-            node.ip(batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n")
+            node.ip(
+                batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n"
+            )
 
     def _start_etcd(self, kv: Host) -> None:
         node = self.node(kv.name)
         url = f"http://{kv.address}:{ETCD_CLIENT_PORT}"
         node.spawn(
-            ["etcd", "--name", kv.name, "--data-dir", str(node.dir / "etcd"), "--enable-v2=true",
-             "--listen-client-urls", f"{url},http://127.0.0.1:{ETCD_CLIENT_PORT}", "--advertise-client-urls", url,
-             "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-             "--initial-cluster", f"{kv.name}=http://127.0.0.1:2380"],
+            [
+                "etcd",
+                "--name",
+                kv.name,
+                "--data-dir",
+                str(node.dir / "etcd"),
+                "--enable-v2=true",
+                "--listen-client-urls",
+                f"{url},http://127.0.0.1:{ETCD_CLIENT_PORT}",
+                "--advertise-client-urls",
+                url,
+                "--listen-peer-urls",
+                "http://127.0.0.1:2380",
+                "--initial-advertise-peer-urls",
+                "http://127.0.0.1:2380",
+                "--initial-cluster",
+                f"{kv.name}=http://127.0.0.1:2380",
+            ],
             node.dir / "etcd.log",
         )
         probe = ["busybox", "wget", "-q", "-O-", f"{url}/health"]
-        _wait_until(lambda: '"health":"true"' in node.run(probe, timeout=5).stdout.replace(" ", ""),
-                    STARTUP_TIMEOUT, f"etcd on {kv.name}", node.dir / "etcd.log")
+        _wait_until(
+            lambda: '"health":"true"' in node.run(probe, timeout=5).stdout.replace(" ", ""),
+            STARTUP_TIMEOUT,
+            f"etcd on {kv.name}",
+            node.dir / "etcd.log",
+        )
 
     def _start_outside_web(self, outside: Host) -> None:
         node = self.node(outside.name)
         (node.dir / "www").mkdir(exist_ok=True)
         (node.dir / "www" / "index.html").write_text(f"netproof {outside.name}\n")
-        node.spawn(["busybox", "httpd", "-f", "-p", str(OUTSIDE_HTTP_PORT), "-h", str(node.dir / "www")], node.dir / "httpd.log")
+        node.spawn(
+            ["busybox", "httpd", "-f", "-p", str(OUTSIDE_HTTP_PORT), "-h", str(node.dir / "www")],
+            node.dir / "httpd.log",
+        )
         probe = ["busybox", "wget", "-q", "-O-", f"http://127.0.0.1:{OUTSIDE_HTTP_PORT}/"]
-        _wait_until(lambda: node.run(probe, timeout=5).ok, STARTUP_TIMEOUT, f"the web server on {outside.name}", node.dir / "httpd.log")
+        _wait_until(
+            lambda: node.run(probe, timeout=5).ok,
+            STARTUP_TIMEOUT,
+            f"the web server on {outside.name}",
+            node.dir / "httpd.log",
+        )
 
     def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:
         node = self.node(host)
         node.spawn(
-            ["env", "-i", f"PATH={engine.path_env()}", engine.dockerd,
-             "--data-root", str(node.dir / "docker"), "--exec-root", "/run/docker",
-             "-H", "unix:///run/docker.sock", "--pidfile", "/run/docker.pid",
-             "--cgroup-parent", self.names.cgroup_parent(host),
-             "--shutdown-timeout", "2", *flags],
+            [
+                "env",
+                "-i",
+                f"PATH={engine.path_env()}",
+                engine.dockerd,
+                "--data-root",
+                str(node.dir / "docker"),
+                "--exec-root",
+                "/run/docker",
+                "-H",
+                "unix:///run/docker.sock",
+                "--pidfile",
+                "/run/docker.pid",
+                "--cgroup-parent",
+                self.names.cgroup_parent(host),
+                "--shutdown-timeout",
+                "2",
+                *flags,
+            ],
             node.dir / "dockerd.log",
         )
 
@@ -139,11 +188,17 @@ class NetnsProvider(Provider, EngineControl):
         log = node.dir / "dockerd.log"
         _wait_until(lambda: _docker_answers(sock) or _failed(log), STARTUP_TIMEOUT, f"dockerd on {host}", log)
         if _failed(log):
-            raise NetproofError(f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start')}; log: {log}")
+            raise NetproofError(
+                f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start')}; log: {log}"
+            )
         if gossip_port:
             listening = ["ss", "-Hltn", f"sport = :{gossip_port}"]
-            _wait_until(lambda: node.run(listening, timeout=5).stdout.strip() != "", STARTUP_TIMEOUT,
-                        f"dockerd on {host} to listen for gossip on port {gossip_port}", log)
+            _wait_until(
+                lambda: node.run(listening, timeout=5).stdout.strip() != "",
+                STARTUP_TIMEOUT,
+                f"dockerd on {host} to listen for gossip on port {gossip_port}",
+                log,
+            )
 
     def engine_pid(self, host: str) -> int | None:
         node = self.node(host)
@@ -163,7 +218,9 @@ class NetnsProvider(Provider, EngineControl):
     def down(self) -> None:
         left = leftovers.remove(self.names.lab)
         if left:
-            raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`")
+            raise NetproofError(
+                f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`"
+            )
 
     # --- a lab that is up -----------------------------------------------------------------
 

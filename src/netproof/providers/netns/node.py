@@ -73,13 +73,37 @@ class Node:
         (self.dir / "hosts").write_text(f"127.0.0.1\tlocalhost\n{address}\t{self.name}\n")
         system.run(["ip", "netns", "add", self.netns])
         self.ip("link", "set", "lo", "up")
-        system.spawn(["nsenter", f"--net=/run/netns/{self.netns}", "unshare", "--mount", "--uts", "--propagation", "private",
-                      "bash", "-c", HOLDER_SETUP, "netproof-setup", str(self.dir), self.name, self.mark], self.dir / "holder.log")
+        system.spawn(
+            [
+                "nsenter",
+                f"--net=/run/netns/{self.netns}",
+                "unshare",
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "bash",
+                "-c",
+                HOLDER_SETUP,
+                "netproof-setup",
+                str(self.dir),
+                self.name,
+                self.mark,
+            ],
+            self.dir / "holder.log",
+        )
+
         def why() -> str:
             said = (self.dir / "holder.log").read_text().strip().splitlines()
             return f"its setup said: {said[-1] if said else 'nothing'}"
 
-        wait.until(lambda: self.holder_pid, timeout=10, interval=0.02, what=f"host {self.name}'s namespaces to come up", hint=why)
+        wait.until(
+            lambda: self.holder_pid,
+            timeout=10,
+            interval=0.02,
+            what=f"host {self.name}'s namespaces to come up",
+            hint=why,
+        )
 
     def enter(self, argv: Sequence[str]) -> list[str]:
         pid = self.holder_pid

@@ -25,8 +25,15 @@ from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
 from netproof.providers.vagrant.hypervisor import Hypervisor
 
 VAGRANTFILE_DIR = Path(__file__).resolve().parents[4]  # the checkout's top level, where the Vagrantfile is
-VAGRANT_TOOLS = {"vagrant": "vagrant", "libvirtd": "libvirt-daemon-system", "virsh": "libvirt-clients",
-                 "qemu-system-x86_64": "qemu-system-x86", "dnsmasq": "dnsmasq-base", "ssh": "openssh-client", "busybox": "busybox-static"}
+VAGRANT_TOOLS = {
+    "vagrant": "vagrant",
+    "libvirtd": "libvirt-daemon-system",
+    "virsh": "libvirt-clients",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "dnsmasq": "dnsmasq-base",
+    "ssh": "openssh-client",
+    "busybox": "busybox-static",
+}
 BOX_ENGINES = ("20.10", engines.SYSTEM)  # what the box installs offline (Debian 12's docker.io)
 USER = "vagrant"
 ENGINE_START_SECONDS = 120  # software emulation is slow
@@ -83,40 +90,61 @@ class VagrantProvider(Provider):
         log = folder / "vagrant.log"
         import vagrant
 
-        return _vagrant_class()(self.hypervisor, root=str(VAGRANTFILE_DIR), env=env,
-                                out_cm=vagrant.make_file_cm(log), err_cm=vagrant.make_file_cm(log))
+        return _vagrant_class()(
+            self.hypervisor,
+            root=str(VAGRANTFILE_DIR),
+            env=env,
+            out_cm=vagrant.make_file_cm(log),
+            err_cm=vagrant.make_file_cm(log),
+        )
 
     # --- life cycle -----------------------------------------------------------------------
 
     def preflight(self, topology: Topology) -> None:
-        namespaces = {cmd: system.TOOLS[cmd] for cmd in ("ip", "nsenter", "unshare", "setsid", "mount")}  # the hypervisor's
+        namespaces = {
+            cmd: system.TOOLS[cmd] for cmd in ("ip", "nsenter", "unshare", "setsid", "mount")
+        }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
-            raise NetproofError(f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout")
+            raise NetproofError(
+                f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"
+            )
         if not box.is_added():
-            raise NetproofError(f"the Vagrant box {box.BOX_NAME} is not built yet; build it (a few minutes): netproof box build")
+            raise NetproofError(
+                f"the Vagrant box {box.BOX_NAME} is not built yet; build it (a few minutes): netproof box build"
+            )
         for h in topology.docker_hosts:
             if h.engine not in BOX_ENGINES:
-                raise NetproofError(f"{h.name}: engine {h.engine}: the box installs Debian 12's docker.io (20.10) offline;"
-                                    " use --engine 20.10 with the vagrant provider")
+                raise NetproofError(
+                    f"{h.name}: engine {h.engine}: the box installs Debian 12's docker.io (20.10) offline;"
+                    " use --engine 20.10 with the vagrant provider"
+                )
         if leftovers.find(self.names.lab):
-            raise NetproofError(f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean")
+            raise NetproofError(
+                f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean"
+            )
 
     def up(self, topology: Topology, engine_start: EngineStart) -> dict:
         folder = self.names.dir
         (folder / "consoles").mkdir(parents=True, exist_ok=True)
         (folder / "topology.yml").write_text(yaml.safe_dump(topology.document(), sort_keys=False))
         hypervisor = self.hypervisor
-        with self.progress.step(f"starting the lab's libvirtd in namespace {hypervisor.node.netns} (it routes the subnets)"):
+        with self.progress.step(
+            f"starting the lab's libvirtd in namespace {hypervisor.node.netns} (it routes the subnets)"
+        ):
             hypervisor.start()
         vms = list(topology.hosts)
         driver = self.libvirt_driver
-        with self.progress.step(f"vagrant up: {len(vms)} VMs ({', '.join(vms)}; {driver}"
-                                f"{', software emulation: minutes' if driver == 'qemu' else ''}; log {folder / 'vagrant.log'})"):
+        with self.progress.step(
+            f"vagrant up: {len(vms)} VMs ({', '.join(vms)}; {driver}"
+            f"{', software emulation: minutes' if driver == 'qemu' else ''}; log {folder / 'vagrant.log'})"
+        ):
             try:
                 self.vagrant().up()
             except Exception as e:
-                raise NetproofError(f"vagrant up failed ({e}); last lines of {folder / 'vagrant.log'}:\n{_tail(folder / 'vagrant.log')}") from None
+                raise NetproofError(
+                    f"vagrant up failed ({e}); last lines of {folder / 'vagrant.log'}:\n{_tail(folder / 'vagrant.log')}"
+                ) from None
         with self.progress.step("reading vagrant ssh-config; opening SSH tunnels to the docker sockets"):
             self.access.write(self._ssh_targets(vms))
             for spec in topology.docker_hosts:
@@ -126,23 +154,37 @@ class VagrantProvider(Provider):
             with self.progress.step(f"starting dockerd on {len(topology.docker_hosts)} VMs one at a time"):
                 for spec in topology.docker_hosts:
                     self._start_engine(hosts[spec.name], engine_start.gossip_port)
-        return {"engines": {h.name: hosts[h.name].docker().version().get("Version", "?") for h in topology.docker_hosts}}
+        return {
+            "engines": {h.name: hosts[h.name].docker().version().get("Version", "?") for h in topology.docker_hosts}
+        }
 
     @staticmethod
     def _start_engine(host: LabHost, gossip_port: int | None) -> None:
         host.run(["systemctl", "start", "docker"], timeout=180, check=True)
         if gossip_port:
-            wait.until(lambda: host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip(),
-                       timeout=ENGINE_START_SECONDS, interval=0.5, what=f"dockerd on {host.name} to listen for gossip on port {gossip_port}",
-                       hint=lambda: f"see: netproof lab exec {host.name} -- journalctl -u docker")
+            wait.until(
+                lambda: host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip(),
+                timeout=ENGINE_START_SECONDS,
+                interval=0.5,
+                what=f"dockerd on {host.name} to listen for gossip on port {gossip_port}",
+                hint=lambda: f"see: netproof lab exec {host.name} -- journalctl -u docker",
+            )
 
     def _ssh_targets(self, vms: list[str]) -> list[SshTarget]:
         proxy = f"nsenter --net={self.hypervisor.netns_path} busybox nc %h %p"
         targets = []
         for vm in vms:
             conf = self.vagrant().conf(vm_name=vm)
-            targets.append(SshTarget(vm, conf["HostName"], conf.get("User", USER), int(conf.get("Port", 22)),
-                                     conf.get("IdentityFile"), proxy))
+            targets.append(
+                SshTarget(
+                    vm,
+                    conf["HostName"],
+                    conf.get("User", USER),
+                    int(conf.get("Port", 22)),
+                    conf.get("IdentityFile"),
+                    proxy,
+                )
+            )
         return targets
 
     def down(self) -> None:
@@ -157,7 +199,9 @@ class VagrantProvider(Provider):
         # state are in the lab's folder: the same sweep as `netproof lab clean` removes them all.
         left = leftovers.remove(self.names.lab, timeout=30)
         if left:
-            raise NetproofError(f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`")
+            raise NetproofError(
+                f"lab {self.names.lab}: could not remove {'; '.join(left.describe())}; run `netproof lab clean`"
+            )
 
     # --- a lab that is up -----------------------------------------------------------------
 

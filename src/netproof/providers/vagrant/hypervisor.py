@@ -67,9 +67,15 @@ class Hypervisor:
             self.node.run(["mount", "--bind", str(private), path], check=True)
         log = self.dir / "libvirtd.log"
         self.node.spawn(["libvirtd"], log)
+
         def tail() -> str:
             lines = log.read_text().strip().splitlines()[-3:] if log.exists() else []
             return f"its log says: {' | '.join(lines) or 'nothing'} ({log})"
 
-        wait.until(lambda: self.node.run(["virsh", "-c", "qemu:///system", "version"], timeout=10).ok, timeout=STARTUP_TIMEOUT,
-                   interval=0.2, what="libvirtd in the lab's hypervisor namespace to answer", hint=tail)
+        wait.until(
+            lambda: self.node.run(["virsh", "-c", "qemu:///system", "version"], timeout=10).ok,
+            timeout=STARTUP_TIMEOUT,
+            interval=0.2,
+            what="libvirtd in the lab's hypervisor namespace to answer",
+            hint=tail,
+        )

@@ -135,3 +135,35 @@ def test_a_new_check_is_one_new_file(lab, tmp_path):
     recorded = run.results().checks[0]
     assert recorded.promise == "a docker host runs a command it is given" and recorded.evidence[0]["title"] == "true"
     assert "TMP-THROW-001" in (run.report / "index.html").read_text()
+
+
+NOT_YET = """
+from netproof.catalogue import check
+
+
+@check("TMP-LATER-001", scope="host", since="99.0", reference="a release to come", promise="a promise not made yet")
+def test_kept_anyway(docker_host, proof):
+    proof.require(True, expected="", observed="", where=docker_host.name)
+
+
+@check("TMP-LATER-002", scope="host", since="99.0", reference="a release to come", promise="a promise not made yet")
+def test_not_kept(docker_host, proof):
+    proof.require(False, expected="the future", observed="the present", where=docker_host.name)
+"""
+
+
+def test_a_promise_the_engine_does_not_make_is_not_promised_whatever_it_observed(lab, tmp_path):
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    (folder / "test_later.py").write_text(NOT_YET)
+    run = run_checks(NAME, tmp_path / "report", checks=folder, workers=None, select="docker1")
+    assert run.returncode == 0, run.output[-3000:]  # not a failure of the run
+    assert run.outcomes == {
+        "TMP-LATER-001[swarm-docker1]": "not-promised",
+        "TMP-LATER-002[swarm-docker1]": "not-promised",
+    }
+    held, broken = sorted(run.results().checks, key=lambda c: c.id)
+    assert "docker1 runs Docker 20.10" in held.message and "99.0 and later (a release to come)" in held.message
+    assert held.message.endswith("it held here")
+    assert "Observed: the present" in broken.message, "what was observed is kept"
+    assert "netproof: 2 not-promised" in run.output

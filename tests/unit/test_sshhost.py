@@ -1,6 +1,9 @@
 """The lab's ssh_config: every host reached through the configured ProxyCommand, connections shared."""
 
-from netproof.providers.sshhost import SshAccess, SshTarget
+import ipaddress
+import shlex
+
+from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
 
 
 def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
@@ -21,3 +24,19 @@ def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
     assert (tmp_path / "ssh").stat().st_mode & 0o777 == 0o700
     assert access.docker_socket("docker1") == tmp_path / "ssh" / "docker1.docker.sock"
     assert access.ssh_argv("docker1", "-t") == ["ssh", "-F", str(access.config), "-t", "docker1"]
+
+
+def test_a_command_for_a_terminal_keeps_its_quoting_through_ssh(tmp_path):
+    # ssh hands the remote shell one string: `lab exec docker1 -- sh -c 'a > b'` must arrive as written.
+    from netproof.model.topology import Host, Subnet
+
+    subnet = Subnet("dc1", ipaddress.ip_network("10.10.10.0/24"), ipaddress.ip_address("10.10.10.1"))
+    spec = Host("docker1", "docker", subnet, ipaddress.ip_address("10.10.10.101"), "20.10")
+    access = SshAccess(tmp_path / "ssh")
+    argv = SshHost(spec, access, "vagrant").interactive_argv(
+        ["sh", "-c", "echo '{\"debug\": true}' > /etc/docker/daemon.json"]
+    )
+    assert argv[:-1] == ["ssh", "-F", str(access.config), "-t", "docker1"]
+    assert shlex.split(argv[-1]) == ["sudo", "--", "sh", "-c", "echo '{\"debug\": true}' > /etc/docker/daemon.json"]
+    as_root = SshHost(spec, access, "root").interactive_argv(["ls", "a b"])
+    assert shlex.split(as_root[-1]) == ["ls", "a b"]

@@ -5,6 +5,13 @@ it and builds the overlay's namespace; a kv host first learns the network throug
 Docker gives a swarm attachment 20 s, and under load or software emulation the first one can take
 longer. A check must never be that first one, so `lab up` ends by doing it on every docker host,
 patiently (READY_SECONDS times the provider's patience), and says how long each took.
+
+On a slow provider (patience above 1: VMs under software emulation) a node's first attachment to a
+new swarm overlay can outlast Docker's 20 s by itself: on the VM lab the manager needed about 22 s
+of set-up (dozens of iptables calls at ~150 ms each), and every failed try tears the set-up down,
+so trying again never succeeds. A swarm service's tasks have no such deadline, so there a new
+overlay is first held on every node by a global service (`hold_overlay`); containers then attach
+to a network that is already there.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
+import docker.types
 
 from netproof import wait
 from netproof.errors import NetproofError
@@ -22,6 +30,39 @@ from netproof.progress import Progress
 from netproof.providers.base import LabHost
 
 READY_SECONDS = 60  # for one host's first attachment, times the provider's patience
+HOLD_SECONDS = 120  # for a holding service's task to run on every node, times the provider's patience
+
+
+def needs_holding(control_plane: str, patience: float) -> bool:
+    return control_plane == "swarm" and patience > 1
+
+
+def hold_overlay(manager: LabHost, network: str, nodes: int, patience: float) -> str:
+    """A global service of idle tasks on the overlay, running on every node: the network is then set up
+    everywhere with no deadline. Returns the service's name (remove it before the network)."""
+    name = f"{network}-hold"
+    service = manager.docker().services.create(
+        TEST_IMAGE, ["sleep", "86400"], name=name, networks=[network], mode=docker.types.ServiceMode("global")
+    )
+
+    def running() -> int:
+        return sum(t["Status"]["State"] == "running" for t in service.tasks(filters={"desired-state": "running"}))
+
+    wait.until(
+        lambda: running() >= nodes,
+        timeout=HOLD_SECONDS * patience,
+        interval=1,
+        what=f"a task of service {name} to run on each of {nodes} nodes (it holds overlay {network} there)",
+        hint=lambda: f"{running()} running; see: docker service ps {name} on {manager.name}",
+    )
+    return name
+
+
+def release_overlay(manager: LabHost, service: str) -> None:
+    try:
+        manager.docker().services.get(service).remove()
+    except docker.errors.NotFound:
+        pass
 
 
 def prove_overlay_attachment(
@@ -32,12 +73,17 @@ def prove_overlay_attachment(
     with progress.step(f"proving each of {len(docker_hosts)} docker hosts can attach a container to an overlay"):
         manager.docker().networks.create(network, driver="overlay", attachable=control_plane == "swarm")
         attempts = [_Attachment(host, network) for host in docker_hosts]
+        holder = None
         try:
+            if needs_holding(control_plane, patience):
+                holder = hold_overlay(manager, network, len(docker_hosts), patience)
             with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
                 seconds = list(pool.map(lambda a: a.wait(READY_SECONDS * patience), attempts))
         finally:
             for attempt in attempts:
                 attempt.remove()
+            if holder:
+                release_overlay(manager, holder)
             _remove_network(manager, network, timeout=20 * patience)
     timings = {a.host.name: round(s, 1) for a, s in zip(attempts, seconds, strict=True)}
     progress.say("  first overlay attachment: " + ", ".join(f"{h} {s:.1f}s" for h, s in timings.items()))

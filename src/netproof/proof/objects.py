@@ -16,6 +16,7 @@ import docker.errors
 import docker.types
 
 from netproof import wait
+from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
 from netproof.proof.namespaces import NetNamespace
 from netproof.providers.base import LabHost
@@ -102,6 +103,7 @@ class Workspace:
     containers: list[tuple[LabHost, str]] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)  # what Docker needed a second attempt for
     patience: float = 1.0  # the lab's: how many times longer than on netns Docker may take (see Provider.patience)
+    holders: list[str] = field(default_factory=list)  # services holding overlays on every node (slow providers)
 
     def unique(self, role: str) -> str:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -119,6 +121,9 @@ class Workspace:
         network = self._track(net, self.manager)
         if self.control_plane == "kv":
             self._wait_until_global(network)
+        if readiness.needs_holding(self.control_plane, self.patience):  # see lab/readiness.py: slow providers
+            hosts = len(self.docker_hosts)
+            self.holders.append(readiness.hold_overlay(self.manager, network.name, hosts, self.patience))
         return network
 
     def _wait_until_global(self, network: Network) -> None:
@@ -235,6 +240,8 @@ class Workspace:
                 pass
             except Exception as e:  # noqa: BLE001 - keep removing the rest
                 problems.append(f"container {name} on {host.name}: {e}")
+        for service in self.holders:
+            readiness.release_overlay(self.manager, service)
         for network in reversed(self.networks):
             refusal, removed = wait.poll(
                 lambda n=network: _remove_network(n),

@@ -190,7 +190,8 @@ class SshHost(LabHost):
         return journal.stdout.strip()
 
     def interactive_argv(self, cmd: Sequence[str]) -> list[str]:
-        return self.access.ssh_argv(self.name, "-t") + (["sudo"] if self.sudo else []) + ["--", *cmd]
+        # ssh joins its arguments into one string for the remote shell: quote them, or `sh -c '...'` breaks.
+        return [*self.access.ssh_argv(self.name, "-t"), shlex.join((["sudo", "--"] if self.sudo else []) + list(cmd))]
 
     @property
     def docker_url(self) -> str:

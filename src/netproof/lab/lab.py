@@ -50,8 +50,10 @@ class Lab:
         return managers[0] if managers else self.docker_hosts[0]
 
     def engine_version(self, host: str) -> str | None:
-        """The Docker version a docker host runs, as recorded when the lab came up (or an upgrade changed it)."""
-        return self.state.get("provider_state", {}).get("engines", {}).get(host)
+        """The Docker version a docker host runs, as Docker says it (e.g. 20.10.24+dfsg1), recorded when the lab
+        came up or an upgrade changed it; else the engine's package version the provider recorded."""
+        recorded = self.state.get("docker_versions", {}).get(host)
+        return recorded or self.state.get("provider_state", {}).get("engines", {}).get(host)
 
     @property
     def patience(self) -> float:
@@ -116,6 +118,7 @@ class Lab:
             lab = cls(topology, prov, state)
             state["roles"] = controlplane.form(topology, lab.hosts, progress, create=prov.owns_hosts)
             state["image_imported_on"] = image.install(lab.docker_hosts, progress)
+            state["docker_versions"] = {h.name: h.docker().version()["Version"] for h in lab.docker_hosts}
             state["patience"] = prov.patience
             state["first_attachment_seconds"] = readiness.prove_overlay_attachment(
                 lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress
@@ -172,6 +175,7 @@ class Lab:
         """A host now runs another engine (an in-place upgrade): the state file says so."""
         self.state.setdefault("provider_state", {}).setdefault("engines", {})[host] = package_version
         self.state.setdefault("host_engines", {})[host] = version
+        self.state.setdefault("docker_versions", {})[host] = self.host(host).docker().version()["Version"]
         _write(self.names.state_file, self.state)
 
     # --- looking at it --------------------------------------------------------------------

@@ -3,4 +3,4 @@
 # namespaces, etcd). Extra arguments go to pytest.
 source "$(dirname "$0")/setup.sh"
 netproof engines fetch 20.10 28.5
-exec pytest tests -p no:cacheprovider -rfExX "$@"
+exec pytest tests -p no:cacheprovider -rfExX --durations=15 "$@"

@@ -49,7 +49,14 @@ def pytest_collection_modifyitems(items):
 
 
 ROOT = Path(__file__).parents[2]
-CHECK_IDS = {c.id for c in catalogue.load(ROOT / "checks")}
+CATALOGUE = catalogue.load(ROOT / "checks")
+CHECK_IDS = {c.id for c in CATALOGUE}
+
+
+def expected_cases(lab) -> int:
+    """How many cases the catalogue's checks make on a lab: one per host pair, docker host, or lab, by scope."""
+    per_scope = {"pair": len(lab.topology.host_pairs()), "host": len(lab.docker_hosts), "lab": 1}
+    return sum(per_scope[c.scope] for c in CATALOGUE)
 
 
 @dataclass

@@ -4,13 +4,12 @@ refused in one line (naming the places) when an ID is malformed or declared twic
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from netproof import catalogue
+from netproof import catalogue, checkrun
 from netproof.catalogue import CatalogueError, Check
 
 ROOT = Path(__file__).parents[2]
@@ -152,22 +151,8 @@ def test_a_bad_catalogue_stops_a_run_in_one_line_before_any_lab(tmp_path):
         def test_b(docker_host): pass
     """,
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(folder),
-            "--lab=no-such-lab",
-            "-p",
-            "no:cacheprovider",
-            f"--rootdir={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    argv = checkrun.pytest_argv(folder, "no-such-lab", workers=None)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 4, done.stdout + done.stderr
     error = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(error) == 1 and "netproof: check ID NEW-ONE-001 is declared twice" in error[0], done.stderr

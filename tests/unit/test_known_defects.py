@@ -41,3 +41,15 @@ def test_the_symptom_without_the_mechanism_is_a_plain_failure():
 def test_the_mechanism_without_the_symptom_is_a_plain_failure():
     failure = "OVL-PING-001 failed [kv-docker1->docker4]\nObserved: ping 10.0.1.4: 3 sent, 0 received"
     assert known_defects.explain(failure, [RecordedHost("docker1", "3")]) is None
+
+
+def test_a_network_not_found_by_name_while_starting_a_container_is_the_same_symptom():
+    # Seen in CI on 20.10 with the kv store: the workspace had seen the network on docker3, then
+    # starting a container on it failed (an EngineError, not a proof.require failure).
+    failure = (
+        "netproof.proof.objects.EngineError: docker3: Docker would not start container np-gw0-a982e7-ov1a on "
+        "np-gw0-7e1499-ov1: network np-gw0-7e1499-ov1 not found"
+    )
+    reason = known_defects.explain(failure, [RecordedHost("docker3", "0"), RecordedHost("docker4", "1")])
+    assert reason and "1 dockerd thread(s) on docker4 stuck" in reason
+    assert known_defects.explain(failure, [RecordedHost("docker3", "0"), RecordedHost("docker4", "0")]) is None

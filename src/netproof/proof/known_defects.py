@@ -44,11 +44,12 @@ KNOWN_DEFECTS = (
         "with the key-value store control plane, the overlay driver leaves daemon threads in overlay namespaces; "
         "work scheduled on them (talking to the store, allocating addresses) fails",
         # The store unreachable from a stuck thread shows as any of these, as seen in this lab: the
-        # dial itself, a read that comes back empty (network not found, no address allocated), and a
-        # remote container's name never reaching the embedded DNS. See also moby/libnetwork#646:
+        # dial itself, a read that comes back empty (a network not found, by ID, or by name when a
+        # container is started on it; no address allocated), and a remote container's name never
+        # reaching the embedded DNS. See also moby/libnetwork#646:
         # "whenever libnetwork perceives that the cluster-store is unreachable ... things fall apart".
         re.compile(
-            r"network is unreachable|etcd cluster is unavailable|from store|network [0-9a-f]{64} not found"
+            r"network is unreachable|etcd cluster is unavailable|from store|network \S+ not found"
             r"|with no IP address|bad address"
         ),
     ),

@@ -40,3 +40,31 @@ def test_a_command_for_a_terminal_keeps_its_quoting_through_ssh(tmp_path):
     assert shlex.split(argv[-1]) == ["sudo", "--", "sh", "-c", "echo '{\"debug\": true}' > /etc/docker/daemon.json"]
     as_root = SshHost(spec, access, "root").interactive_argv(["ls", "a b"])
     assert shlex.split(as_root[-1]) == ["ls", "a b"]
+
+
+def test_what_a_login_shell_prints_before_the_command_is_not_the_commands_output():
+    # Recorded on CI: root's .bashrc runs `pyenv init`, whose rehash races another login's.
+    from netproof.providers.sshhost import EXIT_MARK, START_MARK, framed_result
+
+    noise = (
+        "rm: cannot remove '/root/.pyenv/shims/tmp.HyiDyxEw8b': No such file or directory\n"
+        "pyenv: cannot rehash: /root/.pyenv/shims isn't writable\n"
+    )
+    result = framed_result(
+        ["busybox", "wget", "-q", "http://10.204.102.2:8080/"],
+        f"banner\n{START_MARK}\n",
+        f"{noise}{START_MARK}\nwget: download timed out\n{EXIT_MARK}1\n",
+        where="outside",
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "wget: download timed out\n")
+    assert result.where == "outside"
+
+
+def test_a_command_that_never_reported_its_status_is_no_answer():
+    from netproof.providers.sshhost import START_MARK, framed_result
+
+    result = framed_result(["true"], "", "ssh: connect to host docker1 port 22: Connection refused\n", where="docker1")
+    assert result.returncode == 255
+    assert "Connection refused" in result.stderr and result.stderr.endswith("(no answer over SSH)")
+    cut = framed_result(["sleep", "9"], f"{START_MARK}\n", f"{START_MARK}\npartial\n", where="docker1")
+    assert cut.returncode == 255 and "partial" in cut.stderr

@@ -28,7 +28,21 @@ from netproof.system import CommandError, CommandResult
 
 REMOTE_DOCKER_SOCKET = "/var/run/docker.sock"
 TUNNEL_TIMEOUT = 20
+START_MARK = "netproof-command-starts"
 EXIT_MARK = "netproof-exit-status="
+
+
+def framed_result(argv: list[str], stdout: str, stderr: str, *, where: str) -> CommandResult:
+    """A remote command's own output and status, cut out of what came back over SSH: the login
+    shell's rc files may print before the start marks (a user's pyenv, a banner), and the exit
+    mark carries the command's status. Without both marks the command never ran, or never ended."""
+    before_out, started_out, own_out = stdout.partition(START_MARK + "\n")
+    before_err, started_err, own_err = stderr.partition(START_MARK + "\n")
+    own_err, ended, status = own_err.rpartition(EXIT_MARK)
+    if not (started_out and started_err and ended and status.strip().isdigit()):
+        said = (stderr.replace(START_MARK + "\n", "").rsplit(EXIT_MARK, 1)[0]).rstrip()
+        return CommandResult(argv, 255, own_out or before_out, said + "\n(no answer over SSH)", where=where)
+    return CommandResult(argv, int(status), own_out, own_err, where=where)
 
 
 @dataclass(frozen=True)
@@ -135,19 +149,20 @@ class SshHost(LabHost):
         argv = self.argv(cmd)
         # The remote side enforces the timeout (the SSH backend has none for a command) and
         # reports the command's own exit status, which ssh's 255 for a failed connection would
-        # otherwise hide (testinfra raises on 255 whatever its cause).
-        remote = shlex.join(["timeout", "-k", "2", str(int(timeout)), *argv]) + f"; echo {EXIT_MARK}$? >&2"
+        # otherwise hide (testinfra raises on 255 whatever its cause). The start marks cut off
+        # what the login shell's rc files print before the command runs.
+        remote = (
+            f"echo {START_MARK}; echo {START_MARK} >&2; "
+            + shlex.join(["timeout", "-k", "2", str(int(timeout)), *argv])
+            + f"; echo {EXIT_MARK}$? >&2"
+        )
         try:
             out = self.infra.backend.run(remote)
         except RuntimeError as e:  # testinfra's "exit 255": the command's own, or SSH's
             out = e.args[0] if e.args and hasattr(e.args[0], "rc") else None
             if out is None:
                 raise
-        stderr, mark, status = out.stderr.rpartition(EXIT_MARK)
-        if not mark or not status.strip().isdigit():
-            result = CommandResult(argv, 255, out.stdout, out.stderr + "\n(no answer over SSH)", where=self.name)
-        else:
-            result = CommandResult(argv, int(status), out.stdout, stderr, where=self.name)
+        result = framed_result(argv, out.stdout, out.stderr, where=self.name)
         if result.returncode == 124:
             result.stderr += f"\n(timed out after {timeout}s)"
         if check and not result.ok:

@@ -127,6 +127,9 @@ def test_interrupted_up_leaves_nothing(machine):
         [sys.executable, "-m", "netproof.cli", "lab", "up", str(SEED), "--name", claim("t-int")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As in a terminal: a test session started in the background of a script ignores SIGINT, and
+        # its children would inherit that, so Ctrl-C would not reach `up` at all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen = b""
     deadline = time.monotonic() + 60

@@ -15,7 +15,7 @@ from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology as topo
 from netproof.model.names import LabNames
-from netproof.progress import Progress
+from netproof.progress import QUIET, Progress
 from netproof.providers import PROVIDERS, make_provider, require_engine_control
 
 DEFAULT_TOPOLOGY = "labs/seed.yml"
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="lab name (default: the only running lab)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
+
+    p = lab.add_parser("doctor", help="prove the network under Docker gives it what it needs, host pair by pair")
+    p.add_argument("--name", help="lab name (default: the only running lab)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_doctor)
 
     p = lab.add_parser("exec", help="run a command on a lab host (docker there talks to that host's daemon)")
     p.add_argument("--name", help="lab name (default: the only running lab)")
@@ -206,6 +211,16 @@ def print_status(lab: Lab) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    system.require_root()
+    from netproof.diagnosis import doctor
+
+    lab = Lab.attach(args.name)
+    diagnosis = doctor.examine(lab, progress=QUIET if args.json else Progress())
+    print(json.dumps(diagnosis.to_dict(), indent=2) if args.json else diagnosis.render())
+    return 0 if diagnosis.healthy else 1
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import pytest
 
 from netproof import catalogue
 from netproof.catalogue import Case, Check, check_of
+from netproof.diagnosis.findings import Diagnosis
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology as topo
@@ -50,6 +51,11 @@ LAB = pytest.StashKey[Lab]()
 DECLARED = pytest.StashKey[list[Check]]()  # every check seen while collecting (duplicates included)
 CASE = pytest.StashKey[Case]()
 STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its engine logs start there
+DIAGNOSIS = pytest.StashKey[Diagnosis]()  # what the lab doctor found before the checks ran
+# What a check depends on of the network under Docker, by whether it is tagged overlay. The path MTU is
+# not among them before a check runs (no check here needs large packets to cross hosts); a check that
+# fails is examined again with every requirement.
+NEEDS_BEFORE = {"overlay": ("engine", "reachability", "ports", "control-plane"), "other": ("engine",)}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         if workerinput.get("netproof_lab"):
             config.stash[LAB_STATE] = workerinput["netproof_lab"]
+        if workerinput.get("netproof_diagnosis"):
+            config.stash[DIAGNOSIS] = Diagnosis.from_dict(workerinput["netproof_diagnosis"])
         return
     _refuse_a_root_taken_from_an_option(config)
     if not _runs_checks(config):
@@ -106,16 +114,34 @@ def pytest_configure(config: pytest.Config) -> None:
     if report_dir:
         Path(report_dir).mkdir(parents=True, exist_ok=True)
     lab = _lab(config)
+    config.stash[DIAGNOSIS] = diagnosis = _examine(lab)
     pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
     config.pluginmanager.register(
-        RunRecorder(lab, pairs, Path(report_dir) if report_dir else None), "netproof-recorder"
+        RunRecorder(lab, pairs, Path(report_dir) if report_dir else None, diagnosis.to_dict()), "netproof-recorder"
     )
+
+
+def _examine(lab: Lab) -> Diagnosis:
+    """The lab doctor, once, before any check: checks that depend on what fails report it at once."""
+    from netproof.diagnosis import doctor
+
+    progress = Progress()
+    with progress.step(f"lab {lab.name}: examining the network under Docker (netproof lab doctor)"):
+        diagnosis = doctor.examine(lab)
+    if not diagnosis.healthy:
+        progress.say(
+            f"lab {lab.name}: the network under Docker does not give it what it needs; checks that depend on it"
+            " report error:\n" + "\n".join(f"  {f.cause}" for f in diagnosis.failures)
+        )
+    return diagnosis
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
     """xdist: tell each worker which lab to attach to."""
     node.workerinput["netproof_lab"] = node.config.stash.get(LAB_STATE, None)
+    diagnosis = node.config.stash.get(DIAGNOSIS, None)
+    node.workerinput["netproof_diagnosis"] = diagnosis.to_dict() if diagnosis else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -281,6 +307,19 @@ def _case_of(item: pytest.Item, lab: Lab) -> Case:
     return Case(label, plane, hosts, {h: lab.engine_version(h) for h in hosts})
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check whose hosts' network fails a requirement it depends on is an error at once, with the cause:
+    not a wait for Docker's own timeouts, not a Docker failure."""
+    declared, diagnosis = _check(item), item.config.stash.get(DIAGNOSIS, None)
+    if declared is None or diagnosis is None or CASE not in item.stash:
+        return
+    needs = NEEDS_BEFORE["overlay" if "overlay" in declared.tags else "other"]
+    causes = diagnosis.causes_for(item.stash[CASE].hosts, needs)
+    if causes:
+        raise LabBroken("the lab doctor found, before the checks: " + "; ".join(causes))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
@@ -307,6 +346,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         and call.excinfo
     ):
         evidence = evidence or {"mechanism": {}, "exhibits": []}
+        if not call.excinfo.errisinstance((CheckFailed, LabBroken)):
+            evidence["exhibits"].append(
+                {"title": "traceback", "kind": "traceback", "content": str(call.excinfo.getrepr(style="short"))}
+            )
         evidence["exhibits"] += _engine_logs(item, case, since=item.stash.get(STARTED, call.start), until=call.stop)
     if evidence is not None:
         report.user_properties.append((EVIDENCE_PROPERTY, json.dumps(evidence)))
@@ -339,7 +382,14 @@ def _verdict(
         return "error", report.longrepr
     if excinfo is not None and excinfo.errisinstance(CheckFailed):
         report.longrepr = str(excinfo.value)
+    elif excinfo is not None:  # Docker refusing, a tool crashing: one line, the traceback goes to the evidence
+        report.longrepr = one_line(excinfo, item.config.rootpath)
     message = report.longreprtext
+    if excinfo is not None and call.when in ("setup", "call"):
+        changed = _examine_again(item, declared, case)
+        if changed:
+            report.longrepr = f"LAB BROKEN, not a Docker failure: the lab doctor, after the check: {changed}"
+            return "error", f"{report.longrepr}\n\nWhat the check saw:\n{message}"
     if call.when != "call":
         return "error", message
     defect = known_defects.explain(message, _hosts_of(item))
@@ -350,6 +400,36 @@ def _verdict(
         report.outcome, report.wasxfail = "skipped", why_not
         return "not-promised", f"{why_not}\n\nWhat was observed:\n{message}"
     return "failed", message
+
+
+def one_line(excinfo: pytest.ExceptionInfo, root: Path) -> str:
+    """An exception as one line: what was being done (the last line of netproof's or the check's own code it
+    passed through) and the error in its own words (Docker's explanation when Docker refused)."""
+    error = excinfo.value
+    words = getattr(error, "explanation", None) or str(error)
+    words = " ".join(str(words).split())[:400]
+    doing = ""
+    for entry in reversed(excinfo.traceback):
+        path = Path(str(entry.path))
+        if "netproof" in path.parts or path.is_relative_to(root):
+            where = path.relative_to(root) if path.is_relative_to(root) else path.name
+            statement = " ".join(str(entry.statement).split())
+            doing = f" at {where}:{entry.lineno + 1} ({statement[:100]})"
+            break
+    return f"{type(error).__name__}{doing}: {words}"
+
+
+def _examine_again(item: pytest.Item, declared: Check, case: Case) -> str | None:
+    """When a check fails or errors, the doctor looks again at its hosts: a fault that appeared mid-run is the cause."""
+    if "overlay" not in declared.tags and len(case.hosts) < 2:
+        return None
+    from netproof.diagnosis import doctor
+
+    try:
+        causes = doctor.examine(_lab(item.config), hosts=case.hosts).causes_for(case.hosts)
+    except Exception:  # noqa: BLE001 - the doctor's own trouble must not hide the check's verdict
+        return None
+    return "; ".join(causes) or None
 
 
 def _engine_logs(item: pytest.Item, case: Case, since: float, until: float) -> list[dict]:

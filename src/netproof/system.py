@@ -21,6 +21,7 @@ TOOLS = {
     "iptables": "iptables",
     "containerd": "containerd",
     "runc": "runc",
+    "ping": "iputils-ping",  # the lab doctor's don't-fragment pings (busybox ping has no -M do)
     "busybox": "busybox-static",
 }
 KV_TOOLS = {"etcd": "etcd-server"}

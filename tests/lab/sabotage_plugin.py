@@ -4,6 +4,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   fdb       once both containers exist, delete the first host's forwarding entry for the second
             container (what `bridge fdb del` by an operator would do)
   gwbridge  connect every container on an --internal network to docker_gwbridge as well
+  vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
+            (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
 """
 
 import os
@@ -27,6 +29,9 @@ def _sabotaged_container(self, host, network, **options):
             if overlay.run(["bridge", "fdb", "del", second.mac, "dev", "vxlan0", "dst", second.host.address]).ok:
                 break
             time.sleep(0.1)
+    if what == "vxlan" and len(self._sabotage_seen) == 2:
+        second = self._sabotage_seen[1]
+        network.overlay_namespace(second.host).run(["ip", "link", "set", "vxlan0", "down"])
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

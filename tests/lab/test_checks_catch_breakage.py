@@ -55,14 +55,24 @@ def test_the_checks_pass_unbroken(lab, tmp_path):
     assert done.returncode == 0, done.output[-3000:]
 
 
-def test_ping_fails_when_the_router_drops_vxlan(lab, tmp_path):
+def test_ping_fails_when_vxlan_is_down_on_the_far_host(lab, tmp_path):
+    done = checks("OVL-PING-001 and docker1 and docker4", tmp_path, sabotage="vxlan")
+    assert_fails(done, "OVL-PING-001", "with no loss", "3 sent, 0 received", "docker1 -> docker4 (routed)")
+
+
+def test_a_router_that_drops_vxlan_is_the_underlays_fault_not_dockers(lab, tmp_path):
     rule = ["FORWARD", "-p", "udp", "--dport", "4789", "-j", "DROP"]
     lab.router.run(["iptables", "-I", *rule], check=True)
     try:
         done = checks("OVL-PING-001 and docker1 and docker4", tmp_path)
     finally:
         lab.router.run(["iptables", "-D", *rule], check=True)
-    assert_fails(done, "OVL-PING-001", "with no loss", "3 sent, 0 received", "docker1 -> docker4 (routed)")
+    assert done.returncode == 1 and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
+    assert (
+        "LAB BROKEN, not a Docker failure: the lab doctor found, before the checks: UDP 4789 from docker1 "
+        "(10.10.10.101) to docker4 (192.168.50.102): sent, not received at docker4 — Docker needs 4789/udp"
+    ) in done.output, done.output[-3000:]
+    assert "OVL-PING-001 failed" not in done.output
 
 
 def test_vxlan_check_fails_when_the_underlay_rewrites_the_outer_source(lab, tmp_path):
@@ -108,7 +118,9 @@ def test_a_host_down_is_a_broken_lab_not_a_docker_failure(lab, tmp_path):
     out = done.output
     assert done.returncode == 1 and "1 error" in out, out[-3000:]
     assert set(done.outcomes.values()) == {"error"}, done.outcomes
-    assert "LAB BROKEN, not a Docker failure: host docker4 of lab t-break does not answer" in out, out[-3000:]
+    assert "LAB BROKEN, not a Docker failure: the lab doctor found, before the checks: dockerd on docker4" in out, out[
+        -3000:
+    ]
     assert "OVL-PING-001 failed" not in out
 
 

@@ -27,6 +27,8 @@ def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     assert run.returncode == 0, f"{mode} run failed:\n{run.output[-4000:]}"
     assert {n.split("[")[0] for n in run.outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(run.outcomes)}"
     assert len(run.outcomes) == expected_cases(lab), sorted(run.outcomes)
+    doctor = run.results().doctor
+    assert doctor["healthy"], f"the lab doctor failed a healthy lab: {[f for f in doctor['findings'] if not f['ok']]}"
     assert all(o in ("passed", "known-defect") for o in run.outcomes.values()), f"{mode}: {run.outcomes}"
     if control_plane == "swarm":
         assert set(run.outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {run.outcomes}"

@@ -155,3 +155,32 @@ def count_packets(pcap: Path) -> int:
     from scapy.utils import rdpcap
 
     return len(rdpcap(str(pcap)))
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A packet a capture saw arrive: a UDP datagram (with its payload) or a TCP connection attempt (SYN)."""
+
+    proto: str  # "udp" or "tcp"
+    src: str
+    dst: str
+    dport: int
+    payload: bytes = b""
+
+
+def arrivals(pcap: Path) -> list[Arrival]:
+    """Every UDP datagram and TCP SYN in a capture: the doctor's port probes, looked for at their far end."""
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.utils import rdpcap
+
+    seen = []
+    for packet in rdpcap(str(pcap)):
+        if IP not in packet:
+            continue
+        ip = packet[IP]
+        if UDP in packet:
+            seen.append(Arrival("udp", ip.src, ip.dst, packet[UDP].dport, bytes(packet[UDP].payload)))
+        elif TCP in packet and packet[TCP].flags & 0x02 and not packet[TCP].flags & 0x10:  # SYN, not SYN-ACK
+            seen.append(Arrival("tcp", ip.src, ip.dst, packet[TCP].dport))
+    return seen

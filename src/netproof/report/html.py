@@ -87,6 +87,7 @@ def render(results: Results) -> str:
         _lab_table(results),
         "<h2>Environment</h2>",
         _environment(results),
+        *_doctor(results),
         "<h2>Every check</h2>",
         _all_checks(results),
         f"<script>{FILTER_JS}</script></main></body></html>",
@@ -152,6 +153,9 @@ def _exhibit(x: dict) -> str:
         return (
             f"<div class='exhibit'><b>{_e(x['title'])}</b>{where}<br>capture: <a href='{_e(link)}'>{_e(link)}</a></div>"
         )
+    if x.get("kind") == "traceback":  # for whoever debugs netproof: folded under the one-line message
+        body = _e(x.get("content", ""))
+        return f"<details class='exhibit'><summary>{_e(x['title'])}</summary><pre>{body}</pre></details>"
     return f"<div class='exhibit'><b>{_e(x['title'])}</b>{where}<pre>{_e(x.get('content', ''))}</pre></div>"
 
 
@@ -231,6 +235,27 @@ def _environment(results: Results) -> str:
         f"<p class='muted'>Started {_e(run['started'])}, finished {_e(run['finished'])}: "
         f"<code>{_e(run['command'])}</code></p>"
     )
+
+
+def _doctor(results: Results) -> list[str]:
+    """The lab doctor's tables: what the network under Docker gave it when the run began."""
+    if not results.doctor:
+        return []
+    from netproof.diagnosis.findings import Diagnosis
+
+    diagnosis = Diagnosis.from_dict(results.doctor)
+    verdict = "every requirement holds" if diagnosis.healthy else f"{len(diagnosis.failures)} requirement(s) not met"
+    parts = [
+        "<h2 id='doctor'>The lab's network (netproof lab doctor)</h2>",
+        f"<p>{_e(verdict)}, examined in {diagnosis.seconds:.1f} s before the checks ran.</p>",
+    ]
+    if diagnosis.failures:
+        parts.append("<ul>" + "".join(f"<li>{_e(f.cause)}</li>" for f in diagnosis.failures) + "</ul>")
+    for title, columns, rows in diagnosis.tables():
+        head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+        parts.append(f"<h3>{_e(title)}</h3><table class='doctor'><tr>{head}</tr>{body}</table>")
+    return parts
 
 
 def _all_checks(results: Results) -> str:

@@ -29,8 +29,9 @@ GRAVITY = {o: i for i, o in enumerate(("passed", "skipped", "not-promised", "kno
 class RunRecorder:
     """A pytest plugin object on the process that owns a checks run; writes the report folder if given one."""
 
-    def __init__(self, lab: Lab, pairs: list[tuple[str, str]], folder: Path | None):
+    def __init__(self, lab: Lab, pairs: list[tuple[str, str]], folder: Path | None, doctor: dict | None = None):
         self.lab = lab
+        self.doctor = doctor
         self.pairs = pairs
         self.folder = folder
         self.started = datetime.now(UTC)
@@ -116,7 +117,7 @@ class RunRecorder:
             "netproof_version": __version__,
             "command": " ".join(["pytest", *sys.argv[1:]]),
         }
-        return Results(run, lab, self.environment, list(self.checks.values()))
+        return Results(run, lab, self.environment, list(self.checks.values()), doctor=self.doctor)
 
 
 def environment_of(lab: Lab) -> list[dict]:

@@ -32,13 +32,17 @@ OUTCOMES = (
 #                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
 #                          pairs [[src, dst]] exercised by cross-host checks
 #   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables
+#   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
+#                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
+#                          cause}]; null when the run did not examine the lab
 #   summary                count per outcome
 #   checks                 per check instance: id, case (its label, as in the test ID), nodeid, promise, outcome (one of
 #                          OUTCOMES), duration (s), message (why it failed, errored, was skipped, is a known defect or
 #                          not promised; null when passed), hosts (involved), control_plane,
 #                          engines {host: Docker version},
 #                          mechanism {name: value} (stable facts, compared between runs),
-#                          evidence [{title, kind: command|text|json|pcap, content, where, file (pcap, relative)}]
+#                          evidence [{title, kind: command|text|json|pcap|traceback, content, where,
+#                          file (pcap, relative)}]
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Results:
     environment: list[dict]
     checks: list[CheckResult]
     schema: str = SCHEMA
+    doctor: dict | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -94,6 +99,7 @@ class Results:
             "run": self.run,
             "lab": self.lab,
             "environment": self.environment,
+            "doctor": self.doctor,
             "summary": self.summary,
             "checks": [c.__dict__ for c in sorted(self.checks, key=lambda c: (c.id, c.case))],
         }
@@ -138,7 +144,7 @@ def load(path: str | Path) -> Results:
             f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r} and {', '.join(OLD_SCHEMAS)}"
         )
     checks = [CheckResult(**c) for c in doc["checks"]]
-    return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"])
+    return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"], doc.get("doctor"))
 
 
 def _from_schema_1(doc: dict) -> dict:

@@ -1,0 +1,1 @@
+"""Diagnosis: whether the lab under Docker gives Docker what it needs (`netproof lab doctor`)."""

@@ -1,0 +1,188 @@
+"""`netproof lab doctor` names the requirement and the pair when the network under Docker is broken by
+hand, and a checks run on that lab reports the checks that depend on it as errors with the same cause,
+at once, while checks on healthy pairs pass."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from netproof import engines, wait
+from netproof.lab import controlplane
+from netproof.lab.lab import Lab
+from netproof.model import topology
+from netproof.providers import require_engine_control
+
+from .conftest import ROOT, ChecksRun, Machine, assert_nothing_left, claim, netproof, run_checks, take_down
+
+NAME = "t-doctor"
+PING = "OVL-PING-001"  # a check across every spanning pair: docker1->docker2, docker3->docker4, docker1->docker4,
+# docker2->docker3; docker1 is the swarm's manager, which every case leans on
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    before = Machine.now()
+    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
+    yield lab
+    take_down(NAME)
+    assert_nothing_left(NAME, before)
+
+
+@pytest.fixture
+def healthy_afterwards(lab: Lab) -> Iterator[None]:
+    """Each test repairs what it broke; the next one starts on a lab the doctor passes again."""
+    yield
+    for host in lab.docker_hosts:  # what a router's "fragmentation needed" taught the hosts
+        host.run(["ip", "route", "flush", "cache"])
+    controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts))
+    wait.until(lambda: doctor()[0] == 0, timeout=60, interval=2, what="the lab doctor to pass after the repair")
+
+
+def doctor(*args: str) -> tuple[int, str]:
+    done = netproof("lab", "doctor", "--name", NAME, *args, check=False)
+    return done.returncode, done.stdout
+
+
+def diagnosis() -> dict:
+    return json.loads(netproof("lab", "doctor", "--name", NAME, "--json", check=False).stdout)
+
+
+@contextmanager
+def broken(host, breaking: list[str], repairing: list[str]) -> Iterator[None]:
+    host.run(breaking, check=True)
+    try:
+        yield
+    finally:
+        host.run(repairing, check=True)
+
+
+def ping_checks(report: Path) -> ChecksRun:
+    return run_checks(NAME, report, select=PING, workers=2, timeout=300)
+
+
+def assert_attributed(run: ChecksRun, cause: str, failing: set[str], passing: set[str]) -> None:
+    """The cases on the broken pairs are errors naming the cause, found before the check ran; the rest passed."""
+    cases = {name.split("[")[1].rstrip("]").removeprefix("swarm-"): outcome for name, outcome in run.outcomes.items()}
+    assert cases == {**dict.fromkeys(failing, "error"), **dict.fromkeys(passing, "passed")}, run.output[-3000:]
+    for result in run.results().checks:
+        if result.outcome == "error":
+            assert result.message.startswith(
+                "LAB BROKEN, not a Docker failure: the lab doctor found, before the checks"
+            )
+            assert cause in result.message, result.message
+            assert "HostPair(" not in result.message and "Traceback" not in result.message
+    assert run.results().doctor["healthy"] is False
+    assert f"{PING} failed" not in run.output
+    page = (run.report / "index.html").read_text()
+    doctor_section = page[page.index("id='doctor'") :]
+    assert "requirement(s) not met" in doctor_section and "<table class='doctor'>" in doctor_section
+
+
+def test_a_healthy_lab_meets_every_requirement(lab):
+    found = diagnosis()
+    assert found["healthy"], json.dumps(found, indent=1)
+    by_requirement: dict[str, list] = {}
+    for f in found["findings"]:
+        by_requirement.setdefault(f["requirement"], []).append(f)
+    assert [f for f in found["findings"] if f["ok"] is not True] == []
+    assert len(by_requirement["engine"]) == 4 and len(by_requirement["reachability"]) == 6
+    # every ordered pair: 7946/tcp, 7946/udp, 4789/udp; and 2377/tcp from each worker to the manager
+    assert len(by_requirement["ports"]) == 12 * 3 + 3
+    assert {f["observed"] for f in by_requirement["mtu"]} == {"1500"} and len(by_requirement["mtu"]) == 12
+    assert {f["observed"] for f in by_requirement["control-plane"] if f["subject"] == "node"} == {"ready, active"}
+    rc, text = doctor()
+    assert rc == 0 and text.rstrip().endswith("every requirement holds"), text
+    for title in ("dockerd answers", "IP reachability", "the control plane's ports", "path MTU", "control plane's own"):
+        assert title in text, text
+
+
+def test_a_gossip_port_dropped_on_the_router(lab, tmp_path, healthy_afterwards):
+    cause = (
+        "UDP 7946 from docker1 (10.10.10.101) to docker3 (192.168.50.101): sent, not received at docker3 — "
+        "Docker needs 7946/tcp+udp between nodes"
+    )
+    rule = ["FORWARD", "-p", "udp", "-s", "10.10.10.101", "-d", "192.168.50.101", "--dport", "7946", "-j", "DROP"]
+    with broken(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
+        rc, text = doctor()
+        run = ping_checks(tmp_path)
+    assert rc == 1 and cause in text, text
+    assert text.count("FAIL ") == 2, f"one failure, in the table and in the causes:\n{text}"
+    assert_attributed(
+        run, cause, failing={"docker3->docker4", "docker2->docker3"}, passing={"docker1->docker2", "docker1->docker4"}
+    )
+
+
+def test_forwarding_stopped_on_the_router(lab, tmp_path, healthy_afterwards):
+    with broken(lab.router, ["sysctl", "-qw", "net.ipv4.ip_forward=0"], ["sysctl", "-qw", "net.ipv4.ip_forward=1"]):
+        rc, text = doctor()
+        run = ping_checks(tmp_path)
+    assert rc == 1, text
+    assert "the lab's router forwards no packet between subnets (net.ipv4.ip_forward = 0)" in text, text
+    cause = "docker1 (10.10.10.101) cannot reach docker3 (192.168.50.101)"
+    assert cause in text and "the gateway 10.10.10.1 answers, nothing beyond it does" in text, text
+    assert_attributed(
+        run,
+        "cannot reach",
+        failing={"docker3->docker4", "docker2->docker3", "docker1->docker4"},
+        passing={"docker1->docker2"},
+    )
+
+
+def test_a_smaller_mtu_on_a_subnet(lab, tmp_path, healthy_afterwards):
+    # The router's side of dc2 carries 1400 bytes: packets from dc1 to dc2 larger than that are refused
+    # with "fragmentation needed"; the other way, and within dc2, 1500 still passes.
+    with broken(
+        lab.router, ["ip", "link", "set", "br-dc2", "mtu", "1400"], ["ip", "link", "set", "br-dc2", "mtu", "1500"]
+    ):
+        rc, text = doctor()
+        found = diagnosis()
+        run = ping_checks(tmp_path)
+    assert rc == 1, text
+    assert (
+        "path MTU from docker1 (10.10.10.101) to docker3 (192.168.50.101) is 1400: an overlay's 1450-byte packets "
+        "need 1500 on the underlay" in text
+    ), text
+    assert "com.docker.network.driver.mtu=1350" in text, text
+    small = {(f["src"], f["dst"]) for f in found["findings"] if f["requirement"] == "mtu" and not f["ok"]}
+    assert small == {(a, b) for a in ("docker1", "docker2") for b in ("docker3", "docker4")}, small
+    # No check here sends large packets: they run, and pass, rather than being blamed on the MTU.
+    assert set(run.outcomes.values()) == {"passed"}, run.output[-3000:]
+
+
+def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
+    control = require_engine_control(lab.provider, "this test")
+    control.stop_engine("docker4")
+    try:
+        rc, text = doctor()
+        run = ping_checks(tmp_path)
+    finally:
+        control.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
+        control.wait_engine("docker4")
+    cause = "dockerd on docker4 (192.168.50.102) does not answer"
+    assert rc == 1 and cause in text, text
+    assert_attributed(
+        run, cause, failing={"docker3->docker4", "docker1->docker4"}, passing={"docker1->docker2", "docker2->docker3"}
+    )
+
+
+def test_a_stopped_key_value_store(tmp_path, bring_up):
+    kv_lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-doctor-kv", control_plane="kv"))
+    found = json.loads(netproof("lab", "doctor", "--name", "t-doctor-kv", "--json", check=False).stdout)
+    assert found["healthy"], json.dumps(found, indent=1)
+    etcd = kv_lab.host("kv1").run(["pgrep", "-f", f"etcd .*{kv_lab.names.dir}"]).stdout.split()
+    assert len(etcd) == 1, f"the lab's etcd process: {etcd}"
+    kv_lab.host("kv1").run(["kill", f"-{signal.SIGTERM.value}", etcd[0]], check=True)
+    done = netproof("lab", "doctor", "--name", "t-doctor-kv", check=False)
+    text = done.stdout
+    assert done.returncode == 1, text
+    for host in ("docker1", "docker2", "docker3", "docker4"):
+        assert f"{host} cannot use the key-value store: etcd at 10.10.10.10:2379" in text, text
+    run = run_checks("t-doctor-kv", tmp_path, select=PING, workers=2, timeout=300)
+    assert set(run.outcomes.values()) == {"error"} and len(run.outcomes) == 4, run.output[-3000:]
+    assert all("cannot use the key-value store" in c.message for c in run.results().checks)

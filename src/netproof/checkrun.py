@@ -44,11 +44,16 @@ def pytest_argv(
     return argv + list(extra)
 
 
-def run(lab: str, folder: Path, *, checks: Path | None = None, select: str | None = None) -> results.Results:
-    """The checks on a running lab, their output shown as they go; the results they wrote into folder."""
+def run(
+    lab: str, folder: Path, *, checks: Path | None = None, select: str | None = None, strict: bool = False
+) -> results.Results:
+    """The checks on a running lab, their output shown as they go; the results they wrote into folder.
+    strict: known Docker defects count as failures."""
     checks = checks or checks_dir()
     system.run(
-        pytest_argv(checks, lab, report_dir=folder, select=select, extra=("-q",)),
+        pytest_argv(
+            checks, lab, report_dir=folder, select=select, extra=("-q", *(["--strict-defects"] if strict else []))
+        ),
         check=False,
         timeout=None,
         capture=False,

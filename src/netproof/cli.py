@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = groups.add_parser("run", help="the main job: lab up, every check with pytest -n auto, report, lab down")
     add_lab_arguments(p)
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument(
+        "--strict", action="store_true", help="known Docker defects count as failures (exit 1), for a defect-free gate"
+    )
     p.set_defaults(func=cmd_run)
 
     p = groups.add_parser("upgrade", help="checks on one engine, in-place upgrade, checks again, and the diff")
@@ -275,7 +278,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     lab = Lab.up(topology, provider=args.provider, progress=progress)
     try:
         progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
-        results = checkrun.run(lab.name, folder, checks=checks)
+        results = checkrun.run(lab.name, folder, checks=checks, strict=args.strict)
     finally:
         lab.down(progress)
     print(one_screen_summary(results, folder))
@@ -296,6 +299,8 @@ def one_screen_summary(results, folder: Path) -> str:
                 (c.message or "").strip()[:160],
             )
             lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
+    strict = " (counted as failures: --strict)" if results.strict else ""
+    lines += [f"known defect {line}{strict}" for line in results.rate_lines()]
     lines.append(f"report: {folder / 'index.html'}")
     return "\n".join(lines)
 

@@ -82,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write results.json, junit.xml and the HTML conformance report (index.html) into DIR",
     )
     group.addoption(
+        "--strict-defects",
+        dest="netproof_strict_defects",
+        action="store_true",
+        help="known Docker defects count as failures (the exit status follows), for a gate that must be defect-free",
+    )
+    group.addoption(
         "--pairs",
         dest="netproof_pairs",
         default="spanning",
@@ -117,7 +123,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[DIAGNOSIS] = diagnosis = _examine(lab)
     pairs = [(a.name, b.name) for a, b in lab.topology.host_pairs(config.getoption("netproof_pairs"))]
     config.pluginmanager.register(
-        RunRecorder(lab, pairs, Path(report_dir) if report_dir else None, diagnosis.to_dict()), "netproof-recorder"
+        RunRecorder(
+            lab,
+            pairs,
+            Path(report_dir) if report_dir else None,
+            diagnosis.to_dict(),
+            strict=config.getoption("netproof_strict_defects"),
+        ),
+        "netproof-recorder",
     )
 
 
@@ -337,7 +350,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     verdict = _verdict(item, declared, case, call, report)
     if verdict is None:
         return
-    netproof_outcome, message = verdict
+    netproof_outcome, message = verdict.outcome, verdict.message
     proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
     evidence = proof.to_dict() if isinstance(proof, Proof) and call.when == "call" else None
     if (
@@ -351,14 +364,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 {"title": "traceback", "kind": "traceback", "content": str(call.excinfo.getrepr(style="short"))}
             )
         evidence["exhibits"] += _engine_logs(item, case, since=item.stash.get(STARTED, call.start), until=call.stop)
+        if verdict.recognition is not None and verdict.recognition.known:
+            evidence["exhibits"].append(
+                {
+                    "title": f"known defect {verdict.recognition.defect.reference}: its mechanism, found then",
+                    "kind": "text",
+                    "content": verdict.recognition.mechanism,
+                }
+            )
     if evidence is not None:
         report.user_properties.append((EVIDENCE_PROPERTY, json.dumps(evidence)))
-    report.user_properties.append((OUTCOME_PROPERTY, json.dumps([netproof_outcome, message])))
+    defect = verdict.recognition.defect.reference if netproof_outcome == "known-defect" else None
+    report.user_properties.append((OUTCOME_PROPERTY, json.dumps([netproof_outcome, message, defect])))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    message: str | None = None
+    recognition: known_defects.Recognition | None = None  # a known defect's symptom was seen
 
 
 def _verdict(
     item: pytest.Item, declared: Check, case: Case, call: pytest.CallInfo, report: pytest.TestReport
-) -> tuple[str, str | None] | None:
+) -> Verdict | None:
     """The phase's outcome in netproof's words, and its message; adjusts pytest's report to match."""
     not_promised = [f"{h} runs Docker {v}" for h, v in case.engines.items() if v and not declared.promised_on(v)]
     why_not = (
@@ -373,13 +402,13 @@ def _verdict(
     if report.passed:
         if call.when != "call":
             return None
-        return ("not-promised", f"{why_not}; it held here") if why_not else ("passed", None)
+        return Verdict("not-promised", f"{why_not}; it held here") if why_not else Verdict("passed")
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        return "skipped", reason.removeprefix("Skipped: ")
+        return Verdict("skipped", reason.removeprefix("Skipped: "))
     if excinfo is not None and excinfo.errisinstance(LabBroken):
         report.longrepr = f"LAB BROKEN, not a Docker failure: {excinfo.value}"
-        return "error", report.longrepr
+        return Verdict("error", report.longrepr)
     if excinfo is not None and excinfo.errisinstance(CheckFailed):
         report.longrepr = str(excinfo.value)
     elif excinfo is not None:  # Docker refusing, a tool crashing: one line, the traceback goes to the evidence
@@ -389,17 +418,24 @@ def _verdict(
         changed = _examine_again(item, declared, case)
         if changed:
             report.longrepr = f"LAB BROKEN, not a Docker failure: the lab doctor, after the check: {changed}"
-            return "error", f"{report.longrepr}\n\nWhat the check saw:\n{message}"
+            return Verdict("error", f"{report.longrepr}\n\nWhat the check saw:\n{message}")
     if call.when != "call":
-        return "error", message
-    defect = known_defects.explain(message, _hosts_of(item))
-    if defect:
-        report.outcome, report.wasxfail = "skipped", defect
-        return "known-defect", f"{defect}\n\n{message}"
+        return Verdict("error", message)
+    recognition = known_defects.recognise(message, _hosts_of(item))
+    if recognition is not None and recognition.known:
+        if item.config.getoption("netproof_strict_defects"):  # pytest's report stays a failure
+            return Verdict(
+                "known-defect", f"{recognition} (--strict-defects: counted as a failure)\n\n{message}", recognition
+            )
+        report.outcome, report.wasxfail = "skipped", str(recognition)
+        return Verdict("known-defect", f"{recognition}\n\n{message}", recognition)
+    if recognition is not None:  # the symptom alone: a failure, saying why it is not put down to the defect
+        message = f"{message}\n\n({recognition})"
+        report.longrepr = message
     if why_not:
         report.outcome, report.wasxfail = "skipped", why_not
-        return "not-promised", f"{why_not}\n\nWhat was observed:\n{message}"
-    return "failed", message
+        return Verdict("not-promised", f"{why_not}\n\nWhat was observed:\n{message}")
+    return Verdict("failed", message)
 
 
 def one_line(excinfo: pytest.ExceptionInfo, root: Path) -> str:

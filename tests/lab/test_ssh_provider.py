@@ -11,8 +11,10 @@ import collections
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+from netproof.errors import LabBroken
 from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.providers.netns import NetnsProvider
@@ -66,6 +68,28 @@ def per_check(outcomes: dict[str, str]) -> dict[str, int]:
     return dict(collections.Counter(case.split("[")[0] for case in outcomes))
 
 
+def assert_a_dropped_tunnel_is_reopened_or_named(source: Lab, inventory_file: Path) -> None:
+    """The forwarded docker socket is a lab part: dropped, it is re-opened once; when it cannot be (docker1's
+    sshd gone), a request ends in one line naming the host and the tunnel."""
+    lab = Lab.up(topology.load(inventory_file))
+    try:
+        sock = lab.provider.access.docker_socket("docker1")
+        docker1 = lab.host("docker1")
+        assert docker1.docker().ping()
+        subprocess.run(["pkill", "-f", "--", f"-L {sock}:"], check=True)
+        assert docker1.docker().ping(), "the forward is re-opened and the request sent again"
+        sshd_config = source.provider.node("docker1").dir / "sshd" / "sshd_config"
+        subprocess.run(["pkill", "-f", f"sshd -D -e -f {sshd_config}"], check=True)
+        subprocess.run(["pkill", "-f", "--", f"-L {sock}:"], check=True)
+        with pytest.raises(LabBroken) as raised:
+            docker1.docker().ping()
+        said = str(raised.value)
+        assert said.startswith(f"docker1: the SSH-forwarded docker socket {sock} dropped; could not re-open it: ")
+        assert "\n" not in said
+    finally:
+        lab.down()
+
+
 def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up):
     source = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts"))
     claim("t-sshlab")
@@ -87,6 +111,7 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     assert set(over_ssh.outcomes.values()) == set(direct.outcomes.values()) == {"passed"}
     assert per_check(over_ssh.outcomes) == per_check(direct.outcomes)
     assert any("docker2->" in case for case in over_ssh.outcomes), sorted(over_ssh.outcomes)
+    assert_a_dropped_tunnel_is_reopened_or_named(source, inventory_file)
     # The ssh lab left nothing of netproof's behind, and the hosts still run their swarm.
     assert not Lab.running() or "t-sshlab" not in Lab.running()
     assert_nothing_left("t-sshlab", hosts_with_sshd)

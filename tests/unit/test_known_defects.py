@@ -7,7 +7,7 @@ from netproof.system import CommandResult
 
 
 class RecordedHost(LabHost):
-    """A host that answers the stuck-thread count as the lab once did."""
+    """A host that answers the stuck-thread listing as the lab once did ("<thread> <netns inode> <netns name>")."""
 
     def __init__(self, name: str, stuck_threads: str):
         super().__init__(Host(name, "docker", None, None, "20.10"))
@@ -28,19 +28,34 @@ UNREACHABLE = (
 )
 
 
+STUCK = "18321 4026532871 1-k3v9d0a2bf\n18344 4026532990 ?"
+NONE = ""
+
+
 def test_symptom_and_stuck_threads_make_a_known_defect():
-    reason = known_defects.explain(UNREACHABLE, [RecordedHost("docker3", "2"), RecordedHost("docker4", "0")])
+    found = known_defects.recognise(UNREACHABLE, [RecordedHost("docker3", STUCK), RecordedHost("docker4", NONE)])
+    assert found.known and found.defect.reference == "moby/libnetwork#1838"
+    reason = str(found)
     assert reason.startswith("known Docker defect moby/libnetwork#1838")
-    assert "2 dockerd thread(s) on docker3 stuck" in reason and "docker4" not in reason
+    assert (
+        "2 dockerd thread(s) on docker3 stuck in other network namespaces: 18321 in 1-k3v9d0a2bf, 18344 in netns "
+        "inode 4026532990"
+    ) in reason
+    assert "docker4" not in reason
 
 
-def test_the_symptom_without_the_mechanism_is_a_plain_failure():
-    assert known_defects.explain(UNREACHABLE, [RecordedHost("docker3", "0")]) is None
+def test_the_symptom_without_the_mechanism_is_a_failure_that_says_so():
+    found = known_defects.recognise(UNREACHABLE, [RecordedHost("docker3", NONE)])
+    assert not found.known
+    assert str(found) == (
+        "the symptom of moby/libnetwork#1838, but no dockerd thread stuck in another network namespace on the "
+        "check's hosts: treated as a failure"
+    )
 
 
 def test_the_mechanism_without_the_symptom_is_a_plain_failure():
     failure = "OVL-PING-001 failed [kv-docker1->docker4]\nObserved: ping 10.0.1.4: 3 sent, 0 received"
-    assert known_defects.explain(failure, [RecordedHost("docker1", "3")]) is None
+    assert known_defects.recognise(failure, [RecordedHost("docker1", STUCK)]) is None
 
 
 def test_a_network_not_found_by_name_while_starting_a_container_is_the_same_symptom():
@@ -50,6 +65,6 @@ def test_a_network_not_found_by_name_while_starting_a_container_is_the_same_symp
         "netproof.proof.objects.EngineError: docker3: Docker would not start container np-gw0-a982e7-ov1a on "
         "np-gw0-7e1499-ov1: network np-gw0-7e1499-ov1 not found"
     )
-    reason = known_defects.explain(failure, [RecordedHost("docker3", "0"), RecordedHost("docker4", "1")])
-    assert reason and "1 dockerd thread(s) on docker4 stuck" in reason
-    assert known_defects.explain(failure, [RecordedHost("docker3", "0"), RecordedHost("docker4", "0")]) is None
+    found = known_defects.recognise(failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", "7 4026533001 ?")])
+    assert found.known and "1 dockerd thread(s) on docker4 stuck" in str(found)
+    assert not known_defects.recognise(failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", NONE)]).known

@@ -68,3 +68,25 @@ def test_a_command_that_never_reported_its_status_is_no_answer():
     assert "Connection refused" in result.stderr and result.stderr.endswith("(no answer over SSH)")
     cut = framed_result(["sleep", "9"], f"{START_MARK}\n", f"{START_MARK}\npartial\n", where="docker1")
     assert cut.returncode == 255 and "partial" in cut.stderr
+
+
+def test_a_docker_socket_forward_that_cannot_be_reopened_is_one_line_of_lab_error(tmp_path, monkeypatch):
+    # The host's SSH goes nowhere (ProxyCommand false: no packet leaves), so the forward never opens.
+    import pytest
+
+    from netproof.errors import LabBroken
+    from netproof.model.topology import Host, Subnet
+    from netproof.providers import sshhost
+
+    monkeypatch.setattr(sshhost, "TUNNEL_TIMEOUT", 1)
+    subnet = Subnet("dc1", ipaddress.ip_network("10.10.10.0/24"), ipaddress.ip_address("10.10.10.1"))
+    spec = Host("docker1", "docker", subnet, ipaddress.ip_address("10.10.10.101"), "20.10")
+    access = SshAccess(tmp_path / "ssh")
+    access.write([SshTarget("docker1", "10.10.10.101", "root", proxy_command="false")])
+    with pytest.raises(LabBroken) as raised:
+        SshHost(spec, access, "root").docker().ping()
+    said = str(raised.value)
+    assert said.startswith(
+        f"docker1: the SSH-forwarded docker socket {tmp_path / 'ssh' / 'docker1.docker.sock'} dropped"
+    )
+    assert "could not re-open it: " in said and "\n" not in said

@@ -11,6 +11,8 @@ import shutil
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
+import docker
+
 from netproof import system
 from netproof.errors import NetproofError
 from netproof.progress import Progress
@@ -64,6 +66,15 @@ def install(hosts: list[LabHost], progress: Progress) -> list[str]:
     return [h.name for h in missing]
 
 
-def remove(hosts: list[LabHost]) -> None:
+def remove(hosts: list[LabHost]) -> list[str]:
+    """Take the test image back off hosts netproof does not own; what could not be, per host (a host that
+    no longer answers is no reason to leave the others' images)."""
+    problems = []
     for host in hosts:
-        host.docker().images.remove(TEST_IMAGE, force=True)
+        try:
+            host.docker().images.remove(TEST_IMAGE, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+        except Exception as e:  # noqa: BLE001 - said, and the rest still taken down
+            problems.append(f"{host.name}: {type(e).__name__}: {e}")
+    return problems

@@ -145,7 +145,8 @@ class Lab:
         system.require_root()
         with progress.step(f"bringing lab {self.name} down"):
             if not self.provider.owns_hosts:  # hosts outlive the lab: take back the one thing netproof put there
-                image.remove([self.hosts[h] for h in self.state.get("image_imported_on", [])])
+                for problem in image.remove([self.hosts[h] for h in self.state.get("image_imported_on", [])]):
+                    progress.say(f"  could not remove {image.TEST_IMAGE} from {problem}")
             self.provider.down()
 
     @classmethod

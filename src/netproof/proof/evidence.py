@@ -14,15 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netproof.errors import LabBroken  # noqa: F401 - checks and probes raise it from here
 from netproof.system import CommandResult
 
 
 class CheckFailed(AssertionError):
     """Docker did not do what it promises (the lab itself was fine)."""
-
-
-class LabBroken(RuntimeError):
-    """The lab cannot run a check (a host down, a daemon not answering): not Docker's failure."""
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 A failure is put down to a known defect only when both hold: its message shows the defect's
 symptom, and the defect's mechanism is found on a host the check used at that moment. It is
-then reported as an expected failure with the reference, never as a pass.
+then reported as an expected failure with the reference, never as a pass, keeping everything the
+failure said. A symptom without its mechanism stays a failure, and says so.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 
 from netproof.providers.base import LabHost
 
-# Counts the daemon's threads whose network namespace is not the host's own.
+# The daemon's threads whose network namespace is not the host's own: "<thread id> <netns inode> <name>",
+# the name being the namespace's file under dockerd's exec root (an overlay's "1-<network id>"), or "?".
 _STUCK_THREADS = (
-    "p=$(cat /run/docker.pid) && own=$(stat -L -c %i /proc/self/ns/net) && n=0 && "
-    'for t in /proc/$p/task/*/ns/net; do [ "$(stat -L -c %i $t)" = "$own" ] || n=$((n+1)); done; echo $n'
+    "p=$(cat /run/docker.pid) && own=$(stat -L -c %i /proc/self/ns/net) && "
+    'for t in /proc/$p/task/*; do i=$(stat -L -c %i $t/ns/net) || continue; [ "$i" = "$own" ] && continue; '
+    'n=?; for f in /run/docker/netns/*; do [ "$(stat -L -c %i $f 2>/dev/null)" = "$i" ] && n=${f##*/}; done; '
+    'echo "${t##*/} $i $n"; done'
 )
 
 
@@ -26,16 +30,40 @@ class KnownDefect:
     symptom: re.Pattern
 
     def diagnose(self, host: LabHost) -> str | None:
-        """Evidence that the defect's mechanism is present on the host, or None."""
+        """The defect's mechanism on the host, described (which threads, in which namespaces), or None."""
         result = host.run(["sh", "-c", _STUCK_THREADS])
-        stuck = int(result.stdout.strip() or 0) if result.ok else 0
-        return f"{stuck} dockerd thread(s) on {host.name} stuck in other network namespaces" if stuck else None
+        stuck = [line.split() for line in result.stdout.splitlines() if len(line.split()) == 3] if result.ok else []
+        if not stuck:
+            return None
+        threads = ", ".join(f"{tid} in {name if name != '?' else 'netns inode ' + inode}" for tid, inode, name in stuck)
+        return f"{len(stuck)} dockerd thread(s) on {host.name} stuck in other network namespaces: {threads}"
 
-    def explains(self, failure: str, hosts: list[LabHost]) -> str | None:
+    def recognise(self, failure: str, hosts: list[LabHost]) -> Recognition | None:
+        """None when the failure does not show the symptom; else what was found of the mechanism."""
         if not self.symptom.search(failure):
             return None
         found = [d for d in (self.diagnose(h) for h in hosts) if d]
-        return f"known Docker defect {self.reference}: {self.summary} ({'; '.join(found)})" if found else None
+        return Recognition(self, "; ".join(found) or None)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A failure that shows a known defect's symptom, and the defect's mechanism if it was found."""
+
+    defect: KnownDefect
+    mechanism: str | None
+
+    @property
+    def known(self) -> bool:
+        return self.mechanism is not None
+
+    def __str__(self) -> str:
+        if self.known:
+            return f"known Docker defect {self.defect.reference}: {self.defect.summary} ({self.mechanism})"
+        return (
+            f"the symptom of {self.defect.reference}, but no dockerd thread stuck in another network namespace on "
+            "the check's hosts: treated as a failure"
+        )
 
 
 KNOWN_DEFECTS = (
@@ -56,9 +84,10 @@ KNOWN_DEFECTS = (
 )
 
 
-def explain(failure: str, hosts: list[LabHost]) -> str | None:
+def recognise(failure: str, hosts: list[LabHost]) -> Recognition | None:
+    """The first known defect whose symptom the failure shows (with its mechanism, if found), or None."""
     for defect in KNOWN_DEFECTS:
-        reason = defect.explains(failure, hosts)
-        if reason:
-            return reason
+        recognition = defect.recognise(failure, hosts)
+        if recognition:
+            return recognition
     return None

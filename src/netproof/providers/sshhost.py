@@ -13,15 +13,20 @@ for a lab address is ever sent out of this machine's own interfaces.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
+import requests
 import testinfra
 
 from netproof import system, wait
+from netproof.errors import LabBroken, NetproofError
 from netproof.model.topology import Host
 from netproof.providers.base import LabHost
 from netproof.system import CommandError, CommandResult
@@ -95,7 +100,22 @@ class SshAccess:
     def ssh_argv(self, host: str, *args: str) -> list[str]:
         return ["ssh", "-F", str(self.config), *args, host]
 
-    def open_docker_tunnel(self, host: str) -> None:
+    def reopen_docker_tunnel(self, host: str, timeout: float | None = None) -> str | None:
+        """Re-open a forward that dropped: None once the socket answers again, else why it could not be.
+        Workers of one run share the tunnel: one re-opens it, the others find it answering."""
+        sock = self.docker_socket(host)
+        with open(self.folder / f"{host}.tunnel.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if docker_socket_answers(sock):
+                return None
+            system.run(["pkill", "-f", "--", f"-L {sock}:"], check=False)  # the old forward, if it lingers
+            try:
+                self.open_docker_tunnel(host, timeout)
+            except NetproofError as e:
+                return str(e)
+            return None if docker_socket_answers(sock) else f"the new forward to {sock} does not answer"
+
+    def open_docker_tunnel(self, host: str, timeout: float | None = None) -> None:
         """Forward the host's docker socket to a socket in the lab folder; returns once it answers."""
         sock = self.docker_socket(host)
         sock.unlink(missing_ok=True)
@@ -121,7 +141,50 @@ class SshAccess:
             said = log.read_text().strip().splitlines()
             return f"ssh said: {said[-1] if said else 'nothing'}; try: ssh -F {self.config} {host} docker version"
 
-        wait.until(sock.exists, timeout=TUNNEL_TIMEOUT, what=f"the SSH tunnel to {host}'s docker socket", hint=why)
+        wait.until(
+            sock.exists, timeout=timeout or TUNNEL_TIMEOUT, what=f"the SSH tunnel to {host}'s docker socket", hint=why
+        )
+
+
+def docker_socket_answers(sock: Path, timeout: float = 5) -> bool:
+    """Whether a Docker API answers on the socket (GET /_ping), without docker-py's own retries."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(sock))
+            conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b"OK" in conn.recv(4096)
+    except OSError:
+        return False
+
+
+class TunnelledAPIClient(docker.APIClient):
+    """docker-py through the lab's SSH-forwarded socket, treating the forward as a lab part: a request that
+    finds it dropped re-opens it once and is sent again if it had not gone out; otherwise the request
+    ends as a lab error of one line that names the host and the tunnel."""
+
+    def __init__(self, lab_host: SshHost, **kwargs):
+        self.lab_host = lab_host  # before APIClient's own first request (version="auto")
+        super().__init__(**kwargs)
+
+    def send(self, request, **kwargs):
+        try:
+            return super().send(request, **kwargs)
+        except requests.exceptions.ConnectionError as e:
+            said = str(e)
+            never_sent = "Connection refused" in said or "No such file or directory" in said
+            sock = self.lab_host.access.docker_socket(self.lab_host.name)
+            why_not = self.lab_host.access.reopen_docker_tunnel(self.lab_host.name)
+            if why_not is None and never_sent:
+                return super().send(request, **kwargs)
+            lost = "dropped" if never_sent else "dropped during a request"
+            mended = "re-opened it" if why_not is None else f"could not re-open it: {why_not}"
+            raise LabBroken(f"{self.lab_host.name}: the SSH-forwarded docker socket {sock} {lost}; {mended}") from None
+
+
+class TunnelledDockerClient(docker.DockerClient):
+    def __init__(self, lab_host: SshHost, **kwargs):
+        self.api = TunnelledAPIClient(lab_host, **kwargs)
 
 
 class SshHost(LabHost):
@@ -211,3 +274,13 @@ class SshHost(LabHost):
     @property
     def docker_url(self) -> str:
         return f"unix://{self.access.docker_socket(self.name)}"
+
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            try:
+                self._docker = TunnelledDockerClient(self, base_url=self.docker_url, version="auto", timeout=60)
+            except docker.errors.DockerException as e:  # its first request (the API version) met a lost tunnel
+                if isinstance(e.__cause__, LabBroken):
+                    raise e.__cause__ from None
+                raise
+        return self._docker

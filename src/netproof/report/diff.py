@@ -12,7 +12,7 @@ from netproof.report.results import CheckResult, Results
 
 BAD = ("failed", "error")
 VERSION_FIELDS = ("docker", "api", "containerd", "runc", "kernel", "iptables")
-KIND_ORDER = ("regression", "fix", "outcome changed", "added", "removed", "mechanism changed")
+KIND_ORDER = ("regression", "fix", "outcome changed", "known defect rate", "added", "removed", "mechanism changed")
 
 
 @dataclass
@@ -71,9 +71,22 @@ def compare(old: Results, new: Results) -> RunDiff:
             changes.append(Change("outcome changed", *key, o.outcome, n.outcome, _first_lines(n.message)))
         for block in mechanism_changes(o, n):
             changes.append(Change("mechanism changed", *key, o.outcome, n.outcome, block))
-    changes = _grouped(changes, new)
+    changes = _grouped(changes, new) + defect_rate_changes(old, new)
     changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.check_id, c.case))
     return RunDiff(old, new, changes, version_changes(old, new))
+
+
+def defect_rate_changes(old: Results, new: Results) -> list[Change]:
+    """A known defect that struck more or less often (or started, or stopped): one entry each."""
+    before = {r["reference"]: r for r in old.known_defect_rates()}
+    after = {r["reference"]: r for r in new.known_defect_rates()}
+    changes = []
+    for reference in sorted(before.keys() | after.keys()):
+        a, b = before.get(reference), after.get(reference)
+        rate = lambda r: f"{r['struck']} of {r['of']} {r['control_plane']} cases" if r else "never"  # noqa: E731
+        if rate(a) != rate(b):
+            changes.append(Change("known defect rate", reference, "", rate(a), rate(b), scope=reference))
+    return changes
 
 
 def _grouped(changes: list[Change], new: Results) -> list[Change]:

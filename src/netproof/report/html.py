@@ -64,11 +64,12 @@ def render(results: Results) -> str:
     title = f"netproof: {verdict.upper()} — lab {lab['name']}, {lab['control_plane']}, Docker {', '.join(engines)}"
     failures = [c for c in results.checks if c.outcome in ("failed", "error")]
     differences = [c for c in results.checks if c.outcome in ("known-defect", "not-promised", "skipped")]
+    rates = _e("".join(f" · known defect {r}" for r in results.rate_lines()))
     parts = [
         "<!doctype html><html lang='en'><head><meta "
         f"charset='utf-8'><title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<header style='background:{colour}'><h1 style='margin:0'>{_e(title)}</h1>",
-        f"<div>{_e(counts)} · run {_e(results.run['id'])} · {results.run['duration']} s · netproof "
+        f"<div>{_e(counts)}{rates} · run {_e(results.run['id'])} · {results.run['duration']} s · netproof "
         f"{_e(results.run['netproof_version'])}</div></header>",
         "<main>",
         "<h2>Matrix</h2>",
@@ -77,9 +78,19 @@ def render(results: Results) -> str:
         "".join(_failure(c) for c in failures) or "<p>None: every check kept Docker's promise.</p>",
     ]
     if differences:
+        struck = results.rate_lines()
         parts += [
-            f"<h2>Known defects, promises not made, skips ({len(differences)})</h2>",
-            "".join(_failure(c) for c in differences),
+            f"<h2 id='differences'>Known defects, promises not made, skips ({len(differences)})</h2>",
+            (
+                "<p>How often each known Docker defect struck"
+                + (" (counted as failures: --strict-defects)" if results.strict else "")
+                + ":</p><ul id='defect-rates'>"
+                + "".join(f"<li>{_e(r)}</li>" for r in struck)
+                + "</ul>"
+            )
+            if struck
+            else "",
+            "".join(_failure(c, folded=True) for c in differences),
         ]
     parts += [
         "<h2>The lab</h2>",
@@ -137,10 +148,13 @@ def _matrix(results: Results) -> str:
     )
 
 
-def _failure(c: CheckResult) -> str:
+def _failure(c: CheckResult, folded: bool = False) -> str:
+    """A case that did not pass: its message (expected, observed, where) and its evidence; open for a failure,
+    folded for a known defect or a promise not made, in the outcome's own colour."""
     evidence = "".join(_exhibit(x) for x in c.evidence)
     return (
-        f"<details open class='failure' data-id='{_e(c.id)}'><summary>{_badge(c.outcome)} {_e(c.id)} "
+        f"<details{'' if folded else ' open'} class='failure' data-id='{_e(c.id)}' data-outcome='{_e(c.outcome)}' "
+        f"style='border-left:4px solid {COLOURS[c.outcome]}'><summary>{_badge(c.outcome)} {_e(c.id)} "
         f"[{_e(c.case)}]</summary>"
         f"<pre>{_e(c.message or '')}</pre>{'<h4>Evidence</h4>' + evidence if evidence else ''}</details>"
     )

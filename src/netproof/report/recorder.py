@@ -21,7 +21,7 @@ from netproof.report.results import CheckResult, Results
 CHECK_PROPERTY = "netproof.check"  # {id, promise}
 CASE_PROPERTY = "netproof.case"  # Case.to_dict()
 EVIDENCE_PROPERTY = "netproof.evidence"  # Proof.to_dict()
-OUTCOME_PROPERTY = "netproof.outcome"  # [outcome, message]
+OUTCOME_PROPERTY = "netproof.outcome"  # [outcome, message, known defect's reference or null]
 # When a check's phases say different things, the gravest stands (a teardown error outranks a pass).
 GRAVITY = {o: i for i, o in enumerate(("passed", "skipped", "not-promised", "known-defect", "failed", "error"))}
 
@@ -29,8 +29,16 @@ GRAVITY = {o: i for i, o in enumerate(("passed", "skipped", "not-promised", "kno
 class RunRecorder:
     """A pytest plugin object on the process that owns a checks run; writes the report folder if given one."""
 
-    def __init__(self, lab: Lab, pairs: list[tuple[str, str]], folder: Path | None, doctor: dict | None = None):
+    def __init__(
+        self,
+        lab: Lab,
+        pairs: list[tuple[str, str]],
+        folder: Path | None,
+        doctor: dict | None = None,
+        strict: bool = False,
+    ):
         self.lab = lab
+        self.strict = strict
         self.doctor = doctor
         self.pairs = pairs
         self.folder = folder
@@ -57,7 +65,12 @@ class RunRecorder:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.checks:
             return
-        terminalreporter.write_line(f"netproof: {self.results().counts()}")
+        results = self.results()
+        terminalreporter.write_line(f"netproof: {results.counts()}")
+        for line in results.rate_lines():
+            terminalreporter.write_line(
+                f"netproof: known defect {line}" + (" (counted as failures)" if self.strict else "")
+            )
         if self.folder is not None:
             terminalreporter.write_line(
                 f"netproof report: {self.folder / 'index.html'} (results.json and junit.xml beside it)"
@@ -86,11 +99,11 @@ class RunRecorder:
             proof = json.loads(props[EVIDENCE_PROPERTY])
             result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
         if OUTCOME_PROPERTY in props:
-            outcome, message = json.loads(props[OUTCOME_PROPERTY])
+            outcome, message, defect = json.loads(props[OUTCOME_PROPERTY])
             if GRAVITY[outcome] > GRAVITY[result.outcome] or (
                 outcome == result.outcome and message and not result.message
             ):
-                result.outcome, result.message = outcome, message
+                result.outcome, result.message, result.defect = outcome, message, defect
 
     def results(self) -> Results:
         topo = self.lab.topology
@@ -116,6 +129,7 @@ class RunRecorder:
             "duration": round(time.monotonic() - self.clock, 1),
             "netproof_version": __version__,
             "command": " ".join(["pytest", *sys.argv[1:]]),
+            "strict": self.strict,
         }
         return Results(run, lab, self.environment, list(self.checks.values()), doctor=self.doctor)
 

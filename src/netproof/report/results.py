@@ -27,7 +27,8 @@ OUTCOMES = (
 # The schema, field by field (kept here, next to the code that writes it):
 #   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference"
 #                          is known-defect)
-#   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command
+#   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command,
+#                          strict (known defects counted as failures: --strict-defects; absent: false)
 #   lab                    name, provider, control_plane, topology_file,
 #                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
 #                          pairs [[src, dst]] exercised by cross-host checks
@@ -36,9 +37,12 @@ OUTCOMES = (
 #                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
 #                          cause}]; null when the run did not examine the lab
 #   summary                count per outcome
+#   known_defects          how often each known defect struck: [{reference, struck, of, control_plane}] ("struck
+#                          of" the run's cases with that control plane)
 #   checks                 per check instance: id, case (its label, as in the test ID), nodeid, promise, outcome (one of
 #                          OUTCOMES), duration (s), message (why it failed, errored, was skipped, is a known defect or
-#                          not promised; null when passed), hosts (involved), control_plane,
+#                          not promised; null when passed), defect (the known defect's reference, for known-defect;
+#                          else null), hosts (involved), control_plane,
 #                          engines {host: Docker version},
 #                          mechanism {name: value} (stable facts, compared between runs),
 #                          evidence [{title, kind: command|text|json|pcap|traceback, content, where,
@@ -54,6 +58,7 @@ class CheckResult:
     outcome: str = "passed"
     duration: float = 0.0
     message: str | None = None
+    defect: str | None = None  # a known-defect case's reference (moby/libnetwork#1838)
     hosts: list[str] = field(default_factory=list)
     control_plane: str = ""
     engines: dict = field(default_factory=dict)
@@ -83,11 +88,35 @@ class Results:
         return counts
 
     @property
+    def strict(self) -> bool:
+        """Known defects count as failures (--strict-defects): for a gate that must be defect-free."""
+        return bool(self.run.get("strict"))
+
+    @property
     def verdict(self) -> str:
         s = self.summary
         if s["error"]:
             return "lab problems"
-        return "fail" if s["failed"] else "pass"
+        return "fail" if s["failed"] or (self.strict and s["known-defect"]) else "pass"
+
+    def known_defect_rates(self) -> list[dict]:
+        """How often each known defect struck, of the run's cases on the control plane it struck on."""
+        rates = []
+        for reference in sorted({c.defect for c in self.checks if c.defect}):
+            planes = sorted({c.control_plane for c in self.checks if c.defect == reference})
+            of = [c for c in self.checks if c.control_plane in planes]
+            struck = [c for c in of if c.defect == reference]
+            rates.append(
+                {"reference": reference, "struck": len(struck), "of": len(of), "control_plane": "/".join(planes)}
+            )
+        return rates
+
+    def rate_lines(self) -> list[str]:
+        """'moby/libnetwork#1838: 3 of 28 kv cases', one per known defect that struck."""
+        return [
+            f"{r['reference']}: {r['struck']} of {r['of']} {r['control_plane']} cases"
+            for r in self.known_defect_rates()
+        ]
 
     def counts(self) -> str:
         """'26 passed, 2 known-defect': the summary in the run's own words."""
@@ -101,6 +130,7 @@ class Results:
             "environment": self.environment,
             "doctor": self.doctor,
             "summary": self.summary,
+            "known_defects": self.known_defect_rates(),
             "checks": [c.__dict__ for c in sorted(self.checks, key=lambda c: (c.id, c.case))],
         }
 

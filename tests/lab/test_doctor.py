@@ -186,3 +186,23 @@ def test_a_stopped_key_value_store(tmp_path, bring_up):
     run = run_checks("t-doctor-kv", tmp_path, select=PING, workers=2, timeout=300)
     assert set(run.outcomes.values()) == {"error"} and len(run.outcomes) == 4, run.output[-3000:]
     assert all("cannot use the key-value store" in c.message for c in run.results().checks)
+
+
+def test_the_small_mtu_lab_shows_its_short_paths_and_lost_fragments(bring_up):
+    small = bring_up(topology.load(ROOT / "labs" / "small-mtu.yml").with_overrides(name="t-doctor-mtu"))
+    links = small.host("docker3").run(["ip", "-o", "link", "show", "eth0"], check=True).stdout
+    assert " mtu 1400 " in links, links
+    done = netproof("lab", "doctor", "--name", "t-doctor-mtu", check=False)
+    assert done.returncode == 1, done.stdout
+    found = json.loads(netproof("lab", "doctor", "--name", "t-doctor-mtu", "--json", check=False).stdout)
+    short = {
+        (f["src"], f["dst"]): f["observed"] for f in found["findings"] if f["requirement"] == "mtu" and not f["ok"]
+    }
+    # every path that touches dc2, whichever way: the router holds dc1 -> dc2 to 1400, dc2's own links the rest
+    docker = [h.name for h in small.docker_hosts]
+    touching_dc2 = {(a, b) for a in docker for b in docker if a != b and {a, b} & {"docker3", "docker4"}}
+    assert set(short) == touching_dc2, short
+    assert set(short.values()) == {"1400"}, short
+    assert "path MTU from docker1 (10.10.10.101) to docker3 (192.168.50.101) is 1400" in done.stdout
+    assert "larger packets are lost (fragments do not pass either)" in done.stdout
+    assert all(f["requirement"] == "mtu" for f in found["findings"] if f["ok"] is False), done.stdout

@@ -196,3 +196,33 @@ def test_ssh_unknown_key_is_named():
     assert "ssh.password: unknown key" in error_of(
         GOOD.replace("name: t", "name: t\nprovider: ssh\nssh: {password: x}")
     )
+
+
+def test_a_subnet_may_carry_a_smaller_mtu_and_the_router_may_drop_fragments():
+    t = parse(
+        GOOD.replace("b: {cidr: 10.2.0.0/24}", "b: {cidr: 10.2.0.0/24, mtu: 1400}") + "router: {drop_fragments: true}\n"
+    )
+    assert (t.subnets["a"].mtu, t.subnets["b"].mtu) == (1500, 1400)
+    assert t.drop_fragments and not parse(GOOD).drop_fragments
+    assert t.document()["subnets"]["b"]["mtu"] == 1400 and t.document()["router"] == {"drop_fragments": True}
+
+
+@pytest.mark.parametrize("mtu", ["575", "9001", "'big'", "true"])
+def test_an_mtu_out_of_range_names_its_key(mtu):
+    message = error_of(GOOD.replace("b: {cidr: 10.2.0.0/24}", f"b: {{cidr: 10.2.0.0/24, mtu: {mtu}}}"))
+    assert "subnets.b.mtu: " in message and "is not an MTU from 576 to 9000 bytes" in message
+
+
+def test_router_options_are_checked():
+    assert "router.drop_fragments: 'yes' is not true or false" in error_of(GOOD + "router: {drop_fragments: 'yes'}\n")
+    assert "router.nat: unknown key; known keys: drop_fragments" in error_of(GOOD + "router: {nat: true}\n")
+
+
+def test_only_a_provider_that_builds_the_underlay_takes_its_options():
+    shaped = parse(
+        GOOD.replace("b: {cidr: 10.2.0.0/24}", "b: {cidr: 10.2.0.0/24, mtu: 1400}") + "router: {drop_fragments: true}\n"
+    )
+    assert shaped.underlay_options() == ["subnets.b.mtu", "router.drop_fragments"]
+    with pytest.raises(TopologyError, match=r"^labs/bad.yml: subnets.b.mtu, router.drop_fragments: provider vagrant"):
+        shaped.refuse_underlay_options("vagrant", "does not shape its libvirt networks yet")
+    parse(GOOD).refuse_underlay_options("vagrant", "does not shape its libvirt networks yet")  # nothing to refuse

@@ -46,8 +46,10 @@ OUTSIDE_HTTP_PORT = 80  # the outside host serves HTTP here: the "external" targ
 ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv")
 PROVIDERS = ("netns", "vagrant", "ssh")
-TOP_KEYS = ("name", "control_plane", "engine", "provider", "ssh", "subnets", "hosts")
-SUBNET_KEYS = ("cidr", "gateway")
+TOP_KEYS = ("name", "control_plane", "engine", "provider", "ssh", "router", "subnets", "hosts")
+SUBNET_KEYS = ("cidr", "gateway", "mtu")
+ROUTER_KEYS = ("drop_fragments",)
+MTU_RANGE = (576, 9000)  # IPv4's minimum datagram every host must take, and jumbo frames
 HOST_KEYS = ("subnet", "address", "role", "engine", "ssh")
 SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
 
@@ -61,6 +63,7 @@ class Subnet:
     name: str
     network: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address  # the router's address on this subnet
+    mtu: int = 1500  # of the subnet's links: the router's side and every host's interface on it
 
     @property
     def bridge(self) -> str:
@@ -101,6 +104,8 @@ class Topology:
     source: str = "<topology>"
     provider: str = "netns"
     ssh: SshLogin | None = None
+    # The router drops IP fragments, as many cloud and VPN paths do: what a small MTU then costs shows.
+    drop_fragments: bool = False
     text: str = field(default="", compare=False, repr=False)  # the file as written, kept in the lab's state
     engine_overridden: bool = field(default=False, compare=False)
 
@@ -142,6 +147,19 @@ class Topology:
         first = next(iter(self.subnets.values()))
         return Host(ROUTER, ROUTER, first, first.gateway, None)
 
+    def underlay_options(self) -> list[str]:
+        """The keys that shape the underlay (a subnet's MTU, the router dropping fragments), as written: only a
+        provider that builds the underlay can honour them."""
+        keys = [f"subnets.{s.name}.mtu" for s in self.subnets.values() if s.mtu != 1500]
+        return keys + (["router.drop_fragments"] if self.drop_fragments else [])
+
+    def refuse_underlay_options(self, provider: str, why: str) -> None:
+        options = self.underlay_options()
+        if options:
+            raise TopologyError(
+                f"{self.source}: {', '.join(options)}: provider {provider} {why}; remove them, or use provider netns"
+            )
+
     @property
     def engines(self) -> list[str]:
         return sorted({h.engine for h in self.docker_hosts if h.engine})
@@ -152,7 +170,10 @@ class Topology:
             "name": self.name,
             "control_plane": self.control_plane,
             "provider": self.provider,
-            "subnets": {s.name: {"cidr": str(s.network), "gateway": str(s.gateway)} for s in self.subnets.values()},
+            "subnets": {
+                s.name: {"cidr": str(s.network), "gateway": str(s.gateway), "mtu": s.mtu} for s in self.subnets.values()
+            },
+            "router": {"drop_fragments": self.drop_fragments},
             "hosts": {
                 h.name: {
                     "subnet": h.subnet.name,
@@ -250,7 +271,11 @@ class _Loader:
             "ssh" in top or any(isinstance(spec, dict) and "ssh" in spec for spec in top["hosts"].values())
         ):
             raise self.fail("ssh", f"SSH logins are for provider: ssh; this lab's provider is {provider}")
-        topo = Topology(name, control_plane, subnets, hosts, self.source, provider, ssh)
+        router = self.mapping(top.get("router") or {}, "router", ROUTER_KEYS)
+        drop_fragments = router.get("drop_fragments", False)
+        if not isinstance(drop_fragments, bool):
+            raise self.fail("router.drop_fragments", f"{drop_fragments!r} is not true or false")
+        topo = Topology(name, control_plane, subnets, hosts, self.source, provider, ssh, drop_fragments=drop_fragments)
         if not topo.docker_hosts:
             raise self.fail("hosts", "no docker host; give at least one host without a role (role: docker)")
         _check_control_plane(topo, None)
@@ -301,7 +326,10 @@ class _Loader:
             for other in subnets.values():
                 if network.overlaps(other.network):
                     raise self.fail(f"{key}.cidr", f"{network} overlaps subnets.{other.name} ({other.network})")
-            subnets[name] = Subnet(name, network, gateway)
+            mtu = spec.get("mtu", 1500)
+            if not isinstance(mtu, int) or isinstance(mtu, bool) or not MTU_RANGE[0] <= mtu <= MTU_RANGE[1]:
+                raise self.fail(f"{key}.mtu", f"{mtu!r} is not an MTU from {MTU_RANGE[0]} to {MTU_RANGE[1]} bytes")
+            subnets[name] = Subnet(name, network, gateway, mtu)
         return subnets
 
     def address(self, value: Any, key: str, network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:

@@ -92,17 +92,43 @@ class NetnsProvider(Provider, EngineControl):
         first = next(iter(topology.subnets.values()))
         router.create(str(first.gateway), str(first.gateway))
         router.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+        # A subnet's MTU is its bridge's on the router and every veth on it: what the router routes into
+        # the subnet is held to it ("fragmentation needed" for larger don't-fragment packets).
         router.ip(
             batch="".join(
-                f"link add {s.bridge} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev {s.bridge}\nlink "
-                f"set {s.bridge} up\n"
+                f"link add {s.bridge} mtu {s.mtu} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev "
+                f"{s.bridge}\nlink set {s.bridge} up\n"
                 for s in topology.subnets.values()
             )
         )
+        if topology.drop_fragments:
+            # As many cloud and VPN paths do: fragments that reach the router are dropped, and so is what it
+            # would have to fragment itself (a packet without don't-fragment, larger than the subnet it goes
+            # into; with don't-fragment, the kernel answers "fragmentation needed" before this chain).
+            router.run(["iptables", "-A", "FORWARD", "-f", "-j", "DROP"], check=True)
+            for s in topology.subnets.values():
+                too_big = ["-m", "length", "--length", f"{s.mtu + 1}:65535"]
+                router.run(["iptables", "-A", "FORWARD", "-o", s.bridge, *too_big, "-j", "DROP"], check=True)
         for host in topology.hosts.values():
             node = self.node(host.name)
             node.create(str(host.address), str(host.subnet.gateway))
-            router.ip("link", "add", host.name, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
+            mtu = str(host.subnet.mtu)
+            router.ip(
+                "link",
+                "add",
+                host.name,
+                "mtu",
+                mtu,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "mtu",
+                mtu,
+                "netns",
+                node.netns,
+            )
             router.ip("link", "set", host.name, "master", host.subnet.bridge, "up")
             node.ip(
                 batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n"

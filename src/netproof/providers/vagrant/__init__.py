@@ -105,6 +105,7 @@ class VagrantProvider(Provider):
             cmd: system.TOOLS[cmd] for cmd in ("ip", "nsenter", "unshare", "setsid", "mount")
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
+        topology.refuse_underlay_options(self.name, "does not shape its libvirt networks yet")
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(
                 f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"

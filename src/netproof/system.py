@@ -25,6 +25,7 @@ TOOLS = {
     "busybox": "busybox-static",
 }
 KV_TOOLS = {"etcd": "etcd-server"}
+OUTSIDE_TOOLS = {"dnsmasq": "dnsmasq-base"}  # the outside host's DNS server
 
 
 @dataclass

@@ -103,9 +103,16 @@ def test_the_underlay_is_routed_and_reaches_the_outside_host(seed_lab):
     assert "10.10.10.1" in trace.stdout, f"docker1 -> docker4 does not go through the router:\n{trace}"
 
 
-def test_hosts_resolve_nothing_outside_the_lab(seed_lab):
-    resolv = seed_lab.host("docker2").run(["cat", "/etc/resolv.conf"]).stdout
-    assert "nameserver 10.10.10.1" in resolv and resolv.count("nameserver") == 1
+def test_hosts_resolve_the_labs_zone_and_nothing_outside_the_lab(seed_lab):
+    docker2 = seed_lab.host("docker2")
+    resolv = docker2.run(["cat", "/etc/resolv.conf"]).stdout
+    assert "nameserver 198.51.100.10" in resolv and resolv.count("nameserver") == 1  # the outside host's dnsmasq
+    found = docker2.run(["busybox", "nslookup", "www.outside.test"]).stdout
+    assert "198.51.100.10" in found.split("Name:")[-1], found
+    elsewhere = docker2.run(["busybox", "nslookup", "example.com"])
+    assert "Name:" not in elsewhere.stdout.split("example.com", 1)[-1], elsewhere.stdout
+    log = (seed_lab.provider.node("outside").dir / "dnsmasq.log").read_text()
+    assert "query[A] example.com" in log and "forwarded" not in log, log
 
 
 def test_up_on_a_name_already_up_is_refused(seed_lab):

@@ -43,6 +43,9 @@ from netproof.model.names import LAB_NAME_MAX, NAME_RE
 IFNAMSIZ = 15  # the longest Linux interface name
 ROUTER = "router"  # the router is built in; no host may take its name
 OUTSIDE_HTTP_PORT = 80  # the outside host serves HTTP here: the "external" target of isolation checks
+# The outside host's DNS server answers for this zone only (its own names) and forwards nothing: every
+# lab host's resolver points at it, so a name lookup never leaves the lab.
+LAB_ZONE = "outside.test"
 ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv")
 PROVIDERS = ("netns", "vagrant", "ssh")
@@ -140,6 +143,12 @@ class Topology:
                 if (first[-1], second[0]) != (first[0], second[-1]):
                     pairs.append((first[-1], second[0]))
         return pairs
+
+    def nameserver_of(self, host: Host) -> ipaddress.IPv4Address:
+        """A host's resolver: the outside host's DNS server when the lab has one, else the host's gateway
+        (the router, which answers no query: nothing resolves, nothing leaves)."""
+        outside = self.role("outside")
+        return outside.address if outside else host.subnet.gateway
 
     @property
     def router(self) -> Host:

@@ -18,7 +18,7 @@ from pathlib import Path
 from netproof import engines, leftovers, system, wait
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
-from netproof.model.topology import OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
+from netproof.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT, ROUTER, Host, Topology
 from netproof.providers.base import EngineControl, LabHost, Provider, log_lines_between
 from netproof.providers.netns.node import Node
 
@@ -55,6 +55,8 @@ class NetnsProvider(Provider, EngineControl):
         tools = dict(system.TOOLS)
         if topology.role("kv"):
             tools.update(system.KV_TOOLS)
+        if topology.role("outside"):
+            tools.update(system.OUTSIDE_TOOLS)
         system.require_tools(tools)
         for h in topology.docker_hosts:
             engines.resolve(h.engine)
@@ -71,9 +73,10 @@ class NetnsProvider(Provider, EngineControl):
         outside = topology.role("outside")
         if outside:
             with self.progress.step(
-                f"starting the web server of {outside.name} ({outside.address}:{OUTSIDE_HTTP_PORT})"
+                f"starting the web server and DNS server ({LAB_ZONE}) of {outside.name} ({outside.address})"
             ):
                 self._start_outside_web(outside)
+                self._start_outside_dns(outside)
         kv = topology.role("kv")
         if kv:
             with self.progress.step(f"starting etcd on {kv.name} ({kv.address}:{ETCD_CLIENT_PORT})"):
@@ -111,7 +114,7 @@ class NetnsProvider(Provider, EngineControl):
                 router.run(["iptables", "-A", "FORWARD", "-o", s.bridge, *too_big, "-j", "DROP"], check=True)
         for host in topology.hosts.values():
             node = self.node(host.name)
-            node.create(str(host.address), str(host.subnet.gateway))
+            node.create(str(host.address), str(topology.nameserver_of(host)))
             mtu = str(host.subnet.mtu)
             router.ip(
                 "link",
@@ -180,6 +183,40 @@ class NetnsProvider(Provider, EngineControl):
             STARTUP_TIMEOUT,
             f"the web server on {outside.name}",
             node.dir / "httpd.log",
+        )
+
+    def _start_outside_dns(self, outside: Host) -> None:
+        """dnsmasq on the outside host: the lab's zone from its own records, nothing forwarded, nothing else read."""
+        node = self.node(outside.name)
+        address = str(outside.address)
+        node.spawn(
+            [
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",  # no upstream server: a name outside the zone is refused, never forwarded
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+                f"--listen-address={address}",
+                "--user=root",
+                "--group=root",
+                f"--pid-file={node.dir / 'dnsmasq.pid'}",
+                "--log-queries",
+                f"--log-facility={node.dir / 'dnsmasq.log'}",
+                f"--local=/{LAB_ZONE}/",
+                f"--host-record={LAB_ZONE},{address}",
+                f"--host-record=www.{LAB_ZONE},{address}",
+                f"--host-record={outside.name}.{LAB_ZONE},{address}",
+            ],
+            node.dir / "dnsmasq.out",
+        )
+        probe = ["busybox", "nslookup", f"www.{LAB_ZONE}", address]
+        _wait_until(
+            lambda: address in node.run(probe, timeout=5).stdout.split("Name:")[-1],
+            STARTUP_TIMEOUT,
+            f"the DNS server on {outside.name}",
+            node.dir / "dnsmasq.out",
         )
 
     def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:

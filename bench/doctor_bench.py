@@ -61,7 +61,8 @@ def main() -> int:
     seconds = sorted(d.seconds for d in examined)
     print(f"netproof lab doctor benchmark: seed lab, engine {args.engine}, {args.control_plane}")
     verdict = "meets target" if seconds[1] <= TARGET_DOCTOR else f"MISSES target {TARGET_DOCTOR:.0f} s"
-    print(f"{'doctor, healthy lab':34} {seconds[1]:6.1f} s  (median of 3: {seconds})  {verdict}")
+    three = ", ".join(f"{s:.1f}" for s in seconds)
+    print(f"{'doctor, healthy lab':34} {seconds[1]:6.1f} s  (median of 3: {three} s)  {verdict}")
     print(f"{'doctor, gossip port dropped':34} {broken_doctor.seconds:6.1f} s  ({len(broken_doctor.failures)} failure)")
     print(f"{'checks run, healthy lab':34} {healthy:6.1f} s  ({healthy_counts})")
     extra = broken - healthy

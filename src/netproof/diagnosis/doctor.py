@@ -301,54 +301,24 @@ class Doctor:
         where = f"{proto.upper()} {port} from {src.name} ({src.address}) to {dst.name} ({dst.address})"
         need = WHY[why].format(port=port)
         if result.startswith("not sent"):
-            self._add("ports", subject, src.name, dst.name, None, result)
+            verdict, cause = (None, result), None
         elif (proto == "tcp" and result == "connected") or (proto == "udp" and arrived):
-            self._add("ports", subject, src.name, dst.name, True, ok)
+            verdict, cause = (True, ok), None
         elif arrived is None:
-            self._add("ports", subject, src.name, dst.name, None, f"{result}; cannot see {dst.name}'s side: {blind}")
+            verdict, cause = (None, f"{result}; cannot see {dst.name}'s side: {blind}"), None
         elif proto == "udp":
-            self._add(
-                "ports",
-                subject,
-                src.name,
-                dst.name,
-                False,
-                "not received",
-                cause=f"{where}: sent, not received at {dst.name} — {need}",
-            )
+            verdict, cause = (False, "not received"), f"sent, not received at {dst.name}"
         elif result.startswith("refused") and arrived:
-            self._add(
-                "ports",
-                subject,
-                src.name,
-                dst.name,
-                False,
-                "refused",
-                cause=f"{where}: refused by {dst.name}, nothing listens on {port} there (is dockerd running, in the "
-                f"control plane?) — {need}",
+            verdict = (False, "refused")
+            cause = (
+                f"refused by {dst.name}, nothing listens on {port} there (is dockerd running, in the control plane?)"
             )
         elif arrived:
-            self._add(
-                "ports",
-                subject,
-                src.name,
-                dst.name,
-                False,
-                "no answer back",
-                cause=f"{where}: received at {dst.name}, no answer came back to {src.name} — {need}",
-            )
+            verdict, cause = (False, "no answer back"), f"received at {dst.name}, no answer came back to {src.name}"
         else:
-            self._add(
-                "ports",
-                subject,
-                src.name,
-                dst.name,
-                False,
-                "not received",
-                cause=f"{where}: sent, not received at {dst.name}"
-                + (" (refused on the way)" if result.startswith("refused") else "")
-                + f" — {need}",
-            )
+            on_the_way = " (refused on the way)" if result.startswith("refused") else ""
+            verdict, cause = (False, "not received"), f"sent, not received at {dst.name}{on_the_way}"
+        self._add("ports", subject, src.name, dst.name, *verdict, cause=f"{where}: {cause} — {need}" if cause else None)
 
     def _data_path_port(self, hosts: list[LabHost]) -> int:
         if self.plane != "swarm":

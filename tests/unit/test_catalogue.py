@@ -25,8 +25,10 @@ def write_checks(folder: Path, **modules: str) -> Path:
 def test_the_shipped_catalogue():
     checks = catalogue.load(ROOT / "checks")
     assert [c.id for c in checks] == [
+        "BR-EGRESS-001",
         "ISO-INT-001",
         "ISO-INT-002",
+        "OVL-EGRESS-001",
         "OVL-GWBR-001",
         "OVL-GWBR-002",
         "OVL-PING-001",

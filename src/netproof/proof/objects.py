@@ -137,6 +137,22 @@ class Workspace:
                     f"is still unknown there after {timeout:.0f} s"
                 )
 
+    def default_bridge(self, host: LabHost) -> Network:
+        """Docker's own default bridge (`bridge`) on a host: containers go on it, the network itself is never
+        created or removed by a check."""
+        attrs = host.docker().networks.get("bridge").attrs
+        config = (attrs.get("IPAM", {}).get("Config") or [{}])[0]
+        return Network(
+            "bridge",
+            attrs["Id"],
+            "bridge",
+            False,
+            config.get("Subnet", ""),
+            config.get("Gateway"),
+            attrs.get("Options") or {},
+            host,
+        )
+
     def bridge(
         self,
         host: LabHost,

@@ -22,7 +22,7 @@ from netproof.model.topology import OUTSIDE_HTTP_PORT
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 
-SERVE = f"sh -c 'mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {probes.HTTP_PORT} -h /www'"
+SERVE = probes.SERVE
 
 
 def random_subnet() -> str:

@@ -26,11 +26,15 @@ def test_the_shipped_catalogue():
     checks = catalogue.load(ROOT / "checks")
     assert [c.id for c in checks] == [
         "BR-EGRESS-001",
+        "DNS-001",
+        "DNS-002",
+        "ICC-001",
         "ISO-INT-001",
         "ISO-INT-002",
         "OVL-EGRESS-001",
         "OVL-GWBR-001",
         "OVL-GWBR-002",
+        "OVL-MTU-001",
         "OVL-PING-001",
         "OVL-VETH-001",
         "OVL-VXLAN-001",

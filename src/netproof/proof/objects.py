@@ -109,13 +109,16 @@ class Workspace:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         return f"{NAME_PREFIX}-{worker}-{secrets.token_hex(3)}-{role}"
 
-    def overlay(self, *, internal: bool = False, subnet: str | None = None, role: str = "ov") -> Network:
+    def overlay(
+        self, *, internal: bool = False, subnet: str | None = None, role: str = "ov", options: dict | None = None
+    ) -> Network:
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
         net = self.manager.docker().networks.create(
             self.unique(role),
             driver="overlay",
             internal=internal,
             ipam=ipam,
+            options=options,
             attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
         )
         network = self._track(net, self.manager)
@@ -161,11 +164,12 @@ class Workspace:
         bridge_name: str | None = None,
         subnet: str | None = None,
         role: str = "br",
+        options: dict | None = None,
     ) -> Network:
-        options = {"com.docker.network.bridge.name": bridge_name} if bridge_name else None
+        options = {**(options or {}), **({"com.docker.network.bridge.name": bridge_name} if bridge_name else {})}
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
         net = host.docker().networks.create(
-            self.unique(role), driver="bridge", internal=internal, options=options, ipam=ipam
+            self.unique(role), driver="bridge", internal=internal, options=options or None, ipam=ipam
         )
         return self._track(net, host)
 

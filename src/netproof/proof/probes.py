@@ -17,6 +17,8 @@ from netproof.system import CommandResult
 
 Runner = Callable[[list[str]], CommandResult]
 HTTP_PORT = 8080  # what probe listeners in containers serve on
+# A container's command that serves a page on HTTP_PORT (busybox httpd), for probes to reach.
+SERVE = f"sh -c 'mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {HTTP_PORT} -h /www'"
 
 
 def on_host(host: LabHost) -> Runner:

@@ -184,3 +184,12 @@ def arrivals(pcap: Path) -> list[Arrival]:
         elif TCP in packet and packet[TCP].flags & 0x02 and not packet[TCP].flags & 0x10:  # SYN, not SYN-ACK
             seen.append(Arrival("tcp", ip.src, ip.dst, packet[TCP].dport))
     return seen
+
+
+def count_fragments(pcap: Path) -> int:
+    """IPv4 packets in a capture that are pieces of a larger one (more-fragments set, or an offset)."""
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
+    from scapy.layers.inet import IP
+    from scapy.utils import rdpcap
+
+    return sum(1 for p in rdpcap(str(pcap)) if IP in p and (p[IP].flags.MF or p[IP].frag))

@@ -1,0 +1,114 @@
+"""DNS-001, DNS-002: names resolve as Docker promises.
+
+DNS-001: the embedded DNS server (127.0.0.11) answers a container's name and its network alias with
+the container's address on that network, across hosts on an overlay; a container's name is not
+resolvable from a network it is not on. DNS-002: a name of the lab's own zone (the outside host's
+DNS server, see labs/) resolves from a container on a normal network, through the host's resolver;
+from a container on an --internal network nothing outside answers (since 26.0, CVE-2024-29018).
+"""
+
+from __future__ import annotations
+
+import re
+
+from netproof.catalogue import check
+from netproof.model.topology import LAB_ZONE
+
+EMBEDDED_DNS = "127.0.0.11"
+
+
+def lookup(container, name: str):
+    """busybox nslookup in the container (its resolver is Docker's embedded DNS); the addresses answered."""
+    result = container.exec(["nslookup", name], timeout=15)
+    answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
+    return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
+
+
+@check(
+    "DNS-001",
+    scope="pair",
+    tags=("overlay", "dns"),
+    promise="a container's name and network alias resolve, through the embedded DNS, to its address on that "
+    "network from containers on the same network on any host, and not from a network it is not on",
+)
+def test_embedded_dns(pair, workspace, proof):
+    net = workspace.overlay()
+    b = workspace.container(pair.dst, net, role="b")
+    a = workspace.container(pair.src, net, role="a")
+    where = f"{a} on {pair.src.name}, asking for {b.name} on {pair.dst.name} ({net.name})"
+    resolv = proof.command(f"{a.name}: /etc/resolv.conf", a.exec(["cat", "/etc/resolv.conf"]))
+    proof.require(
+        f"nameserver {EMBEDDED_DNS}" in resolv.stdout,
+        expected=f"the container's resolver is Docker's embedded DNS ({EMBEDDED_DNS})",
+        observed=resolv.stdout.strip(),
+        where=where,
+    )
+    require_resolves(proof, a, b.name, b.ip, where)
+
+    aliased = workspace.overlay(role="al")
+    alias = f"{b.name}-alias"
+    proof.command(
+        f"{b.name} joins {aliased.name} with the alias {alias}",
+        pair.dst.run(["docker", "network", "connect", "--alias", alias, aliased.name, b.name]),
+    )
+    endpoint = pair.dst.docker().containers.get(b.name).attrs["NetworkSettings"]["Networks"].get(aliased.name, {})
+    c = workspace.container(pair.src, aliased, role="c")
+    require_resolves(proof, c, alias, endpoint.get("IPAddress") or "(none)", f"{c} on {aliased.name}")
+
+    lonely = workspace.overlay(role="lone")
+    d = workspace.container(pair.src, lonely, role="d")
+    result, answered = lookup(d, b.name)
+    proof.command(f"nslookup {b.name} from {d.name} on {lonely.name}", result)
+    proof.require(
+        not answered,
+        expected=f"{b.name} does not resolve from {lonely.name}, a network it is not on",
+        observed=f"resolved to {', '.join(answered)}",
+        where=f"{d} on {lonely.name}",
+    )
+    proof.mechanism(
+        "container resolver", [line for line in resolv.stdout.splitlines() if line.startswith("nameserver")]
+    )
+
+
+def require_resolves(proof, asker, name: str, address: str, where: str) -> None:
+    result, answered = lookup(asker, name)
+    proof.command(f"nslookup {name} from {asker.name}", result)
+    proof.require(
+        answered == [address],
+        expected=f"{name} resolves to {address} alone",
+        observed=", ".join(answered) or f"no answer ({(result.stdout + result.stderr).strip().splitlines()[-1:]})",
+        where=where,
+    )
+
+
+@check(
+    "DNS-002",
+    scope="host",
+    tags=("bridge", "dns", "isolation"),
+    since="26.0",
+    reference="CVE-2024-29018, moby/moby#47589: the embedded DNS forwards nothing for --internal networks",
+    promise="a container on a normal network resolves external names through its host's resolver, and one on "
+    "an --internal network gets no answer from outside",
+)
+def test_external_names(docker_host, workspace, proof, outside):
+    name = f"www.{LAB_ZONE}"
+    normal = workspace.bridge(docker_host, role="ext")
+    a = workspace.container(docker_host, normal, role="a")
+    result, answered = lookup(a, name)
+    proof.command(f"nslookup {name} on {normal.name}", result)
+    proof.require(
+        answered == [outside.address],
+        expected=f"{name} resolves to {outside.address} (the lab's DNS server, through {docker_host.name}'s resolver)",
+        observed=", ".join(answered) or "no answer",
+        where=f"{a} on bridge {normal.name}",
+    )
+    internal = workspace.bridge(docker_host, internal=True, role="int")
+    b = workspace.container(docker_host, internal, role="b")
+    result, answered = lookup(b, name)
+    proof.command(f"nslookup {name} on internal {internal.name}", result)
+    proof.require(
+        not answered,
+        expected=f"no answer for {name} on an --internal network",
+        observed=f"resolved to {', '.join(answered)}",
+        where=f"{b} on internal bridge {internal.name}",
+    )

@@ -1,0 +1,77 @@
+"""ICC-001: a bridge with inter-container communication off keeps its containers apart, while a port
+one of them publishes still answers the outside host.
+
+The negative half is a window of probes both ways between the two containers (ping and HTTP), with
+a capture at each far end, so a packet that gets through one way only still counts. The firewall
+rules that name the bridge are the mechanism.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from netproof.catalogue import check
+from netproof.proof import probes, wire
+
+NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
+
+
+@check(
+    "ICC-001",
+    scope="host",
+    tags=("bridge", "isolation", "firewall"),
+    promise="containers on a bridge with com.docker.network.bridge.enable_icc=false cannot reach each other, "
+    "while their published ports still answer from outside",
+)
+def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
+    net = workspace.bridge(docker_host, options=NO_ICC, role="noicc")
+    a = workspace.container(docker_host, net, role="a", command=probes.SERVE)
+    b = workspace.container(docker_host, net, role="b", command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None})
+    where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"
+
+    window = probes.Window(f"{a} and {b}")
+    captures = [
+        wire.Capture(b.netns, "eth0", f"src host {a.ip}", evidence_dir / f"{b.name}-from-{a.name}.pcap"),
+        wire.Capture(a.netns, "eth0", f"src host {b.ip}", evidence_dir / f"{a.name}-from-{b.name}.pcap"),
+    ]
+    attempts = [
+        lambda w: w.ping(a.exec, b.ip),
+        lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT),
+        lambda w: w.ping(b.exec, a.ip),
+        lambda w: w.http(b.exec, a.ip, probes.HTTP_PORT),
+    ]
+    with captures[0], captures[1], ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        for done in [pool.submit(attempt, window) for attempt in attempts]:
+            done.result()
+    for seen in captures:
+        proof.pcap(seen.describe(), seen.dest, where=docker_host.name)
+        window.packets_seen(f"at {seen.netns.label}", wire.count_packets(seen.dest))
+    proof.text("probes", "\n".join(window.attempts))
+    proof.require(
+        window.held,
+        expected="every probe between the two containers stopped, both ways",
+        observed="got through: " + "; ".join(window.breaches),
+        where=where,
+    )
+
+    bridge = net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
+    rules = docker_host.infra.iptables.rules("filter")
+    proof.data(f"firewall of {docker_host.name} (iptables -S)", rules, where=docker_host.name)
+    proof.mechanism("rules naming the bridge", [r.replace(bridge, "<bridge>") for r in rules if bridge in r])
+
+    ports = docker_host.docker().containers.get(b.name).attrs["NetworkSettings"]["Ports"] or {}
+    published = (ports.get(f"{probes.HTTP_PORT}/tcp") or [{}])[0].get("HostPort")
+    proof.require(
+        bool(published),
+        expected=f"{b.name}'s port {probes.HTTP_PORT} published on a host port",
+        observed=str(ports),
+        where=where,
+    )
+    fetch = probes.http_get(probes.on_host(outside), docker_host.address, int(published), timeout=3)
+    proof.command(f"{outside.name}: GET http://{docker_host.address}:{published}/", fetch.result)
+    proof.require(
+        fetch.result.ok and "netproof" in fetch.result.stdout,
+        expected=f"{outside.name} reaches {b.name}'s published port on {docker_host.address}:{published}",
+        observed=str(fetch),
+        where=f"{outside.name} -> {docker_host.name}",
+    )

@@ -1,0 +1,90 @@
+"""FW-USER-001: DOCKER-USER is where users filter what reaches containers.
+
+Behaviour: a container's published port answers the outside host; a DROP inserted at the head of
+DOCKER-USER for the outside host's address to that port stops it (every probe of a window), still
+after Docker creates another network (Docker does not reorder the user's chain); deleting the rule
+restores the service. A DROP appended to DOCKER-USER is recorded, not required: before 28.2.2 the
+chain ended with a RETURN that an appended rule sits behind (moby/moby#50098), so which of the two
+works is an engine's fact for the upgrade diff. The chain as seen is the mechanism.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from netproof.catalogue import check
+from netproof.proof import probes
+
+CHAIN = "DOCKER-USER"
+
+
+def published_port(docker_host, container) -> int | None:
+    ports = docker_host.docker().containers.get(container.name).attrs["NetworkSettings"]["Ports"] or {}
+    binding = (ports.get(f"{probes.HTTP_PORT}/tcp") or [{}])[0]
+    return int(binding["HostPort"]) if binding.get("HostPort") else None
+
+
+@contextmanager
+def user_rule(proof, docker_host, how: str, rule: list[str]):
+    """A rule in DOCKER-USER (-I: at its head, -A: at its end), deleted however the check ends."""
+    added = proof.command(f"iptables {how} {CHAIN} {' '.join(rule)}", docker_host.run(["iptables", how, CHAIN, *rule]))
+    try:
+        yield added.ok
+    finally:
+        docker_host.run(["iptables", "-D", CHAIN, *rule])
+
+
+def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetch]:
+    return [probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=1) for _ in range(tries)]
+
+
+@check(
+    "FW-USER-001",
+    scope="host",
+    tags=("bridge", "firewall"),
+    promise="a DROP the user inserts in DOCKER-USER stops traffic to a published port, survives Docker creating "
+    "networks, and removing it restores the service",
+)
+def test_docker_user(docker_host, workspace, proof, outside):
+    net = workspace.bridge(docker_host, role="usr")
+    c = workspace.container(docker_host, net, command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None})
+    port = published_port(docker_host, c)
+    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
+    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
+    before = fetches(outside, docker_host, port, tries=1)[0]
+    proof.command("before any rule", before.result)
+    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+
+    rule = ["-s", outside.address, "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(port), "-j", "DROP"]
+    with user_rule(proof, docker_host, "-I", rule) as added:
+        proof.require(added, expected="the rule is accepted", observed="iptables refused it", where=docker_host.name)
+        stopped = fetches(outside, docker_host, port)
+        workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
+        chain = docker_host.infra.iptables.rules("filter", CHAIN)
+        proof.data(f"{CHAIN} after another network was created", chain, where=docker_host.name)
+        stopped += fetches(outside, docker_host, port)
+        through = [str(f) for f in stopped if f.through]
+        proof.text("probes with the DROP inserted", "\n".join(str(f) for f in stopped))
+        proof.require(
+            not through,
+            expected="every probe stopped by the inserted DROP, before and after Docker created a network",
+            observed="got through: " + "; ".join(through),
+            where=where,
+        )
+        first = chain[1] if len(chain) > 1 else ""
+        proof.require(
+            "DROP" in first and outside.address in first,
+            expected=f"the user's DROP still first in {CHAIN}",
+            observed="\n".join(chain),
+            where=docker_host.name,
+        )
+    after = fetches(outside, docker_host, port, tries=1)[0]
+    proof.command("after the rule was deleted", after.result)
+    proof.require(after.result.ok, expected="the service answers again", observed=str(after), where=where)
+
+    with user_rule(proof, docker_host, "-A", rule):
+        appended = fetches(outside, docker_host, port)
+        chain = docker_host.infra.iptables.rules("filter", CHAIN)
+    proof.data(f"{CHAIN} with the DROP appended", chain, where=docker_host.name)
+    proof.mechanism(f"{CHAIN} chain as Docker leaves it", [r for r in chain if outside.address not in r])
+    proof.mechanism("an appended DROP is honoured", not any(f.through for f in appended))

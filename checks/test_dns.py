@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from netproof.catalogue import check
 from netproof.model.topology import LAB_ZONE
 
@@ -112,3 +114,31 @@ def test_external_names(docker_host, workspace, proof, outside):
         observed=f"resolved to {', '.join(answered)}",
         where=f"{b} on internal bridge {internal.name}",
     )
+
+
+@check(
+    "DNS-003",
+    scope="lab",
+    tags=("overlay", "dns", "swarm"),
+    promise="a swarm service with --endpoint-mode dnsrr resolves, by its name and as tasks.<service>, to its "
+    "tasks' addresses from containers on its network on every host",
+)
+def test_service_dns(lab, workspace, proof):
+    if lab.topology.control_plane != "swarm":
+        pytest.skip("swarm services need the swarm control plane (this lab uses the key-value store)")
+    # VIP mode and the routing mesh need IPVS, which this machine's kernel lacks (see LAB-NOTES): dnsrr only.
+    net = workspace.overlay()
+    service = workspace.service(net, replicas=2, endpoint_mode="dnsrr")
+    proof.text(f"service {service.name}", f"tasks on {net.name}: {', '.join(service.task_addresses)}")
+    for host in lab.docker_hosts:
+        asker = workspace.container(host, net, role="ask")
+        for name in (service.name, f"tasks.{service.name}"):
+            result, answered = lookup(asker, name)
+            proof.command(f"nslookup {name} from {asker.name} on {host.name}", result)
+            proof.require(
+                sorted(answered) == service.task_addresses,
+                expected=f"{name} resolves to the tasks' addresses {', '.join(service.task_addresses)}",
+                observed=", ".join(sorted(answered)) or "no answer",
+                where=f"{asker} on {net.name}",
+            )
+    proof.mechanism("service endpoint mode", service.endpoint_mode)

@@ -28,6 +28,7 @@ def test_the_shipped_catalogue():
         "BR-EGRESS-001",
         "DNS-001",
         "DNS-002",
+        "DNS-003",
         "FW-USER-001",
         "ICC-001",
         "ISO-INT-001",

@@ -26,6 +26,7 @@ NAME_PREFIX = "np"
 GLOBAL_NETWORK_SECONDS = 20
 ALLOCATION_SECONDS = 10
 NETWORK_REMOVAL_SECONDS = 20
+SERVICE_SECONDS = 60  # for a service's tasks to run
 ATTACH_TIMEOUT = (
     "attaching to network failed, make sure your network options are correct and check manager logs: "
     "context deadline exceeded"
@@ -92,6 +93,13 @@ class Container:
     @property
     def netns(self) -> NetNamespace:
         return NetNamespace(self.host, self.sandbox, f"container {self.name}")
+
+
+@dataclass
+class Service:
+    name: str
+    endpoint_mode: str
+    task_addresses: list[str]  # on the service's network
 
 
 @dataclass
@@ -249,6 +257,38 @@ class Workspace:
             ["docker", "run", "-d", "--name", name, "--network", network.name, *options, TEST_IMAGE, "sleep", "3600"]
         )
         return name, result
+
+    def service(self, network: Network, *, replicas: int, endpoint_mode: str = "vip", role: str = "svc") -> Service:
+        """A swarm service of idle tasks on an overlay (created on the manager); returns once every task runs,
+        with the tasks' addresses on the network. Removed with the check's other objects."""
+        name = self.unique(role)
+        service = self.manager.docker().services.create(
+            TEST_IMAGE,
+            ["sleep", "3600"],
+            name=name,
+            networks=[network.name],
+            mode=docker.types.ServiceMode("replicated", replicas=replicas),
+            endpoint_spec=docker.types.EndpointSpec(mode=endpoint_mode),
+        )
+        self.holders.append(name)  # removed before the networks, as the holding services are
+
+        def running() -> list[dict]:
+            return [t for t in service.tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
+
+        tasks, ran = wait.poll(
+            running, holds=lambda t: len(t) >= replicas, timeout=SERVICE_SECONDS * self.patience, interval=0.5
+        )
+        if not ran:
+            raise EngineError(
+                f"{self.manager.name}: service {name} has {len(tasks)} of {replicas} tasks running after "
+                f"{SERVICE_SECONDS * self.patience:.0f} s"
+            )
+        addresses = []
+        for task in tasks:
+            for attachment in task.get("NetworksAttachments", []):
+                if attachment["Network"]["ID"] == network.id:
+                    addresses += [a.split("/")[0] for a in attachment.get("Addresses", [])]
+        return Service(name, endpoint_mode, sorted(addresses))
 
     def remove(self) -> list[str]:
         """Remove what the check created; returns what could not be removed."""

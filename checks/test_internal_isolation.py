@@ -12,37 +12,16 @@ verdict is on behaviour.
 from __future__ import annotations
 
 import ipaddress
-import random
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 from netproof.catalogue import check
 from netproof.model.topology import OUTSIDE_HTTP_PORT
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
+from netproof.proof.routes import random_subnet, route_on_router
 
 SERVE = probes.SERVE
-
-
-def random_subnet() -> str:
-    # Unique per check so parallel checks never fight over the router's routes.
-    return f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
-
-
-@contextmanager
-def route_on_router(lab, subnet: str, via: str, proof):
-    router = lab.router
-    if router is None:
-        yield False
-        return
-    added = proof.command(
-        f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via])
-    )
-    try:
-        yield added.ok
-    finally:
-        router.run(["ip", "route", "del", subnet, "via", via])
 
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):

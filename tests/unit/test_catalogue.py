@@ -40,6 +40,8 @@ def test_the_shipped_catalogue():
         "OVL-PING-001",
         "OVL-VETH-001",
         "OVL-VXLAN-001",
+        "PUB-001",
+        "PUB-002",
     ]
     ping = next(c for c in checks if c.id == "OVL-PING-001")
     assert (

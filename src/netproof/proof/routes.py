@@ -1,0 +1,28 @@
+"""The way back: checks that make the lab route to a Docker network's own subnet, as an attacker or a
+well-meaning external network would (the router learns that the subnet is behind a docker host)."""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+
+
+def random_subnet() -> str:
+    """A subnet for a check's network, unique enough that parallel checks never fight over the router's routes."""
+    return f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
+
+
+@contextmanager
+def route_on_router(lab, subnet: str, via: str, proof):
+    """The router routes subnet via a docker host while the block runs; yields whether it took the route."""
+    router = lab.router
+    if router is None:
+        yield False
+        return
+    added = proof.command(
+        f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via])
+    )
+    try:
+        yield added.ok
+    finally:
+        router.run(["ip", "route", "del", subnet, "via", via])

@@ -167,3 +167,9 @@ def test_a_bad_catalogue_stops_a_run_in_one_line_before_any_lab(tmp_path):
     error = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(error) == 1 and "netproof: check ID NEW-ONE-001 is declared twice" in error[0], done.stderr
     assert "test_a.py:4" in error[0] and "test_b.py:4" in error[0] and "no lab named" not in done.stderr
+
+
+def test_workers_follow_the_labs_docker_hosts():
+    from netproof.pytest_plugin import workers_for
+
+    assert [workers_for(n) for n in (1, 2, 4, 6, 12)] == [2, 3, 6, 8, 8]

@@ -17,16 +17,20 @@ GATEWAY_BRIDGE = "docker_gwbridge"
 
 
 def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str) -> None:
-    """The container's GET reaches the outside host, from the docker host's underlay address."""
+    """The container's GET reaches the outside host, from the docker host's underlay address.
+
+    Other checks' requests reach the outside host at the same time: the request carries the
+    container's name, and only the packets carrying it are counted.
+    """
     outside_ns = NetNamespace.of_host(outside)
     capture = wire.Capture(
         outside_ns,
         outside_ns.interface_with_address(outside.address) or "any",
-        f"tcp dst port {OUTSIDE_HTTP_PORT} and tcp[tcpflags] & tcp-syn != 0",
+        f"tcp dst port {OUTSIDE_HTTP_PORT}",
         evidence_dir / f"at-{outside.name}-from-{container.name}.pcap",
     )
     with capture:
-        fetch = probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3)
+        fetch = probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
     proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
     proof.pcap(capture.describe(), capture.dest, where=outside.name)
     proof.require(
@@ -35,12 +39,12 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
         observed=str(fetch),
         where=where,
     )
-    sources = sorted({a.src for a in wire.arrivals(capture.dest) if a.proto == "tcp"})
+    sources = wire.senders_of(capture.dest, container.name.encode())
     proof.require(
         sources == [docker_host.address],
         expected=f"the connection arrives at {outside.name} from {docker_host.name}'s underlay address "
         f"{docker_host.address} (masqueraded)",
-        observed=f"connections arrived from {', '.join(sources) or 'nowhere'}",
+        observed=f"its request ({container.name}) arrived from {', '.join(sources) or 'nowhere'}",
         where=f"{outside.name}, capture on its interface",
     )
     record_nat(proof, docker_host, subnet)

@@ -345,8 +345,8 @@ class Doctor:
                     str(mtu),
                     cause=f"path MTU from {src.name} ({src.address}) to {dst.name} ({dst.address}) is {mtu}: an "
                     f"overlay's {OVERLAY_MTU}-byte packets need {UNDERLAY_MTU_NEEDED} on the underlay, {note} — "
-                    f"create overlays with -o com.docker.network.driver.mtu={mtu - VXLAN_OVERHEAD}, or raise the "
-                    "path's MTU",
+                    f"create overlays with -o com.docker.network.driver.mtu={mtu} (the underlay MTU the overlay is "
+                    f"sized for: its containers get {mtu - VXLAN_OVERHEAD}), or raise the path's MTU",
                 )
 
     def _control_plane(self, hosts: list[LabHost], answering: list[LabHost]) -> None:

@@ -77,8 +77,9 @@ class Fetch:
         return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({why})"
 
 
-def http_get(run: Runner, address: str, port: int, timeout: int = 2) -> Fetch:
-    url = f"http://{address}:{port}/"
+def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str = "") -> Fetch:
+    """GET / from address:port; a `query` (`?query`) lets a capture at the far end tell this request from others."""
+    url = f"http://{address}:{port}/" + (f"?{query}" if query else "")
     # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
     return Fetch(url, _ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
 

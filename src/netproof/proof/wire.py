@@ -186,6 +186,15 @@ def arrivals(pcap: Path) -> list[Arrival]:
     return seen
 
 
+def senders_of(pcap: Path, token: bytes) -> list[str]:
+    """The source addresses of the TCP segments in a capture that carry `token` (a request's own mark)."""
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
+    from scapy.layers.inet import IP, TCP
+    from scapy.utils import rdpcap
+
+    return sorted({p[IP].src for p in rdpcap(str(pcap)) if TCP in p and token in bytes(p[TCP].payload)})
+
+
 def count_fragments(pcap: Path) -> int:
     """IPv4 packets in a capture that are pieces of a larger one (more-fragments set, or an offset)."""
     import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet

@@ -9,21 +9,19 @@ from a container on an --internal network nothing outside answers (since 26.0, C
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from netproof.catalogue import check
 from netproof.model.topology import LAB_ZONE
+from netproof.proof import probes
+from netproof.proof.evidence import LabBroken
 
 EMBEDDED_DNS = "127.0.0.11"
 
 
 def lookup(container, name: str):
     """busybox nslookup in the container (its resolver is Docker's embedded DNS); the addresses answered."""
-    result = container.exec(["nslookup", name], timeout=15)
-    answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
-    return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
+    return probes.nslookup(lambda argv: container.exec(argv, timeout=15), name)
 
 
 @check(
@@ -93,6 +91,15 @@ def require_resolves(proof, asker, name: str, address: str, where: str) -> None:
 )
 def test_external_names(docker_host, workspace, proof, outside):
     name = f"www.{LAB_ZONE}"
+    # The lab's DNS server is the lab's: if the host itself gets no answer, the lab is broken, not Docker.
+    result, answered = probes.nslookup(probes.on_host(docker_host), name)
+    proof.command(f"nslookup {name} on {docker_host.name} itself", result)
+    if answered != [outside.address]:
+        said = (result.stdout + result.stderr).strip().splitlines()[-1:]
+        raise LabBroken(
+            f"the lab's DNS server on {outside.name} ({outside.address}) does not answer {docker_host.name} for "
+            f"{name}: {said}; is dnsmasq running there (netproof lab status)?"
+        )
     normal = workspace.bridge(docker_host, role="ext")
     a = workspace.container(docker_host, normal, role="a")
     result, answered = lookup(a, name)

@@ -34,6 +34,18 @@ def user_rule(proof, docker_host, how: str, rule: list[str]):
         docker_host.run(["iptables", "-D", CHAIN, *rule])
 
 
+def host_clock(docker_host) -> str:
+    """The docker host's own time, for `docker events` (a VM's clock is its own)."""
+    return docker_host.run(["date", "+%s.%N"]).stdout.strip()
+
+
+def networks_created(docker_host, since: str, until: str) -> list[str]:
+    """Networks Docker created on the host between two of its clock readings."""
+    argv = ["docker", "events", "--since", since, "--until", until, "--filter", "type=network"]
+    result = docker_host.run([*argv, "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"], timeout=15)
+    return result.stdout.split()
+
+
 def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetch]:
     return [probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=1) for _ in range(tries)]
 
@@ -58,13 +70,24 @@ def test_docker_user(docker_host, workspace, proof, outside):
     rule = ["-s", outside.address, "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(port), "-j", "DROP"]
     with user_rule(proof, docker_host, "-I", rule) as added:
         proof.require(added, expected="the rule is accepted", observed="iptables refused it", where=docker_host.name)
+        since = host_clock(docker_host)
         stopped = fetches(outside, docker_host, port)
-        workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
+        forward = docker_host.infra.iptables.rules("filter", "FORWARD")
+        proof.data("FORWARD during the first probes", forward, where=docker_host.name)
+        created = workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
         chain = docker_host.infra.iptables.rules("filter", CHAIN)
         proof.data(f"{CHAIN} after another network was created", chain, where=docker_host.name)
         stopped += fetches(outside, docker_host, port)
         through = [str(f) for f in stopped if f.through]
         proof.text("probes with the DROP inserted", "\n".join(str(f) for f in stopped))
+        first_rule = forward[1] if len(forward) > 1 else "(none)"  # forward[0] is the policy
+        if through and first_rule != f"-A FORWARD -j {CHAIN}":
+            through.append(f"FORWARD began with {first_rule!r}, not the jump to {CHAIN}")
+        if through:  # were networks being created meanwhile (moby/moby#43585)? Not the check's own, made between probes
+            others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n != created.name]
+            proof.text("networks created on the host meanwhile", "\n".join(others) or "none", where=docker_host.name)
+            if others:
+                through.append(f"while Docker created {len(others)} other network(s) on {docker_host.name}")
         proof.require(
             not through,
             expected="every probe stopped by the inserted DROP, before and after Docker created a network",

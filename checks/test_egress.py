@@ -33,10 +33,11 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
         fetch = probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
     proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
     proof.pcap(capture.describe(), capture.dest, where=outside.name)
+    rules = record_nat(proof, docker_host, subnet)
     proof.require(
         fetch.result.ok and "netproof" in fetch.result.stdout,
         expected=f"{container.name} fetches http://{outside.address}/ (the outside host's page)",
-        observed=str(fetch),
+        observed="; ".join([str(fetch), *why_not_out(docker_host, subnet, rules)]),
         where=where,
     )
     sources = wire.senders_of(capture.dest, container.name.encode())
@@ -47,13 +48,24 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
         observed=f"its request ({container.name}) arrived from {', '.join(sources) or 'nowhere'}",
         where=f"{outside.name}, capture on its interface",
     )
-    record_nat(proof, docker_host, subnet)
 
 
-def record_nat(proof, docker_host, subnet: str) -> None:
+def record_nat(proof, docker_host, subnet: str) -> list[str]:
     rules = docker_host.infra.iptables.rules("nat", "POSTROUTING")
     proof.data(f"nat POSTROUTING of {docker_host.name}", rules, where=docker_host.name)
     proof.mechanism("NAT rule for the network", [r.replace(subnet, "<subnet>") for r in rules if subnet in r])
+    return rules
+
+
+def why_not_out(docker_host, subnet: str, nat_rules: list[str]) -> list[str]:
+    """What of Docker's egress plumbing is missing on the host, for a failure to name."""
+    causes = []
+    forwarding = docker_host.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip()
+    if forwarding != "1":
+        causes.append(f"{docker_host.name} does not forward packets (net.ipv4.ip_forward={forwarding or '?'})")
+    if not any(subnet in r and "MASQUERADE" in r for r in nat_rules):
+        causes.append(f"no MASQUERADE rule for {subnet} in {docker_host.name}'s nat POSTROUTING")
+    return causes
 
 
 @check(

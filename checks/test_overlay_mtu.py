@@ -18,7 +18,7 @@ import re
 from netproof.catalogue import check
 from netproof.diagnosis.doctor import VXLAN_OVERHEAD, path_mtu
 from netproof.proof import namespaces as ns
-from netproof.proof import wire
+from netproof.proof import probes, wire
 
 ICMP_OVERHEAD = 28
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -28,7 +28,7 @@ FRAGMENTS = "ip[6:2] & 0x3fff != 0"  # more-fragments set, or an offset: a piece
 def df_ping(container, target: str, payload: int, count: int = 2):
     """A don't-fragment ping from inside the container's namespace (iputils ping, the host's)."""
     argv = ["ping", "-n", "-M", "do", "-c", str(count), "-i", "0.2", "-W", "1", "-s", str(payload), target]
-    return container.netns.run(argv)
+    return probes.ran(container.netns.run(argv))
 
 
 def received(result) -> bool:

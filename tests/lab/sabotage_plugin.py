@@ -4,6 +4,9 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   fdb       once both containers exist, delete the first host's forwarding entry for the second
             container (what `bridge fdb del` by an operator would do)
   gwbridge  connect every container on an --internal network to docker_gwbridge as well
+  dns       flush the nat table in every container's namespace as it is created: the rules that send
+            its queries to 127.0.0.11:53 on to Docker's embedded DNS server are gone
+  userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
 """
@@ -32,6 +35,10 @@ def _sabotaged_container(self, host, network, **options):
     if what == "vxlan" and len(self._sabotage_seen) == 2:
         second = self._sabotage_seen[1]
         network.overlay_namespace(second.host).run(["ip", "link", "set", "vxlan0", "down"])
+    if what == "dns":
+        made.netns.run(["iptables", "-t", "nat", "-F"])
+    if what == "userjump":
+        host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,96 @@ def test_isolation_check_fails_when_an_accept_goes_ahead_of_the_isolation_rules(
     finally:
         lab.host("docker3").run(["iptables", "-D", *rule], check=True)
     assert_fails(done, "ISO-INT-001", "every probe between", "got through:", "ping 198.51.100.10: 3 sent, 3 received")
+
+
+@contextmanager
+def changed(host, apply: list[str], undo: list[str]):
+    """A change made by hand on a lab host, undone however the test ends."""
+    host.run(apply, check=True)
+    try:
+        yield
+    finally:
+        host.run(undo, check=True)
+
+
+def test_egress_check_fails_when_the_gateway_bridges_nat_rule_is_deleted(lab, tmp_path):
+    docker1 = lab.host("docker1")
+    nat = docker1.run(["iptables", "-t", "nat", "-S", "POSTROUTING"], check=True).stdout.splitlines()
+    rule = next(r for r in nat if "docker_gwbridge" in r and "MASQUERADE" in r).split()[1:]  # "-A POSTROUTING ..."
+    with changed(docker1, ["iptables", "-t", "nat", "-D", *rule], ["iptables", "-t", "nat", "-A", *rule]):
+        done = checks("OVL-EGRESS-001 and docker1", tmp_path)
+    subnet = rule[rule.index("-s") + 1]
+    assert_fails(
+        done, "OVL-EGRESS-001", "no connection", f"no MASQUERADE rule for {subnet} in docker1's nat POSTROUTING"
+    )
+
+
+def test_bridge_egress_check_fails_when_the_host_stops_forwarding(lab, tmp_path):
+    docker2 = lab.host("docker2")
+    forwarding = ["sysctl", "-w", "net.ipv4.ip_forward"]
+    with changed(docker2, [*forwarding[:-1], f"{forwarding[-1]}=0"], [*forwarding[:-1], f"{forwarding[-1]}=1"]):
+        done = checks("BR-EGRESS-001 and docker2", tmp_path)
+    assert_fails(done, "BR-EGRESS-001", "docker2 does not forward packets (net.ipv4.ip_forward=0)")
+
+
+def test_icc_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_path):
+    docker3 = lab.host("docker3")
+    with changed(
+        docker3, ["iptables", "-I", "DOCKER-USER", "-j", "ACCEPT"], ["iptables", "-D", "DOCKER-USER", "-j", "ACCEPT"]
+    ):
+        done = checks("ICC-001 and docker3", tmp_path)
+    assert_fails(done, "ICC-001", "every probe between the two containers stopped", "got through:", "connected")
+
+
+def test_docker_user_check_fails_when_forward_no_longer_jumps_to_docker_user(lab, tmp_path):
+    docker4 = lab.host("docker4")
+    try:
+        done = checks("FW-USER-001 and docker4", tmp_path, sabotage="userjump")
+    finally:
+        docker4.run(["sh", "-c", "iptables -C FORWARD -j DOCKER-USER || iptables -I FORWARD -j DOCKER-USER"])
+    assert_fails(
+        done,
+        "FW-USER-001",
+        "every probe stopped by the inserted DROP",
+        "got through: GET http://192.168.50.102",
+        "FORWARD began with",
+        "not the jump to DOCKER-USER",
+    )
+
+
+def test_dns_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
+    done = checks("DNS-001 and docker1 and docker2", tmp_path, sabotage="dns")
+    assert_fails(done, "DNS-001", "resolves to", "alone", "Observed: no answer")
+
+
+def test_the_labs_dns_server_unreachable_is_a_broken_lab(lab, tmp_path):
+    rule = ["FORWARD", "-p", "udp", "--dport", "53", "-j", "DROP"]
+    with changed(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
+        done = checks("DNS-002 and docker3", tmp_path)
+    assert done.returncode == 1 and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
+    assert "the lab's DNS server on outside (198.51.100.10) does not answer docker3" in done.output, done.output[-3000:]
+
+
+def test_mtu_check_fails_naming_the_path_mtu_and_the_remedy_when_fragments_are_dropped(lab, tmp_path):
+    # dc2 carries 1400 bytes and the router drops fragments: an overlay's full-size packets cannot reach dc2.
+    small = (["ip", "link", "set", "br-dc2", "mtu", "1400"], ["ip", "link", "set", "br-dc2", "mtu", "1500"])
+    no_fragments = ["FORWARD", "-f", "-j", "DROP"]
+    try:
+        with (
+            changed(lab.router, *small),
+            changed(lab.router, ["iptables", "-I", *no_fragments], ["iptables", "-D", *no_fragments]),
+        ):
+            done = checks("OVL-MTU-001 and docker1 and docker4", tmp_path)
+            assert_fails(
+                done,
+                "OVL-MTU-001",
+                "a 1450-byte don't-fragment ping arrives",
+                "the underlay from docker1 to docker4 carries 1400 bytes, the overlay needs 1500",
+                "remedy: create the overlay with -o com.docker.network.driver.mtu=1400",
+            )
+    finally:  # the hosts' kernels cache the router's "fragmentation needed" for 10 minutes
+        for host in lab.docker_hosts:
+            host.run(["ip", "route", "flush", "cache"])
 
 
 def test_a_host_down_is_a_broken_lab_not_a_docker_failure(lab, tmp_path):

@@ -68,3 +68,44 @@ def test_a_network_not_found_by_name_while_starting_a_container_is_the_same_symp
     found = known_defects.recognise(failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", "7 4026533001 ?")])
     assert found.known and "1 dockerd thread(s) on docker4 stuck" in str(found)
     assert not known_defects.recognise(failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", NONE)]).known
+
+
+class HostRunning(LabHost):
+    """A host whose `docker version` says the recorded server version."""
+
+    def __init__(self, name: str, version: str):
+        super().__init__(Host(name, "docker", None, None, version[:5]))
+        self.version = version
+
+    def run(self, cmd, *, timeout=60, check=False):
+        return CommandResult(self.argv(cmd), 0, self.version + "\n", "", self.name)
+
+    def interactive_argv(self, cmd):
+        return list(cmd)
+
+    docker_url = "unix:///nowhere"
+
+
+# As FW-USER-001 said it on 20.10 with the kv store, six checks at once (the DROP bypassed twice).
+BYPASSED = (
+    "FW-USER-001 failed [kv-docker1]\nExpected: every probe stopped by the inserted DROP, before and after Docker "
+    "created a network\nObserved: got through: GET http://10.10.10.101:32768/: connected (netproof); GET "
+    "http://10.10.10.101:32768/: connected (netproof); while Docker created 2 other network(s) on docker1"
+)
+
+
+def test_a_drop_bypassed_while_other_networks_were_created_is_known_before_28():
+    found = known_defects.recognise(BYPASSED, [HostRunning("docker1", "20.10.24+dfsg1")])
+    assert found.known and found.defect.reference == "moby/moby#43585"
+    assert "docker1 runs Docker 20.10.24+dfsg1, which deletes and re-inserts FORWARD's jump" in str(found)
+
+
+def test_the_same_bypass_on_28_is_a_failure():
+    found = known_defects.recognise(BYPASSED, [HostRunning("docker1", "28.5.2+dfsg4")])
+    assert not found.known
+    assert "run Docker 28.0 or later" in str(found)
+
+
+def test_a_bypass_with_no_network_created_meanwhile_is_a_plain_failure():
+    plain = BYPASSED.split("; while")[0]
+    assert known_defects.recognise(plain, [HostRunning("docker1", "20.10.24+dfsg1")]) is None

@@ -9,6 +9,7 @@ failure said. A symptom without its mechanism stays a failure, and says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netproof.providers.base import LabHost
@@ -23,20 +24,37 @@ _STUCK_THREADS = (
 )
 
 
+def stuck_threads(host: LabHost) -> str | None:
+    """moby/libnetwork#1838's mechanism on the host: which dockerd threads sit in which other namespaces."""
+    result = host.run(["sh", "-c", _STUCK_THREADS])
+    stuck = [line.split() for line in result.stdout.splitlines() if len(line.split()) == 3] if result.ok else []
+    if not stuck:
+        return None
+    threads = ", ".join(f"{tid} in {name if name != '?' else 'netns inode ' + inode}" for tid, inode, name in stuck)
+    return f"{len(stuck)} dockerd thread(s) on {host.name} stuck in other network namespaces: {threads}"
+
+
+def reinserts_user_jump(host: LabHost) -> str | None:
+    """moby/moby#43585's mechanism: an engine before 28.0, which deletes FORWARD's jump to DOCKER-USER and
+    inserts it again each time it creates a network (28.0 leaves it in place, see moby/moby#49538)."""
+    result = host.run(["docker", "version", "--format", "{{.Server.Version}}"])
+    version = result.stdout.strip()
+    major = re.match(r"(\d+)\.", version)
+    if not result.ok or not major or int(major.group(1)) >= 28:
+        return None
+    return (
+        f"{host.name} runs Docker {version}, which deletes and re-inserts FORWARD's jump to DOCKER-USER for every "
+        "network it creates"
+    )
+
+
 @dataclass(frozen=True)
 class KnownDefect:
     reference: str
     summary: str
     symptom: re.Pattern
-
-    def diagnose(self, host: LabHost) -> str | None:
-        """The defect's mechanism on the host, described (which threads, in which namespaces), or None."""
-        result = host.run(["sh", "-c", _STUCK_THREADS])
-        stuck = [line.split() for line in result.stdout.splitlines() if len(line.split()) == 3] if result.ok else []
-        if not stuck:
-            return None
-        threads = ", ".join(f"{tid} in {name if name != '?' else 'netns inode ' + inode}" for tid, inode, name in stuck)
-        return f"{len(stuck)} dockerd thread(s) on {host.name} stuck in other network namespaces: {threads}"
+    diagnose: Callable[[LabHost], str | None]  # the defect's mechanism on a host, described, or None
+    lacking: str  # what was not found when the symptom shows without the mechanism
 
     def recognise(self, failure: str, hosts: list[LabHost]) -> Recognition | None:
         """None when the failure does not show the symptom; else what was found of the mechanism."""
@@ -60,10 +78,7 @@ class Recognition:
     def __str__(self) -> str:
         if self.known:
             return f"known Docker defect {self.defect.reference}: {self.defect.summary} ({self.mechanism})"
-        return (
-            f"the symptom of {self.defect.reference}, but no dockerd thread stuck in another network namespace on "
-            "the check's hosts: treated as a failure"
-        )
+        return f"the symptom of {self.defect.reference}, but {self.defect.lacking}: treated as a failure"
 
 
 KNOWN_DEFECTS = (
@@ -80,6 +95,17 @@ KNOWN_DEFECTS = (
             r"network is unreachable|etcd cluster is unavailable|from store|network \S+ not found"
             r"|with no IP address|bad address"
         ),
+        stuck_threads,
+        "no dockerd thread stuck in another network namespace on the check's hosts",
+    ),
+    KnownDefect(
+        "moby/moby#43585",
+        "before 28.0, each network Docker creates removes FORWARD's jump to DOCKER-USER for a moment before putting "
+        "it back, and what arrives in that moment bypasses the user's rules",
+        # FW-USER-001 says when probes got through while networks were being created on the host.
+        re.compile(r"while Docker created \d+ other network"),
+        reinserts_user_jump,
+        "the check's hosts run Docker 28.0 or later, which leaves the jump in place",
     ),
 )
 

@@ -26,7 +26,7 @@ def on_host(host: LabHost) -> Runner:
     return lambda argv: host.run(["busybox", *argv])
 
 
-def _ran(result: CommandResult) -> CommandResult:
+def ran(result: CommandResult) -> CommandResult:
     """A probe that could not even start proves nothing: that is a broken lab, not a blocked path."""
     text = result.stderr + result.stdout
     if result.returncode in (126, 127) or "No such file or directory" in text or "applet not found" in text:
@@ -56,7 +56,7 @@ class Ping:
 
 
 def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
-    result = _ran(run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target]))
+    result = ran(run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target]))
     m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
     sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     return Ping(target, sent, received, result)
@@ -81,7 +81,14 @@ def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str 
     """GET / from address:port; a `query` (`?query`) lets a capture at the far end tell this request from others."""
     url = f"http://{address}:{port}/" + (f"?{query}" if query else "")
     # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
-    return Fetch(url, _ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
+    return Fetch(url, ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
+
+
+def nslookup(run: Runner, name: str) -> tuple[CommandResult, list[str]]:
+    """busybox nslookup where the probe starts (a container asks its resolver); the IPv4 addresses answered."""
+    result = ran(run(["nslookup", name]))
+    answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
+    return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
 
 
 @dataclass

@@ -6,6 +6,11 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   gwbridge  connect every container on an --internal network to docker_gwbridge as well
   dns       flush the nat table in every container's namespace as it is created: the rules that send
             its queries to 127.0.0.11:53 on to Docker's embedded DNS server are gone
+  published once a container with a published port is created, flush its host's nat DOCKER chain
+            and stop the host's docker-proxy processes: nothing forwards the port any more
+  raw       once a container is created, flush its host's raw PREROUTING (Docker 28's drops of what is
+            sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
+            127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
@@ -37,6 +42,14 @@ def _sabotaged_container(self, host, network, **options):
         network.overlay_namespace(second.host).run(["ip", "link", "set", "vxlan0", "down"])
     if what == "dns":
         made.netns.run(["iptables", "-t", "nat", "-F"])
+    if what == "published" and options.get("ports"):
+        host.run(["iptables", "-t", "nat", "-F", "DOCKER"])
+        own = "own=$(stat -L -c %i /proc/self/ns/net)"  # this machine's processes are all visible: the host's own
+        stop = 'for p in $(pgrep -x docker-proxy); do [ "$(stat -L -c %i /proc/$p/ns/net)" = "$own" ] && kill $p; done'
+        host.run(["sh", "-c", f"{own}; {stop}; true"])
+    if what == "raw":
+        host.run(["iptables", "-t", "raw", "-F", "PREROUTING"])
+        host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])
     if what == "userjump":
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
     if what == "gwbridge" and network.internal:

@@ -20,20 +20,29 @@ from .conftest import ROOT, ChecksRun, Machine, assert_nothing_left, claim, netp
 NAME = "t-break"
 
 
+def seed_lab(name: str, **overrides):
+    """A seed lab for a module's breakage tests, brought up once and down after them, leaving nothing behind."""
+    before = Machine.now()
+    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(name), **overrides))
+    yield lab
+    take_down(name)
+    assert_nothing_left(name, before)
+
+
+def checks_on(name: str, select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
+    """The selected checks, serially, on a lab (the sabotage plugin breaking Docker's plumbing, if asked)."""
+    env = dict(os.environ, NETPROOF_SABOTAGE=sabotage or "")
+    extra = ("-p", "tests.lab.sabotage_plugin") if sabotage else ()
+    return run_checks(name, report, select=select, workers=None, extra=extra, env=env, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def lab():
-    before = Machine.now()
-    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
-    yield lab
-    take_down(NAME)
-    assert_nothing_left(NAME, before)
+    yield from seed_lab(NAME)
 
 
 def checks(select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
-    """The selected checks, serially, on the module's lab (the sabotage plugin breaking Docker's plumbing, if asked)."""
-    env = dict(os.environ, NETPROOF_SABOTAGE=sabotage or "")
-    extra = ("-p", "tests.lab.sabotage_plugin") if sabotage else ()
-    return run_checks(NAME, report, select=select, workers=None, extra=extra, env=env, timeout=300)
+    return checks_on(NAME, select, report, sabotage)
 
 
 def assert_fails(run: ChecksRun, check_id: str, *causes: str) -> None:
@@ -196,6 +205,11 @@ def test_mtu_check_fails_naming_the_path_mtu_and_the_remedy_when_fragments_are_d
     finally:  # the hosts' kernels cache the router's "fragmentation needed" for 10 minutes
         for host in lab.docker_hosts:
             host.run(["ip", "route", "flush", "cache"])
+
+
+def test_published_port_check_fails_when_nothing_forwards_the_port(lab, tmp_path):
+    done = checks("PUB-001 and docker2", tmp_path, sabotage="published")
+    assert_fails(done, "PUB-001", "outside reaches the published port at 10.10.10.102:", "no DNAT of port")
 
 
 def test_a_host_down_is_a_broken_lab_not_a_docker_failure(lab, tmp_path):

@@ -1,5 +1,6 @@
 """The checks pass on the seed lab, with pytest -n auto and (nightly) serially, with the same cases: on
-engine 20.10 with both control planes and on 28.5 with swarm. And a run with no lab up brings
+engine 20.10 with both control planes, and on 26.1 and 28.5 with swarm. A check whose promise the
+engine predates is not-promised; a known defect is allowed only where it is known. And a run with no lab up brings
 the seed lab up once for all workers and down once after them."""
 
 from __future__ import annotations
@@ -9,14 +10,23 @@ import pytest
 from netproof.lab.lab import Lab
 from netproof.model import topology
 
-from .conftest import CHECK_IDS, ROOT, assert_nothing_left, claim, expected_cases, run_checks
+from .conftest import CATALOGUE, CHECK_IDS, ROOT, assert_nothing_left, claim, expected_cases, run_checks
+
+# Where each known defect may strike: the kv store's stuck threads (moby/libnetwork#1838), and before 28.0
+# a DOCKER-USER rule bypassed while another check creates a network on the same host (moby/moby#43585).
+KNOWN_HERE = {
+    ("20.10", "swarm"): {"moby/moby#43585"},
+    ("20.10", "kv"): {"moby/libnetwork#1838", "moby/moby#43585"},
+    ("26.1", "swarm"): {"moby/moby#43585"},
+    ("28.5", "swarm"): set(),
+}
 
 
 @pytest.mark.parametrize("mode", ["parallel", pytest.param("serial", marks=pytest.mark.nightly)])
 @pytest.mark.parametrize(
     "engine, control_plane",
-    [("20.10", "swarm"), ("20.10", "kv"), ("28.5", "swarm")],
-    ids=["20.10-swarm", "20.10-kv", "28.5-swarm"],
+    [("20.10", "swarm"), ("20.10", "kv"), ("26.1", "swarm"), ("28.5", "swarm")],
+    ids=["20.10-swarm", "20.10-kv", "26.1-swarm", "28.5-swarm"],
 )
 def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     """Every check of the catalogue, every case passed (kv: or a known defect); with -n auto, and (nightly) serially."""
@@ -29,9 +39,12 @@ def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     assert len(run.outcomes) == expected_cases(lab), sorted(run.outcomes)
     doctor = run.results().doctor
     assert doctor["healthy"], f"the lab doctor failed a healthy lab: {[f for f in doctor['findings'] if not f['ok']]}"
-    assert all(o in ("passed", "known-defect") for o in run.outcomes.values()), f"{mode}: {run.outcomes}"
-    if control_plane == "swarm":
-        assert set(run.outcomes.values()) == {"passed"}, f"{mode}: only kv has a known defect: {run.outcomes}"
+    promised = {c.id: c.promised_on(engine) for c in CATALOGUE}
+    for case in run.results().checks:
+        allowed = {"passed", "known-defect"} if promised[case.id] else {"not-promised"}
+        assert case.outcome in allowed, f"{mode}: {case.id}[{case.case}] {case.outcome}: {case.message}"
+        if case.outcome == "known-defect":
+            assert case.defect in KNOWN_HERE[(engine, control_plane)], f"{case.id}[{case.case}]: {case.message}"
     lab.down()
     assert_nothing_left(name, machine)
 

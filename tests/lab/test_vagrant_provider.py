@@ -17,7 +17,8 @@ from netproof.progress import Progress
 
 from .conftest import ROOT, assert_nothing_left, run_checks
 
-pytestmark = pytest.mark.slow
+# Nightly: two VMs under software emulation take about 14 minutes, more than the CI budget leaves.
+pytestmark = [pytest.mark.slow, pytest.mark.nightly]
 LAB = "t-vagrant"
 
 

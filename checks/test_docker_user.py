@@ -58,8 +58,10 @@ def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetc
     "networks, and removing it restores the service",
 )
 def test_docker_user(docker_host, workspace, proof, outside):
+    # From here on, other networks Docker creates on the host can disturb FORWARD (moby/moby#43585).
+    since = host_clock(docker_host)
     net = workspace.bridge(docker_host, role="usr")
-    c = workspace.container(docker_host, net, command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None})
+    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
     port = published_port(docker_host, c)
     where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
     proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
@@ -70,7 +72,6 @@ def test_docker_user(docker_host, workspace, proof, outside):
     rule = ["-s", outside.address, "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(port), "-j", "DROP"]
     with user_rule(proof, docker_host, "-I", rule) as added:
         proof.require(added, expected="the rule is accepted", observed="iptables refused it", where=docker_host.name)
-        since = host_clock(docker_host)
         stopped = fetches(outside, docker_host, port)
         forward = docker_host.infra.iptables.rules("filter", "FORWARD")
         proof.data("FORWARD during the first probes", forward, where=docker_host.name)
@@ -83,8 +84,9 @@ def test_docker_user(docker_host, workspace, proof, outside):
         first_rule = forward[1] if len(forward) > 1 else "(none)"  # forward[0] is the policy
         if through and first_rule != f"-A FORWARD -j {CHAIN}":
             through.append(f"FORWARD began with {first_rule!r}, not the jump to {CHAIN}")
-        if through:  # were networks being created meanwhile (moby/moby#43585)? Not the check's own, made between probes
-            others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n != created.name]
+        if through:  # were other checks creating networks on this host meanwhile (moby/moby#43585)?
+            mine = {net.name, created.name}
+            others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n not in mine]
             proof.text("networks created on the host meanwhile", "\n".join(others) or "none", where=docker_host.name)
             if others:
                 through.append(f"while Docker created {len(others)} other network(s) on {docker_host.name}")

@@ -25,8 +25,8 @@ NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
 )
 def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
     net = workspace.bridge(docker_host, options=NO_ICC, role="noicc")
-    a = workspace.container(docker_host, net, role="a", command=probes.SERVE)
-    b = workspace.container(docker_host, net, role="b", command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None})
+    a = workspace.server(docker_host, net, role="a")
+    b = workspace.server(docker_host, net, role="b", ports={f"{probes.HTTP_PORT}/tcp": None})
     where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"
 
     window = probes.Window(f"{a} and {b}")

@@ -21,8 +21,6 @@ from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 from netproof.proof.routes import random_subnet, route_on_router
 
-SERVE = probes.SERVE
-
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):
     rules = {table: host.infra.iptables.rules(table) for table in ("filter", "nat")}
@@ -107,8 +105,8 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     bridge_name = f"npint{secrets.token_hex(3)}"  # a custom name, as operators give them
     net = workspace.bridge(docker_host, internal=True, bridge_name=bridge_name, subnet=random_subnet())
     where = f"{docker_host.name}, internal bridge {net.name} ({bridge_name}, {net.subnet})"
-    a = workspace.container(docker_host, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
-    b = workspace.container(docker_host, net, role="b", command=SERVE)
+    a = workspace.server(docker_host, net, role="a", cap_add=["NET_ADMIN"])
+    b = workspace.server(docker_host, net, role="b")
     require_within(proof, a, b, where)
     record_firewall(proof, docker_host, net, bridge_name)
 
@@ -135,8 +133,8 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
 def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     net = workspace.overlay(internal=True, subnet=random_subnet())
     where = f"internal overlay {net.name} ({net.subnet}), {pair.src.name} -> {pair.dst.name}"
-    a = workspace.container(pair.src, net, role="a", command=SERVE, cap_add=["NET_ADMIN"])
-    b = workspace.container(pair.dst, net, role="b", command=SERVE)
+    a = workspace.server(pair.src, net, role="a", cap_add=["NET_ADMIN"])
+    b = workspace.server(pair.dst, net, role="b")
     require_within(proof, a, b, where)
     record_firewall(proof, pair.src, net)
 

@@ -46,9 +46,7 @@ def require_answers(proof, outside, address: str, port: int, where: str, missing
 )
 def test_published_port_answers(docker_host, workspace, proof, outside):
     net = workspace.bridge(docker_host, role="pub")
-    public = workspace.container(
-        docker_host, net, role="pub", command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None}
-    )
+    public = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
     port = host_port(docker_host, public)
     proof.require(
         port is not None, expected=f"{public.name}'s port published", observed="no host port", where=str(public)
@@ -81,10 +79,8 @@ def test_published_port_answers(docker_host, workspace, proof, outside):
 )
 def test_direct_routing(docker_host, lab, workspace, proof, outside):
     net = workspace.bridge(docker_host, subnet=random_subnet(), role="drt")
-    hidden = workspace.container(docker_host, net, role="hid", command=probes.SERVE)
-    shown = workspace.container(
-        docker_host, net, role="pub", command=probes.SERVE, ports={f"{probes.HTTP_PORT}/tcp": None}
-    )
+    hidden = workspace.server(docker_host, net, role="hid")
+    shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
     port = host_port(docker_host, shown)
     where = f"{outside.name}, routed to {net.subnet} via {docker_host.name}"
     window = probes.Window(f"{outside.name} to containers' own addresses on {net.subnet}")

@@ -15,6 +15,7 @@ from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.providers import require_engine_control
 
+from ..browser import dom
 from .conftest import ROOT, ChecksRun, Machine, assert_nothing_left, claim, netproof, run_checks, take_down
 
 NAME = "t-break"
@@ -284,3 +285,49 @@ def test_a_promise_the_engine_does_not_make_is_not_promised_whatever_it_observed
     assert held.message.endswith("it held here")
     assert "Observed: the present" in broken.message, "what was observed is kept"
     assert "netproof: 2 not-promised" in run.output
+
+
+# A stand-in for FW-USER-001 on the day another check created a network on its host mid-probe: its failure
+# carries moby/moby#43585's symptom, and the plugin looks for the mechanism on the real host (its engine).
+BYPASSED = """
+from netproof.catalogue import check
+
+
+@check("TMP-BYPASS-001", scope="host", tags=("firewall",), promise="a DROP in DOCKER-USER holds always")
+def test_bypassed(docker_host, proof):
+    proof.command("docker version", docker_host.run(["docker", "version", "--format", "{{.Server.Version}}"]))
+    proof.require(
+        False,
+        expected="every probe stopped by the inserted DROP",
+        observed=f"got through: GET http://{docker_host.address}:32768/: connected (netproof); while Docker created "
+        f"1 other network(s) on {docker_host.name}",
+        where=f"outside -> {docker_host.name}:32768",
+    )
+"""
+
+
+def test_a_known_defect_keeps_its_failure_and_strict_fails_the_run(lab, tmp_path):
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    (folder / "test_bypass.py").write_text(BYPASSED)
+    run = run_checks(NAME, tmp_path / "report", checks=folder, workers=None, select="docker3")
+    assert run.returncode == 0, run.output[-3000:]  # a known defect is not a failure of the run...
+    assert run.outcomes == {"TMP-BYPASS-001[swarm-docker3]": "known-defect"}, run.output[-3000:]
+    assert "netproof: known defect moby/moby#43585: 1 of 1 swarm cases" in run.output, run.output[-3000:]
+    (case,) = run.results().checks
+    assert case.defect == "moby/moby#43585"
+    for kept in ("Expected: every probe stopped", "Observed: got through", "Where: outside -> docker3:32768"):
+        assert kept in case.message, case.message
+    assert "docker3 runs Docker 20.10" in case.message  # the mechanism, found on the host then
+    titles = [e["title"] for e in case.evidence]
+    assert "docker version" in titles and any(t.startswith("known defect moby/moby#43585") for t in titles), titles
+    page = dom(tmp_path / "profile", run.report / "index.html")
+    assert "data-outcome='known-defect'" in page.replace('"', "'") and "Observed: got through" in page
+    assert "known defect moby/moby#43585: 1 of 1 swarm cases" in page
+
+    strict = run_checks(
+        NAME, tmp_path / "strict", checks=folder, workers=None, select="docker3", extra=("--strict-defects",)
+    )
+    assert strict.returncode == 1, strict.output[-3000:]  # ...unless the gate must be defect-free
+    assert strict.outcomes == {"TMP-BYPASS-001[swarm-docker3]": "known-defect"}
+    assert "(counted as failures)" in strict.output

@@ -68,6 +68,10 @@ def per_check(outcomes: dict[str, str]) -> dict[str, int]:
     return dict(collections.Counter(case.split("[")[0] for case in outcomes))
 
 
+def not_promised(outcomes: dict[str, str]) -> set[str]:
+    return {case.split("[")[0] for case, outcome in outcomes.items() if outcome == "not-promised"}
+
+
 def assert_a_dropped_tunnel_is_reopened_or_named(source: Lab, inventory_file: Path) -> None:
     """The forwarded docker socket is a lab part: dropped, it is re-opened once; when it cannot be (docker1's
     sshd gone), a request ends in one line naming the host and the tunnel."""
@@ -107,8 +111,11 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     over_ssh = run_checks(str(inventory_file), tmp_path / "ssh")
     assert over_ssh.returncode == 0, over_ssh.output[-3000:]
     assert "lab t-sshlab: up (ssh, swarm" in over_ssh.output
-    # The same checks, as many cases each, all passed (the pairs differ: the inventory lists docker2 first).
-    assert set(over_ssh.outcomes.values()) == set(direct.outcomes.values()) == {"passed"}
+    # The same checks, as many cases each, with the same verdicts (the pairs differ: the inventory lists docker2
+    # first): passed, or not promised by 20.10, or a known defect of 20.10.
+    for run in (direct, over_ssh):
+        assert set(run.outcomes.values()) <= {"passed", "not-promised", "known-defect"}, run.output[-3000:]
+    assert not_promised(over_ssh.outcomes) == not_promised(direct.outcomes)
     assert per_check(over_ssh.outcomes) == per_check(direct.outcomes)
     assert any("docker2->" in case for case in over_ssh.outcomes), sorted(over_ssh.outcomes)
     assert_a_dropped_tunnel_is_reopened_or_named(source, inventory_file)

@@ -109,3 +109,13 @@ def test_the_same_bypass_on_28_is_a_failure():
 def test_a_bypass_with_no_network_created_meanwhile_is_a_plain_failure():
     plain = BYPASSED.split("; while")[0]
     assert known_defects.recognise(plain, [HostRunning("docker1", "20.10.24+dfsg1")]) is None
+
+
+def test_a_remote_name_the_embedded_dns_never_learned_is_the_kv_symptom():
+    # Seen on 20.10 with the kv store: nslookup's answer once the name, unknown to the embedded DNS, was sent on.
+    failure = (
+        "DNS-001 failed [kv-docker1->docker4]\nExpected: np-gw2-d1deb2-b resolves to 10.0.6.2 alone\n"
+        'Observed: no answer (["** server can\'t find np-gw2-d1deb2-b: REFUSED"])'
+    )
+    found = known_defects.recognise(failure, [RecordedHost("docker1", NONE), RecordedHost("docker4", STUCK)])
+    assert found.known and found.defect.reference == "moby/libnetwork#1838"

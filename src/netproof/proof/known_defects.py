@@ -89,20 +89,23 @@ KNOWN_DEFECTS = (
         # The store unreachable from a stuck thread shows as any of these, as seen in this lab: the
         # dial itself, a read that comes back empty (a network not found, by ID, or by name when a
         # container is started on it; no address allocated), and a remote container's name never
-        # reaching the embedded DNS. See also moby/libnetwork#646:
+        # reaching the embedded DNS (busybox ping: "bad address"; nslookup: the name, unknown to the embedded
+        # DNS, is sent on to the lab's DNS server, which refuses it). See also moby/libnetwork#646:
         # "whenever libnetwork perceives that the cluster-store is unreachable ... things fall apart".
         re.compile(
             r"network is unreachable|etcd cluster is unavailable|from store|network \S+ not found"
-            r"|with no IP address|bad address"
+            r"|with no IP address|bad address|server can't find \S+: REFUSED"
         ),
         stuck_threads,
         "no dockerd thread stuck in another network namespace on the check's hosts",
     ),
     KnownDefect(
         "moby/moby#43585",
-        "before 28.0, each network Docker creates removes FORWARD's jump to DOCKER-USER for a moment before putting "
-        "it back, and what arrives in that moment bypasses the user's rules",
-        # FW-USER-001 says when probes got through while networks were being created on the host.
+        "before 28.0, Docker rearranges FORWARD for each network it creates, deleting its jump to DOCKER-USER and "
+        "inserting it again at the top, and does not order two creations against each other: while networks are "
+        "created, and after two were created at once, the jump can be missing or below a bridge's own rules, and "
+        "what arrives then bypasses the user's rules",
+        # FW-USER-001 says when probes got through while other networks were being created on the host.
         re.compile(r"while Docker created \d+ other network"),
         reinserts_user_jump,
         "the check's hosts run Docker 28.0 or later, which leaves the jump in place",

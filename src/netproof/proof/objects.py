@@ -18,6 +18,7 @@ import docker.types
 from netproof import wait
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
+from netproof.proof import probes
 from netproof.proof.namespaces import NetNamespace
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
@@ -246,6 +247,19 @@ class Workspace:
         return Container(
             host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"]
         )
+
+    def server(self, host: LabHost, network: Network, *, role: str = "srv", **options) -> Container:
+        """A container serving a page on probes.HTTP_PORT, returned once it listens: a probe sent before that
+        would be refused, and a refusal must mean the network refused."""
+        c = self.container(host, network, role=role, command=probes.SERVE, **options)
+        port = f":{probes.HTTP_PORT:04X} "
+
+        def listening() -> bool:  # the sockets of the container's namespace (httpd may take IPv6's); 0A is LISTEN
+            table = c.netns.run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).stdout.splitlines()
+            return any(port in line and line.split()[3] == "0A" for line in table if len(line.split()) > 3)
+
+        wait.until(listening, timeout=10 * self.patience, what=f"{c} to listen on port {probes.HTTP_PORT}")
+        return c
 
     def docker_run(
         self, host: LabHost, network: Network, options: list[str], *, role: str = "c"

@@ -1,10 +1,12 @@
 """PUB-001, PUB-002: published ports answer where they are published, and nowhere else.
 
 PUB-001: a port published with -p answers the outside host on the docker host's underlay address;
-the DNAT rule (and docker-proxy) for it are the mechanism. (A port published on 127.0.0.1 only, which
-a neighbour must not reach by sending to 127.0.0.1 with the host's MAC, moby/moby#49325, is not
-checked yet: on the netns lab the neighbour's frames to 127.0.0.1 never reach the docker host, so
-such a check could not fail there.)
+the DNAT rule for it is the mechanism.
+
+PUB-003: a port published on 127.0.0.1 only is not reached by a neighbour on the same segment that
+sends to 127.0.0.1 with the docker host's MAC address (the method of moby/moby#41872; Docker drops such
+packets since 28.0, moby/moby#49325). The neighbour's SYNs are written with a raw socket
+(wire.CRAFT_SYN, the neighbour's python3, standard library only), and looked for at the container.
 
 PUB-002: direct routing. With the router told that a bridge network's subnet is behind the docker
 host, the outside host reaches neither a container's unpublished port nor its published port at the
@@ -14,8 +16,12 @@ answers on the host's address.
 
 from __future__ import annotations
 
+import secrets
+
+import pytest
+
 from netproof.catalogue import check
-from netproof.proof import probes
+from netproof.proof import probes, wire
 from netproof.proof.routes import random_subnet, route_on_router
 
 SINCE_28 = "28.0"
@@ -65,6 +71,63 @@ def test_published_port_answers(docker_host, workspace, proof, outside):
     proof.mechanism(
         "DNAT for the published port",
         [r.replace(str(port), "<port>").replace(public.ip, "<container>") for r in forwarded],
+    )
+
+
+@check(
+    "PUB-003",
+    scope="host",
+    tags=("bridge", "published-ports", "firewall"),
+    since=SINCE_28,
+    reference="moby/moby#49325 (the method of moby/moby#41872)",
+    promise="a port published on 127.0.0.1 only is not reached by a neighbour sending to 127.0.0.1 with the "
+    "docker host's MAC address",
+)
+def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir):
+    neighbours = [h for h in lab.hosts.values() if h.spec.subnet == docker_host.spec.subnet and h is not docker_host]
+    if not neighbours:
+        pytest.skip(f"no other lab host shares {docker_host.name}'s subnet to send from")
+    neighbour = neighbours[0]
+    net = workspace.bridge(docker_host, role="loc")
+    local_port = 20000 + secrets.randbelow(20000)
+    local = workspace.server(docker_host, net, role="loc", ports={f"{probes.HTTP_PORT}/tcp": ("127.0.0.1", local_port)})
+    mac = docker_host.run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    own_mac = neighbour.run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    at_container = wire.Capture(
+        local.netns, "eth0", f"tcp dst port {probes.HTTP_PORT}", evidence_dir / f"{local.name}-from-neighbour.pcap"
+    )
+    craft = [
+        "python3",
+        "-c",
+        wire.CRAFT_SYN,
+        mac,
+        own_mac,
+        neighbour.address,
+        "127.0.0.1",
+        str(local_port),
+        "eth0",
+    ]
+    with at_container:
+        sent = probes.ran(neighbour.run(craft, timeout=30))  # no python3 on the neighbour: a broken lab
+    proof.command(f"{neighbour.name} sends SYNs to 127.0.0.1:{local_port} with {docker_host.name}'s MAC {mac}", sent)
+    proof.require(sent.ok, expected="the frames were sent", observed=sent.stderr.strip()[-300:], where=neighbour.name)
+    proof.pcap(at_container.describe(), at_container.dest, where=docker_host.name)
+    arrived = wire.count_packets(at_container.dest)
+    localnet = docker_host.run(["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]).stdout.strip()
+    raw = docker_host.infra.iptables.rules("raw", "PREROUTING")
+    proof.data(f"raw PREROUTING of {docker_host.name}", raw, where=docker_host.name)
+    guards = [r for r in raw if "127.0.0.1" in r and f"--dport {local_port}" in r and "DROP" in r]
+    proof.require(
+        arrived == 0,
+        expected=f"nothing from {neighbour.name} reaches {local.name}, published on 127.0.0.1:{local_port} only",
+        observed=f"{arrived} packet(s) arrived at {local.name} ({docker_host.name}: route_localnet={localnet}; "
+        + ("a raw PREROUTING DROP" if guards else "no raw PREROUTING DROP")
+        + f" for 127.0.0.1:{local_port} from other interfaces)",
+        where=f"{neighbour.name} -> 127.0.0.1:{local_port} via {docker_host.name}'s MAC {mac}",
+    )
+    proof.mechanism("net.ipv4.conf.all.route_localnet", localnet)
+    proof.mechanism(
+        "raw DROP for the 127.0.0.1 port from other interfaces", [g.replace(str(local_port), "<port>") for g in guards]
     )
 
 

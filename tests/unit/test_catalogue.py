@@ -42,6 +42,7 @@ def test_the_shipped_catalogue():
         "OVL-VXLAN-001",
         "PUB-001",
         "PUB-002",
+        "PUB-003",
     ]
     ping = next(c for c in checks if c.id == "OVL-PING-001")
     assert (

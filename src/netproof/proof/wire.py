@@ -202,3 +202,26 @@ def count_fragments(pcap: Path) -> int:
     from scapy.utils import rdpcap
 
     return sum(1 for p in rdpcap(str(pcap)) if IP in p and (p[IP].flags.MF or p[IP].frag))
+
+
+# A TCP SYN in an Ethernet frame, sent from a lab host with a raw socket (the stdlib's: scapy's sendp sends
+# nothing for a packet addressed to 127.0.0.1, whatever interface it is given). argv: destination MAC,
+# source MAC, source IPv4, destination IPv4, destination port, interface.
+CRAFT_SYN = """
+import socket, struct, sys
+def csum(b):
+    b += b"\\0" * (len(b) % 2)
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b)); s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+dmac, smac, src, dst, port, iface = sys.argv[1:7]
+S, D, port = socket.inet_aton(src), socket.inet_aton(dst), int(port)
+tcp = struct.pack("!HHIIBBHHH", 40000 + port % 20000, port, 0, 0, 5 << 4, 0x02, 8192, 0, 0)
+tcp = tcp[:16] + struct.pack("!H", csum(S + D + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, S, D)
+ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+frame = bytes.fromhex(dmac.replace(":", "")) + bytes.fromhex(smac.replace(":", "")) + b"\\x08\\x00" + ip + tcp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for _ in range(3):
+    s.send(frame)
+"""

@@ -8,9 +8,11 @@ lab host's run. Probes use busybox, which the test image and every netns host ha
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netproof import wait
 from netproof.proof.evidence import LabBroken
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
@@ -60,6 +62,17 @@ def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
     m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
     sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     return Ping(target, sent, received, result)
+
+
+def first_reply(run: Runner, target: str, timeout: float) -> float | None:
+    """Seconds until a first echo reply (single pings, 1 s each, until `timeout`), or None. A remote container's
+    address reaches a host's overlay through the control plane a moment after the container starts: checks
+    that then require no loss let it have that moment, and say how long it took."""
+    started = time.monotonic()
+    _, reached = wait.poll(
+        lambda: ping(run, target, count=1, wait=1), holds=lambda p: p.ok, timeout=timeout, interval=0.2
+    )
+    return time.monotonic() - started if reached else None
 
 
 @dataclass

@@ -18,12 +18,6 @@ from netproof.proof import probes
 CHAIN = "DOCKER-USER"
 
 
-def published_port(docker_host, container) -> int | None:
-    ports = docker_host.docker().containers.get(container.name).attrs["NetworkSettings"]["Ports"] or {}
-    binding = (ports.get(f"{probes.HTTP_PORT}/tcp") or [{}])[0]
-    return int(binding["HostPort"]) if binding.get("HostPort") else None
-
-
 @contextmanager
 def user_rule(proof, docker_host, how: str, rule: list[str]):
     """A rule in DOCKER-USER (-I: at its head, -A: at its end), deleted however the check ends."""
@@ -62,7 +56,7 @@ def test_docker_user(docker_host, workspace, proof, outside):
     since = host_clock(docker_host)
     net = workspace.bridge(docker_host, role="usr")
     c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
-    port = published_port(docker_host, c)
+    port = c.host_port(probes.HTTP_PORT)
     where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
     proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
     before = fetches(outside, docker_host, port, tries=1)[0]

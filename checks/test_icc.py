@@ -60,15 +60,14 @@ def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
     proof.data(f"firewall of {docker_host.name} (iptables -S)", rules, where=docker_host.name)
     proof.mechanism("rules naming the bridge", [r.replace(bridge, "<bridge>") for r in rules if bridge in r])
 
-    ports = docker_host.docker().containers.get(b.name).attrs["NetworkSettings"]["Ports"] or {}
-    published = (ports.get(f"{probes.HTTP_PORT}/tcp") or [{}])[0].get("HostPort")
+    published = b.host_port(probes.HTTP_PORT)
     proof.require(
         bool(published),
         expected=f"{b.name}'s port {probes.HTTP_PORT} published on a host port",
-        observed=str(ports),
+        observed="no host port",
         where=where,
     )
-    fetch = probes.http_get(probes.on_host(outside), docker_host.address, int(published), timeout=3)
+    fetch = probes.http_get(probes.on_host(outside), docker_host.address, published, timeout=3)
     proof.command(f"{outside.name}: GET http://{docker_host.address}:{published}/", fetch.result)
     proof.require(
         fetch.result.ok and "netproof" in fetch.result.stdout,

@@ -27,12 +27,6 @@ from netproof.proof.routes import random_subnet, route_on_router
 SINCE_28 = "28.0"
 
 
-def host_port(docker_host, container) -> int | None:
-    ports = docker_host.docker().containers.get(container.name).attrs["NetworkSettings"]["Ports"] or {}
-    binding = (ports.get(f"{probes.HTTP_PORT}/tcp") or [{}])[0]
-    return int(binding["HostPort"]) if binding.get("HostPort") else None
-
-
 def require_answers(proof, outside, address: str, port: int, where: str, missing: tuple | list = ()) -> None:
     fetch = probes.http_get(probes.on_host(outside), address, port, timeout=3)
     proof.command(f"{outside.name}: GET http://{address}:{port}/", fetch.result)
@@ -53,7 +47,7 @@ def require_answers(proof, outside, address: str, port: int, where: str, missing
 def test_published_port_answers(docker_host, workspace, proof, outside):
     net = workspace.bridge(docker_host, role="pub")
     public = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
-    port = host_port(docker_host, public)
+    port = public.host_port(probes.HTTP_PORT)
     proof.require(
         port is not None, expected=f"{public.name}'s port published", observed="no host port", where=str(public)
     )
@@ -144,7 +138,7 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
     net = workspace.bridge(docker_host, subnet=random_subnet(), role="drt")
     hidden = workspace.server(docker_host, net, role="hid")
     shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
-    port = host_port(docker_host, shown)
+    port = shown.host_port(probes.HTTP_PORT)
     where = f"{outside.name}, routed to {net.subnet} via {docker_host.name}"
     window = probes.Window(f"{outside.name} to containers' own addresses on {net.subnet}")
     with route_on_router(lab, net.subnet, docker_host.address, proof) as routed:

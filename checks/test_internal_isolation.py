@@ -135,6 +135,7 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     where = f"internal overlay {net.name} ({net.subnet}), {pair.src.name} -> {pair.dst.name}"
     a = workspace.server(pair.src, net, role="a", cap_add=["NET_ADMIN"])
     b = workspace.server(pair.dst, net, role="b")
+    probes.await_path(proof, a, b, workspace.patience)
     require_within(proof, a, b, where)
     record_firewall(proof, pair.src, net)
 

@@ -50,6 +50,7 @@ def test_overlay_mtu(pair, workspace, proof, evidence_dir):
         net = workspace.overlay(options=options, role=f"m{mtu}")
         a = workspace.container(pair.src, net, role="a")
         b = workspace.container(pair.dst, net, role="b")
+        probes.await_path(proof, a, b, workspace.patience)  # small packets first: a lost large one is then the MTU's
         where = f"{a} -> {b} on {net.name} ({'default MTU' if options is None else f'{MTU_OPTION}={underlay}'})"
         links, result = a.netns.links()
         proof.command(f"{a.name} interfaces", result)

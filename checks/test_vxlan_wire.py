@@ -4,8 +4,6 @@ from netproof.catalogue import check
 from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 
-SETTLE_SECONDS = 10
-
 
 def data_path_port(host) -> int:
     """The VXLAN port the lab's swarm was set up with (4789 unless --data-path-port said otherwise)."""
@@ -57,8 +55,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     # Each path first answers once (the control plane tells the hosts of the containers a moment after they
     # start; seen in a mixed-version swarm mid-upgrade): the frames captured are then those of a working path.
     for a, b in couples:
-        took = probes.first_reply(a.exec, b.ip, SETTLE_SECONDS * workspace.patience)
-        proof.text(f"first reply {a.name} -> {b.ip}", f"after {took:.1f} s" if took is not None else "none")
+        probes.await_path(proof, a, b, workspace.patience)
     capture = wire.Capture(dst_host, underlay, f"udp port {port}", evidence_dir / f"{pair.dst.name}-{underlay}.pcap")
     with capture:
         pings = [probes.ping(a.exec, b.ip) for a, b in couples]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netproof import wait
-from netproof.proof.evidence import LabBroken
+from netproof.proof.evidence import LabBroken, Proof
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
 
@@ -21,6 +21,9 @@ Runner = Callable[[list[str]], CommandResult]
 HTTP_PORT = 8080  # what probe listeners in containers serve on
 # A container's command that serves a page on HTTP_PORT (busybox httpd), for probes to reach.
 SERVE = f"sh -c 'mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {HTTP_PORT} -h /www'"
+# What a remote container's address or name takes to reach a host through the control plane (swarm's
+# gossip, or the kv store) after the container starts, at most, on netns (times a provider's patience).
+SETTLE_SECONDS = 10
 
 
 def on_host(host: LabHost) -> Runner:
@@ -75,6 +78,19 @@ def first_reply(run: Runner, target: str, timeout: float) -> float | None:
     return time.monotonic() - started if reached else None
 
 
+def await_path(proof: Proof, a, b, patience: float) -> None:
+    """Before a check requires a cross-host path to carry traffic without loss, let it answer once: containers
+    just started reach each other's hosts through the control plane a moment later (SETTLE_SECONDS, times
+    the provider's patience). Pinged from a's network namespace with the host's ping (no `docker exec`: the
+    wait costs the engine nothing); the time it took, or that it never answered, goes in the evidence."""
+    timeout = SETTLE_SECONDS * patience
+    took = first_reply(a.netns.run, b.ip, timeout)
+    proof.text(
+        f"first reply {a.name} -> {b.name} ({b.ip})",
+        f"after {took:.1f} s" if took is not None else f"none within {timeout:.0f} s",
+    )
+
+
 @dataclass
 class Fetch:
     url: str
@@ -102,6 +118,19 @@ def nslookup(run: Runner, name: str) -> tuple[CommandResult, list[str]]:
     result = ran(run(["nslookup", name]))
     answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
     return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
+
+
+def settled_lookup(
+    run: Runner, name: str, holds: Callable[[list[str]], bool], timeout: float
+) -> tuple[CommandResult, list[str], float]:
+    """nslookup until the answer holds, at most `timeout` seconds: a name registered on another host reaches
+    this one's embedded DNS through the control plane a moment later. The last lookup, its addresses and the
+    seconds it took (a check records them)."""
+    started = time.monotonic()
+    (result, answered), _ = wait.poll(
+        lambda: nslookup(run, name), holds=lambda r: holds(r[1]), timeout=timeout, interval=0.5
+    )
+    return result, answered, time.monotonic() - started
 
 
 @dataclass

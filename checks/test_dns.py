@@ -13,7 +13,7 @@ import pytest
 
 from netproof.catalogue import check
 from netproof.model.topology import LAB_ZONE
-from netproof.proof import probes
+from netproof.proof import kernel, probes
 from netproof.proof.evidence import LabBroken
 
 EMBEDDED_DNS = "127.0.0.11"
@@ -142,28 +142,38 @@ def test_external_names(docker_host, workspace, proof, outside):
     "DNS-003",
     scope="lab",
     tags=("overlay", "dns", "swarm"),
-    promise="a swarm service with --endpoint-mode dnsrr resolves, by its name and as tasks.<service>, to its "
-    "tasks' addresses from containers on its network on every host",
+    promise="a swarm service resolves from containers on its network on every host: with --endpoint-mode dnsrr "
+    "its name to its tasks' addresses, in vip mode to its virtual IP; tasks.<service> to its tasks' addresses",
+    variants=("dnsrr", "vip"),  # the endpoint modes
 )
-def test_service_dns(lab, workspace, proof):
+def test_service_dns(lab, workspace, proof, variant):
+    endpoint_mode = variant
     if lab.topology.control_plane != "swarm":
         pytest.skip("swarm services need the swarm control plane (this lab uses the key-value store)")
-    # VIP mode and the routing mesh need IPVS, which this machine's kernel lacks (see LAB-NOTES): dnsrr only.
+    if endpoint_mode == "vip":  # a VIP is an IPVS service in each container's namespace
+        missing = [why for why in (kernel.lacking(h, "ipvs") for h in lab.docker_hosts) if why]
+        if missing:
+            pytest.skip(f"{missing[0]}; VIP services run on VMs (lab providers vagrant, ssh)")
     net = workspace.overlay()
-    service = workspace.service(net, replicas=2, endpoint_mode="dnsrr")
-    proof.text(f"service {service.name}", f"tasks on {net.name}: {', '.join(service.task_addresses)}")
+    service = workspace.service(net, replicas=2, endpoint_mode=endpoint_mode)
+    own = service.virtual_ip if endpoint_mode == "vip" else None
+    proof.text(
+        f"service {service.name} ({endpoint_mode})",
+        f"tasks on {net.name}: {', '.join(service.task_addresses)}" + (f"; virtual IP {own}" if own else ""),
+    )
+    expected = {
+        service.name: [own] if endpoint_mode == "vip" else service.task_addresses,
+        f"tasks.{service.name}": service.task_addresses,
+    }
     settle = probes.SETTLE_SECONDS * workspace.patience
     for host in lab.docker_hosts:
         asker = workspace.container(host, net, role="ask")
-        for name in (service.name, f"tasks.{service.name}"):
-            result, answered, took = settled_lookup(
-                asker, name, lambda found: sorted(found) == service.task_addresses, settle
-            )
+        for name, addresses in expected.items():
+            result, answered, took = settled_lookup(asker, name, lambda found, a=addresses: sorted(found) == a, settle)
             proof.command(f"nslookup {name} from {asker.name} on {host.name} (after {took:.1f} s)", result)
             proof.require(
-                sorted(answered) == service.task_addresses,
-                expected=f"{name} resolves to the tasks' addresses {', '.join(service.task_addresses)} within "
-                f"{settle:.0f} s",
+                sorted(answered) == addresses,
+                expected=f"{name} resolves to {', '.join(map(str, addresses))} within {settle:.0f} s",
                 observed=", ".join(sorted(answered)) or "no answer",
                 where=f"{asker} on {net.name}",
             )

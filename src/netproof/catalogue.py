@@ -46,6 +46,11 @@ class Check:
     until: str | None = None  # the first Docker version that no longer keeps it
     reference: str | None = None  # the release note or moby PR that says so
     where: str = ""  # file:line of the declaration
+    variants: tuple[str, ...] = ()  # forms of the promise, each its own case per scope (the `variant` fixture)
+
+    @property
+    def variant_count(self) -> int:
+        return len(self.variants) or 1
 
     def promised_on(self, version: str) -> bool:
         """Whether Docker of that version (e.g. '20.10.24+dfsg1') makes this promise."""
@@ -74,6 +79,7 @@ class Check:
             "reference": self.reference,
             "engines": self.engines,
             "where": self.where,
+            "variants": list(self.variants),
         }
 
 
@@ -104,13 +110,14 @@ def check(
     since: str | None = None,
     until: str | None = None,
     reference: str | None = None,
+    variants: Iterable[str] = (),
 ) -> Callable:
     """Declare a conformance check (see the module's docstring)."""
 
     def declare(fn: Callable) -> Callable:
         source = Path(inspect.getsourcefile(fn) or "?")
         where = f"{_relative(source)}:{fn.__code__.co_firstlineno}"
-        fn.netproof_check = Check(id, promise, scope, tuple(tags), since, until, reference, where)
+        fn.netproof_check = Check(id, promise, scope, tuple(tags), since, until, reference, where, tuple(variants))
         fn.__test__ = True
         module = sys.modules.get(fn.__module__)
         if module is not None:
@@ -134,6 +141,8 @@ def validate(checks: Iterable[Check]) -> list[Check]:
             raise CatalogueError(f"check ID {c.id} is declared twice: {seen[c.id].where} and {c.where}")
         if c.scope not in SCOPES:
             raise CatalogueError(f"{c.where}: {c.id}: scope {c.scope!r} is not one of {', '.join(SCOPES)}")
+        if len(set(c.variants)) != len(c.variants):
+            raise CatalogueError(f"{c.where}: {c.id}: variants {list(c.variants)} name one twice")
         if not c.promise.strip():
             raise CatalogueError(f"{c.where}: {c.id}: promise is empty; say in one sentence what Docker promises")
         if (c.since or c.until) and not c.reference:
@@ -171,7 +180,8 @@ def markdown(checks: Iterable[Check]) -> str:
     lines = ["| ID | scope | engines | Docker promises |", "| --- | --- | --- | --- |"]
     for c in checks:
         engines = f"{c.engines} ({c.reference})" if c.reference else c.engines
-        lines.append(f"| {c.id} | {c.scope} | {engines} | {c.promise} |")
+        scope = f"{c.scope} × {', '.join(c.variants)}" if c.variants else c.scope
+        lines.append(f"| {c.id} | {scope} | {engines} | {c.promise} |")
     return "\n".join(lines)
 
 

@@ -285,6 +285,13 @@ class HostPair:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    declared = check_of(metafunc.function)
+    if declared is not None and declared.variants:
+        if "variant" not in metafunc.fixturenames:
+            raise pytest.UsageError(
+                f"netproof: {declared.where}: {declared.id} has variants, so it must take 'variant'"
+            )
+        metafunc.parametrize("variant", declared.variants)
     if "pair" not in metafunc.fixturenames and "docker_host" not in metafunc.fixturenames:
         return
     lab = _lab(metafunc.config)
@@ -345,6 +352,8 @@ def _case_of(item: pytest.Item, lab: Lab) -> Case:
         hosts = tuple(h.name for h in lab.docker_hosts)
     plane = lab.topology.control_plane
     label = item.callspec.id if hasattr(item, "callspec") else plane
+    if "variant" in params and "pair" not in params and "docker_host" not in params:
+        label = f"{plane}-{label}"  # a lab-wide check's variants: swarm-vip
     return Case(label, plane, hosts, {h: lab.engine_version(h) for h in hosts})
 
 

@@ -54,9 +54,10 @@ CHECK_IDS = {c.id for c in CATALOGUE}
 
 
 def expected_cases(lab) -> int:
-    """How many cases the catalogue's checks make on a lab: one per host pair, docker host, or lab, by scope."""
+    """How many cases the catalogue's checks make on a lab: one per host pair, docker host, or lab, by scope, for
+    each of a check's variants."""
     per_scope = {"pair": len(lab.topology.host_pairs()), "host": len(lab.docker_hosts), "lab": 1}
-    return sum(per_scope[c.scope] for c in CATALOGUE)
+    return sum(per_scope[c.scope] * c.variant_count for c in CATALOGUE)
 
 
 @dataclass

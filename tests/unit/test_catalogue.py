@@ -174,3 +174,18 @@ def test_workers_follow_the_labs_docker_hosts():
     from netproof.pytest_plugin import workers_for
 
     assert [workers_for(n) for n in (1, 2, 4, 6, 12)] == [2, 3, 6, 8, 8]
+
+
+def test_variants_are_cases_of_one_check_and_named_once_each(tmp_path):
+    shipped = next(c for c in catalogue.load(ROOT / "checks") if c.id == "DNS-003")
+    assert shipped.variants == ("dnsrr", "vip") and shipped.variant_count == 2
+    assert "| DNS-003 | lab × dnsrr, vip |" in catalogue.markdown([shipped])
+    folder = write_checks(
+        tmp_path / "checks",
+        test_twice="""
+        @check("TWO-MODES-001", promise="p", scope="lab", variants=("a", "a"))
+        def test_twice(lab, variant): pass
+    """,
+    )
+    with pytest.raises(CatalogueError, match=r"test_twice.py:4: TWO-MODES-001: variants \['a', 'a'\] name one twice"):
+        catalogue.load(folder)

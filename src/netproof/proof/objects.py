@@ -107,6 +107,7 @@ class Service:
     name: str
     endpoint_mode: str
     task_addresses: list[str]  # on the service's network
+    virtual_ip: str | None = None  # endpoint mode vip: the service's address on the network
 
 
 @dataclass
@@ -308,7 +309,13 @@ class Workspace:
             for attachment in task.get("NetworksAttachments", []):
                 if attachment["Network"]["ID"] == network.id:
                     addresses += [a.split("/")[0] for a in attachment.get("Addresses", [])]
-        return Service(name, endpoint_mode, sorted(addresses))
+        service.reload()
+        vips = [
+            v["Addr"].split("/")[0]
+            for v in service.attrs.get("Endpoint", {}).get("VirtualIPs", [])
+            if v.get("NetworkID") == network.id
+        ]
+        return Service(name, endpoint_mode, sorted(addresses), vips[0] if vips else None)
 
     def remove(self) -> list[str]:
         """Remove what the check created; returns what could not be removed."""

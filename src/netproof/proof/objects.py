@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import docker
@@ -318,27 +319,46 @@ class Workspace:
         return Service(name, endpoint_mode, sorted(addresses), vips[0] if vips else None)
 
     def remove(self) -> list[str]:
-        """Remove what the check created; returns what could not be removed."""
-        problems = []
-        for host, name in reversed(self.containers):
+        """Remove what the check created, containers first, then networks, each host's in parallel with the
+        others' (the engines are separate); returns what could not be removed."""
+        problems: list[str] = []
+
+        def container(entry: tuple[LabHost, str]) -> None:
+            host, name = entry
             try:
                 host.docker().containers.get(name).remove(force=True)
             except docker.errors.NotFound:
                 pass
             except Exception as e:  # noqa: BLE001 - keep removing the rest
                 problems.append(f"container {name} on {host.name}: {e}")
+
+        def networks_of(owner_name: str) -> None:
+            for network in reversed([n for n in self.networks if n.owner.name == owner_name]):
+                refusal, removed = wait.poll(
+                    lambda n=network: _remove_network(n),
+                    holds=lambda why: why is None,
+                    timeout=NETWORK_REMOVAL_SECONDS * self.patience,
+                    interval=0.3,
+                )
+                if not removed:
+                    problems.append(f"network {network.name}: {refusal}")
+
+        _on_each(container, list(reversed(self.containers)))
         for service in self.holders:
             readiness.release_overlay(self.manager, service)
-        for network in reversed(self.networks):
-            refusal, removed = wait.poll(
-                lambda n=network: _remove_network(n),
-                holds=lambda why: why is None,
-                timeout=NETWORK_REMOVAL_SECONDS * self.patience,
-                interval=0.3,
-            )
-            if not removed:
-                problems.append(f"network {network.name}: {refusal}")
+        _on_each(networks_of, {n.owner.name for n in self.networks})
         return problems
+
+
+def _on_each(work, things) -> None:
+    """work(thing) for each, in parallel when there are several (at most 8 at once)."""
+    things = sorted(things) if isinstance(things, set) else list(things)
+    if len(things) <= 1:
+        for thing in things:
+            work(thing)
+        return
+    with ThreadPoolExecutor(min(8, len(things))) as pool:
+        list(pool.map(work, things))
 
 
 def _knows(host: LabHost, network: Network) -> bool:

@@ -88,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="known Docker defects count as failures (the exit status follows), for a gate that must be defect-free",
     )
     group.addoption(
+        "--no-footprint",
+        dest="netproof_footprint",
+        action="store_false",
+        help="do not take Docker's networking footprint after the checks (with --report-dir it is taken: "
+        "footprint/<host>.json, compared by netproof diff)",
+    )
+    group.addoption(
         "--pairs",
         dest="netproof_pairs",
         default="spanning",
@@ -129,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
             Path(report_dir) if report_dir else None,
             diagnosis.to_dict(),
             strict=config.getoption("netproof_strict_defects"),
+            footprint=config.getoption("netproof_footprint"),
         ),
         "netproof-recorder",
     )

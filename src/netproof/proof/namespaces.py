@@ -50,6 +50,10 @@ class NetNamespace:
     def addresses(self) -> tuple[list[dict], CommandResult]:
         return self._json(["ip", "-j", "addr", "show"])
 
+    def addresses_detailed(self) -> tuple[list[dict], CommandResult]:
+        """Links with their details (kind, master, VXLAN and bridge settings) and addresses, one document each."""
+        return self._json(["ip", "-j", "-d", "addr", "show"])
+
     def routes(self) -> tuple[list[dict], CommandResult]:
         return self._json(["ip", "-j", "route", "show"])
 

@@ -1,6 +1,7 @@
-"""What changed between two runs, as an upgrade's reviewer wants to read it: regressions first,
-then fixes, checks added or removed, outcomes unchanged but mechanisms changed (firewall rules,
-interface names, MTU...), and the versions on each host."""
+"""What changed between two runs, as an upgrade's reviewer wants to read it: behaviour first (regressions,
+fixes, checks added or removed, outcomes unchanged but mechanisms changed), then Docker's footprint on the
+hosts (firewall, defaults, interfaces, routes, resolver, inspect, info: see netproof.footprint), and the
+versions on each host."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof.footprint import KINDS as FOOTPRINT_KINDS
+from netproof.footprint import compare as footprint
 from netproof.report.results import CheckResult, Results
 
 BAD = ("failed", "error")
@@ -42,6 +45,11 @@ class RunDiff:
     changes: list[Change]
     versions: list[tuple[str, str, str | None, str | None]]  # host, field, old, new
     notes: list[str] = field(default_factory=list)  # what the upgrade itself showed (recovery times)
+    footprint: list[footprint.FootprintChange] = field(default_factory=list)
+    footprint_note: str = ""  # why footprints were not compared, if they were not
+
+    def footprint_of(self, kind: str) -> list[footprint.FootprintChange]:
+        return [c for c in self.footprint if c.kind == kind]
 
     def of_kind(self, kind: str) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -73,7 +81,14 @@ def compare(old: Results, new: Results) -> RunDiff:
             changes.append(Change("mechanism changed", *key, o.outcome, n.outcome, block))
     changes = _grouped(changes, new) + defect_rate_changes(old, new)
     changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.check_id, c.case))
-    return RunDiff(old, new, changes, version_changes(old, new))
+    result = RunDiff(old, new, changes, version_changes(old, new))
+    prints = [footprint.load(r.folder) if r.folder else {} for r in (old, new)]
+    if all(prints):
+        result.footprint = footprint.compare(*prints)
+    else:
+        missing = [label for label, p in zip(("old", "new"), prints, strict=True) if not p]
+        result.footprint_note = f"no footprint in the {' and '.join(missing)} run: footprints not compared"
+    return result
 
 
 def defect_rate_changes(old: Results, new: Results) -> list[Change]:
@@ -160,7 +175,7 @@ def _label(results: Results) -> str:
 def render_terminal(diff: RunDiff) -> str:
     lines = [f"old: {_label(diff.old)}", f"new: {_label(diff.new)}", ""]
     counts = ", ".join(f"{len(diff.of_kind(k))} {k}" for k in KIND_ORDER if diff.of_kind(k))
-    lines.append(("REGRESSIONS: " if diff.regressed else "no regression: ") + (counts or "nothing changed"))
+    lines.append(("REGRESSIONS: " if diff.regressed else "no regression: ") + (counts or "no behaviour changed"))
     if diff.notes:
         lines += ["", "during the upgrade:"] + [f"  {n}" for n in diff.notes]
     if diff.versions:
@@ -171,7 +186,20 @@ def render_terminal(diff: RunDiff) -> str:
             lines.append("")
             lines.append(f"{kind.upper():18} {c.where}  {c.old or '-'} -> {c.new or '-'}")
             lines += [f"    {d}" for d in c.details]
+    lines += ["", _footprint_headline(diff)]
+    for kind in FOOTPRINT_KINDS:
+        for c in diff.footprint_of(kind):
+            lines += ["", f"{kind.upper():11} {c.item}  ({c.scope})"] + [f"    {d}" for d in c.lines]
     return "\n".join(lines)
+
+
+def _footprint_headline(diff: RunDiff) -> str:
+    if diff.footprint_note:
+        return f"footprint: {diff.footprint_note}"
+    if not diff.footprint:
+        return "footprint: no change"
+    counts = ", ".join(f"{len(diff.footprint_of(k))} {k}" for k in FOOTPRINT_KINDS if diff.footprint_of(k))
+    return f"footprint changes: {counts}"
 
 
 def render_html(diff: RunDiff) -> str:
@@ -186,6 +214,7 @@ def render_html(diff: RunDiff) -> str:
         "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
         "pre{background:#f4f4f4;padding:6px;margin:0;white-space:pre-wrap}</style></head><body>",
         f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>",
+        _contents(diff),
     ]
     if diff.notes:
         parts.append("<h2>During the upgrade</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in diff.notes) + "</ul>")
@@ -210,8 +239,38 @@ def render_html(diff: RunDiff) -> str:
             for c in changes
         )
         parts.append(f"<table><tr><th>check</th><th>old</th><th>new</th><th>what changed</th></tr>{rows}</table>")
+    parts.append(f"<h2 id='footprint'>Footprint</h2><p>{e(_footprint_headline(diff))}</p>")
+    for kind in FOOTPRINT_KINDS:
+        changes = diff.footprint_of(kind)
+        if not changes:
+            continue
+        rows = "".join(
+            f"<tr><td>{e(c.item)}</td><td>{e(c.scope)}</td><td><pre>{e(chr(10).join(c.lines))}</pre></td></tr>"
+            for c in changes
+        )
+        parts.append(
+            f"<section class='footprint-kind' id='footprint-{kind}'><h3>{e(kind.capitalize())} ({len(changes)})</h3>"
+            f"<table><tr><th>what</th><th>where</th><th>what changed</th></tr>{rows}</table></section>"
+        )
     parts.append("</main></body></html>")
     return "\n".join(parts)
+
+
+def _contents(diff: RunDiff) -> str:
+    """The table of contents: behaviour by kind, then the footprint by kind, each with its count."""
+    e = html.escape
+    behaviour = "".join(
+        f"<li><a href='#{k.replace(' ', '-')}'>{e(k)}</a> ({len(diff.of_kind(k))})</li>" for k in KIND_ORDER
+    )
+    prints = "".join(
+        f"<li><a href='#footprint-{k}'>{e(k)}</a> ({len(diff.footprint_of(k))})</li>"
+        for k in FOOTPRINT_KINDS
+        if diff.footprint_of(k)
+    )
+    return (
+        f"<nav id='contents'><h2>Contents</h2><ul><li>Behaviour<ul>{behaviour}</ul></li>"
+        f"<li><a href='#footprint'>Footprint</a><ul>{prints or '<li>no change</li>'}</ul></li></ul></nav>"
+    )
 
 
 def write(diff: RunDiff, path: Path) -> Path:

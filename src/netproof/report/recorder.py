@@ -36,8 +36,11 @@ class RunRecorder:
         folder: Path | None,
         doctor: dict | None = None,
         strict: bool = False,
+        footprint: bool = True,
     ):
         self.lab = lab
+        self.take_footprint = footprint
+        self.footprint: dict | None = None
         self.strict = strict
         self.doctor = doctor
         self.pairs = pairs
@@ -58,6 +61,14 @@ class RunRecorder:
         from netproof.report import html, junit
 
         results = self.results()
+        if self.take_footprint and results.checks:
+            if results.summary["error"]:
+                self.footprint = {"hosts": [], "seconds": 0, "error": "not taken: the lab is broken (see the errors)"}
+            else:
+                from netproof.footprint import take
+
+                self.footprint = take.take(self.lab, self.folder / "footprint")
+            results.footprint = self.footprint
         results.write(self.folder)
         junit.write(results, self.folder / "junit.xml")
         html.write_report(results, self.folder / "index.html")
@@ -70,6 +81,13 @@ class RunRecorder:
         for line in results.rate_lines():
             terminalreporter.write_line(
                 f"netproof: known defect {line}" + (" (counted as failures)" if self.strict else "")
+            )
+        if self.footprint is not None:
+            fp = self.footprint
+            terminalreporter.write_line(
+                f"netproof footprint: {fp['error']}"
+                if fp["error"]
+                else f"netproof footprint: {self.folder / 'footprint'} ({len(fp['hosts'])} hosts, {fp['seconds']} s)"
             )
         if self.folder is not None:
             terminalreporter.write_line(

@@ -36,6 +36,9 @@ OUTCOMES = (
 #   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
 #                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
 #                          cause}]; null when the run did not examine the lab
+#   footprint              Docker's networking footprint taken after the checks (see netproof.footprint): hosts
+#                          (whose footprint/<host>.json is beside results.json), seconds, error (why none was taken, or
+#                          null), leftovers; null when not taken (--no-footprint, no report folder)
 #   summary                count per outcome
 #   known_defects          how often each known defect struck: [{reference, struck, of, control_plane}] ("struck
 #                          of" the run's cases with that control plane)
@@ -79,6 +82,8 @@ class Results:
     checks: list[CheckResult]
     schema: str = SCHEMA
     doctor: dict | None = None
+    footprint: dict | None = None  # how the footprint was taken (footprint/<host>.json beside results.json)
+    folder: Path | None = None  # where it was read from (not written)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -129,6 +134,7 @@ class Results:
             "lab": self.lab,
             "environment": self.environment,
             "doctor": self.doctor,
+            "footprint": self.footprint,
             "summary": self.summary,
             "known_defects": self.known_defect_rates(),
             "checks": [c.__dict__ for c in sorted(self.checks, key=lambda c: (c.id, c.case))],
@@ -174,7 +180,16 @@ def load(path: str | Path) -> Results:
             f"{path}: schema {doc.get('schema')!r}, this netproof reads {SCHEMA!r} and {', '.join(OLD_SCHEMAS)}"
         )
     checks = [CheckResult(**c) for c in doc["checks"]]
-    return Results(doc["run"], doc["lab"], doc["environment"], checks, doc["schema"], doc.get("doctor"))
+    return Results(
+        doc["run"],
+        doc["lab"],
+        doc["environment"],
+        checks,
+        doc["schema"],
+        doc.get("doctor"),
+        doc.get("footprint"),
+        path.parent,
+    )
 
 
 def _from_schema_1(doc: dict) -> dict:

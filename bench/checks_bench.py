@@ -39,7 +39,9 @@ def cpu_ticks() -> tuple[int, int]:
 
 def run(workers: str | None, report: Path) -> tuple[float, list[tuple[float, str, str]], str]:
     started, (busy0, total0) = time.monotonic(), cpu_ticks()
-    argv = checkrun.pytest_argv(ROOT / "checks", NAME, report_dir=report, workers=workers, extra=("-q", "--no-footprint"))
+    argv = checkrun.pytest_argv(
+        ROOT / "checks", NAME, report_dir=report, workers=workers, extra=("-q", "--no-footprint")
+    )
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     elapsed, (busy1, total1) = time.monotonic() - started, cpu_ticks()
     run_results = results.load(report)

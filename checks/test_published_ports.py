@@ -64,7 +64,10 @@ def test_published_port_answers(docker_host, workspace, proof, outside):
     require_answers(proof, outside, docker_host.address, port, f"{outside.name} -> {docker_host.name}:{port}", missing)
     proof.mechanism(
         "DNAT for the published port",
-        [r.replace(str(port), "<port>").replace(public.ip, "<container>") for r in forwarded],
+        [
+            r.replace(str(port), "<port>").replace(public.ip, "<container>").replace(f"br-{net.id[:12]}", "<bridge>")
+            for r in forwarded
+        ],
     )
 
 

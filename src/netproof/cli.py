@@ -89,10 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = groups.add_parser("upgrade", help="checks on one engine, in-place upgrade, checks again, and the diff")
+    p = groups.add_parser(
+        "upgrade", help="checks on one engine, in-place upgrade (or rollback), checks again, and the diff"
+    )
     add_lab_arguments(p, engine=False)
-    p.add_argument("--from", dest="old", required=True, choices=engines.KNOWN)
-    p.add_argument("--to", dest="new", required=True, choices=engines.KNOWN)
+    p.add_argument("--from", dest="old", choices=engines.KNOWN)
+    p.add_argument("--to", dest="new", choices=engines.KNOWN, help="older than --from: a rollback")
+    p.add_argument(
+        "--path", help="several steps in one run, e.g. 20.10,26.1,28.5: a diff per step and one for the whole path"
+    )
+    p.add_argument("--select", metavar="EXPR", help="only the checks matching EXPR (pytest -k), e.g. OVL-PING-001")
     p.add_argument(
         "--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed"
     )
@@ -307,35 +313,53 @@ def one_screen_summary(results, folder: Path) -> str:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from netproof import upgrade
-    from netproof.report import diff
 
     system.require_root()
     topology = topology_of(args)
-    if args.old == args.new:
-        raise NetproofError(f"--from and --to are both {args.old}: nothing to upgrade")
+    path = upgrade_path(args)
     require_engine_control(
         make_provider(args.provider or topology.provider, LabNames(topology.name), Progress()), "netproof upgrade"
     )
-    for version in (args.old, args.new):
+    for version in path:
         engines.resolve(version)  # refuse early what is not cached
-        if topology.control_plane == "kv" and not engines.supports_kv_store(version):
-            raise NetproofError(
-                f"engine {version} has no key-value store control plane (Docker removed it in "
-                f"{engines.KV_STORE_REMOVED_IN}): an upgrade to it needs --control-plane swarm"
-            )
+    if topology.control_plane == "kv" and not engines.supports_kv_store(path[0]):
+        raise NetproofError(
+            f"engine {path[0]} has no key-value store control plane (Docker removed it in "
+            f"{engines.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
+        )
     folder = (
-        Path(args.reports).resolve()
-        / f"upgrade-{args.old}-to-{args.new}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        Path(args.reports).resolve() / f"upgrade-{'-to-'.join(path)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     )
-    changes = upgrade.upgrade(
-        topology, args.old, args.new, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress()
+    done = upgrade.upgrade(
+        topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
     )
-    print(diff.render_terminal(changes))
-    print(
-        f"\nreports: {folder / 'before' / 'index.html'}, {folder / 'after' / 'index.html'}; diff: "
-        f"{folder / 'diff.html'}"
-    )
-    return 1 if changes.regressed else 0
+    print(done.render_terminal())
+    written = ", ".join(str(folder / name) for name, _ in done.diffs)
+    print(f"\nreports: {', '.join(str(folder / name / 'index.html') for _, name in done.runs)}; diff: {written}")
+    if done.regressed:
+        print("regressions found (exit status 1)")
+    return 1 if done.regressed else 0
+
+
+def upgrade_path(args: argparse.Namespace) -> list[str]:
+    """The engines in order, from --path or --from/--to; refused in one line when it makes no sense."""
+    if args.path and (args.old or args.new):
+        raise NetproofError("give either --path or --from and --to, not both")
+    if args.path:
+        path = [v.strip() for v in args.path.split(",") if v.strip()]
+        unknown = [v for v in path if v not in engines.KNOWN]
+        if unknown:
+            raise NetproofError(f"--path {args.path}: {', '.join(unknown)}: not an engine ({', '.join(engines.KNOWN)})")
+    elif args.old and args.new:
+        path = [args.old, args.new]
+    else:
+        raise NetproofError("say what to upgrade: --from A --to B, or --path A,B,C")
+    if len(path) < 2:
+        raise NetproofError(f"--path {args.path}: at least two engines")
+    same = [a for a, b in zip(path, path[1:], strict=False) if a == b]
+    if same:
+        raise NetproofError(f"{same[0]} follows itself in the path {','.join(path)}: nothing to upgrade there")
+    return path
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -1,79 +1,202 @@
-"""Upgrade verification: the checks on one engine, an in-place upgrade as an operator does it,
-the checks again, and the diff between the two runs.
+"""Upgrade verification: the checks on one engine, an in-place upgrade as an operator does it, the checks
+again, and what changed; along a path of engines (20.10 -> 26.1 -> 28.5), a rollback (an older dockerd on
+the data root a newer one used), or the key-value store's end (an engine without it, on a kv lab).
 
-In place means: stop dockerd, start the new version on the same data root, so the swarm's
-state and the networks stay. --rolling upgrades one host at a time and runs the cross-host
-checks while the swarm is of mixed versions.
+In place means: stop dockerd, start the other version on the same data root, so the swarm's state and the
+networks stay. --rolling upgrades one host at a time and runs the cross-host checks while the swarm is of
+mixed versions. What the upgrade itself meets (a dockerd that refuses to start, a user's container that
+does not come back, overlay traffic that does not return) is a finding of the report, never a crash.
+
+Run folders: `before/` (the first engine), `step-<n>-<engine>/` (each engine between), `after/` (the
+last), `rolling-<engine>-<n>-<host>/` (mixed versions); `diff.html` first against last, and with more than
+one step `diff-<a>-to-<b>.html` for each.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof import checkrun, engines, wait
+from netproof.errors import NetproofError
 from netproof.lab import controlplane
 from netproof.lab.lab import Lab
 from netproof.model.engine_start import engine_start
 from netproof.model.topology import Topology
 from netproof.progress import Progress
 from netproof.proof import probes
-from netproof.proof.objects import Workspace
+from netproof.proof.objects import Container, Workspace
 from netproof.providers import require_engine_control
 from netproof.report import diff
 
 OVERLAY_SETTLE_SECONDS = 180
 CROSS_HOST_CHECKS = "OVL-PING-001 or OVL-VXLAN-001"
+KV_FLAGS = ("--cluster-store", "--cluster-advertise")
+SWARM_MIGRATION = (
+    "migrate to swarm before this upgrade: `docker swarm init` on one host, `docker swarm join` on the others, "
+    "and recreate the overlays with `docker network create -d overlay --attachable` (the key-value store was "
+    f"removed in Docker {engines.KV_STORE_REMOVED_IN})"
+)
+
+
+@dataclass
+class Finding:
+    """What the upgrade met on a host, outside the checks."""
+
+    host: str
+    text: str
+    bad: bool = True  # counts as a regression (exit status 1)
+    engine: str = ""  # the engine being moved to when it was met
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.text}"
+
+
+@dataclass
+class Upgrade:
+    path: list[str]
+    folder: Path
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (engine, run folder name), in order
+    steps: list[diff.RunDiff] = field(default_factory=list)  # one per pair of consecutive runs
+    overall: diff.RunDiff | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def regressed(self) -> bool:
+        return any(f.bad for f in self.findings) or any(d.regressed for d in [*self.steps, self.overall] if d)
+
+    def render_terminal(self) -> str:
+        """Each step's diff when there are several, then the whole path's."""
+        parts = []
+        if len(self.steps) > 1:
+            for (a, _), (b, _), step in zip(self.runs, self.runs[1:], self.steps, strict=False):
+                parts += [f"=== step {a} -> {b} ===", diff.render_terminal(step), ""]
+            parts.append(f"=== the whole path {' -> '.join(e for e, _ in self.runs)} ===")
+        if self.overall is not None:
+            parts.append(diff.render_terminal(self.overall))
+        return "\n".join(parts)
+
+    @property
+    def diffs(self) -> list[tuple[str, diff.RunDiff]]:
+        """(file name, diff) of what was written: diff.html first against last, and each step's."""
+        named = [("diff.html", self.overall)] if self.overall else []
+        if len(self.steps) > 1:
+            named += [
+                (f"diff-{a}-to-{b}.html", d)
+                for (a, _), (b, _), d in zip(self.runs, self.runs[1:], self.steps, strict=False)
+            ]
+        return named
 
 
 def upgrade(
-    topology: Topology, old: str, new: str, reports: Path, checks: Path, *, rolling: bool, progress: Progress
-) -> diff.RunDiff:
-    target = engines.resolve(new)
-    before_topology = topology.with_overrides(engine=old)
-    lab = Lab.up(before_topology, progress=progress)
-    recovered: dict[str, float] = {}
+    topology: Topology,
+    path: list[str],
+    reports: Path,
+    checks: Path,
+    *,
+    rolling: bool,
+    progress: Progress,
+    select: str | None = None,
+) -> Upgrade:
+    """The path's engines in turn on one lab; `select` (pytest -k) narrows the checks of each run, never the
+    footprint."""
+    result = Upgrade(path, reports)
+    lab = Lab.up(topology.with_overrides(engine=path[0]), progress=progress)
     try:
-        engine_control = require_engine_control(lab.provider, "netproof upgrade")
-        progress.say(f"upgrade: checks on {old}")
-        before = checkrun.run(lab.name, reports / "before", checks=checks)
-        for step, host in enumerate(lab.docker_hosts, 1):
-            with progress.step(
-                f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the new one on the same "
-                "data root)"
-            ):
-                engine_control.stop_engine(host.name)
-                engine_control.start_engine(host.name, target, engine_start(lab.topology).flags.get(host.name, []))
-                engine_control.wait_engine(host.name)
-                lab.record_engine(host.name, new, target.package_version)
-            if rolling or step == len(lab.docker_hosts):
-                if lab.topology.control_plane == "swarm":
-                    with progress.step("waiting for every swarm node to be ready again"):
-                        controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts))
-                recovered[host.name] = wait_for_overlay(lab, host.name, progress)
-            if rolling and step < len(lab.docker_hosts):
-                progress.say(
-                    f"upgrade: cross-host checks with {step} of {len(lab.docker_hosts)} hosts upgraded (mixed versions)"
-                )
-                checkrun.run(lab.name, reports / f"rolling-{step}-{host.name}", checks=checks, select=CROSS_HOST_CHECKS)
-        progress.say(f"upgrade: checks on {new}")
-        after = checkrun.run(lab.name, reports / "after", checks=checks)
+        control = require_engine_control(lab.provider, "netproof upgrade")
+        workload = Workload.start(lab)
+        progress.say(f"upgrade: checks on {path[0]}")
+        checkrun.run(lab.name, reports / "before", checks=checks, select=select)
+        result.runs.append((path[0], "before"))
+        for index, target in enumerate(path[1:], 1):
+            name = "after" if index == len(path) - 1 else f"step-{index}-{target}"
+            met = len(result.findings)
+            started = upgrade_hosts(lab, control, path[index - 1], target, rolling, result, checks, progress)
+            if started:
+                result.findings += workload.after_upgrade(target)
+            for finding in result.findings[met:]:
+                finding.engine = target
+            if not started:
+                progress.say(f"upgrade: stopped at {target}: {result.findings[-1]}")
+                break
+            progress.say(f"upgrade: checks on {target}")
+            checkrun.run(lab.name, reports / name, checks=checks, select=select)
+            result.runs.append((target, name))
+        workload.remove()
     finally:
         lab.down(progress)
-    changes = diff.compare(before, after)
-    changes.notes = [
-        f"{h}: overlay traffic to and from it came back {t:.1f} s after its dockerd restarted"
-        for h, t in recovered.items()
-    ]
-    diff.write(changes, reports / "diff.html")
-    return changes
+    compare_runs(result)
+    return result
 
 
-def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
-    """After a daemon restarts, overlay traffic to its containers may take a while to flow again
-    (a lone swarm manager restarted is cut off from the gossip until it rejoins: moby/moby#33346).
-    Wait until a container on the host reaches one on every other docker host over a new overlay,
-    and return how long that took: a figure operators want, reported with the upgrade."""
+def upgrade_hosts(
+    lab: Lab, control, old: str, new: str, rolling: bool, result: Upgrade, checks: Path, progress: Progress
+) -> bool:
+    """Every docker host from old to new, in place; False if a host's engine would not start at all."""
+    target = engines.resolve(new)
+    hosts = lab.docker_hosts
+    for step, host in enumerate(hosts, 1):
+        with progress.step(
+            f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the other one on the same "
+            "data root)"
+        ):
+            control.stop_engine(host.name)
+            if not start_engine(lab, control, host.name, target, old, result):
+                return False
+            lab.record_engine(host.name, new, target.package_version)
+        if rolling or step == len(hosts):
+            if lab.topology.control_plane == "swarm":
+                with progress.step("waiting for every swarm node to be ready again"):
+                    try:
+                        controlplane.wait_for_swarm_nodes(lab.manager, len(hosts))
+                    except NetproofError as e:
+                        result.findings.append(Finding(host.name, f"after its restart on {new}: {e}"))
+            result.findings.append(overlay_recovery(lab, host.name, new, progress))
+        if rolling and step < len(hosts):
+            progress.say(f"upgrade: cross-host checks with {step} of {len(hosts)} hosts on {new} (mixed versions)")
+            checkrun.run(
+                lab.name,
+                result.folder / f"rolling-{new}-{step}-{host.name}",
+                checks=checks,
+                select=CROSS_HOST_CHECKS,
+            )
+    return True
+
+
+def start_engine(lab: Lab, control, host: str, target: engines.Engine, old: str, result: Upgrade) -> bool:
+    """The new engine on the host, with the flags the lab's control plane asks for; a refusal is a finding. On a
+    kv lab, an engine without the store refuses its flags: started again without them, as a user would."""
+    flags = engine_start(lab.topology).flags.get(host, [])
+    control.start_engine(host, target, flags)
+    try:
+        control.wait_engine(host)
+        return True
+    except NetproofError as e:
+        refused = f"Docker {target.version} did not start on the data root Docker {old} used: {e}"
+    kv_flags = [f for f in flags if f.startswith(KV_FLAGS)]
+    if not kv_flags or engines.supports_kv_store(target.version):
+        result.findings.append(Finding(host, refused))
+        return False
+    result.findings.append(Finding(host, f"{refused}; {SWARM_MIGRATION}"))
+    control.stop_engine(host)
+    control.start_engine(host, target, [])
+    try:
+        control.wait_engine(host)
+    except NetproofError as e:
+        result.findings.append(
+            Finding(host, f"Docker {target.version} did not start without the store's flags either: {e}")
+        )
+        return False
+    result.findings.append(
+        Finding(host, f"started Docker {target.version} without {' and '.join(KV_FLAGS)}: no key-value store any more")
+    )
+    return True
+
+
+def overlay_recovery(lab: Lab, host: str, engine: str, progress: Progress) -> Finding:
+    """How long overlay traffic to and from the host took to flow again after its restart (a container there
+    reaches one on every other docker host over a new overlay), or that it did not."""
     space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
     started = time.monotonic()
     with progress.step(f"waiting for overlay traffic to {host} to flow again"):
@@ -82,11 +205,77 @@ def wait_for_overlay(lab: Lab, host: str, progress: Progress) -> float:
             here = space.container(lab.host(host), net, role="settle")
             others = [space.container(h, net, role="settle") for h in lab.docker_hosts if h.name != host]
             wait.until(
-                lambda: all(probes.ping(here.exec, o.ip, count=1, wait=1).ok for o in others),
+                lambda: all(probes.ping(here.netns.run, o.ip, count=1, wait=1).ok for o in others),
                 timeout=OVERLAY_SETTLE_SECONDS,
                 interval=1,
                 what=f"overlay traffic to {host} to flow again after its upgrade",
             )
+            return Finding(
+                host,
+                f"overlay traffic to and from it came back {time.monotonic() - started:.1f} s after its dockerd "
+                f"restarted ({engine})",
+                bad=False,
+            )
+        except Exception as e:  # noqa: BLE001 - what the upgrade met is reported, not raised
+            return Finding(host, f"overlay traffic to and from it did not come back on {engine}: {e}")
         finally:
             space.remove()
-    return time.monotonic() - started
+
+
+@dataclass
+class Workload:
+    """A user's workload across the upgrade: on each docker host a container that restarts always, on an
+    overlay. After each engine change: is it running, with its overlay address?"""
+
+    space: Workspace
+    containers: list[Container]
+
+    @classmethod
+    def start(cls, lab: Lab) -> Workload:
+        space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
+        net = space.overlay(role="workload")
+        containers = [
+            space.container(h, net, role="workload", restart_policy={"Name": "always"}) for h in lab.docker_hosts
+        ]
+        return cls(space, containers)
+
+    def after_upgrade(self, engine: str) -> list[Finding]:
+        found = []
+        for c in self.containers:
+            try:
+                attrs = c.host.docker().containers.get(c.name).attrs
+            except Exception as e:  # noqa: BLE001 - gone, or the engine does not answer: a finding
+                found.append(Finding(c.host.name, f"the workload container {c.name} is not there on {engine}: {e}"))
+                continue
+            state = attrs["State"]
+            address = (attrs["NetworkSettings"]["Networks"].get(c.network.name) or {}).get("IPAddress")
+            what = f"the workload container {c.name} (restart always, on overlay {c.network.name})"
+            if not state.get("Running"):
+                said = state.get("Error") or f"status {state.get('Status')}"
+                found.append(Finding(c.host.name, f"{what} is not running on {engine}: {said}"))
+            elif address != c.ip:
+                found.append(Finding(c.host.name, f"{what} runs on {engine} with address {address}, was {c.ip}", False))
+        return found
+
+    def remove(self) -> None:
+        self.space.remove()
+
+
+def compare_runs(result: Upgrade) -> None:
+    """Each step's diff and the first against the last, written beside the runs; the findings as notes."""
+    from netproof.report import results
+
+    loaded = [results.load(result.folder / name) for _, name in result.runs]
+    result.steps = [diff.compare(a, b) for a, b in zip(loaded, loaded[1:], strict=False)]
+    if len(loaded) > 1:
+        result.overall = diff.compare(loaded[0], loaded[-1])
+    elif loaded:
+        result.overall = diff.compare(loaded[0], loaded[0])  # stopped before any engine changed
+    if result.overall is not None:
+        result.overall.problems = [str(f) for f in result.findings if f.bad]
+        result.overall.notes = [str(f) for f in result.findings if not f.bad]
+    for (target, _), step in zip(result.runs[1:], result.steps, strict=False):
+        step.problems = [str(f) for f in result.findings if f.engine == target and f.bad]
+        step.notes = [str(f) for f in result.findings if f.engine == target and not f.bad]
+    for name, d in result.diffs:
+        diff.write(d, result.folder / name)

@@ -90,9 +90,13 @@ def run_checks(
     env: dict | None = None,
     timeout: float = 900,
     checks: Path = ROOT / "checks",
+    footprint: bool = False,
 ) -> ChecksRun:
+    """The checks in a subprocess. Without the footprint unless asked: it is tested where it is the subject
+    (and in the full runs), and costs 7 to 12 s a run."""
+    flags = () if footprint else ("--no-footprint",)
     argv = checkrun.pytest_argv(
-        checks, lab, report_dir=report, select=select, workers=workers, extra=("-q", "-rfExX", *extra)
+        checks, lab, report_dir=report, select=select, workers=workers, extra=("-q", "-rfExX", *flags, *extra)
     )
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     outcomes = {}

@@ -38,10 +38,13 @@ def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     name = f"t-chk-{control_plane}-{engine.replace('.', '')}"
     seed = topology.load(ROOT / "labs" / "seed.yml")
     lab = bring_up(seed.with_overrides(name=name, engine=engine, control_plane=control_plane))
-    run = run_checks(name, tmp_path / mode, workers="auto" if mode == "parallel" else None)
+    run = run_checks(name, tmp_path / mode, workers="auto" if mode == "parallel" else None, footprint=True)
     assert run.returncode == 0, f"{mode} run failed:\n{run.output[-4000:]}"
     assert {n.split("[")[0] for n in run.outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(run.outcomes)}"
     assert len(run.outcomes) == expected_cases(lab), sorted(run.outcomes)
+    taken = run.results().footprint
+    assert taken["error"] is None and taken["hosts"] == [h.name for h in lab.docker_hosts], taken
+    assert not taken["leftovers"], taken
     doctor = run.results().doctor
     assert doctor["healthy"], f"the lab doctor failed a healthy lab: {[f for f in doctor['findings'] if not f['ok']]}"
     declared = {c.id: c for c in CATALOGUE}

@@ -49,10 +49,13 @@ def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
     assert {c.key for c in before.checks} == {c.key for c in after.checks}
     # While the swarm was mixed, the cross-host checks ran after each host but the last.
     rolling = sorted(p.name for p in folder.glob("rolling-*"))
-    assert rolling == ["rolling-1-docker1", "rolling-2-docker2", "rolling-3-docker3"]
+    assert rolling == ["rolling-28.5-1-docker1", "rolling-28.5-2-docker2", "rolling-28.5-3-docker3"]
     assert all(results.load(folder / r).verdict == "pass" for r in rolling)
-    # The diff: versions changed on every docker host, and what changed in the mechanism is named.
+    # The diff: versions changed on every docker host, and what changed in the mechanism is named; the workload
+    # (a container with restart always on an overlay, on each host) came back; the footprint changed.
     assert "no regression" in out and "versions:" in out
+    assert "THE UPGRADE MET" not in out and "not running" not in out, out[-4000:]
+    assert "footprint changes:" in out and "host: iptables raw  (on 4 of 4 hosts)" in out, out[-6000:]
     for host in ("docker1", "docker2", "docker3", "docker4"):  # measured after each restart
         assert f"{host}: overlay traffic to and from it came back" in out, out[-4000:]
     for host in ("docker1", "docker2", "docker3", "docker4"):

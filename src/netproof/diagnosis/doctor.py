@@ -26,7 +26,9 @@ from pathlib import Path
 
 import docker
 
+from netproof.catalogue import version_key
 from netproof.diagnosis.findings import Diagnosis, Finding
+from netproof.engines import KV_STORE_REMOVED_IN
 from netproof.lab.controlplane import SWARM_PORT
 from netproof.lab.lab import Lab
 from netproof.progress import QUIET, Progress
@@ -130,7 +132,18 @@ class Doctor:
 
         answering = []
         for host, error, version in _parallel(ask, hosts):
-            if error is None:
+            if error is None and self.plane == "kv" and version_key(version) >= version_key(KV_STORE_REMOVED_IN):
+                self._add(
+                    "engine",
+                    "dockerd",
+                    host.name,
+                    None,
+                    False,
+                    f"Docker {version} has no key-value store",
+                    cause=f"{host.name} runs Docker {version}, which has no key-value store control plane (removed in "
+                    f"{KV_STORE_REMOVED_IN}): this kv lab's overlays cannot work there; migrate to swarm",
+                )
+            elif error is None:
                 answering.append(host)
                 self._add("engine", "dockerd", host.name, None, True, f"answers (Docker {version})")
             else:

@@ -45,6 +45,7 @@ class RunDiff:
     changes: list[Change]
     versions: list[tuple[str, str, str | None, str | None]]  # host, field, old, new
     notes: list[str] = field(default_factory=list)  # what the upgrade itself showed (recovery times)
+    problems: list[str] = field(default_factory=list)  # what the upgrade met that is a regression (a refusal)
     footprint: list[footprint.FootprintChange] = field(default_factory=list)
     footprint_note: str = ""  # why footprints were not compared, if they were not
 
@@ -56,7 +57,7 @@ class RunDiff:
 
     @property
     def regressed(self) -> bool:
-        return bool(self.of_kind("regression"))
+        return bool(self.of_kind("regression") or self.problems)
 
 
 def compare(old: Results, new: Results) -> RunDiff:
@@ -86,8 +87,12 @@ def compare(old: Results, new: Results) -> RunDiff:
     if all(prints):
         result.footprint = footprint.compare(*prints)
     else:
-        missing = [label for label, p in zip(("old", "new"), prints, strict=True) if not p]
-        result.footprint_note = f"no footprint in the {' and '.join(missing)} run: footprints not compared"
+        missing = [
+            f"the {label} run" + (f" ({r.footprint['error']})" if r.footprint and r.footprint.get("error") else "")
+            for label, r, p in zip(("old", "new"), (old, new), prints, strict=True)
+            if not p
+        ]
+        result.footprint_note = f"no footprint in {' and '.join(missing)}: footprints not compared"
     return result
 
 
@@ -176,6 +181,8 @@ def render_terminal(diff: RunDiff) -> str:
     lines = [f"old: {_label(diff.old)}", f"new: {_label(diff.new)}", ""]
     counts = ", ".join(f"{len(diff.of_kind(k))} {k}" for k in KIND_ORDER if diff.of_kind(k))
     lines.append(("REGRESSIONS: " if diff.regressed else "no regression: ") + (counts or "no behaviour changed"))
+    if diff.problems:
+        lines += ["", "THE UPGRADE MET:"] + [f"  {n}" for n in diff.problems]
     if diff.notes:
         lines += ["", "during the upgrade:"] + [f"  {n}" for n in diff.notes]
     if diff.versions:
@@ -216,6 +223,12 @@ def render_html(diff: RunDiff) -> str:
         f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>",
         _contents(diff),
     ]
+    if diff.problems:
+        parts.append(
+            "<h2 id='problems'>What the upgrade met</h2><ul>"
+            + "".join(f"<li style='color:#c62828'>{e(n)}</li>" for n in diff.problems)
+            + "</ul>"
+        )
     if diff.notes:
         parts.append("<h2>During the upgrade</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in diff.notes) + "</ul>")
     parts.append("<h2>Versions</h2>")

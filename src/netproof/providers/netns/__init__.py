@@ -9,6 +9,7 @@ machine's root namespace never gains or loses an interface.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 from collections.abc import Callable, Sequence
@@ -252,7 +253,8 @@ class NetnsProvider(Provider, EngineControl):
         _wait_until(lambda: _docker_answers(sock) or _failed(log), STARTUP_TIMEOUT, f"dockerd on {host}", log)
         if _failed(log):
             raise NetproofError(
-                f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start')}; log: {log}"
+                f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start', 'Status: ')}; "
+                f"log: {log}"
             )
         if gossip_port:
             listening = ["ss", "-Hltn", f"sport = :{gossip_port}"]
@@ -335,7 +337,12 @@ def _failed(log: Path) -> bool:
         text = log.read_text(errors="replace")
     except OSError:
         return False
-    return "failed to start daemon" in text or "level=fatal" in text
+    # dockerd's own refusals: a fatal log line, or its command line refused ("Status: unknown flag: ..., Code: 125")
+    return (
+        "failed to start daemon" in text
+        or "level=fatal" in text
+        or bool(re.search(r"^Status: .*Code: \d+", text, re.M))
+    )
 
 
 def _last_line(log: Path | None, *preferring: str) -> str:

@@ -1,0 +1,105 @@
+"""The upgrade paths users take, on the seed lab, with the footprint: several steps in one run (a diff per step
+and one overall, every footprint change once with its scope), a rollback, and the key-value store's end; and
+the footprint of one engine taken three times compares equal (normalization is stable)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from netproof.footprint import compare, take
+from netproof.lab.lab import Lab
+from netproof.model import topology
+from netproof.report import results
+
+from ..browser import dom
+from .conftest import assert_nothing_left, claim
+
+ROOT = Path(__file__).parents[2]
+QUICK = "OVL-PING-001"  # the runs' checks are not the subject here: the footprint and the path are
+
+
+def upgrade(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    done = subprocess.run(
+        [sys.executable, "-m", "netproof.cli", "upgrade", *args, "--select", QUICK, "--name", claim(name)]
+        + ["--reports", str(tmp_path), "labs/seed.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    folders = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]
+    assert len(folders) == 1, (done.stdout + done.stderr)[-4000:]
+    return done, folders[0]
+
+
+def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each(machine, tmp_path):
+    done, folder = upgrade(tmp_path, "t-path", "--path", "20.10,26.1,28.5")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert "Traceback" not in out
+    for run in ("before", "step-1-26.1", "after"):
+        assert sorted(p.name for p in (folder / run / "footprint").glob("*.json")) == [
+            f"docker{i}.json" for i in range(1, 5)
+        ], run
+    assert {p.name for p in folder.glob("diff*.html")} == {
+        "diff.html",
+        "diff-20.10-to-26.1.html",
+        "diff-26.1-to-28.5.html",
+    }
+    assert "=== step 20.10 -> 26.1 ===" in out and "=== the whole path 20.10 -> 26.1 -> 28.5 ===" in out
+    # Docker 28 guards containers' addresses in the raw table (moby/moby#48724): new in the step to 28.5, once,
+    # on every host; not in the step before.
+    step = results.load(folder / "after")
+    changes = compare.compare(compare.load(folder / "step-1-26.1"), compare.load(step.folder))
+    raw = [c for c in changes if c.kind == "firewall" and c.item == "host: iptables raw"]
+    assert len(raw) == 1 and raw[0].scope == "on 4 of 4 hosts", [(c.item, c.scope) for c in changes]
+    earlier = compare.compare(compare.load(folder / "before"), compare.load(folder / "step-1-26.1"))
+    assert not [c for c in earlier if c.item == "host: iptables raw"]
+    # The workload rode through, and each host's overlay traffic came back.
+    assert "not running" not in out
+    assert out.count("overlay traffic to and from it came back") >= 8, out[-4000:]
+    # The HTML diff in a real browser: a table of contents by kind, the footprint grouped by kind.
+    page = dom(tmp_path / "profile", folder / "diff-26.1-to-28.5.html")
+    assert 'id="contents"' in page and 'href="#footprint-firewall"' in page
+    assert 'id="footprint-firewall"' in page and "host: iptables raw" in page and "on 4 of 4 hosts" in page
+    assert_nothing_left("t-path", machine)
+
+
+def test_a_rollback_is_reported_not_crashed(machine, tmp_path):
+    done, folder = upgrade(tmp_path, "t-rollback", "--from", "28.5", "--to", "26.1")
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out and done.returncode in (0, 1), out[-4000:]
+    assert (folder / "diff.html").exists() and results.load(folder / "before").verdict == "pass"
+    if done.returncode == 1:  # what stopped it is said, in dockerd's words
+        assert "THE UPGRADE MET:" in out or "REGRESSIONS" in out, out[-4000:]
+    else:
+        assert results.load(folder / "after").environment[0]["docker"].startswith("26.1")
+    assert_nothing_left("t-rollback", machine)
+
+
+def test_the_kv_stores_end_is_reported_with_the_migration(machine, tmp_path):
+    done, folder = upgrade(tmp_path, "t-kvend", "--control-plane", "kv", "--from", "20.10", "--to", "26.1")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "regressions found" in out, out[-4000:]
+    assert "Traceback" not in out
+    assert "unknown flag: --cluster-store" in out and "migrate to swarm" in out, out[-4000:]
+    assert "started Docker 26.1" in out and "without --cluster-store and --cluster-advertise" in out
+    page = dom(tmp_path / "profile", folder / "diff.html")
+    assert "What the upgrade met" in page and "unknown flag: --cluster-store" in page
+    assert_nothing_left("t-kvend", machine)
+
+
+def test_the_footprint_of_one_engine_taken_three_times_compares_equal(machine, tmp_path, bring_up):
+    # 20.10: the engine whose firewall depends most on the order of what it is asked (moby/moby#43585).
+    lab: Lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-fp", engine="20.10"))
+    prints = []
+    for i in range(3):
+        taken = take.take(lab, tmp_path / str(i) / "footprint")
+        assert taken["error"] is None and not taken["leftovers"], taken
+        prints.append(compare.load(tmp_path / str(i)))
+    assert compare.compare(prints[0], prints[1]) == [] and compare.compare(prints[1], prints[2]) == []
+    assert set(prints[0]) == {"docker1", "docker2", "docker3", "docker4"}
+    lab.down()
+    assert_nothing_left("t-fp", machine)

@@ -247,7 +247,21 @@ def _environment(results: Results) -> str:
     return (
         f"<table id='environment'><tr>{''.join(f'<th>{k}</th>' for k in keys)}</tr>{rows}</table>"
         f"<p class='muted'>Started {_e(run['started'])}, finished {_e(run['finished'])}: "
-        f"<code>{_e(run['command'])}</code></p>"
+        f"<code>{_e(run['command'])}</code></p>{_footprint(results)}"
+    )
+
+
+def _footprint(results: Results) -> str:
+    """Where Docker's footprint of this run is (compared by netproof diff), or why there is none."""
+    taken = results.footprint
+    if not taken:
+        return "<p id='footprint' class='muted'>No footprint taken (--no-footprint).</p>"
+    if taken.get("error"):
+        return f"<p id='footprint' class='muted'>No footprint: {_e(taken['error'])}</p>"
+    hosts = ", ".join(f"<a href='footprint/{_e(h)}.json'>{_e(h)}</a>" for h in taken["hosts"])
+    return (
+        f"<p id='footprint' class='muted'>Docker's networking footprint after the checks ({taken['seconds']} s): "
+        f"{hosts}; compared by <code>netproof diff</code>.</p>"
     )
 
 

@@ -141,7 +141,9 @@ def upgrade_hosts(
             f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the other one on the same "
             "data root)"
         ):
-            control.stop_engine(host.name)
+            stopping = control.stop_engine(host.name)
+            if stopping:
+                result.findings.append(Finding(host.name, f"{stopping} (Docker {old})", bad=False))
             if not start_engine(lab, control, host.name, target, old, result):
                 return False
             lab.record_engine(host.name, new, target.package_version)

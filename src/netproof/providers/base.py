@@ -136,8 +136,9 @@ class EngineControl(ABC):
     same data root, as an operator upgrades in place. `netproof upgrade` needs it."""
 
     @abstractmethod
-    def stop_engine(self, host: str) -> None:
-        """Stop the host's dockerd and wait until it is gone."""
+    def stop_engine(self, host: str) -> str | None:
+        """Stop the host's dockerd and wait until it is gone, as the host's service manager would (SIGTERM, and
+        after its stop timeout SIGKILL); what an operator would want to know of it (a slow stop, a kill), or None."""
 
     @abstractmethod
     def start_engine(self, host: str, engine: Engine, flags: list[str]) -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,9 @@ from netproof.providers.netns.node import Node
 
 ETCD_CLIENT_PORT = 2379
 STARTUP_TIMEOUT = 60
+# dockerd's own shutdown (containers, the swarm node) can take tens of seconds: systemd waits 90 s by default
+ENGINE_STOP_SECONDS = 90
+SLOW_STOP_SECONDS = 10
 
 
 class NetnsHost(LabHost):
@@ -273,12 +277,19 @@ class NetnsProvider(Provider, EngineControl):
             return None
         return pid if os.path.exists(f"/proc/{pid}") else None
 
-    def stop_engine(self, host: str, timeout: float = 20) -> None:
+    def stop_engine(self, host: str, timeout: float = ENGINE_STOP_SECONDS) -> str | None:
         pid = self.engine_pid(host)
         if pid is None:
-            return
+            return None
+        started = time.monotonic()
         os.kill(pid, signal.SIGTERM)
-        _wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout, f"dockerd on {host} to stop", None)
+        _, stopped = wait.poll(lambda: not os.path.exists(f"/proc/{pid}"), timeout=timeout, interval=0.2)
+        took = time.monotonic() - started
+        if stopped:
+            return f"dockerd took {took:.0f} s to stop" if took > SLOW_STOP_SECONDS else None
+        os.kill(pid, signal.SIGKILL)  # what systemd does after TimeoutStopSec
+        _wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10, f"dockerd on {host} to die (SIGKILL)", None)
+        return f"dockerd did not stop within {timeout:.0f} s of SIGTERM: killed, as a service manager would"
 
     def down(self) -> None:
         left = leftovers.remove(self.names.lab)

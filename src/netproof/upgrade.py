@@ -15,6 +15,7 @@ one step `diff-<a>-to-<b>.html` for each.
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def upgrade(
     lab = Lab.up(topology.with_overrides(engine=path[0]), progress=progress)
     try:
         control = require_engine_control(lab.provider, "netproof upgrade")
-        workload = Workload.start(lab)
+        workload = Workload.start(lab, result)
         progress.say(f"upgrade: checks on {path[0]}")
         checkrun.run(lab.name, reports / "before", checks=checks, select=select)
         result.runs.append((path[0], "before"))
@@ -124,6 +125,10 @@ def upgrade(
             checkrun.run(lab.name, reports / name, checks=checks, select=select)
             result.runs.append((target, name))
         workload.remove()
+    except Exception as e:  # noqa: BLE001 - the report of what ran so far is kept; the traceback beside it
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / "upgrade-error.txt").write_text(traceback.format_exc())
+        result.findings.append(Finding("lab", f"the upgrade stopped: {type(e).__name__}: {e} (upgrade-error.txt)"))
     finally:
         lab.down(progress)
     compare_runs(result)
@@ -147,13 +152,13 @@ def upgrade_hosts(
             if not start_engine(lab, control, host.name, target, old, result):
                 return False
             lab.record_engine(host.name, new, target.package_version)
+        if lab.topology.control_plane == "swarm":  # as an operator would, before restarting the next node
+            with progress.step("waiting for every swarm node to be ready again"):
+                try:
+                    controlplane.wait_for_swarm_nodes(lab.manager, len(hosts))
+                except NetproofError as e:
+                    result.findings.append(Finding(host.name, f"after its restart on {new}: {e}"))
         if rolling or step == len(hosts):
-            if lab.topology.control_plane == "swarm":
-                with progress.step("waiting for every swarm node to be ready again"):
-                    try:
-                        controlplane.wait_for_swarm_nodes(lab.manager, len(hosts))
-                    except NetproofError as e:
-                        result.findings.append(Finding(host.name, f"after its restart on {new}: {e}"))
             result.findings.append(overlay_recovery(lab, host.name, new, progress))
         if rolling and step < len(hosts):
             progress.say(f"upgrade: cross-host checks with {step} of {len(hosts)} hosts on {new} (mixed versions)")
@@ -233,12 +238,20 @@ class Workload:
     containers: list[Container]
 
     @classmethod
-    def start(cls, lab: Lab) -> Workload:
+    def start(cls, lab: Lab, result: Upgrade) -> Workload:
+        """The workload on every docker host it can be placed on; where it cannot, the report says why."""
         space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
-        net = space.overlay(role="workload")
-        containers = [
-            space.container(h, net, role="workload", restart_policy={"Name": "always"}) for h in lab.docker_hosts
-        ]
+        containers = []
+        try:
+            net = space.overlay(role="workload")
+        except Exception as e:  # noqa: BLE001 - an upgrade without a workload still says the rest
+            result.findings.append(Finding("lab", f"no workload across the upgrade: its overlay: {e}", bad=False))
+            return cls(space, [])
+        for h in lab.docker_hosts:
+            try:
+                containers.append(space.container(h, net, role="workload", restart_policy={"Name": "always"}))
+            except Exception as e:  # noqa: BLE001
+                result.findings.append(Finding(h.name, f"no workload container before the upgrade: {e}", bad=False))
         return cls(space, containers)
 
     def after_upgrade(self, engine: str) -> list[Finding]:

@@ -174,6 +174,7 @@ class Lab:
 
     def record_engine(self, host: str, version: str, package_version: str) -> None:
         """A host now runs another engine (an in-place upgrade): the state file says so."""
+        self.host(host).engine_changed()
         self.state.setdefault("provider_state", {}).setdefault("engines", {})[host] = package_version
         self.state.setdefault("host_engines", {})[host] = version
         self.state.setdefault("docker_versions", {})[host] = self.host(host).docker().version()["Version"]

@@ -69,6 +69,13 @@ class LabHost(ABC):
             self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=60)
         return self._docker
 
+    def engine_changed(self) -> None:
+        """Another dockerd answers now (an upgrade, a rollback): the client negotiates its API version again
+        (a client that spoke 1.51 to 28.5 is refused by 26.1, whose maximum is 1.45)."""
+        if self._docker is not None:
+            self._docker.close()
+        self._docker = None
+
     @staticmethod
     def argv(cmd: str | Sequence[str]) -> list[str]:
         return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)

@@ -352,7 +352,7 @@ def _failed(log: Path) -> bool:
     return (
         "failed to start daemon" in text
         or "level=fatal" in text
-        or bool(re.search(r"^Status: .*Code: \d+", text, re.M))
+        or bool(re.search(r"^Status: .*(\n.*)?Code: \d+", text, re.M))
     )
 
 

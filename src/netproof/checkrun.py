@@ -45,15 +45,20 @@ def pytest_argv(
 
 
 def run(
-    lab: str, folder: Path, *, checks: Path | None = None, select: str | None = None, strict: bool = False
+    lab: str,
+    folder: Path,
+    *,
+    checks: Path | None = None,
+    select: str | None = None,
+    strict: bool = False,
+    footprint: bool = True,
 ) -> results.Results:
     """The checks on a running lab, their output shown as they go; the results they wrote into folder.
-    strict: known Docker defects count as failures."""
+    strict: known Docker defects count as failures; footprint: Docker's footprint taken after them."""
     checks = checks or checks_dir()
+    flags = ["-q", *(["--strict-defects"] if strict else []), *([] if footprint else ["--no-footprint"])]
     system.run(
-        pytest_argv(
-            checks, lab, report_dir=folder, select=select, extra=("-q", *(["--strict-defects"] if strict else []))
-        ),
+        pytest_argv(checks, lab, report_dir=folder, select=select, extra=tuple(flags)),
         check=False,
         timeout=None,
         capture=False,

@@ -113,7 +113,7 @@ def upgrade(
         for index, target in enumerate(path[1:], 1):
             name = "after" if index == len(path) - 1 else f"step-{index}-{target}"
             met = len(result.findings)
-            started = upgrade_hosts(lab, control, path[index - 1], target, rolling, result, checks, progress)
+            started = upgrade_hosts(lab, control, path[index - 1], target, rolling, result, checks, progress, select)
             if started:
                 result.findings += workload.after_upgrade(target)
             for finding in result.findings[met:]:
@@ -136,7 +136,15 @@ def upgrade(
 
 
 def upgrade_hosts(
-    lab: Lab, control, old: str, new: str, rolling: bool, result: Upgrade, checks: Path, progress: Progress
+    lab: Lab,
+    control,
+    old: str,
+    new: str,
+    rolling: bool,
+    result: Upgrade,
+    checks: Path,
+    progress: Progress,
+    select: str | None = None,
 ) -> bool:
     """Every docker host from old to new, in place; False if a host's engine would not start at all."""
     target = engines.resolve(new)
@@ -162,11 +170,12 @@ def upgrade_hosts(
             result.findings.append(overlay_recovery(lab, host.name, new, progress))
         if rolling and step < len(hosts):
             progress.say(f"upgrade: cross-host checks with {step} of {len(hosts)} hosts on {new} (mixed versions)")
-            checkrun.run(
+            checkrun.run(  # no footprint: a mixed swarm's is compared with nothing
                 lab.name,
                 result.folder / f"rolling-{new}-{step}-{host.name}",
                 checks=checks,
-                select=CROSS_HOST_CHECKS,
+                select=f"({CROSS_HOST_CHECKS}) and ({select})" if select else CROSS_HOST_CHECKS,
+                footprint=False,
             )
     return True
 

@@ -35,7 +35,7 @@ def upgrade(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Completed
 
 
 def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each(machine, tmp_path):
-    done, folder = upgrade(tmp_path, "t-path", "--path", "20.10,26.1,28.5")
+    done, folder = upgrade(tmp_path, "t-path", "--path", "20.10,26.1,28.5", "--rolling")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert "Traceback" not in out
@@ -49,6 +49,10 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
         "diff-26.1-to-28.5.html",
     }
     assert "=== step 20.10 -> 26.1 ===" in out and "=== the whole path 20.10 -> 26.1 -> 28.5 ===" in out
+    # Rolling: after each host but the last of each step, the cross-host check while the swarm is mixed.
+    rolling = sorted(p.name for p in folder.glob("rolling-*"))
+    assert rolling == [f"rolling-{e}-{i}-docker{i}" for e in ("26.1", "28.5") for i in (1, 2, 3)], rolling
+    assert all(results.load(folder / r).verdict == "pass" for r in rolling)
     # Docker 28 guards containers' addresses in the raw table (moby/moby#48724): new in the step to 28.5, once,
     # on every host; not in the step before.
     step = results.load(folder / "after")
@@ -59,8 +63,9 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
     assert not [c for c in earlier if c.item == "host: iptables raw"]
     # The workload rode through, and each host's overlay traffic came back.
     assert "not running" not in out
-    for step in ("diff-20.10-to-26.1.html", "diff-26.1-to-28.5.html"):  # measured after the last host's restart
-        assert "docker4: overlay traffic to and from it came back" in (folder / step).read_text(), step
+    for step in ("diff-20.10-to-26.1.html", "diff-26.1-to-28.5.html"):  # measured after each host's restart
+        for host in ("docker1", "docker2", "docker3", "docker4"):
+            assert f"{host}: overlay traffic to and from it came back" in (folder / step).read_text(), (step, host)
     # The HTML diff in a real browser: a table of contents by kind, the footprint grouped by kind.
     page = dom(tmp_path / "profile", folder / "diff-26.1-to-28.5.html")
     assert 'id="contents"' in page and 'href="#footprint-firewall"' in page

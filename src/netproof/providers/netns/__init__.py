@@ -226,6 +226,10 @@ class NetnsProvider(Provider, EngineControl):
 
     def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:
         node = self.node(host)
+        log = node.dir / "dockerd.log"
+        if log.exists() and log.stat().st_size:  # each start its own log: a refusal is this start's, not an older one's
+            earlier = len(list(node.dir.glob("dockerd.*.log"))) + 1
+            log.rename(node.dir / f"dockerd.{earlier}.log")
         node.spawn(
             [
                 "env",

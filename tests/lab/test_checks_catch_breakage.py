@@ -178,6 +178,11 @@ def test_dns_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_
     assert_fails(done, "DNS-001", "resolves to", "alone", "Observed: no answer")
 
 
+def test_service_dns_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
+    done = checks("DNS-003 and dnsrr", tmp_path, sabotage="dns")
+    assert_fails(done, "DNS-003", "resolves to", "within", "Observed: no answer")
+
+
 def test_the_labs_dns_server_unreachable_is_a_broken_lab(lab, tmp_path):
     rule = ["FORWARD", "-p", "udp", "--dport", "53", "-j", "DROP"]
     with changed(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):

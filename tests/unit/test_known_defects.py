@@ -2,6 +2,7 @@
 
 from netproof.model.topology import Host
 from netproof.proof import known_defects
+from netproof.proof.objects import Workspace
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
 
@@ -111,6 +112,27 @@ def test_a_bypass_with_no_network_created_meanwhile_is_a_plain_failure():
     assert known_defects.recognise(plain, [HostRunning("docker1", "20.10.24+dfsg1")]) is None
 
 
+# As FW-USER-001 said it on 20.10 with the kv store (2 checks at once, nothing else creating networks): dockerd had
+# run `iptables -I FORWARD -j DOCKER-USER` from a thread stuck in a removed namespace, where the chain did not exist.
+JUMP_NOT_PUT_BACK = (
+    "FW-USER-001 failed [kv-docker3]\nObserved: got through: GET http://192.168.50.101:32773/: connected (netproof); "
+    "GET http://192.168.50.101:32773/: connected (netproof); FORWARD began with '-A FORWARD -j "
+    "DOCKER-ISOLATION-STAGE-1', not the jump to DOCKER-USER"
+)
+
+
+def test_a_jump_to_docker_user_not_put_back_by_a_stuck_thread_is_the_kv_defect():
+    found = known_defects.recognise(JUMP_NOT_PUT_BACK, [RecordedHost("docker3", STUCK)])
+    assert found.known and found.defect.reference == "moby/libnetwork#1838"
+    assert not known_defects.recognise(JUMP_NOT_PUT_BACK, [RecordedHost("docker3", NONE)]).known
+
+
+def test_when_two_defects_show_the_symptom_the_one_whose_mechanism_is_found_is_named():
+    both = BYPASSED + "; FORWARD began with '-A FORWARD -j DOCKER-ISOLATION-STAGE-1', not the jump to DOCKER-USER"
+    found = known_defects.recognise(both, [HostRunning("docker1", "20.10.24+dfsg1")])  # no thread stuck: 43585
+    assert found.known and found.defect.reference == "moby/moby#43585"
+
+
 def test_a_remote_name_the_embedded_dns_never_learned_is_the_kv_symptom():
     # Seen on 20.10 with the kv store: nslookup's answer once the name, unknown to the embedded DNS, was sent on.
     failure = (
@@ -119,3 +141,14 @@ def test_a_remote_name_the_embedded_dns_never_learned_is_the_kv_symptom():
     )
     found = known_defects.recognise(failure, [RecordedHost("docker1", NONE), RecordedHost("docker4", STUCK)])
     assert found.known and found.defect.reference == "moby/libnetwork#1838"
+
+
+def test_the_footprint_starts_a_container_again_past_a_known_defect_a_check_reports_it():
+    """The CI failure of 2026-11-29: the footprint's container on a kv lab refused with the store unreachable."""
+    host = RecordedHost("docker2", STUCK)
+    inventory = Workspace("kv", host, [host], retry_known_defects=True)
+    again = inventory._worth_another_start(host, UNREACHABLE)
+    assert again.startswith(": known Docker defect moby/libnetwork#1838") and "on docker2" in again
+    assert Workspace("kv", host, [host])._worth_another_start(host, UNREACHABLE) is None  # a check's: it stands
+    unstuck = RecordedHost("docker2", NONE)
+    assert inventory._worth_another_start(unstuck, UNREACHABLE) is None  # the symptom alone is a failure

@@ -85,16 +85,19 @@ KNOWN_DEFECTS = (
     KnownDefect(
         "moby/libnetwork#1838",
         "with the key-value store control plane, the overlay driver leaves daemon threads in overlay namespaces; "
-        "work scheduled on them (talking to the store, allocating addresses) fails",
+        "work scheduled on them (talking to the store, allocating addresses, running iptables) fails",
         # The store unreachable from a stuck thread shows as any of these, as seen in this lab: the
         # dial itself, a read that comes back empty (a network not found, by ID, or by name when a
         # container is started on it; no address allocated), and a remote container's name never
         # reaching the embedded DNS (busybox ping: "bad address"; nslookup: the name, unknown to the embedded
         # DNS, is sent on to the lab's DNS server, which refuses it). See also moby/libnetwork#646:
         # "whenever libnetwork perceives that the cluster-store is unreachable ... things fall apart".
+        # And iptables run from a stuck thread acts in that namespace: after a bridge is created the jump to
+        # DOCKER-USER is not put back at FORWARD's head (dockerd: "Failed to ensure the jump rule for
+        # DOCKER-USER ... Chain 'DOCKER-USER' does not exist"), so the user's rules are bypassed (FW-USER-001).
         re.compile(
             r"network is unreachable|etcd cluster is unavailable|from store|network \S+ not found"
-            r"|with no IP address|bad address|server can't find \S+: REFUSED"
+            r"|with no IP address|bad address|server can't find \S+: REFUSED|not the jump to DOCKER-USER"
         ),
         stuck_threads,
         "no dockerd thread stuck in another network namespace on the check's hosts",
@@ -114,9 +117,8 @@ KNOWN_DEFECTS = (
 
 
 def recognise(failure: str, hosts: list[LabHost]) -> Recognition | None:
-    """The first known defect whose symptom the failure shows (with its mechanism, if found), or None."""
-    for defect in KNOWN_DEFECTS:
-        recognition = defect.recognise(failure, hosts)
-        if recognition:
-            return recognition
-    return None
+    """The first known defect whose symptom and mechanism the failure shows; else the first whose symptom alone
+    it shows (reported as a failure that says so); else None. Symptoms overlap (FORWARD without the jump to
+    DOCKER-USER at its head is both defects' symptom): the mechanism found decides."""
+    shown = [r for r in (defect.recognise(failure, hosts) for defect in KNOWN_DEFECTS) if r]
+    return next((r for r in shown if r.known), shown[0] if shown else None)

@@ -19,7 +19,7 @@ import docker.types
 from netproof import wait
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
-from netproof.proof import probes
+from netproof.proof import known_defects, probes
 from netproof.proof.namespaces import NetNamespace
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
@@ -121,6 +121,10 @@ class Workspace:
     retries: list[str] = field(default_factory=list)  # what Docker needed a second attempt for
     patience: float = 1.0  # the lab's: how many times longer than on netns Docker may take (see Provider.patience)
     holders: list[str] = field(default_factory=list)  # services holding overlays on every node (slow providers)
+    # Start a container again when a start failed with a known Docker defect whose mechanism is on the host (see
+    # proof/known_defects.py). Not for checks, which report such a failure as the defect; for what inventories
+    # the lab (the footprint), where the defect would leave nothing to compare.
+    retry_known_defects: bool = False
 
     def unique(self, role: str) -> str:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -238,12 +242,13 @@ class Workspace:
                 break
             except docker.errors.APIError as e:
                 why = e.explanation or str(e)
-                if attempt == attempts or self.control_plane != "swarm" or ATTACH_TIMEOUT not in why:
+                known = self._worth_another_start(host, why)
+                if attempt == attempts or known is None:
                     raise EngineError(
                         f"{host.name}: Docker would not start container {name} on {network.name}: {why}"
                     ) from None
                 self.retries.append(
-                    f"{host.name}: attaching container {name} to {network.name} failed ({why}); started another"
+                    f"{host.name}: starting container {name} on {network.name} failed ({why}){known}; started another"
                 )
         c.reload()
         endpoint = c.attrs["NetworkSettings"]["Networks"][network.name]
@@ -255,6 +260,16 @@ class Workspace:
         return Container(
             host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"]
         )
+
+    def _worth_another_start(self, host: LabHost, why: str) -> str | None:
+        """Why a failed start deserves another ("" needs no more words), or None: the failure stands."""
+        if self.control_plane == "swarm" and ATTACH_TIMEOUT in why:
+            return ""
+        if self.retry_known_defects:
+            recognition = known_defects.recognise(why, [host])
+            if recognition and recognition.known:
+                return f": {recognition}"
+        return None
 
     def server(self, host: LabHost, network: Network, *, role: str = "srv", **options) -> Container:
         """A container serving a page on probes.HTTP_PORT, returned once it listens: a probe sent before that

@@ -1,4 +1,4 @@
-"""The netproof command: labs (up, status, exec, down, clean) and engines (list, fetch)."""
+"""The netproof command: labs (up, status, exec, down, clean) and engines (list, fetch, import)."""
 
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="checks on one engine, in-place upgrade (or rollback), checks again, and the diff"
     )
     add_lab_arguments(p, engine=False)
-    p.add_argument("--from", dest="old", choices=engines.KNOWN)
-    p.add_argument("--to", dest="new", choices=engines.KNOWN, help="older than --from: a rollback")
+    p.add_argument("--from", dest="old", choices=engines.known())
+    p.add_argument("--to", dest="new", choices=engines.known(), help="older than --from: a rollback")
     p.add_argument(
         "--path", help="several steps in one run, e.g. 20.10,26.1,28.5: a diff per step and one for the whole path"
     )
@@ -117,12 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(
         title="engine commands", metavar=""
     )
-    p = eng.add_parser("list", help="known engines and which are ready to run")
+    p = eng.add_parser("list", help="known engines, where each came from, which containerd and runc it runs with")
     p.set_defaults(func=cmd_engines_list)
-    p = eng.add_parser("fetch", help="download Debian's docker.io builds into the cache")
+    p = eng.add_parser("fetch", help="download engines into the cache (Debian's docker.io, Docker's static tarball)")
     p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(engines.RELEASES)}")
     p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_engines_fetch)
+    p = eng.add_parser("import", help="cache a static build carried in: docker-<version>.tgz, or a folder of it")
+    p.add_argument("source", type=Path, metavar="PATH", help="a tarball laid out as Docker's static ones, or a folder")
+    p.set_defaults(func=cmd_engines_import)
 
     cat = groups.add_parser("checks", help="the check catalogue").add_subparsers(title="checks commands", metavar="")
     p = cat.add_parser("list", help="every check: ID, promise, scope, tags, the engines its promise holds on")
@@ -146,7 +149,7 @@ def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
     """The arguments of every command that brings a lab up."""
     p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
     if engine:
-        p.add_argument("--engine", choices=engines.KNOWN, help="run this engine on every docker host")
+        p.add_argument("--engine", choices=engines.known(), help="run this engine on every docker host")
     p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
     p.add_argument("--name", help="lab name (default: the topology's name)")
     p.add_argument(
@@ -347,9 +350,10 @@ def upgrade_path(args: argparse.Namespace) -> list[str]:
         raise NetproofError("give either --path or --from and --to, not both")
     if args.path:
         path = [v.strip() for v in args.path.split(",") if v.strip()]
-        unknown = [v for v in path if v not in engines.KNOWN]
+        unknown = [v for v in path if v not in engines.known()]
         if unknown:
-            raise NetproofError(f"--path {args.path}: {', '.join(unknown)}: not an engine ({', '.join(engines.KNOWN)})")
+            known = ", ".join(engines.known())
+            raise NetproofError(f"--path {args.path}: {', '.join(unknown)}: not an engine ({known})")
     elif args.old and args.new:
         path = [args.old, args.new]
     else:
@@ -404,14 +408,29 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
 
 def cmd_engines_list(args: argparse.Namespace) -> int:
     print(f"cache: {engines.CACHE_DIR / 'engines'}")
-    print(f"{'ENGINE':8}{'DEBIAN SUITE':14}{'KV STORE':10}STATUS")
-    for release in engines.RELEASES.values():
-        cached = engines.cached_version(release.version)
-        status = f"cached: {cached}" if cached else f"not cached; fetch: netproof engines fetch {release.version}"
-        print(f"{release.version:8}{release.suite:14}{'yes' if release.kv_store else 'no':10}{status}")
-    system_dockerd = engines.system_version()
-    system_status = system_dockerd or "no dockerd installed (apt-get install docker.io)"
-    print(f"{engines.SYSTEM:8}{'(installed)':14}{'-':10}{system_status}")
+    rows = [("ENGINE", "KV STORE", "STATUS", "FROM", "CONTAINERD AND RUNC")]
+    for version in engines.known():
+        kv = "yes" if engines.supports_kv_store(version) else "no"
+        if version == engines.SYSTEM:
+            found = engines.system_version()
+            status = found or "no dockerd installed (apt-get install docker.io)"
+            rows.append((version, kv if found else "-", status, "installed", engines.runtime_versions(None)))
+            continue
+        cached = engines.cached_version(version)
+        if not cached:
+            release = engines.RELEASES[version]
+            how = f"netproof engines fetch {version}" + (
+                f" or netproof engines import docker-{release.static}.tgz" if release.static else ""
+            )
+            rows.append((version, kv, f"not cached; {how}", release.origin, "-"))
+            continue
+        engine = engines.resolve(version)
+        own = engine.bin_dirs[0] if engine.runtime == "its own" else None
+        runtime = f"{engine.runtime}: {engines.runtime_versions(own)}"
+        rows.append((version, kv, f"cached: {cached}", engines.origin(version), runtime))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
     return 0
 
 
@@ -422,6 +441,17 @@ def cmd_engines_fetch(args: argparse.Namespace) -> int:
     fetcher = engines.Fetcher(Progress())
     for v in args.versions:
         print(f"engine {v}: {fetcher.fetch(v, refresh=args.refresh)} ready in {engines.engine_dir(v)}")
+    return 0
+
+
+def cmd_engines_import(args: argparse.Namespace) -> int:
+    system.require_root()
+    version, full = engines.import_engine(args.source, Progress())
+    engine = engines.resolve(version)
+    print(
+        f"engine {version}: dockerd {full} ready in {engines.engine_dir(version)}, with {engine.runtime} containerd "
+        f"and runc ({engines.runtime_versions(engine.bin_dirs[0] if engine.runtime == 'its own' else None)})"
+    )
     return 0
 
 

@@ -1,5 +1,5 @@
 """The checks pass on the seed lab, with pytest -n auto and (nightly) serially, with the same cases: on
-engine 20.10 with both control planes, and on 26.1 and 28.5 with swarm. A check whose promise the
+engine 20.10 with both control planes, and on 26.1, 28.5 and 29.7 (a static build) with swarm. A check whose promise the
 engine predates is not-promised; a known defect is allowed only where it is known. And a run with no lab up brings
 the seed lab up once for all workers and down once after them."""
 
@@ -24,14 +24,15 @@ KNOWN_HERE = {
     ("20.10", "kv"): {"moby/libnetwork#1838", "moby/moby#43585"},
     ("26.1", "swarm"): {"moby/moby#43585"},
     ("28.5", "swarm"): set(),
+    ("29.7", "swarm"): set(),
 }
 
 
 @pytest.mark.parametrize("mode", ["parallel", pytest.param("serial", marks=pytest.mark.nightly)])
 @pytest.mark.parametrize(
     "engine, control_plane",
-    [("20.10", "swarm"), ("20.10", "kv"), ("26.1", "swarm"), ("28.5", "swarm")],
-    ids=["20.10-swarm", "20.10-kv", "26.1-swarm", "28.5-swarm"],
+    [("20.10", "swarm"), ("20.10", "kv"), ("26.1", "swarm"), ("28.5", "swarm"), ("29.7", "swarm")],
+    ids=["20.10-swarm", "20.10-kv", "26.1-swarm", "28.5-swarm", "29.7-swarm"],
 )
 def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     """Every check of the catalogue, every case passed (kv: or a known defect); with -n auto, and (nightly) serially."""

@@ -14,7 +14,7 @@ from netproof.footprint import compare as footprint
 from netproof.report.results import CheckResult, Results
 
 BAD = ("failed", "error")
-VERSION_FIELDS = ("docker", "api", "containerd", "runc", "kernel", "iptables")
+VERSION_FIELDS = ("docker", "api", "containerd", "runc", "runtime", "kernel", "iptables")
 KIND_ORDER = ("regression", "fix", "outcome changed", "known defect rate", "added", "removed", "mechanism changed")
 
 

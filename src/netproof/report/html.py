@@ -239,7 +239,7 @@ def _lab_table(results: Results) -> str:
 
 
 def _environment(results: Results) -> str:
-    keys = ["host", "engine", "docker", "api", "containerd", "runc", "kernel", "iptables"]
+    keys = ["host", "engine", "docker", "api", "containerd", "runc", "runtime", "kernel", "iptables"]
     rows = "".join(
         "<tr>" + "".join(f"<td>{_e(e.get(k) or '')}</td>" for k in keys) + "</tr>" for e in results.environment
     )

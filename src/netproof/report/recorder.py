@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from netproof import __version__
+from netproof import __version__, engines
+from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.report.results import CheckResult, Results
 
@@ -134,7 +135,14 @@ class RunRecorder:
                 {"name": s.name, "cidr": str(s.network), "gateway": str(s.gateway)} for s in topo.subnets.values()
             ],
             "hosts": [
-                {"name": h.name, "role": h.role, "subnet": h.subnet.name, "address": str(h.address), "engine": h.engine}
+                {
+                    "name": h.name,
+                    "role": h.role,
+                    "subnet": h.subnet.name,
+                    "address": str(h.address),
+                    "engine": h.engine,
+                    **({"daemon": h.daemon} if h.daemon else {}),
+                }
                 for h in topo.hosts.values()
             ],
             "pairs": [list(p) for p in self.pairs],
@@ -168,7 +176,21 @@ def environment_of(lab: Lab) -> list[dict]:
             )
         except Exception as e:  # noqa: BLE001 - a host that does not answer is a fact for the table
             row["docker"] = f"not answering ({type(e).__name__})"
+        row["runtime"] = runtime_of(lab, host)
         row["kernel"] = host.run(["uname", "-r"]).stdout.strip()
         row["iptables"] = host.run(["iptables", "--version"]).stdout.strip()
         rows.append(row)
     return rows
+
+
+def runtime_of(lab: Lab, host) -> str | None:
+    """Whose containerd and runc the host's dockerd runs with, where netproof started it from its cache (netns):
+    the engine's own (a static build's) or the system's. Elsewhere the host's own set-up decides: not said."""
+    if lab.provider.name != "netns":
+        return None
+    if host.engine == engines.SYSTEM:
+        return "the system's"
+    try:
+        return engines.resolve(host.engine).runtime
+    except NetproofError:  # uncached since the lab came up: the versions beside it still say what ran
+        return None

@@ -30,9 +30,11 @@ OUTCOMES = (
 #   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command,
 #                          strict (known defects counted as failures: --strict-defects; absent: false)
 #   lab                    name, provider, control_plane, topology_file,
-#                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine}],
+#                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine, daemon
+#                          (its daemon.json settings from the topology, where it has any)}],
 #                          pairs [[src, dst]] exercised by cross-host checks
-#   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables
+#   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables,
+#                          runtime (whose containerd and runc: "its own" (the engine's) or "the system's"; netns only)
 #   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
 #                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
 #                          cause}]; null when the run did not examine the lab

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from netproof.catalogue import check
 from netproof.model.topology import OUTSIDE_HTTP_PORT
-from netproof.proof import probes, wire
+from netproof.proof import firewall, probes, wire
 from netproof.proof.namespaces import NetNamespace
 
 GATEWAY_BRIDGE = "docker_gwbridge"
@@ -51,7 +51,7 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
 
 
 def record_nat(proof, docker_host, subnet: str) -> list[str]:
-    rules = docker_host.infra.iptables.rules("nat", "POSTROUTING")
+    rules = firewall.rules(docker_host, "nat", "POSTROUTING")
     proof.data(f"nat POSTROUTING of {docker_host.name}", rules, where=docker_host.name)
     proof.mechanism("NAT rule for the network", [r.replace(subnet, "<subnet>") for r in rules if subnet in r])
     return rules

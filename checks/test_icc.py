@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from netproof.catalogue import check
-from netproof.proof import probes, wire
+from netproof.proof import firewall, probes, wire
 
 NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
 
@@ -56,8 +56,8 @@ def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
     )
 
     bridge = net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
-    rules = docker_host.infra.iptables.rules("filter")
-    proof.data(f"firewall of {docker_host.name} (iptables -S)", rules, where=docker_host.name)
+    rules = firewall.rules(docker_host, "filter")
+    proof.data(f"firewall of {docker_host.name} (Docker's rules)", rules, where=docker_host.name)
     proof.mechanism("rules naming the bridge", [r.replace(bridge, "<bridge>") for r in rules if bridge in r])
 
     published = b.host_port(probes.HTTP_PORT)

@@ -17,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 from netproof.catalogue import check
 from netproof.model.topology import OUTSIDE_HTTP_PORT
-from netproof.proof import probes, wire
+from netproof.proof import firewall, probes, wire
 from netproof.proof.namespaces import NetNamespace
 from netproof.proof.routes import random_subnet, route_on_router
 
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):
-    rules = {table: host.infra.iptables.rules(table) for table in ("filter", "nat")}
-    proof.data(f"firewall of {host.name} (iptables -S)", rules, where=host.name)
+    rules = {table: firewall.rules(host, table) for table in ("filter", "nat")}
+    proof.data(f"firewall of {host.name} (Docker's rules)", rules, where=host.name)
     # The mechanism, with this check's own names taken out so that runs compare.
-    proof.mechanism("FORWARD chain", [r for r in rules["filter"] if r.startswith(("-P FORWARD", "-A FORWARD -j"))])
+    forward = ("-P FORWARD", "-A FORWARD -j", "filter-FORWARD:")  # iptables; Docker's nftables chain
+    proof.mechanism("FORWARD chain", [r for r in rules["filter"] if r.startswith(forward)])
     if bridge_name:  # the rules that name the internal bridge: the mechanism of this isolation
         naming = [r for r in rules["filter"] if bridge_name in r]
         proof.text(f"rules naming {bridge_name}", "\n".join(naming), where=host.name)

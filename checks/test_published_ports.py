@@ -21,7 +21,7 @@ import secrets
 import pytest
 
 from netproof.catalogue import check
-from netproof.proof import probes, wire
+from netproof.proof import firewall, probes, wire
 from netproof.proof.routes import random_subnet, route_on_router
 
 SINCE_28 = "28.0"
@@ -51,10 +51,10 @@ def test_published_port_answers(docker_host, workspace, proof, outside):
     proof.require(
         port is not None, expected=f"{public.name}'s port published", observed="no host port", where=str(public)
     )
-    nat = docker_host.infra.iptables.rules("nat", "DOCKER")
+    nat = firewall.rules(docker_host, "nat", "DOCKER")
     proof.data(f"nat DOCKER chain of {docker_host.name}", nat, where=docker_host.name)
     target = f"{public.ip}:{probes.HTTP_PORT}"
-    forwarded = [r for r in nat if f"--dport {port} " in f"{r} " and target in r]
+    forwarded = [r for r in nat if f"dport {port} " in f"{r} " and target in r]  # iptables --dport, nft dport
     proxy = docker_host.run(
         ["sh", "-c", f"ps -eo args | grep -c '[d]ocker-proxy.*-host-port {port} .*-container-ip {public.ip}'"]
     )
@@ -111,9 +111,9 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
     proof.pcap(at_container.describe(), at_container.dest, where=docker_host.name)
     arrived = wire.count_packets(at_container.dest)
     localnet = docker_host.run(["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]).stdout.strip()
-    raw = docker_host.infra.iptables.rules("raw", "PREROUTING")
+    raw = firewall.rules(docker_host, "raw", "PREROUTING")
     proof.data(f"raw PREROUTING of {docker_host.name}", raw, where=docker_host.name)
-    guards = [r for r in raw if "127.0.0.1" in r and f"--dport {local_port}" in r and "DROP" in r]
+    guards = [r for r in raw if "127.0.0.1" in r and f"dport {local_port}" in r and "drop" in r.lower()]  # ipt/nft
     proof.require(
         arrived == 0,
         expected=f"nothing from {neighbour.name} reaches {local.name}, published on 127.0.0.1:{local_port} only",
@@ -150,8 +150,8 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
             window.http(probes.on_host(outside), target.ip, probes.HTTP_PORT, tries=2)
         require_answers(proof, outside, docker_host.address, port, where)
     proof.text("probes", "\n".join(window.attempts))
-    rules = docker_host.infra.iptables.rules("raw") + docker_host.infra.iptables.rules("filter")
-    unguarded = [c.ip for c in (hidden, shown) if not any(f"-d {c.ip}/32" in r and "DROP" in r for r in rules)]
+    rules = firewall.rules(docker_host, "raw") + firewall.rules(docker_host, "filter")
+    unguarded = [c.ip for c in (hidden, shown) if not any(_drops_to(r, c.ip) for r in rules)]
     proof.require(
         window.held,
         expected=f"no connection to {hidden.ip}:{probes.HTTP_PORT} (unpublished) or {shown.ip}:{probes.HTTP_PORT} "
@@ -163,7 +163,12 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
     )
     proof.data(f"raw and filter tables of {docker_host.name}", rules, where=docker_host.name)
     named = {hidden.ip: "<unpublished>", shown.ip: "<published>"}
-    mine = [r for r in rules if "PREROUTING" in r and any(ip in r for ip in named)]
+    mine = [r for r in rules if "PREROUTING" in r and any(ip in r for ip in named)]  # iptables -S, nft raw-PREROUTING
     for ip, placeholder in named.items():
         mine = [r.replace(ip, placeholder) for r in mine]
     proof.mechanism("raw PREROUTING for the two containers", [r.split(" -i ")[0] + " ..." for r in mine])
+
+
+def _drops_to(rule: str, ip: str) -> bool:
+    """A DROP of traffic to the container's address, as iptables (-d IP/32 ... DROP) or nft (ip daddr IP ... drop)."""
+    return (f"-d {ip}/32" in rule or f"ip daddr {ip} " in rule) and "drop" in rule.lower()

@@ -368,9 +368,14 @@ def _case_of(item: pytest.Item, lab: Lab) -> Case:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A check whose hosts' network fails a requirement it depends on is an error at once, with the cause:
-    not a wait for Docker's own timeouts, not a Docker failure."""
+    not a wait for Docker's own timeouts, not a Docker failure. A check of overlays on a lab without a control
+    plane (control_plane: none) is skipped, saying so."""
     declared, diagnosis = _check(item), item.config.stash.get(DIAGNOSIS, None)
-    if declared is None or diagnosis is None or CASE not in item.stash:
+    if declared is None or CASE not in item.stash:
+        return
+    if "overlay" in declared.tags and item.stash[CASE].control_plane == "none":
+        pytest.skip("overlays need a control plane; this lab has none (control_plane: none, bridges only)")
+    if diagnosis is None:
         return
     needs = NEEDS_BEFORE["overlay" if "overlay" in declared.tags else "other"]
     causes = diagnosis.causes_for(item.stash[CASE].hosts, needs)

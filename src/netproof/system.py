@@ -26,6 +26,7 @@ TOOLS = {
 }
 KV_TOOLS = {"etcd": "etcd-server"}
 OUTSIDE_TOOLS = {"dnsmasq": "dnsmasq-base"}  # the outside host's DNS server
+NFTABLES_TOOLS = {"nft": "nftables"}  # Docker's nftables firewall backend runs the nft tool
 
 
 @dataclass

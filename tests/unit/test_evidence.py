@@ -35,3 +35,20 @@ def test_evidence_is_kept_for_the_report():
     exported = proof.to_dict()
     assert exported["check_id"] == "X-1" and exported["exhibits"][0]["kind"] == "json"
     assert exported["exhibits"][0]["content"].index('"a"') < exported["exhibits"][0]["content"].index('"b"')
+
+
+def test_a_user_bridges_interface_name_is_taken_out_of_the_mechanism_wherever_it_stands():
+    proof = Proof("BR-EGRESS-001", "a promise", "none-docker1")
+    proof.mechanism(
+        "NAT rule",
+        [
+            "-A POSTROUTING -s <subnet> ! -o br-7aa0ebd89036 -j MASQUERADE",
+            'nat-postrouting-out__br-96ce5bc0a12f: oifname != "br-96ce5bc0a12f" ip saddr <subnet> counter masquerade',
+        ],
+    )
+    assert proof.mechanisms["NAT rule"] == [
+        "-A POSTROUTING -s <subnet> ! -o <bridge> -j MASQUERADE",
+        'nat-postrouting-out__<bridge>: oifname != "<bridge>" ip saddr <subnet> counter masquerade',
+    ]
+    proof.mechanism("Docker's own", "docker0 docker_gwbridge br-lab0")
+    assert proof.mechanisms["Docker's own"] == "docker0 docker_gwbridge br-lab0"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from netproof import engines
 from netproof.model import topology
 from netproof.model.topology import TopologyError
 
@@ -105,9 +106,10 @@ def test_unknown_key_lists_the_known_ones():
     assert "hosts.h1.subnett" in message and "known keys: subnet, address, role, engine" in message
 
 
-def test_unknown_engine_lists_the_known_ones():
+def test_unknown_engine_lists_the_known_ones(monkeypatch, tmp_path):
+    monkeypatch.setattr(engines, "CACHE_DIR", tmp_path)  # nothing imported
     message = error_of(GOOD.replace("h1: {subnet: a,", "h1: {engine: '19.03', subnet: a,"))
-    assert "hosts.h1.engine" in message and "20.10, 26.1, 28.5, system" in message
+    assert "hosts.h1.engine" in message and "20.10, 26.1, 28.5, 29.7, system" in message
 
 
 def test_kv_control_plane_needs_a_kv_host():
@@ -226,3 +228,41 @@ def test_only_a_provider_that_builds_the_underlay_takes_its_options():
     with pytest.raises(TopologyError, match=r"^labs/bad.yml: subnets.b.mtu, router.drop_fragments: provider vagrant"):
         shaped.refuse_underlay_options("vagrant", "does not shape its libvirt networks yet")
     parse(GOOD).refuse_underlay_options("vagrant", "does not shape its libvirt networks yet")  # nothing to refuse
+
+
+def test_daemon_settings_at_the_top_apply_to_every_docker_host_and_a_hosts_own_win():
+    topo = parse(
+        GOOD.replace("hosts:\n", "daemon: {firewall-backend: nftables, mtu: 1400}\nhosts:\n").replace(
+            "h2: {subnet: b,", "h2: {daemon: {mtu: 1450}, subnet: b,"
+        )
+    )
+    assert topo.hosts["h1"].daemon == {"firewall-backend": "nftables", "mtu": 1400}
+    assert topo.hosts["h2"].daemon == {"firewall-backend": "nftables", "mtu": 1450}
+    assert topo.document()["hosts"]["h2"]["daemon"] == {"firewall-backend": "nftables", "mtu": 1450}
+
+
+def test_a_daemon_setting_netproof_gives_as_a_flag_is_refused_by_name():
+    message = error_of(GOOD.replace("hosts:\n", "daemon: {data-root: /srv/docker}\nhosts:\n"))
+    assert "daemon.data-root: netproof sets this for the lab (dockerd takes it as a flag); remove it" in message
+    message = error_of(GOOD.replace("h1: {subnet: a,", "h1: {daemon: {hosts: [tcp://0.0.0.0:2375]}, subnet: a,"))
+    assert "hosts.h1.daemon.hosts: netproof sets this for the lab" in message
+
+
+def test_daemon_settings_on_a_host_that_runs_no_engine_are_refused():
+    text = GOOD + "  kv1: {subnet: a, address: 10.1.0.10, role: kv, daemon: {mtu: 1400}}\n"
+    assert "hosts.kv1.daemon: only docker hosts run an engine; this host's role is kv" in error_of(text)
+
+
+def test_a_lab_without_a_control_plane_is_a_choice_and_an_unknown_one_lists_them():
+    assert parse("control_plane: none\n" + GOOD).control_plane == "none"
+    assert "control_plane: 'k8s' is not one of swarm, kv, none" in error_of("control_plane: k8s\n" + GOOD)
+
+
+def test_providers_that_cannot_apply_daemon_settings_refuse_them_by_name():
+    topo = parse(GOOD.replace("hosts:\n", "daemon: {firewall-backend: nftables}\nhosts:\n"))
+    with pytest.raises(
+        TopologyError,
+        match=r"daemon: provider ssh uses each host's own Docker configuration .* "
+        r"\(set for h1, h2\); remove it, or use provider netns",
+    ):
+        topo.refuse_daemon_settings("ssh", "uses each host's own Docker configuration and changes none of it")

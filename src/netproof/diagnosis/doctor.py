@@ -359,6 +359,8 @@ class Doctor:
                 )
 
     def _control_plane(self, hosts: list[LabHost], answering: list[LabHost]) -> None:
+        if self.plane == "none":  # standalone engines: nothing to join
+            return
         if self.plane == "kv":
             for host, (ok, said) in zip(hosts, _parallel(self._etcd_health, hosts), strict=True):
                 self._add(

@@ -20,7 +20,7 @@ IPV4 = re.compile(r"(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(/\d{1,2})?(?![\w.])")
 # ip prints a bridge's STP identity as 8000.<MAC> without leading zeros (8000.56:d9:31:6f:d:db)
 MAC = re.compile(r"(?<![\w:])([0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5})(?![\w:])", re.IGNORECASE)
 # Where a port number is a port (not an STP port ID or a counter): the rule's or inspect's own words.
-PORT_CONTEXT = r"((?:--dport|--sport|--to-ports?|dpt:|spt:)\s?|HostPort=|:)"
+PORT_CONTEXT = r"((?:--dport|--sport|--to-ports?|dpt:|spt:)\s?|(?<![-\w])(?:dport|sport) |HostPort=|:)"  # nft: dport N
 LINK_LOCAL_V6 = re.compile(r"(?<![\w:])fe80::[0-9a-f:]+(?:/64)?(?![\w:])", re.IGNORECASE)
 GENERIC = (
     (re.compile(r"\bveth[0-9a-f]{7}\b"), "<veth>"),  # a container's host-side veth

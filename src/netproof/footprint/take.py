@@ -122,7 +122,12 @@ def make(space: Workspace, hosts: list[LabHost]) -> Representative:
     """The representative objects: two overlays (one internal) made once, on every docker host a user bridge
     and an internal bridge, and on every host a container on each (the one on the user bridge publishes a port).
     Hosts in parallel (their engines are separate); on each host one object at a time."""
-    networks = {"overlay": space.overlay(role="fp-ov"), "internal-overlay": space.overlay(internal=True, role="fp-iov")}
+    networks = {}
+    if space.control_plane != "none":  # a lab without a control plane has no overlays
+        networks = {
+            "overlay": space.overlay(role="fp-ov"),
+            "internal-overlay": space.overlay(internal=True, role="fp-iov"),
+        }
 
     def on(host: LabHost) -> tuple[dict[str, Network], list[Container]]:
         bridges = {
@@ -132,8 +137,11 @@ def make(space: Workspace, hosts: list[LabHost]) -> Representative:
             ),
         }
         wanted = [
-            (networks["overlay"], "fp-ov", {}),
-            (networks["internal-overlay"], "fp-iov", {}),
+            *(
+                (networks[role], f"fp-{short}", {})
+                for role, short in (("overlay", "ov"), ("internal-overlay", "iov"))
+                if role in networks
+            ),
             (bridges["user-bridge"], "fp-br", {"ports": {PUBLISHED: None}}),
             (bridges["internal-bridge"], "fp-ibr", {}),
         ]
@@ -178,14 +186,16 @@ def read_host(host: LabHost, made: Representative) -> dict[str, dict[str, list[s
         " ".join(flatten(r, drop=VOLATILE)) for r in _json(routes) if r.get("dev") in bridges
     ]
     for role in ("overlay", "internal-overlay"):
-        net = made.networks[role]
+        net = made.networks.get(role)
+        if net is None:  # a lab without a control plane
+            continue
         overlay = net.overlay_namespace(host)
         links, _ = overlay.addresses_detailed()
         for link in links:
             name = peers.get((role, link.get("ifindex")), link["ifname"])
             raw["interfaces"][f"{role} namespace: {name}"] = flatten(link, drop=VOLATILE)
     for container in made.containers[host.name]:
-        _container(host, container, role_of(made, container.network), raw)
+        _container(host, container, role_of(made, container.network), raw, info)
     for net in [*made.networks.values(), *_dockers_own(host)]:
         if isinstance(net, Network) and net.driver == "bridge" and net.owner.name != host.name:
             continue  # another host's bridge
@@ -198,7 +208,7 @@ def read_host(host: LabHost, made: Representative) -> dict[str, dict[str, list[s
     return raw
 
 
-def _container(host: LabHost, container: Container, role: str, raw: dict) -> None:
+def _container(host: LabHost, container: Container, role: str, raw: dict, info: dict) -> None:
     where = f"container on {role}"
     links, _ = container.netns.addresses_detailed()
     for link in links:
@@ -206,7 +216,7 @@ def _container(host: LabHost, container: Container, role: str, raw: dict) -> Non
     for family in ("-4", "-6"):
         routes = container.netns.run(["ip", "-j", family, "route", "show", "table", "all"]).stdout
         raw["routes"][f"{where}: IPv{family[1]}"] = [" ".join(flatten(r, drop=VOLATILE)) for r in _json(routes)]
-    _firewall(container.netns, where, raw, None)
+    _firewall(container.netns, where, raw, info)  # the embedded DNS's rules, in the backend the engine uses
     raw["defaults"][where] = _sysctls(container.netns, CONTAINER_SYSCTLS)
     attrs = host.docker().containers.get(container.name).attrs
     for title, path in (("resolv.conf", attrs.get("ResolvConfPath")), ("hosts", attrs.get("HostsPath"))):
@@ -225,7 +235,7 @@ def _firewall(ns: NetNamespace, where: str, raw: dict, info: dict | None) -> Non
             raw["firewall"][f"{where}: {tool.split('-')[0]} {table}"] = rules
     backend = ((info or {}).get("FirewallBackend") or {}).get("Driver", "")
     if "nftables" in backend:
-        ruleset = ns.run(["nft", "list", "ruleset"]).stdout
+        ruleset = ns.run(["nft", "-s", "list", "ruleset"]).stdout  # -s: without counters, which change
         raw["firewall"][f"{where}: nftables"] = [
             line.split(" # handle")[0].rstrip() for line in ruleset.splitlines() if line.strip()
         ]
@@ -261,17 +271,24 @@ def _dockers_own(host: LabHost) -> list[str]:
 
 def placeholders_for(lab: Lab, host: LabHost, made: Representative, raw: dict) -> Placeholders:
     p = Placeholders()
+    attrs_of = {c.name: host.docker().containers.get(c.name).attrs for c in made.containers[host.name]}
+    # A network created with a subnet alone: before 29, inspect leaves its gateway out (29 says it); its
+    # containers' endpoints say it on every engine, so the same address gets the same placeholder.
+    endpoint_gateways = {
+        c.network.name: attrs_of[c.name]["NetworkSettings"]["Networks"][c.network.name].get("Gateway") or None
+        for c in made.containers[host.name]
+    }
     for role, net in made.networks.items():
         role = role.split("@")[0]
         if net.driver == "bridge" and net.owner.name != host.name:
             continue
-        p.network(role, net.id, net.name, net.subnet, net.gateway)
+        p.network(role, net.id, net.name, net.subnet, net.gateway or endpoint_gateways.get(net.name))
         vni = net.options.get("com.docker.network.driver.overlay.vxlanid_list")
         if vni:
             p.literal(vni, f"<vni:{role}>")
     for container in made.containers[host.name]:
         role = role_of(made, container.network)
-        attrs = host.docker().containers.get(container.name).attrs
+        attrs = attrs_of[container.name]
         p.container(role, attrs["Id"], container.name, container.ip)
         port = container.host_port(probes.HTTP_PORT)
         if port:

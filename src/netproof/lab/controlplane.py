@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import docker.errors
+
 from netproof import wait
 from netproof.errors import NetproofError
 from netproof.model.topology import Topology
@@ -24,6 +26,8 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
     """Join the docker hosts into one control plane; returns each host's role in it.
     create=False: the hosts are not the lab's own (provider ssh); use the swarm they are in."""
     docker_hosts = [hosts[h.name] for h in topology.docker_hosts]
+    if topology.control_plane == "none":
+        return {h.name: "standalone" for h in docker_hosts}
     if topology.control_plane == "swarm" and not create:
         return _existing_swarm(docker_hosts)
     if topology.control_plane == "kv":
@@ -38,7 +42,11 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
 
     manager, workers = docker_hosts[0], docker_hosts[1:]
     with progress.step(f"forming a swarm: {manager.name} inits, {len(workers)} join"):
-        manager.docker().swarm.init(advertise_addr=manager.address, listen_addr=f"{manager.address}:{SWARM_PORT}")
+        try:
+            manager.docker().swarm.init(advertise_addr=manager.address, listen_addr=f"{manager.address}:{SWARM_PORT}")
+        except docker.errors.APIError as e:  # Docker's own words, e.g. a firewall backend it runs no swarm with
+            nftables = " (use control_plane: none, bridges only)" if "nftables" in str(e.explanation) else ""
+            raise NetproofError(f"{manager.name}: Docker refuses to form a swarm: {e.explanation}{nftables}") from None
         token = manager.docker().swarm.attrs["JoinTokens"]["Worker"]
 
         def join(host: LabHost) -> None:

@@ -120,9 +120,10 @@ class Lab:
             state["image_imported_on"] = image.install(lab.docker_hosts, progress)
             state["docker_versions"] = {h.name: h.docker().version()["Version"] for h in lab.docker_hosts}
             state["patience"] = prov.patience
-            state["first_attachment_seconds"] = readiness.prove_overlay_attachment(
-                lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress
-            )
+            if topology.control_plane != "none":  # no overlays without a control plane
+                state["first_attachment_seconds"] = readiness.prove_overlay_attachment(
+                    lab.docker_hosts, lab.manager, topology.control_plane, prov.patience, progress
+                )
         except BaseException as e:  # Ctrl-C included: nothing half-built stays unless asked
             if keep:
                 progress.say(

@@ -17,14 +17,16 @@ class EngineStart:
     """How the docker hosts' engines must be started for a control plane."""
 
     flags: dict[str, list[str]] = field(default_factory=dict)  # extra dockerd flags per host
+    configs: dict[str, dict] = field(default_factory=dict)  # per host: its daemon.json (the topology's `daemon:`)
     # Start engines one at a time, each listening on gossip_port before the next starts.
     one_at_a_time: bool = False
     gossip_port: int | None = None
 
 
 def engine_start(topology: Topology) -> EngineStart:
+    configs = {h.name: h.daemon for h in topology.docker_hosts if h.daemon}
     if topology.control_plane != "kv":
-        return EngineStart()
+        return EngineStart(configs=configs)
     kv = topology.role("kv")
     flags = {
         h.name: [
@@ -40,4 +42,4 @@ def engine_start(topology: Topology) -> EngineStart:
     # never merge, and overlay peers in the other cluster are never learnt: containers there are
     # unreachable (seen in this lab: {docker1, docker3} and {docker2, docker4}). Started one at a
     # time, each finds the ones before it, all already in one cluster.
-    return EngineStart(flags, one_at_a_time=True, gossip_port=KV_GOSSIP_PORT)
+    return EngineStart(flags, configs, one_at_a_time=True, gossip_port=KV_GOSSIP_PORT)

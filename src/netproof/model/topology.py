@@ -4,7 +4,7 @@ A topology is YAML under labs/. It is validated as it is loaded; every error nam
 the key and what is wrong, so the user can fix the file without reading this code.
 
     name: seed
-    control_plane: swarm          # or kv (the legacy key-value store, engines before 23.0)
+    control_plane: swarm          # or kv (the legacy key-value store, engines before 23.0), or none (bridges only)
     engine: "20.10"               # default for docker hosts; a host may say its own
     subnets:
       dc1: {cidr: 10.10.10.0/24}  # the router takes the first address as gateway
@@ -12,6 +12,10 @@ the key and what is wrong, so the user can fix the file without reading this cod
       docker1: {subnet: dc1, address: 10.10.10.101}
       kv1: {subnet: dc1, address: 10.10.10.10, role: kv}
       outside: {subnet: ext, address: 198.51.100.10, role: outside}
+
+Docker's own configuration, as a daemon.json would say it: `daemon:` at the top for every docker
+host, and per host (its keys win), e.g. `daemon: {firewall-backend: nftables}`. dockerd judges the
+keys; netproof refuses only those it sets for the lab itself (DAEMON_KEYS_SET_BY_NETPROOF).
 
 Where the lab runs is the provider's business: `provider: netns` (the default, namespaces on
 this machine), `vagrant` (VMs from the top-level Vagrantfile) or `ssh` (hosts that already
@@ -30,6 +34,7 @@ exist; the file is then their inventory, and an `ssh:` section says how to log i
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,13 +52,26 @@ OUTSIDE_HTTP_PORT = 80  # the outside host serves HTTP here: the "external" targ
 # lab host's resolver points at it, so a name lookup never leaves the lab.
 LAB_ZONE = "outside.test"
 ROLES = ("docker", "kv", "outside")
-CONTROL_PLANES = ("swarm", "kv")
+# none: standalone engines, bridge networks only (overlays need a control plane; their checks are skipped), for
+# what cannot join a swarm, such as Docker 29's nftables firewall backend.
+CONTROL_PLANES = ("swarm", "kv", "none")
 PROVIDERS = ("netns", "vagrant", "ssh")
-TOP_KEYS = ("name", "control_plane", "engine", "provider", "ssh", "router", "subnets", "hosts")
+TOP_KEYS = ("name", "control_plane", "engine", "daemon", "provider", "ssh", "router", "subnets", "hosts")
 SUBNET_KEYS = ("cidr", "gateway", "mtu")
 ROUTER_KEYS = ("drop_fragments",)
 MTU_RANGE = (576, 9000)  # IPv4's minimum datagram every host must take, and jumbo frames
-HOST_KEYS = ("subnet", "address", "role", "engine", "ssh")
+HOST_KEYS = ("subnet", "address", "role", "engine", "daemon", "ssh")
+# dockerd refuses a setting given both as a flag and in its configuration file; these netproof gives as flags.
+DAEMON_KEYS_SET_BY_NETPROOF = (
+    "data-root",
+    "exec-root",
+    "hosts",
+    "pidfile",
+    "cgroup-parent",
+    "shutdown-timeout",
+    "cluster-store",
+    "cluster-advertise",
+)
 SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
 
 
@@ -81,6 +99,7 @@ class Host:
     subnet: Subnet
     address: ipaddress.IPv4Address
     engine: str | None  # docker hosts only
+    daemon: dict = field(default_factory=dict, compare=False)  # its daemon.json settings (docker hosts only)
 
     @property
     def cidr(self) -> str:
@@ -169,6 +188,15 @@ class Topology:
                 f"{self.source}: {', '.join(options)}: provider {provider} {why}; remove them, or use provider netns"
             )
 
+    def refuse_daemon_settings(self, provider: str, why: str) -> None:
+        """Docker settings from the topology (`daemon:`), refused by a provider that cannot apply them."""
+        configured = [h.name for h in self.docker_hosts if h.daemon]
+        if configured:
+            raise TopologyError(
+                f"{self.source}: daemon: provider {provider} {why} (set for {', '.join(configured)}); remove it, or "
+                "use provider netns"
+            )
+
     @property
     def engines(self) -> list[str]:
         return sorted({h.engine for h in self.docker_hosts if h.engine})
@@ -189,6 +217,7 @@ class Topology:
                     "address": str(h.address),
                     "role": h.role,
                     **({"engine": h.engine} if h.engine else {}),
+                    **({"daemon": h.daemon} if h.daemon else {}),
                 }
                 for h in self.hosts.values()
             },
@@ -274,7 +303,8 @@ class _Loader:
         if provider not in PROVIDERS:
             raise self.fail("provider", f"{provider!r} is not one of {', '.join(PROVIDERS)}")
         subnets = self.subnets(top["subnets"])
-        hosts = self.hosts(top["hosts"], subnets, default_engine)
+        default_daemon = self.daemon(top.get("daemon", {}), "daemon")
+        hosts = self.hosts(top["hosts"], subnets, default_engine, default_daemon)
         ssh = self.ssh_login(top, hosts) if provider == "ssh" else None
         if ssh is None and (
             "ssh" in top or any(isinstance(spec, dict) and "ssh" in spec for spec in top["hosts"].values())
@@ -350,7 +380,22 @@ class _Loader:
             raise self.fail(key, f"{addr} is not a host address of {network}")
         return addr
 
-    def hosts(self, value: Any, subnets: dict[str, Subnet], default_engine: str) -> dict[str, Host]:
+    def daemon(self, value: Any, key: str) -> dict:
+        settings = self.mapping(value or {}, key, None)
+        for k, v in settings.items():
+            if not isinstance(k, str):
+                raise self.fail(f"{key}.{k}", "a daemon.json key is a string")
+            if k in DAEMON_KEYS_SET_BY_NETPROOF:
+                raise self.fail(f"{key}.{k}", "netproof sets this for the lab (dockerd takes it as a flag); remove it")
+            try:
+                json.dumps(v)
+            except (TypeError, ValueError):
+                raise self.fail(f"{key}.{k}", f"{v!r} cannot be written in daemon.json") from None
+        return dict(settings)
+
+    def hosts(
+        self, value: Any, subnets: dict[str, Subnet], default_engine: str, default_daemon: dict
+    ) -> dict[str, Host]:
         raw = self.mapping(value, "hosts", None)
         if not raw:
             raise self.fail("hosts", "empty; a lab needs at least one docker host")
@@ -379,13 +424,18 @@ class _Loader:
             if address in taken:
                 raise self.fail(f"{key}.address", f"{address} is already taken by {taken[address]}")
             taken[address] = f"hosts.{name}"
-            engine = None
+            engine, daemon = None, {}
             if role == "docker":
                 engine = str(spec.get("engine", default_engine))
                 _check_engine(engine, self.source, f"{key}.engine")
-            elif "engine" in spec:
-                raise self.fail(f"{key}.engine", f"only docker hosts run an engine; this host's role is {role}")
-            hosts[name] = Host(name, role, subnet, address, engine)
+                daemon = {**default_daemon, **self.daemon(spec.get("daemon", {}), f"{key}.daemon")}
+            else:
+                for docker_only in ("engine", "daemon"):
+                    if docker_only in spec:
+                        raise self.fail(
+                            f"{key}.{docker_only}", f"only docker hosts run an engine; this host's role is {role}"
+                        )
+            hosts[name] = Host(name, role, subnet, address, engine, daemon)
         for role in ("kv", "outside"):
             holders = [h.name for h in hosts.values() if h.role == role]
             if len(holders) > 1:
@@ -412,8 +462,8 @@ def _check_lab_name(name: str, source: str, key: str) -> None:
 
 
 def _check_engine(engine: str, source: str, key: str) -> None:
-    if engine not in engines.KNOWN:
-        raise TopologyError(f"{source}: {key}: unknown engine {engine!r}; known engines: {', '.join(engines.KNOWN)}")
+    if engine not in engines.known():
+        raise TopologyError(f"{source}: {key}: unknown engine {engine!r}; known engines: {', '.join(engines.known())}")
 
 
 def _check_control_plane(topo: Topology, engine_key: str | None) -> None:
@@ -422,7 +472,7 @@ def _check_control_plane(topo: Topology, engine_key: str | None) -> None:
     if topo.role("kv") is None:
         raise TopologyError(f"{topo.source}: control_plane: 'kv' needs a host with role: kv to run etcd")
     for host in topo.docker_hosts:
-        if host.engine != engines.SYSTEM and not engines.RELEASES[host.engine].kv_store:
+        if host.engine != engines.SYSTEM and not engines.supports_kv_store(host.engine):
             key = engine_key or f"hosts.{host.name}.engine"
             raise TopologyError(
                 f"{topo.source}: {key}: engine {host.engine} on {host.name} has no key-value store control plane"

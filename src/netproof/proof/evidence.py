@@ -10,6 +10,7 @@ The evidence of passing checks is kept too: it is the mechanism the report shows
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,9 @@ class Proof:
         self.exhibits.append(Exhibit(title, "pcap", str(path), where))
 
     def mechanism(self, name: str, value: Any) -> Any:
-        """A stable fact about how Docker did it (no random names or addresses): compared between runs."""
-        self.mechanisms[name] = value
+        """A stable fact about how Docker did it (no random names or addresses): compared between runs. A user
+        bridge's interface name (br-<network ID>) is new in every run: it is recorded as <bridge>."""
+        self.mechanisms[name] = _without_bridge_ids(value)
         return value
 
     # --- judging -----------------------------------------------------------------------------
@@ -98,3 +100,16 @@ class Proof:
             "mechanism": self.mechanisms,
             "exhibits": [asdict(e) for e in self.exhibits],
         }
+
+
+USER_BRIDGE = re.compile(r"(?<![A-Za-z0-9])br-[0-9a-f]{12}(?![0-9a-f])")  # in nft chain names too (__br-...)
+
+
+def _without_bridge_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return USER_BRIDGE.sub("<bridge>", value)
+    if isinstance(value, list):
+        return [_without_bridge_ids(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_bridge_ids(v) for k, v in value.items()}
+    return value

@@ -148,8 +148,9 @@ class EngineControl(ABC):
         after its stop timeout SIGKILL); what an operator would want to know of it (a slow stop, a kill), or None."""
 
     @abstractmethod
-    def start_engine(self, host: str, engine: Engine, flags: list[str]) -> None:
-        """Start that engine's dockerd on the host (returns at once; see wait_engine)."""
+    def start_engine(self, host: str, engine: Engine, flags: list[str], config: dict | None = None) -> None:
+        """Start that engine's dockerd on the host with its daemon.json settings, if any (returns at once; see
+        wait_engine)."""
 
     @abstractmethod
     def wait_engine(self, host: str, gossip_port: int | None = None) -> None:

@@ -26,6 +26,7 @@ class SshProvider(Provider):
     def preflight(self, topology: Topology) -> None:
         system.require_tools({"ssh": "openssh-client", "setsid": "util-linux", "timeout": "coreutils"})
         topology.refuse_underlay_options(self.name, "uses the network the hosts are on, and changes nothing of it")
+        topology.refuse_daemon_settings(self.name, "uses each host's own Docker configuration and changes none of it")
         if topology.ssh is None:
             raise NetproofError(
                 f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)"

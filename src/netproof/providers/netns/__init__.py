@@ -8,6 +8,7 @@ machine's root namespace never gains or loses an interface.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -62,6 +63,8 @@ class NetnsProvider(Provider, EngineControl):
             tools.update(system.KV_TOOLS)
         if topology.role("outside"):
             tools.update(system.OUTSIDE_TOOLS)
+        if any(h.daemon.get("firewall-backend") == "nftables" for h in topology.docker_hosts):
+            tools.update(system.NFTABLES_TOOLS)
         system.require_tools(tools)
         for h in topology.docker_hosts:
             engines.resolve(h.engine)
@@ -89,7 +92,12 @@ class NetnsProvider(Provider, EngineControl):
         versions = ", ".join(sorted({e.package_version for e in resolved.values()}))
         with self.progress.step(f"starting dockerd on {len(resolved)} hosts ({versions})"):
             for host in topology.docker_hosts:
-                self.start_engine(host.name, resolved[host.name], engine_start.flags.get(host.name, []))
+                self.start_engine(
+                    host.name,
+                    resolved[host.name],
+                    engine_start.flags.get(host.name, []),
+                    engine_start.configs.get(host.name),
+                )
                 if engine_start.one_at_a_time:
                     self.wait_engine(host.name, engine_start.gossip_port)
             _parallel(lambda h: self.wait_engine(h.name), topology.docker_hosts)
@@ -141,6 +149,10 @@ class NetnsProvider(Provider, EngineControl):
             node.ip(
                 batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n"
             )
+            if host.daemon.get("firewall-backend") == "nftables":
+                # With nftables Docker does not turn IP forwarding on (it refuses to start without it): its
+                # documentation asks the host's operator to, as done here (iptables-backed engines do it themselves).
+                node.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
 
     def _start_etcd(self, kv: Host) -> None:
         node = self.node(kv.name)
@@ -224,12 +236,15 @@ class NetnsProvider(Provider, EngineControl):
             node.dir / "dnsmasq.out",
         )
 
-    def start_engine(self, host: str, engine: engines.Engine, flags: list[str]) -> None:
+    def start_engine(self, host: str, engine: engines.Engine, flags: list[str], config: dict | None = None) -> None:
         node = self.node(host)
         log = node.dir / "dockerd.log"
         if log.exists() and log.stat().st_size:  # each start its own log: a refusal is this start's, not an older one's
             earlier = len(list(node.dir.glob("dockerd.*.log"))) + 1
             log.rename(node.dir / f"dockerd.{earlier}.log")
+        if config:  # the host's own file, never the machine's /etc/docker/daemon.json
+            (node.dir / "daemon.json").write_text(json.dumps(config, indent=1) + "\n")
+            flags = [*flags, "--config-file", str(node.dir / "daemon.json")]
         node.spawn(
             [
                 "env",

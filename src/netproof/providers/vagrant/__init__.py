@@ -106,6 +106,7 @@ class VagrantProvider(Provider):
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
         topology.refuse_underlay_options(self.name, "does not shape its libvirt networks yet")
+        topology.refuse_daemon_settings(self.name, "does not write the VMs' daemon.json yet")
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(
                 f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"

@@ -35,37 +35,44 @@ def upgrade(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Completed
 
 
 def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each(machine, tmp_path):
-    done, folder = upgrade(tmp_path, "t-path", "--path", "20.10,26.1,28.5", "--rolling")
+    done, folder = upgrade(tmp_path, "t-path", "--path", "26.1,28.5,29.7", "--rolling")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert "Traceback" not in out
-    for run in ("before", "step-1-26.1", "after"):
+    for run in ("before", "step-1-28.5", "after"):
         assert sorted(p.name for p in (folder / run / "footprint").glob("*.json")) == [
             f"docker{i}.json" for i in range(1, 5)
         ], run
     assert {p.name for p in folder.glob("diff*.html")} == {
         "diff.html",
-        "diff-20.10-to-26.1.html",
         "diff-26.1-to-28.5.html",
+        "diff-28.5-to-29.7.html",
     }
-    assert "=== step 20.10 -> 26.1 ===" in out and "=== the whole path 20.10 -> 26.1 -> 28.5 ===" in out
+    assert "=== step 26.1 -> 28.5 ===" in out and "=== the whole path 26.1 -> 28.5 -> 29.7 ===" in out
     # Rolling: after each host but the last of each step, the cross-host check while the swarm is mixed.
     rolling = sorted(p.name for p in folder.glob("rolling-*"))
-    assert rolling == [f"rolling-{e}-{i}-docker{i}" for e in ("26.1", "28.5") for i in (1, 2, 3)], rolling
+    assert rolling == [f"rolling-{e}-{i}-docker{i}" for e in ("28.5", "29.7") for i in (1, 2, 3)], rolling
     assert all(results.load(folder / r).verdict == "pass" for r in rolling)
     # Docker 28 guards containers' addresses in the raw table (moby/moby#48724): new in the step to 28.5, once,
-    # on every host; not in the step before.
-    step = results.load(folder / "after")
-    changes = compare.compare(compare.load(folder / "step-1-26.1"), compare.load(step.folder))
+    # on every host; not in the step after.
+    middle = compare.load(folder / "step-1-28.5")
+    changes = compare.compare(compare.load(folder / "before"), middle)
     raw = [c for c in changes if c.kind == "firewall" and c.item == "host: iptables raw"]
     assert len(raw) == 1 and raw[0].scope == "on 4 of 4 hosts", [(c.item, c.scope) for c in changes]
-    earlier = compare.compare(compare.load(folder / "before"), compare.load(folder / "step-1-26.1"))
-    assert not [c for c in earlier if c.item == "host: iptables raw"]
+    later = compare.compare(middle, compare.load(folder / "after"))
+    assert not [c for c in later if c.item == "host: iptables raw"]
+    # Docker 29 filters internal bridges in a chain of their own (DOCKER-INTERNAL) instead of the isolation
+    # stages, and brings its own containerd and runc: both said once, on every host.
+    firewall = [c for c in later if c.kind == "firewall" and c.item == "host: iptables filter"]
+    assert len(firewall) == 1 and firewall[0].scope == "on 4 of 4 hosts", [(c.item, c.scope) for c in later]
+    assert "+ -A DOCKER-FORWARD -j DOCKER-INTERNAL" in firewall[0].lines, firewall[0].lines
+    whole = results.load(folder / "after").environment
+    assert {(e["runc"], e["runtime"]) for e in whole} == {("1.4.3", "its own")}, whole
     # The workload rode through, and each host's overlay traffic came back.
     # A workload container that did not come back is a regression, unless it is the known defect (said so).
     stayed_down = [line for line in out.splitlines() if "is not running on" in line]
     assert all("moby/moby#41841" in line for line in stayed_down), stayed_down
-    for step in ("diff-20.10-to-26.1.html", "diff-26.1-to-28.5.html"):  # measured after each host's restart
+    for step in ("diff-26.1-to-28.5.html", "diff-28.5-to-29.7.html"):  # measured after each host's restart
         for host in ("docker1", "docker2", "docker3", "docker4"):
             assert f"{host}: overlay traffic to and from it came back" in (folder / step).read_text(), (step, host)
     # The HTML diff in a real browser: a table of contents by kind, the footprint grouped by kind.

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from netproof.footprint import KINDS, compare
-from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, normalize
+from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, nft_elements_sorted, normalize
 from netproof.report import diff, results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "footprint"
@@ -62,6 +62,25 @@ def test_the_published_port_in_docker_29s_nftables_rules_is_a_placeholder_too():
         p.apply("tcp sport 32780 ct original proto-dst 32780")
         == "tcp sport <port:published> ct original proto-dst 32780"
     )
+
+
+def test_nftables_map_elements_in_another_order_are_the_same_elements():
+    # As Docker 29's nftables backend printed them on two hosts of one lab (hash order of random bridge names).
+    one = [
+        "\tmap filter-forward-in-jumps {",
+        "\t\ttype ifname : verdict",
+        '\t\telements = { "docker0" : jump filter-forward-in__docker0,',
+        '\t\t\t     "br-<net:internal-bridge>" : jump filter-forward-in__br-<net:internal-bridge>,',
+        '\t\t\t     "br-<net:user-bridge>" : jump filter-forward-in__br-<net:user-bridge> }',
+        "\t}",
+    ]
+    other = [*one[:3], one[4].replace("}", ","), one[3].replace(",", " }"), one[5]]
+    assert nft_elements_sorted(one) == nft_elements_sorted(other)
+    assert nft_elements_sorted(one)[2:5] == [
+        '\t\telement "br-<net:internal-bridge>" : jump filter-forward-in__br-<net:internal-bridge>',
+        '\t\telement "br-<net:user-bridge>" : jump filter-forward-in__br-<net:user-bridge>',
+        '\t\telement "docker0" : jump filter-forward-in__docker0',
+    ]
 
 
 def test_firewall_tables_drop_comments_and_counters_and_keep_the_order():

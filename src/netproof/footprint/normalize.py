@@ -186,6 +186,29 @@ def normalize(raw: dict[str, dict[str, list[str]]], placeholders: Placeholders) 
             new_lines = placeholders.apply("\n".join(lines)).split("\n") if lines else []
             if kind in ("inspect", "info", "defaults"):
                 new_lines = sorted(new_lines)
+            elif item.endswith("nftables"):
+                new_lines = nft_elements_sorted(new_lines)
             normalized[placeholders.apply(item)] = new_lines
         out[kind] = dict(sorted(normalized.items()))
+    return out
+
+
+def nft_elements_sorted(lines: list[str]) -> list[str]:
+    """nft prints a map's or set's elements in its hash order, which follows the interfaces' random names: one
+    element per line, sorted (after the placeholders), so that the same elements compare equal."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith("elements = {"):
+            text = line.strip()
+            while not text.endswith("}") and i + 1 < len(lines):
+                i += 1
+                text += " " + lines[i].strip()
+            indent = line[: len(line) - len(line.lstrip())]
+            inner = text.split("{", 1)[1].rsplit("}", 1)[0]
+            out += [f"{indent}element {e}" for e in sorted(e.strip() for e in inner.split(",") if e.strip())]
+        else:
+            out.append(line)
+        i += 1
     return out

@@ -1,0 +1,64 @@
+"""Docker 29's nftables firewall backend: every check runs on it (those of overlays skipped, saying why: Docker
+runs no swarm with it), the footprint holds its ruleset, and the diff from the same lab on iptables shows what a
+user who switches meets; a swarm asked for with it is refused in Docker's words, in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+from netproof.footprint import compare
+from netproof.model import topology
+
+from .conftest import ROOT, assert_nothing_left, claim, run_checks
+
+NFTABLES = ROOT / "labs" / "nftables.yml"
+
+
+def test_a_swarm_with_the_nftables_backend_is_refused_in_dockers_words(machine):
+    done = subprocess.run(
+        [sys.executable, "-m", "netproof.cli", "lab", "up", str(NFTABLES), "--control-plane", "swarm"]
+        + ["--name", claim("t-nft-swarm")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        "netproof: error: docker1: Docker refuses to form a swarm: --firewall-backend=nftables is incompatible with "
+        "swarm mode (use control_plane: none, bridges only)"
+    ), done.stderr
+    assert_nothing_left("t-nft-swarm", machine)
+
+
+def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path, bring_up):
+    nft = topology.load(NFTABLES).with_overrides(name="t-nft")
+    on_iptables = replace(nft, hosts={n: replace(h, daemon={}) for n, h in nft.hosts.items()})
+    runs = {}
+    for backend, topo in (("iptables", on_iptables.with_overrides(name="t-nft-ipt")), ("nftables", nft)):
+        lab = bring_up(topo)
+        runs[backend] = run_checks(topo.name, tmp_path / backend, footprint=True)
+        lab.down()
+    for backend, run in runs.items():
+        assert run.returncode == 0, f"{backend}: {run.output[-3000:]}"
+        cases = run.results().checks
+        assert {c.outcome for c in cases} <= {"passed", "skipped"}, [(c.id, c.case, c.outcome) for c in cases]
+        skipped = [c for c in cases if c.outcome == "skipped"]
+        for case in skipped:
+            overlay = "overlays need a control plane; this lab has none" in case.message
+            nftables = case.id == "FW-USER-001" and backend == "nftables" and "has no DOCKER-USER chain" in case.message
+            assert overlay or nftables, (backend, case.id, case.case, case.message)
+        assert [c for c in cases if c.outcome == "passed" and c.id.startswith(("PUB-", "ICC-", "BR-", "ISO-INT-001"))]
+    # Behaviour first: a user's DOCKER-USER rules have nowhere to go on nftables.
+    before, after = (runs[b].results() for b in ("iptables", "nftables"))
+    changed = {c.id for c in after.checks if c.outcome != {o.nodeid: o for o in before.checks}[c.nodeid].outcome}
+    assert changed == {"FW-USER-001"}, changed
+    # The footprint: Docker's table in nftables instead of its iptables chains, on every host.
+    changes = compare.compare(compare.load(runs["iptables"].report), compare.load(runs["nftables"].report))
+    new = [c for c in changes if c.kind == "firewall" and c.item == "host: nftables"]
+    assert len(new) == 1 and new[0].scope == "on 4 of 4 hosts", [(c.item, c.scope) for c in changes]
+    assert "+ table ip docker-bridges {" in new[0].lines, new[0].lines[:10]
+    assert_nothing_left("t-nft", machine)
+    assert_nothing_left("t-nft-ipt", machine)

@@ -192,6 +192,11 @@ def import_engine(source: Path, progress: Progress) -> tuple[str, str]:
     into the cache under its major.minor: (that name, the version dockerd says). Bad input is one line."""
     if not source.exists():
         raise NetproofError(f"{source}: no such file or folder")
+    digest = _sha256(source) if source.is_file() else None
+    for cached in _cached():  # the same file imported before: nothing to do (and a running lab's binaries stay)
+        if digest and digest in origin(cached):
+            progress.say(f"  engine {cached}: {source.name} is already cached (sha256 {digest[:12]})")
+            return cached, cached_version(cached) or "?"
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=_ensure(CACHE_DIR / "engines")))
     try:
         if source.is_dir():
@@ -212,9 +217,7 @@ def import_engine(source: Path, progress: Progress) -> tuple[str, str]:
             for name in BINARIES:
                 if (folder / name).is_file():
                     shutil.copy2(folder / name, staging / "engine" / "bin" / name)
-            described = f"imported from {source.resolve()}" + (
-                f" (sha256 {_sha256(source)})" if source.is_file() else ""
-            )
+            described = f"imported from {source.resolve()}" + (f" (sha256 {digest})" if digest else "")
             (staging / "engine" / "origin").write_text(described + "\n")
             (staging / "engine" / "package-version").write_text(full + "\n")
             shutil.rmtree(target, ignore_errors=True)

@@ -86,6 +86,9 @@ def test_a_tarball_in_dockers_layout_is_cached_under_its_major_minor_with_its_ru
     assert engines.runtime_versions(engine.bin_dirs[0]) == "containerd 2.3.3, runc 1.4.3"
     assert engines.origin("29.7").startswith(f"imported from {tarball} (sha256 ")
     assert not list((tmp_path / "cache/engines").glob("import-*"))  # the staging folder is gone
+    dockerd = (tmp_path / "cache/engines/29.7/bin/dockerd").stat()
+    assert engines.import_engine(tarball, QUIET) == ("29.7", "29.7.2")  # the same file again: left as it is
+    assert (tmp_path / "cache/engines/29.7/bin/dockerd").stat().st_ino == dockerd.st_ino
 
 
 def test_an_engine_imported_under_another_version_is_known(monkeypatch, tmp_path):

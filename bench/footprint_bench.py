@@ -5,7 +5,10 @@ whether the three compare equal (normalization is stable). Run as root with the 
     python bench/footprint_bench.py [--engines 20.10,26.1,28.5] [--times 3]
 
 Target (issue 11): at most 5 s per run on the seed lab. Most of it is the engines starting 16 containers
-(4 per docker host), about 0.5 CPU-s each on 20.10, on 2 cores.
+(4 per docker host), about 0.5 CPU-s each on 20.10, on 2 cores. Measured 2026-11-29 (3 takes each): 28.5
+6.1-6.6 s, 29.7 6.2 s, 20.10 8.4-9.4 s (was 7, 6.6 and 12 with a host's containers one at a time); with its
+overlay containers at once as well, 28.5 took 5.3 s, but 20.10 once ran out of the swarm's 20 s for an
+attachment (moby/moby#41841) and took 36 s.
 """
 
 from __future__ import annotations

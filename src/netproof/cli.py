@@ -425,7 +425,7 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
             rows.append((version, kv, f"not cached; {how}", release.origin, "-"))
             continue
         engine = engines.resolve(version)
-        own = engine.bin_dirs[0] if engine.runtime == "its own" else None
+        own = engine.runtime_dir
         runtime = f"{engine.runtime}: {engines.runtime_versions(own)}"
         rows.append((version, kv, f"cached: {cached}", engines.origin(version), runtime))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -450,7 +450,7 @@ def cmd_engines_import(args: argparse.Namespace) -> int:
     engine = engines.resolve(version)
     print(
         f"engine {version}: dockerd {full} ready in {engines.engine_dir(version)}, with {engine.runtime} containerd "
-        f"and runc ({engines.runtime_versions(engine.bin_dirs[0] if engine.runtime == 'its own' else None)})"
+        f"and runc ({engines.runtime_versions(engine.runtime_dir)})"
     )
     return 0
 

@@ -98,10 +98,14 @@ class Engine:
     bin_dirs: tuple[str, ...]
 
     @property
+    def runtime_dir(self) -> str | None:
+        """The engine's folder when it brings its own containerd and runc (a static build), else None."""
+        return next((d for d in self.bin_dirs if os.access(os.path.join(d, "containerd"), os.X_OK)), None)
+
+    @property
     def runtime(self) -> str:
-        """Whose containerd and runc the engine runs with: its own (a static build's), or the system's."""
-        own = any(os.access(os.path.join(d, "containerd"), os.X_OK) for d in self.bin_dirs)
-        return "its own" if own else "the system's"
+        """Whose containerd and runc the engine runs with, in the report's words."""
+        return "the engine's own" if self.runtime_dir else "the system's"
 
     @property
     def dockerd(self) -> str:

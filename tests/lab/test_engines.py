@@ -57,7 +57,7 @@ def test_fetch_downloads_the_static_tarball_and_the_engine_runs_with_its_own_run
     assert "engine 29.7: 29.7.2 ready in" in out
     row = next(line for line in out.splitlines() if line.startswith("29.7 "))
     assert "cached: 29.7.2" in row and "from http://127.0.0.1:8765/docker-29.7.2.tgz" in row, row
-    assert row.endswith("its own: containerd 2.3.3, runc 1.4.3"), row
+    assert row.endswith("the engine's own: containerd 2.3.3, runc 1.4.3"), row
 
 
 def test_fetch_where_dockers_site_cannot_be_reached_names_import(tmp_path):
@@ -78,7 +78,7 @@ def test_import_of_the_carried_in_build_then_a_version_it_does_not_know(tmp_path
     done = subprocess.run([*run, "import", str(SHARED_29)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "engine 29.7: dockerd 29.7.2 ready in" in done.stdout
-    assert "with its own containerd and runc (containerd 2.3.3, runc 1.4.3)" in done.stdout
+    assert "with the engine's own containerd and runc (containerd 2.3.3, runc 1.4.3)" in done.stdout
     # The engine's folder holds what Docker's tarball holds, and dockerd in it is the one that runs.
     folder = tmp_path / "cache" / "engines" / "29.7" / "bin"
     assert {"dockerd", "docker-proxy", "containerd", "containerd-shim-runc-v2", "runc"} <= {

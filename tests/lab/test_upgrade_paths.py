@@ -67,7 +67,7 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
     assert len(firewall) == 1 and firewall[0].scope == "on 4 of 4 hosts", [(c.item, c.scope) for c in later]
     assert "+ -A DOCKER-FORWARD -j DOCKER-INTERNAL" in firewall[0].lines, firewall[0].lines
     whole = results.load(folder / "after").environment
-    assert {(e["runc"], e["runtime"]) for e in whole} == {("1.4.3", "its own")}, whole
+    assert {(e["runc"], e["runtime"]) for e in whole} == {("1.4.3", "the engine's own")}, whole
     # The workload rode through, and each host's overlay traffic came back.
     # A workload container that did not come back is a regression, unless it is the known defect (said so).
     stayed_down = [line for line in out.splitlines() if "is not running on" in line]

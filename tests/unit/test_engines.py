@@ -81,7 +81,7 @@ def test_a_tarball_in_dockers_layout_is_cached_under_its_major_minor_with_its_ru
         t.add(built / "docker", arcname="docker")
     assert engines.import_engine(tarball, QUIET) == ("29.7", "29.7.2")
     engine = engines.resolve("29.7")
-    assert engine.runtime == "its own" and engine.dockerd.endswith("engines/29.7/bin/dockerd")
+    assert engine.runtime == "the engine's own" and engine.dockerd.endswith("engines/29.7/bin/dockerd")
     assert engine.path_env().startswith(str(tmp_path / "cache/engines/29.7/bin") + ":")
     assert engines.runtime_versions(engine.bin_dirs[0]) == "containerd 2.3.3, runc 1.4.3"
     assert engines.origin("29.7").startswith(f"imported from {tarball} (sha256 ")

@@ -34,7 +34,7 @@ OUTCOMES = (
 #                          (its daemon.json settings from the topology, where it has any)}],
 #                          pairs [[src, dst]] exercised by cross-host checks
 #   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables,
-#                          runtime (whose containerd and runc: "its own" (the engine's) or "the system's"; netns only)
+#                          runtime (whose containerd and runc: "the engine's own" or "the system's"; netns only)
 #   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
 #                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
 #                          cause}]; null when the run did not examine the lab

@@ -1,4 +1,4 @@
-"""FW-USER-001: DOCKER-USER is where users filter what reaches containers.
+"""FW-USER-001, FW-USER-002: where users filter what reaches containers, DOCKER-USER and a table of their own.
 
 Behaviour: a container's published port answers the outside host; a DROP inserted at the head of
 DOCKER-USER for the outside host's address to that port stops it (every probe of a window), still
@@ -6,6 +6,11 @@ after Docker creates another network (Docker does not reorder the user's chain);
 restores the service. A DROP appended to DOCKER-USER is recorded, not required: before 28.2.2 the
 chain ended with a RETURN that an appended rule sits behind (moby/moby#50098), so which of the two
 works is an engine's fact for the upgrade diff. The chain as seen is the mechanism.
+
+FW-USER-002: the same DROP in an nftables table of the user's own, in a chain hooked at forward just before
+the filter priority: where users filter with Docker 29's nftables backend, which has no DOCKER-USER (Docker's
+docs: migrating from iptables to nftables), and beside Docker's iptables-nft rules too. Docker must leave the
+table alone when it creates networks.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pytest
 
 from netproof.catalogue import check
 from netproof.proof import firewall, probes
+from netproof.proof.evidence import LabBroken
 
 CHAIN = "DOCKER-USER"
 
@@ -121,3 +127,80 @@ def test_docker_user(docker_host, workspace, proof, outside):
     proof.data(f"{CHAIN} with the DROP appended", chain, where=docker_host.name)
     proof.mechanism(f"{CHAIN} chain as Docker leaves it", [r for r in chain if outside.address not in r])
     proof.mechanism("an appended DROP is honoured", not any(f.through for f in appended))
+
+
+@contextmanager
+def user_table(proof, docker_host, name: str, rule: str):
+    """The user's own nftables table with a chain at the forward hook just before the filter priority (Docker's
+    forward filtering, iptables-nft's or its nftables table's, comes after), holding `rule`; deleted however the
+    check ends."""
+    commands = [
+        f"add table ip {name}",
+        f"add chain ip {name} forward {{ type filter hook forward priority -1; policy accept; }}",
+        f"add rule ip {name} forward {rule}",
+    ]
+    added = [proof.command(f"nft {c}", docker_host.run(["nft", c])) for c in commands]
+    try:
+        yield all(a.ok for a in added)
+    finally:
+        docker_host.run(["nft", "delete", "table", "ip", name])
+
+
+@check(
+    "FW-USER-002",
+    scope="host",
+    tags=("bridge", "firewall", "nftables"),
+    promise="a DROP the user puts in an nftables table of their own, hooked at forward before Docker's filtering, "
+    "stops traffic to a published port, survives Docker creating networks, and removing it restores the service",
+)
+def test_user_nftables_table(docker_host, workspace, proof, outside):
+    # Where users filter with nftables; the place Docker's docs give them with its nftables backend (which has no
+    # DOCKER-USER, FW-USER-001), and one that works beside its iptables rules (iptables-nft) as well.
+    if not docker_host.run(["nft", "--version"]).ok:
+        raise LabBroken(f"{docker_host.name} has no nft tool: apt-get install nftables")
+    net = workspace.bridge(docker_host, role="usr")
+    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
+    port = c.host_port(probes.HTTP_PORT)
+    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
+    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
+    before = answers(outside, docker_host, port)
+    proof.command("before any rule", before.result)
+    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+
+    table = workspace.unique("fw").replace("-", "_")
+    rule = f"ip saddr {outside.address} meta l4proto tcp ct original proto-dst {port} drop"
+    with user_table(proof, docker_host, table, rule) as added:
+        proof.require(added, expected="nft accepts the user's table", observed="nft refused it", where=docker_host.name)
+        stopped = fetches(outside, docker_host, port)
+        workspace.bridge(docker_host, role="new")  # Docker rewrites its own rules: the user's table must stay
+        stopped += fetches(outside, docker_host, port)
+        listed = docker_host.run(["nft", "-s", "list", "table", "ip", table])
+        proof.command(f"the user's table after Docker created a network [{docker_host.name}]", listed)
+        through = [str(f) for f in stopped if f.through]
+        proof.text("probes with the user's DROP", "\n".join(str(f) for f in stopped))
+        kept = listed.ok and outside.address in listed.stdout and f"ct original proto-dst {port} drop" in listed.stdout
+        if through and not kept:
+            through.append(f"the user's table {table} was gone or changed after Docker created a network")
+        proof.require(
+            not through,
+            expected="every probe stopped by the DROP in the user's table, before and after Docker created a network",
+            observed="got through: " + "; ".join(through),
+            where=where,
+        )
+        proof.require(
+            kept,
+            expected=f"the user's table {table} as the user left it",
+            observed=listed.stdout.strip() or listed.stderr.strip(),
+            where=docker_host.name,
+        )
+        proof.mechanism(
+            "the user's chain",
+            [
+                line.strip().replace(str(port), "<port>").replace(outside.address, "<outside>")
+                for line in listed.stdout.splitlines()
+                if line.strip() and not line.strip().startswith(("table", "chain", "}"))
+            ],
+        )
+    after = answers(outside, docker_host, port)
+    proof.command("after the table was deleted", after.result)
+    proof.require(after.result.ok, expected="the service answers again", observed=str(after), where=where)

@@ -12,6 +12,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
+  usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
+            what a Docker that rewrote the whole ruleset would do
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
 """
@@ -58,3 +60,17 @@ def _sabotaged_container(self, host, network, **options):
 
 
 objects.Workspace.container = _sabotaged_container
+
+_bridge = objects.Workspace.bridge
+
+
+def _sabotaged_bridge(self, host, **options):
+    made = _bridge(self, host, **options)
+    if os.environ.get("NETPROOF_SABOTAGE") == "usertable":
+        tables = host.run(["nft", "list", "tables"]).stdout.split()
+        for name in [t for t in tables if t.endswith("_fw")]:
+            host.run(["nft", "delete", "table", "ip", name])
+    return made
+
+
+objects.Workspace.bridge = _sabotaged_bridge

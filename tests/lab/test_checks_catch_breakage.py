@@ -157,6 +157,17 @@ def test_icc_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_pat
     assert_fails(done, "ICC-001", "every probe between the two containers stopped", "got through:", "connected")
 
 
+def test_user_table_check_fails_when_the_users_table_is_gone_after_docker_creates_a_network(lab, tmp_path):
+    done = checks("FW-USER-002 and docker4", tmp_path, sabotage="usertable")
+    assert_fails(
+        done,
+        "FW-USER-002",
+        "every probe stopped by the DROP in the user's table",
+        "got through: GET http://192.168.50.102",
+        "was gone or changed after Docker created a network",
+    )
+
+
 def test_docker_user_check_fails_when_forward_no_longer_jumps_to_docker_user(lab, tmp_path):
     docker4 = lab.host("docker4")
     try:

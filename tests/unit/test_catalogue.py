@@ -30,6 +30,7 @@ def test_the_shipped_catalogue():
         "DNS-002",
         "DNS-003",
         "FW-USER-001",
+        "FW-USER-002",
         "ICC-001",
         "ISO-INT-001",
         "ISO-INT-002",

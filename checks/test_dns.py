@@ -56,13 +56,16 @@ def test_embedded_dns(pair, workspace, proof):
 
     aliased = workspace.overlay(role="al")
     alias = f"{b.name}-alias"
-    proof.command(
-        f"{b.name} joins {aliased.name} with the alias {alias}",
-        pair.dst.run(["docker", "network", "connect", "--alias", alias, aliased.name, b.name]),
+    connected, alias_ip = workspace.connect(pair.dst, aliased, b.name, alias=alias)
+    proof.command(f"{b.name} joins {aliased.name} with the alias {alias}", connected)
+    proof.require(
+        connected.ok and bool(alias_ip),
+        expected=f"{b.name} connected to {aliased.name}, with an address there",
+        observed=connected.stderr.strip() or f"connected, with no address on {aliased.name}",
+        where=f"{b} on {pair.dst.name}",
     )
-    endpoint = pair.dst.docker().containers.get(b.name).attrs["NetworkSettings"]["Networks"].get(aliased.name, {})
     c = workspace.container(pair.src, aliased, role="c")
-    require_resolves(proof, c, alias, endpoint.get("IPAddress") or "(none)", f"{c} on {aliased.name}", settle)
+    require_resolves(proof, c, alias, alias_ip, f"{c} on {aliased.name}", settle)
 
     # a is on net alone: from aliased, its name must not resolve.
     result, answered = lookup(c, a.name)

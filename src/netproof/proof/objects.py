@@ -284,6 +284,24 @@ class Workspace:
         wait.until(listening, timeout=10 * self.patience, what=f"{c} to listen on port {probes.HTTP_PORT}")
         return c
 
+    def connect(self, host: LabHost, network: Network, container: str, *, alias: str) -> tuple[CommandResult, str]:
+        """`docker network connect --alias`: a container on another network too, under an alias; the last
+        attempt and its address there ("" if none). A swarm attachment that runs out of the manager's 20 s
+        (see container) is said and tried again."""
+        argv = ["docker", "network", "connect", "--alias", alias, network.name, container]
+        attempts = 1 + max(1, round(self.patience))
+        for attempt in range(1, attempts + 1):
+            result = host.run(argv)
+            known = None if result.ok else self._worth_another_start(host, result.stderr)
+            if result.ok or known is None or attempt == attempts:
+                break
+            self.retries.append(
+                f"{host.name}: connecting {container} to {network.name} failed ({result.stderr.strip()}){known}; "
+                "connected again"
+            )
+        networks = host.docker().containers.get(container).attrs["NetworkSettings"]["Networks"]
+        return result, (networks.get(network.name) or {}).get("IPAddress") or ""
+
     def docker_run(
         self, host: LabHost, network: Network, options: list[str], *, role: str = "c"
     ) -> tuple[str, CommandResult]:

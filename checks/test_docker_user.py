@@ -59,6 +59,20 @@ def answers(outside, docker_host, port: int) -> probes.Fetch:
     return probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=3)
 
 
+def published_and_answering(docker_host, workspace, proof, outside) -> tuple:
+    """A server on a user bridge with its port published, answering the outside host before any rule:
+    (its network, the host port, where the probes go)."""
+    net = workspace.bridge(docker_host, role="usr")
+    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
+    port = c.host_port(probes.HTTP_PORT)
+    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
+    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
+    before = answers(outside, docker_host, port)
+    proof.command("before any rule", before.result)
+    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+    return net, port, where
+
+
 @check(
     "FW-USER-001",
     scope="host",
@@ -74,14 +88,7 @@ def test_docker_user(docker_host, workspace, proof, outside):
         )
     # From here on, other networks Docker creates on the host can disturb FORWARD (moby/moby#43585).
     since = host_clock(docker_host)
-    net = workspace.bridge(docker_host, role="usr")
-    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
-    port = c.host_port(probes.HTTP_PORT)
-    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
-    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
-    before = answers(outside, docker_host, port)
-    proof.command("before any rule", before.result)
-    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+    net, port, where = published_and_answering(docker_host, workspace, proof, outside)
 
     rule = ["-s", outside.address, "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(port), "-j", "DROP"]
     with user_rule(proof, docker_host, "-I", rule) as added:
@@ -158,14 +165,7 @@ def test_user_nftables_table(docker_host, workspace, proof, outside):
     # DOCKER-USER, FW-USER-001), and one that works beside its iptables rules (iptables-nft) as well.
     if not docker_host.run(["nft", "--version"]).ok:
         raise LabBroken(f"{docker_host.name} has no nft tool: apt-get install nftables")
-    net = workspace.bridge(docker_host, role="usr")
-    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
-    port = c.host_port(probes.HTTP_PORT)
-    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
-    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
-    before = answers(outside, docker_host, port)
-    proof.command("before any rule", before.result)
-    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+    net, port, where = published_and_answering(docker_host, workspace, proof, outside)
 
     table = workspace.unique("fw").replace("-", "_")
     rule = f"ip saddr {outside.address} meta l4proto tcp ct original proto-dst {port} drop"

@@ -602,7 +602,7 @@ def workspace(lab: Lab) -> Workspace:
     yield space
     for retry in space.retries:
         warnings.warn(DockerRetryWarning(retry), stacklevel=1)
-    problems = space.remove()
+    problems = space.remove() + space.left_by_known_defects
     if problems:  # uniquely named, so in no other check's way: a warning, not a verdict
         warnings.warn(
             LeftoverWarning("Docker would not remove what the check created: " + "; ".join(problems)), stacklevel=1

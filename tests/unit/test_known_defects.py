@@ -152,3 +152,15 @@ def test_the_footprint_starts_a_container_again_past_a_known_defect_a_check_repo
     assert Workspace("kv", host, [host])._worth_another_start(host, UNREACHABLE) is None  # a check's: it stands
     unstuck = RecordedHost("docker2", NONE)
     assert inventory._worth_another_start(unstuck, UNREACHABLE) is None  # the symptom alone is a failure
+
+
+def test_an_overlay_that_cannot_be_removed_for_an_endpoint_count_never_decremented_is_the_kv_defect():
+    # As CI's footprint met it on 20.10 kv, after dockerd logged "failed to decrement endpoint count for ep ...:
+    # ... dial tcp 10.10.10.10:2379: connect: network is unreachable" for a container removed from a stuck thread.
+    refusal = (
+        '403 Client Error for http+docker://localhost/v1.41/networks/89b7df47: Forbidden ("error while removing '
+        'network: network np-main-2265b2-fp-iov id 89b7df47 has active endpoints")'
+    )
+    found = known_defects.recognise(refusal, [RecordedHost("docker1", NONE), RecordedHost("docker2", STUCK)])
+    assert found.known and found.defect.reference == "moby/libnetwork#1838"
+    assert not known_defects.recognise(refusal, [RecordedHost("docker1", NONE)]).known

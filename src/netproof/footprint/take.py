@@ -114,6 +114,7 @@ def take(lab: Lab, folder: Path) -> dict:
         "phases": {k: round(v, 1) for k, v in phases.items()},  # make, read, remove: where the time went
         "error": error,
         "leftovers": problems,
+        "left_by_known_defects": space.left_by_known_defects,  # what a known Docker defect kept, with its reference
         "retries": space.retries,  # what Docker needed a second attempt for
     }
 

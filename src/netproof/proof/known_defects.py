@@ -95,9 +95,13 @@ KNOWN_DEFECTS = (
         # And iptables run from a stuck thread acts in that namespace: after a bridge is created the jump to
         # DOCKER-USER is not put back at FORWARD's head (dockerd: "Failed to ensure the jump rule for
         # DOCKER-USER ... Chain 'DOCKER-USER' does not exist"), so the user's rules are bypassed (FW-USER-001).
+        # And a container removed from a stuck thread leaves its overlay's endpoint count in the store undecremented
+        # (dockerd: "failed to decrement endpoint count for ep ...: ... network is unreachable"): the network can
+        # then never be removed ("has active endpoints"; seen in CI removing the footprint's internal overlay).
         re.compile(
             r"network is unreachable|etcd cluster is unavailable|from store|network \S+ not found"
             r"|with no IP address|bad address|server can't find \S+: REFUSED|not the jump to DOCKER-USER"
+            r"|has active endpoints"
         ),
         stuck_threads,
         "no dockerd thread stuck in another network namespace on the check's hosts",

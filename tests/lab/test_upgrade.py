@@ -58,7 +58,7 @@ def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
     assert all(results.load(folder / r).verdict == "pass" for r in rolling)
     # The diff: versions changed on every docker host, and what changed in the mechanism is named; the workload
     # (a container with restart always on an overlay, on each host) came back; the footprint changed.
-    assert "no regression" in out and "versions:" in out
+    assert "no regression" in out and "versions and configuration:" in out
     assert "THE UPGRADE MET" not in out, out[-4000:]
     stayed_down = [line for line in out.splitlines() if "is not running on" in line]
     assert all("moby/moby#41841" in line for line in stayed_down), stayed_down  # a known defect, said so

@@ -47,6 +47,22 @@ def test_versions_are_compared_host_by_host():
     assert all(field != "kernel" for _, field, _, _ in d.versions)
 
 
+def test_configuration_changes_are_shown_with_the_versions_key_by_key():
+    def configured(run, host, configuration):
+        environment = [{**e, "configuration": configuration} if e["host"] == host else e for e in run.environment]
+        return results.Results(run.run, run.lab, environment, run.checks)
+
+    old = configured(BEFORE, "docker1", {"swarm.data_path_port": "4789", "daemon.mtu": "1400"})
+    new = configured(BEFORE, "docker1", {"swarm.data_path_port": "4790", "daemon.mtu": "1400", "daemon.icc": "false"})
+    d = diff.compare(old, new)
+    assert d.versions == [
+        ("docker1", "daemon.icc", None, "false"),
+        ("docker1", "swarm.data_path_port", "4789", "4790"),
+    ]
+    assert "docker1    swarm.data_path_port 4789 -> 4790" in diff.render_terminal(d)
+    assert diff.compare(BEFORE, BEFORE).versions == []  # results.json before configuration was recorded
+
+
 def test_a_pass_that_turns_into_a_failure_is_a_regression_and_leads_the_table():
     d = diff.compare(BEFORE, BROKEN)
     regressions = d.of_kind("regression")

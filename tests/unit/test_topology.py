@@ -266,3 +266,62 @@ def test_providers_that_cannot_apply_daemon_settings_refuse_them_by_name():
         r"\(set for h1, h2\); remove it, or use provider netns",
     ):
         topo.refuse_daemon_settings("ssh", "uses each host's own Docker configuration and changes none of it")
+
+
+def test_swarm_settings_are_given_to_docker_swarm_init_and_written_back_as_set():
+    topo = parse(
+        GOOD.replace(
+            "hosts:\n",
+            "swarm: {data_path_port: 4790, default_addr_pool: [10.60.0.0/16], subnet_size: 26, advertise: eth0}\n"
+            "hosts:\n",
+        )
+    )
+    assert topo.swarm.init_options() == {
+        "data_path_port": 4790,
+        "subnet_size": 26,
+        "default_addr_pool": ["10.60.0.0/16"],
+    }
+    assert topo.swarm.advertise == "eth0"
+    assert topo.document()["swarm"] == {
+        "data_path_port": 4790,
+        "default_addr_pool": ["10.60.0.0/16"],
+        "subnet_size": 26,
+        "advertise": "eth0",
+    }
+    assert "swarm" not in parse(GOOD).document() and parse(GOOD).swarm.init_options() == {}
+
+
+@pytest.mark.parametrize(
+    "swarm, says",
+    [
+        ("{data_path_port: 80}", "swarm.data_path_port: 80 is not a UDP port from 1024 to 49151"),
+        ("{data_path_port: '4790'}", "swarm.data_path_port: '4790' is not a UDP port"),
+        ("{data_path_port: 7946}", "swarm.data_path_port: 7946 is the swarm's own port; choose another"),
+        ("{default_addr_pool: [10.60.0.0/33]}", "swarm.default_addr_pool[0]: not an IPv4 network"),
+        (
+            "{default_addr_pool: [10.1.0.0/16]}",
+            "swarm.default_addr_pool[0]: 10.1.0.0/16 overlaps the underlay's subnets.a",
+        ),
+        ("{default_addr_pool: {a: 1}}", "swarm.default_addr_pool: expected a list of IPv4 networks, found dict"),
+        (
+            "{default_addr_pool: [10.60.0.0/24], subnet_size: 20}",
+            "swarm.subnet_size: 20 is not a prefix length from 24",
+        ),
+        ("{subnet_size: 30}", "swarm.subnet_size: 30 is not a prefix length from 8 (the pool's) to 29"),
+        ("{advertise: 'eth 0'}", "swarm.advertise: 'eth 0' is not a network interface's name"),
+        ("{data_path: 4790}", "swarm.data_path: unknown key; known keys: data_path_port,"),
+    ],
+)
+def test_a_bad_swarm_setting_names_its_key(swarm, says):
+    assert says in error_of(GOOD.replace("hosts:\n", f"swarm: {swarm}\nhosts:\n"))
+
+
+def test_swarm_settings_need_the_swarm_control_plane():
+    text = "control_plane: none\n" + GOOD.replace("hosts:\n", "swarm: {data_path_port: 4790}\nhosts:\n")
+    assert (
+        "swarm: data_path_port: swarm settings, but the control plane is none; remove them, or use control_plane: swarm"
+        in error_of(text)
+    )
+    topo = parse(GOOD.replace("hosts:\n", "swarm: {data_path_port: 4790}\nhosts:\n"))
+    with pytest.raises(TopologyError, match="the control plane is none"):
+        topo.with_overrides(control_plane="none")

@@ -14,7 +14,7 @@ import docker.errors
 
 from netproof import wait
 from netproof.errors import NetproofError
-from netproof.model.topology import Topology
+from netproof.model.topology import SwarmOptions, Topology
 from netproof.progress import Progress
 from netproof.providers.base import LabHost
 
@@ -29,7 +29,10 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
     if topology.control_plane == "none":
         return {h.name: "standalone" for h in docker_hosts}
     if topology.control_plane == "swarm" and not create:
-        return _existing_swarm(docker_hosts)
+        roles = _existing_swarm(docker_hosts)
+        if topology.swarm.document():
+            _refuse_other_settings(topology, [h for h in docker_hosts if roles[h.name] == "manager"])
+        return roles
     if topology.control_plane == "kv":
         with progress.step(f"checking {len(docker_hosts)} engines use the key-value store"):
             for host in docker_hosts:
@@ -41,21 +44,29 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
         return {h.name: "kv-store" for h in docker_hosts}
 
     manager, workers = docker_hosts[0], docker_hosts[1:]
-    with progress.step(f"forming a swarm: {manager.name} inits, {len(workers)} join"):
+    options = topology.swarm
+    settings = f" ({_said(options.document())})" if options.document() else ""
+    with progress.step(f"forming a swarm{settings}: {manager.name} inits, {len(workers)} join"):
         try:
-            manager.docker().swarm.init(advertise_addr=manager.address, listen_addr=f"{manager.address}:{SWARM_PORT}")
+            manager.docker().swarm.init(
+                advertise_addr=options.advertise or manager.address,
+                listen_addr=f"{manager.address}:{SWARM_PORT}",
+                **options.init_options(),
+            )
         except docker.errors.APIError as e:  # Docker's own words, e.g. a firewall backend it runs no swarm with
-            nftables = " (use control_plane: none, bridges only)" if "nftables" in str(e.explanation) else ""
-            raise NetproofError(f"{manager.name}: Docker refuses to form a swarm: {e.explanation}{nftables}") from None
+            raise NetproofError(f"{manager.name}: Docker refuses to form a swarm: {_why(e, options)}") from None
         token = manager.docker().swarm.attrs["JoinTokens"]["Worker"]
 
         def join(host: LabHost) -> None:
-            host.docker().swarm.join(
-                remote_addrs=[f"{manager.address}:{SWARM_PORT}"],
-                join_token=token,
-                listen_addr=f"{host.address}:{SWARM_PORT}",
-                advertise_addr=host.address,
-            )
+            try:
+                host.docker().swarm.join(
+                    remote_addrs=[f"{manager.address}:{SWARM_PORT}"],
+                    join_token=token,
+                    listen_addr=f"{host.address}:{SWARM_PORT}",
+                    advertise_addr=options.advertise or host.address,
+                )
+            except docker.errors.APIError as e:
+                raise NetproofError(f"{host.name}: Docker refuses to join the swarm: {_why(e, options)}") from None
 
         with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
             list(pool.map(join, workers))
@@ -66,6 +77,51 @@ def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, crea
     roles = {manager.name: "manager"}
     roles.update({w.name: "worker" for w in workers})
     return roles
+
+
+def _said(settings: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in settings.items())
+
+
+def _why(error: docker.errors.APIError, options: SwarmOptions) -> str:
+    """Docker's refusal, with what the topology can change about it."""
+    said = str(error.explanation)
+    if "nftables" in said:
+        return f"{said} (use control_plane: none, bridges only)"
+    if options.document():
+        return f"{said} (the topology's swarm: {_said(options.document())})"
+    return said
+
+
+def swarm_settings(manager: LabHost) -> dict:
+    """The swarm's settings as its manager reports them (docker info), in the topology's keys."""
+    cluster = manager.docker().info().get("Swarm", {}).get("Cluster") or {}
+    return {
+        "data_path_port": cluster.get("DataPathPort"),
+        "default_addr_pool": cluster.get("DefaultAddrPool"),
+        "subnet_size": cluster.get("SubnetSize"),
+    }
+
+
+def _refuse_other_settings(topology: Topology, managers: list[LabHost]) -> None:
+    """A swarm netproof did not make must have the settings the topology says: they are verified, not made."""
+    if not managers:
+        raise NetproofError(
+            f"{topology.source}: swarm: no docker host of the lab is a manager, and only a manager says the swarm's "
+            "settings; list a manager among the hosts, or remove swarm:"
+        )
+    actual = swarm_settings(managers[0])
+    wanted = topology.swarm.document()
+    differ = [
+        f"swarm.{k}: the hosts' swarm has {actual[k]}, the topology says {wanted[k]}"
+        for k in ("data_path_port", "default_addr_pool", "subnet_size")
+        if k in wanted and actual.get(k) != wanted[k]
+    ]
+    if differ:
+        raise NetproofError(
+            f"{topology.source}: {'; '.join(differ)} (netproof does not change hosts it did not make: correct the "
+            "topology, or the swarm)"
+        )
 
 
 def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:

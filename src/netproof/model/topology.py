@@ -17,6 +17,14 @@ Docker's own configuration, as a daemon.json would say it: `daemon:` at the top 
 host, and per host (its keys win), e.g. `daemon: {firewall-backend: nftables}`. dockerd judges the
 keys; netproof refuses only those it sets for the lab itself (DAEMON_KEYS_SET_BY_NETPROOF).
 
+The swarm's own settings, as `docker swarm init` takes them (control_plane: swarm only):
+
+    swarm:
+      data_path_port: 4790        # VXLAN's UDP port between the nodes (Docker's default 4789)
+      default_addr_pool: [10.60.0.0/16]   # where overlays without a subnet get theirs
+      subnet_size: 26             # the prefix length of each of those subnets
+      advertise: eth0             # the interface whose address each node advertises (default: its underlay address)
+
 Where the lab runs is the provider's business: `provider: netns` (the default, namespaces on
 this machine), `vagrant` (VMs from the top-level Vagrantfile) or `ssh` (hosts that already
 exist; the file is then their inventory, and an `ssh:` section says how to log in):
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,7 +65,7 @@ ROLES = ("docker", "kv", "outside")
 # what cannot join a swarm, such as Docker 29's nftables firewall backend.
 CONTROL_PLANES = ("swarm", "kv", "none")
 PROVIDERS = ("netns", "vagrant", "ssh")
-TOP_KEYS = ("name", "control_plane", "engine", "daemon", "provider", "ssh", "router", "subnets", "hosts")
+TOP_KEYS = ("name", "control_plane", "engine", "daemon", "swarm", "provider", "ssh", "router", "subnets", "hosts")
 SUBNET_KEYS = ("cidr", "gateway", "mtu")
 ROUTER_KEYS = ("drop_fragments",)
 MTU_RANGE = (576, 9000)  # IPv4's minimum datagram every host must take, and jumbo frames
@@ -73,6 +82,10 @@ DAEMON_KEYS_SET_BY_NETPROOF = (
     "cluster-advertise",
 )
 SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
+SWARM_KEYS = ("data_path_port", "default_addr_pool", "subnet_size", "advertise")
+DATA_PATH_PORTS = (1024, 49151)  # what Docker takes for --data-path-port
+INTERFACE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{IFNAMSIZ - 1}}}")
+SWARM_PORTS = (2377, 7946)  # the swarm's own control and gossip ports, which VXLAN must not take
 
 
 class TopologyError(NetproofError):
@@ -107,6 +120,29 @@ class Host:
 
 
 @dataclass(frozen=True)
+class SwarmOptions:
+    """The topology's `swarm:` settings; None (or empty) leaves Docker's default."""
+
+    data_path_port: int | None = None
+    default_addr_pool: tuple[str, ...] = ()
+    subnet_size: int | None = None
+    advertise: str | None = None  # an interface name
+
+    def document(self) -> dict:
+        """As a topology file (and results.json) says them: only those set."""
+        doc = {k: getattr(self, k) for k in SWARM_KEYS if getattr(self, k) not in (None, ())}
+        if "default_addr_pool" in doc:
+            doc["default_addr_pool"] = list(self.default_addr_pool)
+        return doc
+
+    def init_options(self) -> dict:
+        """docker-py's swarm.init keywords for the settings made."""
+        options = {"data_path_port": self.data_path_port, "subnet_size": self.subnet_size}
+        options["default_addr_pool"] = list(self.default_addr_pool) or None
+        return {k: v for k, v in options.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class SshLogin:
     """How netproof logs in on the hosts of an `ssh` lab (the inventory's ssh: section)."""
 
@@ -128,6 +164,7 @@ class Topology:
     ssh: SshLogin | None = None
     # The router drops IP fragments, as many cloud and VPN paths do: what a small MTU then costs shows.
     drop_fragments: bool = False
+    swarm: SwarmOptions = field(default_factory=SwarmOptions)
     text: str = field(default="", compare=False, repr=False)  # the file as written, kept in the lab's state
     engine_overridden: bool = field(default=False, compare=False)
 
@@ -211,6 +248,7 @@ class Topology:
                 s.name: {"cidr": str(s.network), "gateway": str(s.gateway), "mtu": s.mtu} for s in self.subnets.values()
             },
             "router": {"drop_fragments": self.drop_fragments},
+            **({"swarm": self.swarm.document()} if self.swarm.document() else {}),
             "hosts": {
                 h.name: {
                     "subnet": h.subnet.name,
@@ -314,11 +352,55 @@ class _Loader:
         drop_fragments = router.get("drop_fragments", False)
         if not isinstance(drop_fragments, bool):
             raise self.fail("router.drop_fragments", f"{drop_fragments!r} is not true or false")
-        topo = Topology(name, control_plane, subnets, hosts, self.source, provider, ssh, drop_fragments=drop_fragments)
+        swarm = self.swarm_options(top.get("swarm"), subnets)
+        topo = Topology(
+            name, control_plane, subnets, hosts, self.source, provider, ssh, drop_fragments=drop_fragments, swarm=swarm
+        )
         if not topo.docker_hosts:
             raise self.fail("hosts", "no docker host; give at least one host without a role (role: docker)")
         _check_control_plane(topo, None)
         return topo
+
+    def swarm_options(self, value: Any, subnets: dict[str, Subnet]) -> SwarmOptions:
+        section = self.mapping(value or {}, "swarm", SWARM_KEYS)
+        port = section.get("data_path_port")
+        if port is not None:
+            low, high = DATA_PATH_PORTS
+            if not isinstance(port, int) or isinstance(port, bool) or not low <= port <= high:
+                raise self.fail("swarm.data_path_port", f"{port!r} is not a UDP port from {low} to {high}")
+            if port in SWARM_PORTS:
+                raise self.fail("swarm.data_path_port", f"{port} is the swarm's own port; choose another")
+        pools = section.get("default_addr_pool", [])
+        if isinstance(pools, str):
+            pools = [pools]
+        if not isinstance(pools, list):
+            found = type(pools).__name__
+            raise self.fail("swarm.default_addr_pool", f"expected a list of IPv4 networks, found {found}")
+        networks = []
+        for i, pool in enumerate(pools):
+            key = f"swarm.default_addr_pool[{i}]"
+            try:
+                network = ipaddress.IPv4Network(str(pool), strict=True)
+            except ValueError as e:
+                raise self.fail(key, f"not an IPv4 network: {e}") from None
+            for subnet in subnets.values():
+                if network.overlaps(subnet.network):
+                    raise self.fail(key, f"{network} overlaps the underlay's subnets.{subnet.name} ({subnet.network})")
+            networks.append(network)
+        size = section.get("subnet_size")
+        if size is not None:
+            widest = min((n.prefixlen for n in networks), default=8)
+            if not isinstance(size, int) or isinstance(size, bool) or not widest <= size <= 29:
+                raise self.fail(
+                    "swarm.subnet_size", f"{size!r} is not a prefix length from {widest} (the pool's) to 29"
+                )
+            narrow = [str(n) for n in networks if n.prefixlen > size]
+            if narrow:
+                raise self.fail("swarm.subnet_size", f"/{size} subnets do not fit in {', '.join(narrow)}")
+        advertise = section.get("advertise")
+        if advertise is not None and not INTERFACE_NAME.fullmatch(str(advertise)):
+            raise self.fail("swarm.advertise", f"{advertise!r} is not a network interface's name (such as eth0)")
+        return SwarmOptions(port, tuple(str(n) for n in networks), size, str(advertise) if advertise else None)
 
     def ssh_login(self, top: dict, hosts: dict[str, Host]) -> SshLogin:
         section = self.mapping(top.get("ssh", {}), "ssh", SSH_KEYS)
@@ -467,6 +549,11 @@ def _check_engine(engine: str, source: str, key: str) -> None:
 
 
 def _check_control_plane(topo: Topology, engine_key: str | None) -> None:
+    if topo.control_plane != "swarm" and topo.swarm.document():
+        raise TopologyError(
+            f"{topo.source}: swarm: {', '.join(topo.swarm.document())}: swarm settings, but the control plane is "
+            f"{topo.control_plane}; remove them, or use control_plane: swarm"
+        )
     if topo.control_plane != "kv":
         return
     if topo.role("kv") is None:

@@ -1,7 +1,7 @@
 """What changed between two runs, as an upgrade's reviewer wants to read it: behaviour first (regressions,
 fixes, checks added or removed, outcomes unchanged but mechanisms changed), then Docker's footprint on the
 hosts (firewall, defaults, interfaces, routes, resolver, inspect, info: see netproof.footprint), and the
-versions on each host."""
+versions and the configuration (daemon.json, the swarm's settings) on each host."""
 
 from __future__ import annotations
 
@@ -165,6 +165,12 @@ def version_changes(old: Results, new: Results) -> list[tuple[str, str, str | No
             a, b = before.get(host, {}).get(f), after.get(host, {}).get(f)
             if a != b:
                 out.append((host, f, a, b))
+        # How Docker was configured changes as a version does (an older results.json has no configuration).
+        old_config = before.get(host, {}).get("configuration") or {}
+        new_config = after.get(host, {}).get("configuration") or {}
+        for key in sorted(old_config.keys() | new_config.keys()):
+            if old_config.get(key) != new_config.get(key):
+                out.append((host, key, old_config.get(key), new_config.get(key)))
     return out
 
 
@@ -186,7 +192,7 @@ def render_terminal(diff: RunDiff) -> str:
     if diff.notes:
         lines += ["", "during the upgrade:"] + [f"  {n}" for n in diff.notes]
     if diff.versions:
-        lines += ["", "versions:"]
+        lines += ["", "versions and configuration:"]
         lines += [f"  {host:10} {f:11} {a or '-'} -> {b or '-'}" for host, f, a, b in diff.versions]
     for kind in KIND_ORDER:
         for c in diff.of_kind(kind):
@@ -231,7 +237,7 @@ def render_html(diff: RunDiff) -> str:
         )
     if diff.notes:
         parts.append("<h2>During the upgrade</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in diff.notes) + "</ul>")
-    parts.append("<h2>Versions</h2>")
+    parts.append("<h2>Versions and configuration</h2>")
     if diff.versions:
         rows = "".join(
             f"<tr><td>{e(h)}</td><td>{e(f)}</td><td>{e(a or '-')}</td><td>{e(b or '-')}</td></tr>"

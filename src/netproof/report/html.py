@@ -240,12 +240,18 @@ def _lab_table(results: Results) -> str:
 
 def _environment(results: Results) -> str:
     keys = ["host", "engine", "docker", "api", "containerd", "runc", "runtime", "kernel", "iptables"]
+
+    def configured(e: dict) -> str:
+        return "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in (e.get("configuration") or {}).items())
+
     rows = "".join(
-        "<tr>" + "".join(f"<td>{_e(e.get(k) or '')}</td>" for k in keys) + "</tr>" for e in results.environment
+        "<tr>" + "".join(f"<td>{_e(e.get(k) or '')}</td>" for k in keys) + f"<td>{configured(e)}</td></tr>"
+        for e in results.environment
     )
     run = results.run
     return (
-        f"<table id='environment'><tr>{''.join(f'<th>{k}</th>' for k in keys)}</tr>{rows}</table>"
+        f"<table id='environment'><tr>{''.join(f'<th>{k}</th>' for k in keys)}<th>configuration</th></tr>{rows}"
+        "</table>"
         f"<p class='muted'>Started {_e(run['started'])}, finished {_e(run['finished'])}: "
         f"<code>{_e(run['command'])}</code></p>{_footprint(results)}"
     )
@@ -259,9 +265,11 @@ def _footprint(results: Results) -> str:
     if taken.get("error"):
         return f"<p id='footprint' class='muted'>No footprint: {_e(taken['error'])}</p>"
     hosts = ", ".join(f"<a href='footprint/{_e(h)}.json'>{_e(h)}</a>" for h in taken["hosts"])
+    left = (taken.get("leftovers") or []) + (taken.get("left_by_known_defects") or [])
+    said = f" Docker would not remove: {_e('; '.join(left))}." if left else ""
     return (
         f"<p id='footprint' class='muted'>Docker's networking footprint after the checks ({taken['seconds']} s): "
-        f"{hosts}; compared by <code>netproof diff</code>.</p>"
+        f"{hosts}; compared by <code>netproof diff</code>.{said}</p>"
     )
 
 

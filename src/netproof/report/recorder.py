@@ -16,6 +16,7 @@ import pytest
 
 from netproof import __version__, engines
 from netproof.errors import NetproofError
+from netproof.lab import controlplane
 from netproof.lab.lab import Lab
 from netproof.report.results import CheckResult, Results
 
@@ -161,8 +162,9 @@ class RunRecorder:
 
 
 def environment_of(lab: Lab) -> list[dict]:
-    """What runs on each docker host: the versions a reader of the report needs."""
+    """What runs on each docker host: the versions a reader of the report needs, and how Docker is configured."""
     rows = []
+    swarm = swarm_configuration(lab)
     for host in lab.docker_hosts:
         row = {"host": host.name, "engine": host.engine}
         try:
@@ -179,8 +181,27 @@ def environment_of(lab: Lab) -> list[dict]:
         row["runtime"] = runtime_of(lab, host)
         row["kernel"] = host.run(["uname", "-r"]).stdout.strip()
         row["iptables"] = host.run(["iptables", "--version"]).stdout.strip()
+        declared = lab.topology.hosts[host.name].daemon
+        row["configuration"] = {**{f"daemon.{k}": _said(v) for k, v in sorted(declared.items())}, **swarm}
         rows.append(row)
     return rows
+
+
+def swarm_configuration(lab: Lab) -> dict[str, str]:
+    """The swarm's settings as its manager reports them ("swarm.<key>" as the topology's swarm: says them), Docker's
+    defaults included: what the overlays ran with, whether the topology set it or not."""
+    if lab.topology.control_plane != "swarm":
+        return {}
+    try:
+        settings = controlplane.swarm_settings(lab.manager)
+    except Exception as e:  # noqa: BLE001 - a manager that does not answer is a fact for the table
+        return {"swarm": f"not read ({type(e).__name__})"}
+    return {f"swarm.{k}": _said(v) for k, v in settings.items() if v is not None}
+
+
+def _said(value) -> str:
+    """A setting's value as a reader (and the diff) compares it: strings as written, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def runtime_of(lab: Lab, host) -> str | None:

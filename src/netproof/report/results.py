@@ -34,13 +34,18 @@ OUTCOMES = (
 #                          (its daemon.json settings from the topology, where it has any)}],
 #                          pairs [[src, dst]] exercised by cross-host checks
 #   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables,
-#                          runtime (whose containerd and runc: "the engine's own" or "the system's"; netns only)
+#                          runtime (whose containerd and runc: "the engine's own" or "the system's"; netns only),
+#                          configuration {"daemon.<key>": value (its daemon.json settings from the topology),
+#                          "swarm.<key>": value (the swarm's settings as its manager reports them, defaults
+#                          included)}, values as strings (JSON for what is not a string)
 #   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
 #                          shared_hosts, findings [{requirement, subject, src, dst, ok (true|false|null), observed,
 #                          cause}]; null when the run did not examine the lab
 #   footprint              Docker's networking footprint taken after the checks (see netproof.footprint): hosts
 #                          (whose footprint/<host>.json is beside results.json), seconds, error (why none was taken, or
-#                          null), leftovers; null when not taken (--no-footprint, no report folder)
+#                          null), leftovers (what Docker would not remove), left_by_known_defects (what it would not
+#                          remove because of a known defect, with the reference), retries (what Docker needed a
+#                          second attempt for); null when not taken (--no-footprint, no report folder)
 #   summary                count per outcome
 #   known_defects          how often each known defect struck: [{reference, struck, of, control_plane}] ("struck
 #                          of" the run's cases with that control plane)

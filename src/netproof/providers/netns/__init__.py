@@ -275,6 +275,12 @@ class NetnsProvider(Provider, EngineControl):
         log = node.dir / "dockerd.log"
         _wait_until(lambda: _docker_answers(sock) or _failed(log), STARTUP_TIMEOUT, f"dockerd on {host}", log)
         if _failed(log):
+            refused = _last_line(log, CONFIG_REFUSED)
+            if CONFIG_REFUSED in refused:  # the daemon.json netproof wrote holds only the topology's daemon: settings
+                raise NetproofError(
+                    f"dockerd on {host} refuses the topology's daemon: settings ({refused.split(': ', 1)[-1]}); fix "
+                    f"daemon: (or hosts.{host}.daemon:) in the topology file; log: {log}"
+                )
             raise NetproofError(
                 f"dockerd on {host} failed to start: {_last_line(log, 'level=fatal', 'failed to start', 'Status: ')}; "
                 f"log: {log}"
@@ -362,6 +368,9 @@ def _docker_answers(sock: str) -> bool:
         return False
 
 
+CONFIG_REFUSED = "unable to configure the Docker daemon with file"  # dockerd's words for a daemon.json it refuses
+
+
 def _failed(log: Path) -> bool:
     try:
         text = log.read_text(errors="replace")
@@ -369,7 +378,8 @@ def _failed(log: Path) -> bool:
         return False
     # dockerd's own refusals: a fatal log line, or its command line refused ("Status: unknown flag: ..., Code: 125")
     return (
-        "failed to start daemon" in text
+        CONFIG_REFUSED in text
+        or "failed to start daemon" in text
         or "level=fatal" in text
         or bool(re.search(r"^Status: .*(\n.*)?Code: \d+", text, re.M))
     )

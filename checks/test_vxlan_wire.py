@@ -1,4 +1,7 @@
-"""OVL-VXLAN-001: overlay traffic crosses the underlay as VXLAN, tagged with its network's VNI."""
+"""OVL-VXLAN-001: overlay traffic crosses the underlay as VXLAN, tagged with its network's VNI.
+OVL-VXLAN-002: on the UDP port the swarm was given (swarm: {data_path_port: N}), and none on 4789."""
+
+import pytest
 
 from netproof.catalogue import check
 from netproof.proof import probes, wire
@@ -109,3 +112,75 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
             observed=str(ping),
             where=f"{pair.src.name} -> {pair.dst.name}",
         )
+
+
+@check(
+    "OVL-VXLAN-002",
+    scope="pair",
+    tags=("overlay", "wire", "swarm"),
+    promise="a swarm given a data path port (docker swarm init --data-path-port) carries overlay traffic between "
+    "hosts as VXLAN on that UDP port, with its network's VNI, and sends none of it to the default port 4789",
+    reference="docker swarm init --data-path-port (API 1.40, Docker 19.03: moby/moby#38102)",
+)
+def test_vxlan_on_the_swarms_data_path_port(pair, workspace, proof, evidence_dir, lab):
+    if lab.topology.control_plane != "swarm":
+        pytest.skip("the data path port is a swarm setting; this lab uses the key-value store")
+    port = data_path_port(lab.manager)
+    proof.mechanism("data path port (docker info Swarm.Cluster.DataPathPort)", port)
+    if port == wire.VXLAN_PORT:
+        pytest.skip(
+            f"this lab's swarm uses Docker's default data path port {wire.VXLAN_PORT}; the check needs a topology "
+            "that sets swarm: {data_path_port: N}, e.g. labs/configured.yml"
+        )
+    net = workspace.overlay(role="dpp")
+    a = workspace.container(pair.src, net, role="dppa")
+    b = workspace.container(pair.dst, net, role="dppb")
+    vni, vni_from = net.expected_vni(pair.src)
+    proof.data("the network and its VNI", {"name": net.name, "id": net.id, "vni": vni, "vni from": vni_from})
+    dst_host = NetNamespace.of_host(pair.dst)
+    underlay = dst_host.interface_with_address(pair.dst.address)
+    proof.require(
+        underlay is not None and vni is not None,
+        expected=f"an interface holding {pair.dst.address} on {pair.dst.name}, and the network's VNI",
+        observed=f"interface {underlay}, VNI {vni}",
+        where=f"{pair.dst.name}, host namespace; {vni_from}",
+    )
+    probes.await_path(proof, a, b, workspace.patience)
+    bpf = f"udp port {port} or udp port {wire.VXLAN_PORT}"
+    capture = wire.Capture(dst_host, underlay, bpf, evidence_dir / f"{pair.dst.name}-{underlay}-dpp.pcap")
+    with capture:
+        ping = probes.ping(a.exec, b.ip)
+    proof.command(f"ping {b} from {a}", ping.result)
+    proof.pcap(capture.describe(), capture.dest, where=pair.dst.name)
+    on_port = wire.vxlan_frames(capture.dest, port)
+    on_default = wire.vxlan_frames(capture.dest, wire.VXLAN_PORT)
+    where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
+    proof.text(f"VXLAN frames on {port}", "\n".join(map(str, on_port)) or "(none)", where=where)
+    proof.require(
+        not on_default,
+        expected=f"no overlay traffic to UDP {wire.VXLAN_PORT} (the swarm's data path port is {port})",
+        observed=f"{len(on_default)} frames to {wire.VXLAN_PORT}, the first: {on_default[0]}" if on_default else "",
+        where=where,
+    )
+    echo = [
+        f for f in on_port if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip
+    ]
+    proof.require(
+        bool(echo),
+        expected=f"VXLAN frames to UDP {port} carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
+        observed=f"{len(on_port)} frames to {port}, none with that echo",
+        where=where,
+    )
+    wrong = [f for f in echo if not (f.outer_dport == port and f.vni_valid and f.vni == vni)]
+    proof.require(
+        not wrong,
+        expected=f"outer udp/{port}, I flag, VNI {vni}",
+        observed=str(wrong[0]) if wrong else "",
+        where=where,
+    )
+    proof.require(
+        ping.ok,
+        expected=f"{a} pings {b.ip} (the replies come back too)",
+        observed=str(ping),
+        where=f"{pair.src.name} -> {pair.dst.name}",
+    )

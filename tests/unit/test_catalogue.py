@@ -41,6 +41,7 @@ def test_the_shipped_catalogue():
         "OVL-PING-001",
         "OVL-VETH-001",
         "OVL-VXLAN-001",
+        "OVL-VXLAN-002",
         "PUB-001",
         "PUB-002",
         "PUB-003",

@@ -14,6 +14,10 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
   usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
             what a Docker that rewrote the whole ruleset would do
+  macvlan-route  once a container on a macvlan network of docker2 exists, delete its default route
+  macvlan-shim   once a container on a macvlan network of docker1 exists, give docker1 a macvlan interface of
+            its own (npshim, 10.10.10.250/32) with a route to the container: Docker's documented workaround
+            for reaching macvlan containers from their host, made by an operator (the test removes npshim)
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
 """
@@ -54,6 +58,11 @@ def _sabotaged_container(self, host, network, **options):
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])
     if what == "userjump":
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
+    if what == "macvlan-route" and network.driver == "macvlan" and host.name == "docker2":
+        made.netns.run(["ip", "route", "del", "default"])
+    if what == "macvlan-shim" and network.driver == "macvlan" and host.name == "docker1":
+        shim = "ip link add npshim link eth0 type macvlan mode bridge && ip addr add 10.10.10.250/32 dev npshim"
+        host.run(["sh", "-c", f"{shim} && ip link set npshim up && ip route add {made.ip}/32 dev npshim"])
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

@@ -97,6 +97,19 @@ def test_vxlan_check_fails_when_the_underlay_rewrites_the_outer_source(lab, tmp_
     assert_fails(done, "OVL-VXLAN-001", "outer 10.10.10.101 > 192.168.50.102", "192.168.50.1.")
 
 
+def test_macvlan_check_fails_when_a_containers_default_route_is_deleted(lab, tmp_path):
+    done = checks("MACVLAN-001", tmp_path, sabotage="macvlan-route")
+    assert_fails(done, "MACVLAN-001", "docker2 -> docker3 (through the router)", "(no default route)", "outside -> ")
+
+
+def test_macvlan_check_fails_when_a_host_is_given_a_way_to_its_own_containers(lab, tmp_path):
+    try:
+        done = checks("MACVLAN-001", tmp_path, sabotage="macvlan-shim")
+    finally:
+        lab.host("docker1").run(["ip", "link", "del", "npshim"])
+    assert_fails(done, "MACVLAN-001", "Expected: no docker host reaches its own macvlan container", "got through: ping")
+
+
 def test_plumbing_check_fails_when_an_fdb_entry_is_deleted(lab, tmp_path):
     done = checks("OVL-VETH-001 and docker1 and docker4", tmp_path, sabotage="fdb")
     assert_fails(done, "OVL-VETH-001", "Observed: no entry for", "bridge fdb dev vxlan0", "dst 192.168.50.102")

@@ -34,6 +34,7 @@ def test_the_shipped_catalogue():
         "ICC-001",
         "ISO-INT-001",
         "ISO-INT-002",
+        "MACVLAN-001",
         "OVL-EGRESS-001",
         "OVL-GWBR-001",
         "OVL-GWBR-002",

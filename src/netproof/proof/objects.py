@@ -197,6 +197,20 @@ class Workspace:
         )
         return self._track(net, host)
 
+    def macvlan(
+        self, host: LabHost, *, parent: str, subnet: str, gateway: str, ip_range: str, role: str = "mv"
+    ) -> Network:
+        """A macvlan network on a host's interface `parent` (bridge mode): its containers take addresses of
+        `subnet` (the parent's own, served by `gateway`) from `ip_range`, which no one else on it may use."""
+        pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway, iprange=ip_range)
+        net = host.docker().networks.create(
+            self.unique(role),
+            driver="macvlan",
+            options={"parent": parent},
+            ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+        )
+        return self._track(net, host)
+
     def _track(self, net, owner: LabHost) -> Network:
         # A swarm network's addresses are allocated by the manager a moment after it is created:
         # until then, inspect shows no subnet.

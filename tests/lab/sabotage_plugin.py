@@ -14,6 +14,9 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
   usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
             what a Docker that rewrote the whole ruleset would do
+  ipv6-off  once the second container on an --ipv6 network exists, turn IPv6 off on its eth0
+  ipv6-on   once a container is connected to another network, turn IPv6 on on its every interface (as Docker
+            before 26.0.2 left an IPv4-only network's interface of a container that has IPv6 elsewhere)
   macvlan-route  once a container on a macvlan network of docker2 exists, delete its default route
   macvlan-shim   once a container on a macvlan network of docker1 exists, give docker1 a macvlan interface of
             its own (npshim, 10.10.10.250/32) with a route to the container: Docker's documented workaround
@@ -26,6 +29,7 @@ import os
 import time
 
 from netproof.proof import objects
+from netproof.proof.namespaces import NetNamespace
 
 _container = objects.Workspace.container
 
@@ -58,6 +62,10 @@ def _sabotaged_container(self, host, network, **options):
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])
     if what == "userjump":
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
+    if what == "ipv6-off":
+        ipv6 = host.docker().networks.get(network.id).attrs.get("EnableIPv6")
+        if ipv6 and len(self._sabotage_seen) == 2:
+            made.netns.run(["sysctl", "-w", "net.ipv6.conf.eth0.disable_ipv6=1"])
     if what == "macvlan-route" and network.driver == "macvlan" and host.name == "docker2":
         made.netns.run(["ip", "route", "del", "default"])
     if what == "macvlan-shim" and network.driver == "macvlan" and host.name == "docker1":
@@ -83,3 +91,18 @@ def _sabotaged_bridge(self, host, **options):
 
 
 objects.Workspace.bridge = _sabotaged_bridge
+
+_connect = objects.Workspace.connect
+
+
+def _sabotaged_connect(self, host, network, container, **options):
+    done = _connect(self, host, network, container, **options)
+    if os.environ.get("NETPROOF_SABOTAGE") == "ipv6-on":
+        sandbox = host.docker().containers.get(container).attrs["NetworkSettings"]["SandboxKey"]
+        every = "for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 0 > $f; done"
+        NetNamespace(host, sandbox, container).run(["sh", "-c", every])
+        time.sleep(1)  # the link-local address is the kernel's to add, a moment later
+    return done
+
+
+objects.Workspace.connect = _sabotaged_connect

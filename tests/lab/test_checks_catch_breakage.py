@@ -110,6 +110,16 @@ def test_macvlan_check_fails_when_a_host_is_given_a_way_to_its_own_containers(la
     assert_fails(done, "MACVLAN-001", "Expected: no docker host reaches its own macvlan container", "got through: ping")
 
 
+def test_ipv6_check_fails_when_a_containers_ipv6_is_turned_off(lab, tmp_path):
+    done = checks("IPV6-001 and docker3", tmp_path, sabotage="ipv6-off")
+    assert_fails(done, "IPV6-001", "an address of the network's IPv6 subnet", "no IPv6 address")
+
+
+def test_no_ipv6_check_fails_when_an_ipv4_only_interface_has_ipv6(lab, tmp_path):
+    done = checks("IPV6-002 and docker2", tmp_path, sabotage="ipv6-on")
+    assert_fails(done, "IPV6-002", "Expected: no IPv6 address on", "fe80::", "disable_ipv6=0")
+
+
 def test_plumbing_check_fails_when_an_fdb_entry_is_deleted(lab, tmp_path):
     done = checks("OVL-VETH-001 and docker1 and docker4", tmp_path, sabotage="fdb")
     assert_fails(done, "OVL-VETH-001", "Observed: no entry for", "bridge fdb dev vxlan0", "dst 192.168.50.102")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
 from netproof.model import topology
@@ -82,6 +84,7 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
     assert_nothing_left("t-path", machine)
 
 
+@pytest.mark.nightly  # about 2.5 minutes: nightly, so that CI stays under 40 minutes
 def test_a_rollback_is_reported_not_crashed(machine, tmp_path):
     done, folder = upgrade(tmp_path, "t-rollback", "--from", "28.5", "--to", "26.1")
     out = done.stdout + done.stderr
@@ -94,6 +97,7 @@ def test_a_rollback_is_reported_not_crashed(machine, tmp_path):
     assert_nothing_left("t-rollback", machine)
 
 
+@pytest.mark.nightly  # about 2 minutes: nightly, so that CI stays under 40 minutes
 def test_the_kv_stores_end_is_reported_with_the_migration(machine, tmp_path):
     done, folder = upgrade(tmp_path, "t-kvend", "--control-plane", "kv", "--from", "20.10", "--to", "26.1")
     out = done.stdout + done.stderr

@@ -32,6 +32,8 @@ def test_the_shipped_catalogue():
         "FW-USER-001",
         "FW-USER-002",
         "ICC-001",
+        "IPV6-001",
+        "IPV6-002",
         "ISO-INT-001",
         "ISO-INT-002",
         "MACVLAN-001",

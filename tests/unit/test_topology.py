@@ -325,3 +325,11 @@ def test_swarm_settings_need_the_swarm_control_plane():
     topo = parse(GOOD.replace("hosts:\n", "swarm: {data_path_port: 4790}\nhosts:\n"))
     with pytest.raises(TopologyError, match="the control plane is none"):
         topo.with_overrides(control_plane="none")
+
+
+def test_free_slices_of_a_subnet_hold_no_lab_address_and_not_the_broadcast():
+    topo = parse(GOOD.replace("address: 10.1.0.11", "address: 10.1.0.230"))
+    slices = [str(s) for s in topo.free_slices("a", 28)]
+    assert slices[:2] == ["10.1.0.208/28", "10.1.0.192/28"]  # 10.1.0.224/28 holds h1, 10.1.0.240/28 the broadcast
+    assert "10.1.0.0/28" not in slices  # the router's 10.1.0.1
+    assert topo.free_slices("a", 24) == []

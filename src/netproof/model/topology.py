@@ -212,6 +212,17 @@ class Topology:
         first = next(iter(self.subnets.values()))
         return Host(ROUTER, ROUTER, first, first.gateway, None)
 
+    def free_slices(self, subnet: str, prefix: int) -> list[ipaddress.IPv4Network]:
+        """Slices of an underlay subnet that hold no lab address (no host, not the router), from the top down
+        (where labs put fewest hosts), never the last (it holds the broadcast address): where containers that
+        take underlay addresses (macvlan) may have theirs."""
+        network = self.subnets[subnet].network
+        if network.prefixlen >= prefix:
+            return []
+        taken = {h.address for h in self.hosts.values()} | {s.gateway for s in self.subnets.values()}
+        slices = list(network.subnets(new_prefix=prefix))[:-1]
+        return [s for s in reversed(slices) if not any(a in s for a in taken)]
+
     def underlay_options(self) -> list[str]:
         """The keys that shape the underlay (a subnet's MTU, the router dropping fragments), as written: only a
         provider that builds the underlay can honour them."""

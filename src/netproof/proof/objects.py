@@ -134,14 +134,20 @@ class Workspace:
         return f"{NAME_PREFIX}-{worker}-{secrets.token_hex(3)}-{role}"
 
     def overlay(
-        self, *, internal: bool = False, subnet: str | None = None, role: str = "ov", options: dict | None = None
+        self,
+        *,
+        internal: bool = False,
+        subnet: str | None = None,
+        ipv6_subnet: str | None = None,
+        role: str = "ov",
+        options: dict | None = None,
     ) -> Network:
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
         net = self.manager.docker().networks.create(
             self.unique(role),
             driver="overlay",
             internal=internal,
-            ipam=ipam,
+            ipam=_ipam(subnet, ipv6_subnet),
+            enable_ipv6=bool(ipv6_subnet),
             options=options,
             attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
         )
@@ -187,13 +193,18 @@ class Workspace:
         internal: bool = False,
         bridge_name: str | None = None,
         subnet: str | None = None,
+        ipv6_subnet: str | None = None,
         role: str = "br",
         options: dict | None = None,
     ) -> Network:
         options = {**(options or {}), **({"com.docker.network.bridge.name": bridge_name} if bridge_name else {})}
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
         net = host.docker().networks.create(
-            self.unique(role), driver="bridge", internal=internal, options=options or None, ipam=ipam
+            self.unique(role),
+            driver="bridge",
+            internal=internal,
+            options=options or None,
+            ipam=_ipam(subnet, ipv6_subnet),
+            enable_ipv6=bool(ipv6_subnet),
         )
         return self._track(net, host)
 
@@ -310,6 +321,10 @@ class Workspace:
         for attempt in range(1, attempts + 1):
             result = host.run(argv)
             known = None if result.ok else self._worth_another_start(host, result.stderr)
+            if known is None and not result.ok and self._unknown_to_worker(host, network, result.stderr):
+                # Seen once in CI (29.7, six checks at once): a worker that has no container on a swarm network
+                # yet asks the manager for it, and was told "not found" while the manager had it.
+                known = f" (the manager {self.manager.name} has {network.name})"
             if result.ok or known is None or attempt == attempts:
                 break
             self.retries.append(
@@ -318,6 +333,15 @@ class Workspace:
             )
         networks = host.docker().containers.get(container).attrs["NetworkSettings"]["Networks"]
         return result, (networks.get(network.name) or {}).get("IPAddress") or ""
+
+    def _unknown_to_worker(self, host: LabHost, network: Network, said: str) -> bool:
+        """A swarm worker said a swarm network the manager has was not found."""
+        return (
+            self.control_plane == "swarm"
+            and host is not self.manager
+            and f"network {network.name} not found" in said
+            and _knows(self.manager, network)
+        )
 
     def docker_run(
         self, host: LabHost, network: Network, options: list[str], *, role: str = "c"
@@ -404,6 +428,12 @@ class Workspace:
             readiness.release_overlay(self.manager, service)
         _on_each(networks_of, {n.owner.name for n in self.networks})
         return problems
+
+
+def _ipam(subnet: str | None, ipv6_subnet: str | None) -> docker.types.IPAMConfig | None:
+    """The address pools asked for (IPv4 first: Network.subnet is the first); None lets Docker choose."""
+    pools = [docker.types.IPAMPool(subnet=s) for s in (subnet, ipv6_subnet) if s]
+    return docker.types.IPAMConfig(pool_configs=pools) if pools else None
 
 
 def _on_each(work, things) -> None:

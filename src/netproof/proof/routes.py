@@ -12,6 +12,11 @@ def random_subnet() -> str:
     return f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
 
 
+def random_subnet_v6() -> str:
+    """An IPv6 /64 for a check's network: unique local (fd00::/8, RFC 4193), so it never means anywhere else."""
+    return f"fd{random.randint(0, 255):02x}:{random.randint(0, 0xFFFF):x}:{random.randint(0, 0xFFFF):x}:1::/64"
+
+
 @contextmanager
 def route_on_router(lab, subnet: str, via: str, proof):
     """The router routes subnet via a docker host while the block runs; yields whether it took the route."""

@@ -1,0 +1,109 @@
+"""IPV6-001, IPV6-002: IPv6 where a network asks for it (--ipv6), and only there.
+
+Behaviour: containers on an --ipv6 bridge ping each other's IPv6 addresses; a container on an --ipv6
+network and on an IPv4-only one has no IPv6 address on the IPv4-only interface (26.0.0 and 26.0.1 gave it a
+link-local one, and let it take router-advertised ones: CVE-2024-32473). Mechanism: the containers' IPv6
+routes, with the check's own prefix taken out, and the interface's disable_ipv6.
+
+Not a check: IPv6 across hosts on overlays. On swarm Docker allocates no subnet to an --ipv6 overlay
+(moby/moby#52469, open; "the overlay driver needs support for IPv6 added"); on the key-value store
+control plane (20.10) containers get IPv6 addresses but no IPv6 packet crosses hosts (seen here).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from netproof.catalogue import check
+from netproof.proof import probes
+from netproof.proof.objects import EngineError
+from netproof.proof.routes import random_subnet, random_subnet_v6
+
+
+def ipv6_addresses(container, interface: str = "eth0") -> list[str]:
+    """The container's IPv6 addresses on an interface (scope global and link), as the kernel has them."""
+    shown = container.netns.run(["ip", "-6", "-o", "addr", "show", "dev", interface]).stdout
+    return [line.split()[3] for line in shown.splitlines() if " inet6 " in line]
+
+
+def global_address(container, subnet: str) -> str | None:
+    """The container's address in the network's IPv6 subnet, if it has one."""
+    network = ipaddress.ip_network(subnet)
+    found = [a.split("/")[0] for a in ipv6_addresses(container) if ipaddress.ip_interface(a).ip in network]
+    return found[0] if found else None
+
+
+def require_reached_over_ipv6(proof, a, b, subnet: str, where: str) -> None:
+    """a and b have addresses of the network's IPv6 subnet, and a pings b's with no loss."""
+    found = {c.name: ipv6_addresses(c) for c in (a, b)}
+    proof.data("IPv6 addresses on eth0", found)
+    a6, b6 = global_address(a, subnet), global_address(b, subnet)
+    proof.require(
+        a6 is not None and b6 is not None,
+        expected=f"both containers have an address of the network's IPv6 subnet {subnet}",
+        observed=f"{a.name}: {', '.join(found[a.name]) or 'no IPv6 address'}; "
+        f"{b.name}: {', '.join(found[b.name]) or 'no IPv6 address'}",
+        where=where,
+    )
+    ping = probes.ping(a.exec, b6)
+    proof.command(f"ping {b6} ({b.name}) from {a}", ping.result)
+    routes = a.netns.run(["ip", "-6", "route"]).stdout
+    prefix = subnet.split("::")[0]  # the check's own prefix, out of what is compared between runs
+    proof.mechanism(
+        "IPv6 routes of a container",
+        sorted(r.replace(prefix, "<prefix>") for r in routes.splitlines() if not r.startswith(("fe80", "multicast"))),
+    )
+    proof.require(
+        ping.ok,
+        expected=f"{a} pings {b6} ({b.name}) over IPv6 with no loss",
+        observed=f"{ping}; {a.name}'s IPv6 routes: {routes.strip().replace(chr(10), ', ') or 'none'}",
+        where=where,
+    )
+
+
+@check(
+    "IPV6-001",
+    scope="host",
+    tags=("bridge", "ipv6", "reachability"),
+    promise="containers on a bridge network created with --ipv6 get addresses of its IPv6 subnet and reach each "
+    "other over IPv6",
+)
+def test_ipv6_bridge(docker_host, workspace, proof):
+    subnet = random_subnet_v6()
+    net = workspace.bridge(docker_host, subnet=random_subnet(), ipv6_subnet=subnet, role="br6")
+    a = workspace.container(docker_host, net, role="a6")
+    b = workspace.container(docker_host, net, role="b6")
+    require_reached_over_ipv6(proof, a, b, subnet, where=f"{docker_host.name}, bridge {net.name} ({subnet})")
+
+
+@check(
+    "IPV6-002",
+    scope="host",
+    tags=("bridge", "ipv6", "isolation"),
+    promise="a container on an --ipv6 network and on one without has IPv6 only where it was asked for: its interface "
+    "on the IPv4-only network has no IPv6 address, link-local included (so it takes no router-advertised one either)",
+    # Docker kept it before 26.0 too (20.10 here); 26.0.0 and 26.0.1 broke it, which a since/until cannot say.
+    reference="CVE-2024-32473, moby/moby GHSA-x84c-p2g9-rqv9: broken in 26.0.0 and 26.0.1, mended in 26.0.2",
+)
+def test_no_ipv6_where_not_asked(docker_host, workspace, proof):
+    dual = workspace.bridge(docker_host, subnet=random_subnet(), ipv6_subnet=random_subnet_v6(), role="ds")
+    v4only = workspace.bridge(docker_host, subnet=random_subnet(), role="v4only")
+    c = workspace.container(docker_host, dual, role="two")
+    connected, address = workspace.connect(docker_host, v4only, c.name, alias=f"{c.name}-v4")
+    proof.command(f"{c.name} joins {v4only.name}", connected)
+    interface = c.netns.interface_with_address(address) if address else None
+    if not connected.ok or interface is None:
+        raise EngineError(f"{docker_host.name}: {c.name} has no interface on {v4only.name}: {connected.stderr.strip()}")
+    found = ipv6_addresses(c, interface)
+    disabled = c.netns.run(["cat", f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6"]).stdout.strip()
+    proof.text(
+        f"{c}: IPv6 on {interface} ({v4only.name}, IPv4 only)",
+        f"addresses: {', '.join(found) or 'none'}\ndisable_ipv6: {disabled}",
+    )
+    proof.mechanism("disable_ipv6 on the IPv4-only network's interface", disabled)
+    proof.require(
+        not found,
+        expected=f"no IPv6 address on {c.name}'s {interface}, its interface on {v4only.name} (IPv4 only)",
+        observed=f"{', '.join(found)} (net.ipv6.conf.{interface}.disable_ipv6={disabled})",
+        where=f"{docker_host.name}, bridge {v4only.name}",
+    )

@@ -150,9 +150,11 @@ class NetnsProvider(Provider, EngineControl):
                 batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n"
             )
             if host.daemon.get("firewall-backend") == "nftables":
-                # With nftables Docker does not turn IP forwarding on (it refuses to start without it): its
-                # documentation asks the host's operator to, as done here (iptables-backed engines do it themselves).
-                node.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+                # With nftables Docker does not turn IP forwarding on (it refuses to start without it, and to create
+                # an --ipv6 network without IPv6's): its documentation asks the host's operator to, as done here
+                # (iptables-backed engines do it themselves).
+                forwarding = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
+                node.run(["sysctl", "-qw", *forwarding, "net.ipv6.conf.default.forwarding=1"], check=True)
 
     def _start_etcd(self, kv: Host) -> None:
         node = self.node(kv.name)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from netproof import catalogue, checkrun
+from netproof import catalogue, checkrun, wait
 from netproof.model.names import STATE_ROOT
 from netproof.report import results
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 
+PROCESS_EXIT_SECONDS = 5
 LAB_COMMANDS = (
     "dockerd",
     "containerd",
@@ -144,12 +145,23 @@ def _lab_processes() -> set[int]:
     return found
 
 
+def _described(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return "gone"
+
+
 def assert_nothing_left(lab: str, before: Machine) -> None:
+    # A process that is exiting (an SSH session just closed) is given a moment; one still there is named.
+    stayed, _ = wait.poll(
+        lambda: _lab_processes() - before.lab_processes, holds=lambda new: not new, timeout=PROCESS_EXIT_SECONDS
+    )
     after = Machine.now()
     left = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     left += [f"netns {line.split()[0]}" for line in netns.splitlines() if line.startswith(f"netproof.{lab}.")]
-    left += [f"process {pid}" for pid in after.lab_processes - before.lab_processes]
+    left += [f"process {pid} ({_described(pid)})" for pid in sorted(stayed & after.lab_processes)]
     left += [
         f"mount {line.split()[1]}"
         for line in Path("/proc/mounts").read_text().splitlines()

@@ -80,6 +80,18 @@ class ChecksRun:
     def results(self) -> results.Results:
         return results.load(self.report)
 
+    def why_failed(self, limit: int = 6000) -> str:
+        """The failed and errored cases first, with their messages and evidence, then the output's end: a run's
+        summary of xfails must not push the one failure out of an assertion message."""
+        lines = [line for line in self.output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+        if (self.report / "results.json").exists():
+            for case in self.results().checks:
+                if case.outcome in ("failed", "error"):
+                    lines.append(f"{case.id}[{case.case}] {case.outcome}: {case.message}")
+                    lines.extend(f"  evidence: {item}"[:600] for item in case.evidence)
+        head = "\n".join(lines)[: limit // 2]
+        return f"{head}\n--- the output's end ---\n{self.output[-(limit - len(head)) :]}"
+
 
 def run_checks(
     lab: str | None,

@@ -53,7 +53,7 @@ def test_a_two_host_vagrant_lab_passes_the_cross_host_ping_and_vxlan_checks(mach
 
     report = tmp_path / "report"
     run = run_checks(LAB, report, select="OVL-PING-001 or OVL-VXLAN-001")
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.why_failed()
     assert run.outcomes == {
         "OVL-PING-001[swarm-docker1->docker2]": "passed",
         "OVL-VXLAN-001[swarm-docker1->docker2]": "passed",

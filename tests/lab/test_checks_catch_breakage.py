@@ -202,7 +202,7 @@ def test_docker_user_check_fails_when_forward_no_longer_jumps_to_docker_user(lab
         "FW-USER-001",
         "every probe stopped by the inserted DROP",
         "got through: GET http://192.168.50.102",
-        "FORWARD began with",
+        "FORWARD during the first probes began with",
         "not the jump to DOCKER-USER",
     )
 

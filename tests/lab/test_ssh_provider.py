@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netproof.errors import LabBroken
+from netproof.errors import LabBroken, NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.providers.netns import NetnsProvider
@@ -90,6 +90,21 @@ def assert_a_dropped_tunnel_is_reopened_or_named(source: Lab, inventory_file: Pa
         lab.down()
 
 
+def assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file: Path, tmp_path: Path) -> None:
+    """daemon: in an inventory is compared with what each host's dockerd reads, never written: a difference
+    makes `lab up` fail naming the host, the key and both values, and leaves nothing behind."""
+    doc = yaml.safe_load(inventory_file.read_text())
+    doc["daemon"] = {"mtu": 1400}
+    configured = tmp_path / "configured-inventory.yml"
+    configured.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(NetproofError) as refused:
+        Lab.up(topology.load(configured))
+    said = str(refused.value)
+    assert "daemon: the hosts run Docker configured otherwise" in said, said
+    assert "docker1: daemon.mtu: the topology says 1400, /etc/docker/daemon.json" in said, said
+    assert "t-sshlab" not in Lab.running()
+
+
 def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up):
     # On the newest engine: every check holds there, so any verdict other than passed is the provider's doing.
     source = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts", engine="29.7"))
@@ -107,15 +122,17 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     assert over_ssh.returncode == 0, over_ssh.output[-3000:]
     assert "lab t-sshlab: up (ssh, swarm" in over_ssh.output
     # The same checks, as many cases each, with the verdicts the netns provider gives on this engine
-    # (tests/lab/test_checks_pass.py): every case passed, DNS-003's vip skipped where the kernel has no IPVS, and
-    # OVL-VXLAN-002 where the swarm keeps Docker's data path port
+    # (tests/lab/test_checks_pass.py): every case passed, DNS-003's vip and MESH-001 skipped where the kernel has no
+    # IPVS, ENC-001 where it has no ESP, and OVL-VXLAN-002 where the swarm keeps Docker's data path port
     # (the pairs differ: the inventory lists docker2 first).
     assert set(over_ssh.outcomes.values()) <= {"passed", "skipped"}, over_ssh.output[-3000:]
     skipped = {case for case, outcome in over_ssh.outcomes.items() if outcome == "skipped"}
-    assert {c for c in skipped if not c.startswith("OVL-VXLAN-002[")} <= {"DNS-003[swarm-vip]"}, skipped
+    per_pair = ("OVL-VXLAN-002[", "ENC-001[")
+    assert {c for c in skipped if not c.startswith(per_pair)} <= {"DNS-003[swarm-vip]", "MESH-001[swarm]"}, skipped
     per_scope = {"pair": len(source.topology.host_pairs()), "host": len(source.docker_hosts), "lab": 1}
     assert per_check(over_ssh.outcomes) == {c.id: per_scope[c.scope] * c.variant_count for c in CATALOGUE}
     assert any("docker2->" in case for case in over_ssh.outcomes), sorted(over_ssh.outcomes)
+    assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file, tmp_path)
     assert_a_dropped_tunnel_is_reopened_or_named(source, inventory_file)
     # The ssh lab left nothing of netproof's behind, and the hosts still run their swarm.
     assert not Lab.running() or "t-sshlab" not in Lab.running()

@@ -7,6 +7,8 @@ they create themselves.
 
 from __future__ import annotations
 
+import json
+
 from netproof import leftovers, system
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
@@ -26,7 +28,6 @@ class SshProvider(Provider):
     def preflight(self, topology: Topology) -> None:
         system.require_tools({"ssh": "openssh-client", "setsid": "util-linux", "timeout": "coreutils"})
         topology.refuse_underlay_options(self.name, "uses the network the hosts are on, and changes nothing of it")
-        topology.refuse_daemon_settings(self.name, "uses each host's own Docker configuration and changes none of it")
         if topology.ssh is None:
             raise NetproofError(
                 f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)"
@@ -66,6 +67,16 @@ class SshProvider(Provider):
                         f"{spec.name}: its dockerd runs without {' '.join(flags)}; netproof does not"
                         " reconfigure hosts it did not make: start it with those flags, or use control_plane: swarm"
                     )
+        configured = [spec for spec in topology.docker_hosts if spec.daemon]
+        if configured:
+            with self.progress.step(f"reading the daemon.json of {len(configured)} hosts (netproof changes none)"):
+                differ = [d for spec in configured for d in daemon_differences(hosts[spec.name], spec.daemon)]
+            if differ:
+                raise NetproofError(
+                    f"{topology.source}: daemon: the hosts run Docker configured otherwise; netproof does not "
+                    "reconfigure hosts it did not make: change the topology's daemon: or the hosts\n  "
+                    + "\n  ".join(differ)
+                )
         return {"engines": engines}
 
     def down(self) -> None:
@@ -89,3 +100,39 @@ class SshProvider(Provider):
 
     def engine_log(self, host: LabHost, since: float, until: float) -> str:
         return host.engine_log(since, until)
+
+
+DEFAULT_DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+def daemon_config_file(dockerd_args: str) -> str:
+    """The daemon.json a running dockerd reads: its --config-file, else Docker's default."""
+    words = dockerd_args.split()
+    for i, word in enumerate(words):
+        if word.startswith("--config-file="):
+            return word.split("=", 1)[1]
+        if word == "--config-file" and i + 1 < len(words):
+            return words[i + 1]
+    return DEFAULT_DAEMON_JSON
+
+
+def compare_daemon(host: str, path: str, wanted: dict, found: dict) -> list[str]:
+    """Each daemon: key of the topology whose value the host's daemon.json does not have, named with both."""
+    return [
+        f"{host}: daemon.{key}: the topology says {json.dumps(value)}, {path} "
+        + (f"says {json.dumps(found[key])}" if key in found else "does not set it")
+        for key, value in wanted.items()
+        if key not in found or json.dumps(found[key], sort_keys=True) != json.dumps(value, sort_keys=True)
+    ]
+
+
+def daemon_differences(host: LabHost, wanted: dict) -> list[str]:
+    """What the host's running dockerd is configured with, against the topology's daemon: for it."""
+    args = host.run(["ps", "-o", "args=", "-C", "dockerd"]).stdout.strip().splitlines()
+    path = daemon_config_file(args[0] if args else "")
+    read = host.run(["cat", path])
+    try:
+        found = json.loads(read.stdout) if read.ok and read.stdout.strip() else {}
+    except json.JSONDecodeError as e:
+        return [f"{host.name}: {path} is not JSON ({e})"]
+    return compare_daemon(host.name, path, wanted, found)

@@ -8,12 +8,6 @@ from netproof.proof import probes, wire
 from netproof.proof.namespaces import NetNamespace
 
 
-def data_path_port(host) -> int:
-    """The VXLAN port the lab's swarm was set up with (4789 unless --data-path-port said otherwise)."""
-    port = host.docker().info().get("Swarm", {}).get("Cluster", {}).get("DataPathPort") or wire.VXLAN_PORT
-    return int(port)
-
-
 @check(
     "OVL-VXLAN-001",
     scope="pair",
@@ -46,7 +40,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
         where=f"{found[0][1]}",
     )
 
-    port = data_path_port(lab.manager)
+    port = wire.data_path_port(lab.manager)
     dst_host = NetNamespace.of_host(pair.dst)
     underlay = dst_host.interface_with_address(pair.dst.address)
     proof.require(
@@ -125,7 +119,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
 def test_vxlan_on_the_swarms_data_path_port(pair, workspace, proof, evidence_dir, lab):
     if lab.topology.control_plane != "swarm":
         pytest.skip("the data path port is a swarm setting; this lab uses the key-value store")
-    port = data_path_port(lab.manager)
+    port = wire.data_path_port(lab.manager)
     proof.mechanism("data path port (docker info Swarm.Cluster.DataPathPort)", port)
     if port == wire.VXLAN_PORT:
         pytest.skip(

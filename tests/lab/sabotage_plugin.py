@@ -21,6 +21,10 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   macvlan-shim   once a container on a macvlan network of docker1 exists, give docker1 a macvlan interface of
             its own (npshim, 10.10.10.250/32) with a route to the container: Docker's documented workaround
             for reaching macvlan containers from their host, made by an operator (the test removes npshim)
+  esp-flush once the fourth container exists (ENC-001's plaintext server), flush the IPsec states (SAs) on its
+            host: the encrypted overlay's packets to it can no longer be decrypted, nor its own sent
+  mesh-rule once a service is published through the routing mesh, delete, on the last docker host (which runs
+            none of its tasks), the nat rule of DOCKER-INGRESS that takes its port into the ingress network
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
 """
@@ -71,6 +75,8 @@ def _sabotaged_container(self, host, network, **options):
     if what == "macvlan-shim" and network.driver == "macvlan" and host.name == "docker1":
         shim = "ip link add npshim link eth0 type macvlan mode bridge && ip addr add 10.10.10.250/32 dev npshim"
         host.run(["sh", "-c", f"{shim} && ip link set npshim up && ip route add {made.ip}/32 dev npshim"])
+    if what == "esp-flush" and len(self._sabotage_seen) == 4:
+        host.run(["ip", "xfrm", "state", "flush"])
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made
@@ -106,3 +112,25 @@ def _sabotaged_connect(self, host, network, container, **options):
 
 
 objects.Workspace.connect = _sabotaged_connect
+
+_service = objects.Workspace.service
+
+
+def _sabotaged_service(self, network, **options):
+    made = _service(self, network, **options)
+    if os.environ.get("NETPROOF_SABOTAGE") == "mesh-rule" and made.published_port:
+        last = self.docker_hosts[-1]
+        rule = f"--dport {made.published_port}"
+        deadline = time.monotonic() + 30  # the node learns the service from the swarm a moment later
+        while time.monotonic() < deadline:
+            rules = [r for r in last.run(["iptables", "-t", "nat", "-S", "DOCKER-INGRESS"]).stdout.splitlines()]
+            mine = [r for r in rules if rule in r and r.startswith("-A ")]
+            if mine:
+                for r in mine:
+                    last.run(["iptables", "-t", "nat", "-D", *r.split()[1:]])
+                break
+            time.sleep(0.5)
+    return made
+
+
+objects.Workspace.service = _sabotaged_service

@@ -5,20 +5,24 @@ the seed lab up once for all workers and down once after them."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from netproof.lab.lab import Lab
 from netproof.model import topology
+from netproof.proof import kernel
 
 from .conftest import CATALOGUE, CHECK_IDS, ROOT, assert_nothing_left, claim, expected_cases, run_checks
 
 # Where each known defect may strike: the kv store's stuck threads (moby/libnetwork#1838), and before 28.0
 # a DOCKER-USER rule bypassed while another check creates a network on the same host (moby/moby#43585).
 # OVL-VXLAN-002 needs a swarm given its own data path port: skipped on the seed lab (tests/lab/test_configured.py runs
-# it). Swarm service VIPs need IPVS: where this machine's kernel lacks it, DNS-003's vip variant is skipped saying so.
+# it). Swarm service VIPs need IPVS, encrypted overlays ESP: where this machine's kernel lacks them, DNS-003's vip
+# variant, MESH-001 and ENC-001 are skipped saying so.
 IPVS_HERE = Path("/proc/net/ip_vs").exists() or Path("/sys/module/ip_vs").exists()
+ESP_HERE = subprocess.run(list(kernel.ESP_PROBE), capture_output=True).returncode == 0  # the kernel's own answer
 
 KNOWN_HERE = {
     ("20.10", "swarm"): {"moby/moby#43585"},
@@ -41,7 +45,7 @@ def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     seed = topology.load(ROOT / "labs" / "seed.yml")
     lab = bring_up(seed.with_overrides(name=name, engine=engine, control_plane=control_plane))
     run = run_checks(name, tmp_path / mode, workers="auto" if mode == "parallel" else None, footprint=True)
-    assert run.returncode == 0, f"{mode} run failed:\n{run.output[-4000:]}"
+    assert run.returncode == 0, f"{mode} run failed:\n{run.why_failed()}"
     assert {n.split("[")[0] for n in run.outcomes} == CHECK_IDS, f"{mode} run missed checks: {sorted(run.outcomes)}"
     assert len(run.outcomes) == expected_cases(lab), sorted(run.outcomes)
     taken = run.results().footprint
@@ -58,9 +62,12 @@ def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
         elif case.id == "OVL-VXLAN-002":  # the seed lab's swarm keeps Docker's data path port (labs/configured.yml)
             allowed = {"skipped"}
             assert "Docker's default data path port 4789" in case.message or control_plane == "kv", case.message
-        elif case.id == "DNS-003" and case.case.endswith("-vip") and not IPVS_HERE:
+        elif (case.id == "DNS-003" and case.case.endswith("-vip") or case.id == "MESH-001") and not IPVS_HERE:
             allowed = {"skipped"}
             assert "has no IPVS" in case.message and "VMs" in case.message, case.message
+        elif case.id == "ENC-001" and not ESP_HERE:
+            allowed = {"skipped"}
+            assert "has no ESP" in case.message and "VMs" in case.message, case.message
         assert case.outcome in allowed, f"{mode}: {case.id}[{case.case}] {case.outcome}: {case.message}"
         if case.outcome == "known-defect":
             assert case.defect in KNOWN_HERE[(engine, control_plane)], f"{case.id}[{case.case}]: {case.message}"
@@ -73,7 +80,7 @@ def test_a_run_without_a_lab_brings_the_seed_lab_up_and_down_once(machine, tmp_p
         pytest.skip("a lab named seed is up here; this test needs to bring its own")
     claim("seed")
     run = run_checks(None, tmp_path / "report", workers=2, select="OVL-PING-001")
-    assert run.returncode == 0, run.output[-4000:]
+    assert run.returncode == 0, run.why_failed()
     assert run.output.count("lab seed: up in") == 1 and run.output.count("bringing lab seed down") == 1, run.output[
         -4000:
     ]

@@ -43,3 +43,20 @@ def test_a_frame_reads_like_tcpdump():
     assert str(wire.vxlan_frames(PCAP)[0]).startswith(
         "192.168.50.101.35577 > 192.168.50.102.4789: VXLAN flags 0x08 vni 4120:"
     )
+
+
+ENC_PCAP = Path(__file__).parents[1] / "fixtures" / "enc-001-docker1-to-docker2-encrypted-and-plaintext.pcap"
+
+
+def test_an_encrypted_overlays_capture_has_esp_both_ways_and_only_the_plaintext_networks_token():
+    """Recorded on VMs (20.10, ENC-001 on docker2's underlay): a request on an encrypted overlay (VNI 4100, token
+    ...990e836ddac4) and one on a plaintext overlay (VNI 4101, token ...6563ab9db056)."""
+    esp = wire.esp_packets(ENC_PCAP)
+    assert sorted({str(p) for p in esp}) == [
+        "10.10.10.101 > 192.168.50.101: ESP spi 0xb73722f2",
+        "192.168.50.101 > 10.10.10.101: ESP spi 0x6fcdd382",
+    ]
+    assert wire.carrying(ENC_PCAP, b"netproof-plaintext-6563ab9db056") == 1
+    assert wire.carrying(ENC_PCAP, b"netproof-encrypted-990e836ddac4") == 0
+    assert {f.vni for f in wire.vxlan_frames(ENC_PCAP)} == {4101}
+    assert len(esp) + len(wire.vxlan_frames(ENC_PCAP)) == wire.count_packets(ENC_PCAP)

@@ -109,6 +109,7 @@ class Service:
     endpoint_mode: str
     task_addresses: list[str]  # on the service's network
     virtual_ip: str | None = None  # endpoint mode vip: the service's address on the network
+    published_port: int | None = None  # the routing mesh's port on every node (Docker chose it), if published
 
 
 @dataclass
@@ -352,17 +353,33 @@ class Workspace:
         )
         return name, result
 
-    def service(self, network: Network, *, replicas: int, endpoint_mode: str = "vip", role: str = "svc") -> Service:
-        """A swarm service of idle tasks on an overlay (created on the manager); returns once every task runs,
-        with the tasks' addresses on the network. Removed with the check's other objects."""
+    def service(
+        self,
+        network: Network,
+        *,
+        replicas: int,
+        endpoint_mode: str = "vip",
+        role: str = "svc",
+        serving: bool = False,
+        publish: bool = False,
+        on: LabHost | None = None,
+    ) -> Service:
+        """A swarm service on an overlay (created on the manager): idle tasks, or `serving` a page on
+        probes.HTTP_PORT, `publish`ed through the routing mesh on a port Docker chooses, its tasks placed `on` one
+        host (by its swarm node). Returns once every task runs, with the tasks' addresses on the network. Removed
+        with the check's other objects."""
         name = self.unique(role)
+        endpoint = {"Mode": endpoint_mode}
+        if publish:  # no PublishedPort: Docker takes one of its range (30000-32767) on every node
+            endpoint["Ports"] = [{"Protocol": "tcp", "TargetPort": probes.HTTP_PORT, "PublishMode": "ingress"}]
         service = self.manager.docker().services.create(
             TEST_IMAGE,
-            ["sleep", "3600"],
+            ["sh", "-c", probes.SERVE_SCRIPT] if serving else ["sleep", "3600"],
             name=name,
             networks=[network.name],
             mode=docker.types.ServiceMode("replicated", replicas=replicas),
-            endpoint_spec=docker.types.EndpointSpec(mode=endpoint_mode),
+            endpoint_spec=endpoint,
+            constraints=[f"node.id=={self.node_of(on)}"] if on is not None else None,
         )
         self.holders.append(name)  # removed before the networks, as the holding services are
 
@@ -388,7 +405,16 @@ class Workspace:
             for v in service.attrs.get("Endpoint", {}).get("VirtualIPs", [])
             if v.get("NetworkID") == network.id
         ]
-        return Service(name, endpoint_mode, sorted(addresses), vips[0] if vips else None)
+        published = [p.get("PublishedPort") for p in service.attrs.get("Endpoint", {}).get("Ports", [])]
+        return Service(name, endpoint_mode, sorted(addresses), vips[0] if vips else None, next(iter(published), None))
+
+    def node_of(self, host: LabHost) -> str:
+        """The swarm node ID of a lab host: the node whose address is the host's."""
+        nodes = self.manager.docker().nodes.list()
+        found = [n.id for n in nodes if n.attrs.get("Status", {}).get("Addr") == host.address]
+        if not found:
+            raise EngineError(f"{self.manager.name}: no swarm node has {host.name}'s address {host.address}")
+        return found[0]
 
     def remove(self) -> list[str]:
         """Remove what the check created, containers first, then networks, each host's in parallel with the

@@ -20,7 +20,8 @@ from netproof.system import CommandResult
 Runner = Callable[[list[str]], CommandResult]
 HTTP_PORT = 8080  # what probe listeners in containers serve on
 # A container's command that serves a page on HTTP_PORT (busybox httpd), for probes to reach.
-SERVE = f"sh -c 'mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {HTTP_PORT} -h /www'"
+SERVE_SCRIPT = f"mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {HTTP_PORT} -h /www"
+SERVE = f"sh -c '{SERVE_SCRIPT}'"
 # What a remote container's address or name takes to reach a host through the control plane (swarm's
 # gossip, or the kv store) after the container starts, at most, on netns (times a provider's patience).
 SETTLE_SECONDS = 10

@@ -22,6 +22,12 @@ VXLAN_PORT = 4789
 VXLAN_FLAG_I = 0x08  # "the VNI is valid" (RFC 7348)
 
 
+def data_path_port(manager) -> int:
+    """The VXLAN port the lab's swarm was set up with (4789 unless --data-path-port said otherwise; a kv lab's)."""
+    port = manager.docker().info().get("Swarm", {}).get("Cluster", {}).get("DataPathPort") or VXLAN_PORT
+    return int(port)
+
+
 class Capture:
     """tcpdump in a network namespace of a lab host (the host's own, or a container's)."""
 
@@ -148,6 +154,38 @@ def vxlan_frames(pcap: Path, port: int = VXLAN_PORT) -> list[VxlanFrame]:
             )
         )
     return frames
+
+
+@dataclass(frozen=True)
+class EspPacket:
+    src: str
+    dst: str
+    spi: int
+
+    def __str__(self) -> str:
+        return f"{self.src} > {self.dst}: ESP spi 0x{self.spi:x}"
+
+
+def esp_packets(pcap: Path) -> list[EspPacket]:
+    """Every IPv4 ESP packet (IP protocol 50) in a capture: what an encrypted overlay puts on the wire."""
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
+    from scapy.layers.inet import IP
+    from scapy.utils import rdpcap
+
+    found = []
+    for packet in rdpcap(str(pcap)):
+        if IP in packet and packet[IP].proto == 50:
+            esp = bytes(packet[IP].payload)
+            found.append(EspPacket(packet[IP].src, packet[IP].dst, int.from_bytes(esp[:4], "big") if esp else 0))
+    return found
+
+
+def carrying(pcap: Path, token: bytes) -> int:
+    """How many packets of a capture carry `token` anywhere in their bytes, at whatever depth (a VXLAN frame's
+    inner TCP payload included): a marker sent in plaintext is found; one sent encrypted never is."""
+    from scapy.utils import RawPcapReader
+
+    return sum(1 for data, _ in RawPcapReader(str(pcap)) if token in data)
 
 
 def count_packets(pcap: Path) -> int:

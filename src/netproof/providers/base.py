@@ -64,9 +64,13 @@ class LabHost(ABC):
     def docker_url(self) -> str:
         """Where this host's Docker daemon answers, for docker-py and the docker CLI."""
 
+    # Seconds docker-py waits for the daemon's answer: a provider whose hosts are slower (VMs under software
+    # emulation) gives its hosts more.
+    api_timeout: float = 60
+
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
-            self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=60)
+            self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=self.api_timeout)
         return self._docker
 
     def engine_changed(self) -> None:

@@ -278,7 +278,9 @@ class SshHost(LabHost):
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
             try:
-                self._docker = TunnelledDockerClient(self, base_url=self.docker_url, version="auto", timeout=60)
+                self._docker = TunnelledDockerClient(
+                    self, base_url=self.docker_url, version="auto", timeout=self.api_timeout
+                )
             except docker.errors.DockerException as e:  # its first request (the API version) met a lost tunnel
                 if isinstance(e.__cause__, LabBroken):
                     raise e.__cause__ from None

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from netproof import box
+from netproof.errors import NetproofError
+from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.progress import Progress
 
@@ -83,3 +85,31 @@ def test_a_two_host_vagrant_lab_passes_the_overlay_checks_and_those_this_kernel_
     assert_fails(unmeshed, "MESH-001", "answers on every node", "docker2 192.168.50.101:", "(runs no task)")
     lab.down(Progress())
     assert_nothing_left(LAB, machine)
+
+
+def test_a_configured_lab_of_vms_on_28_5_runs_with_its_configuration(machine, tmp_path, bring_up):
+    """labs/vagrant-configured.yml: engine 28.5 copied into the VMs from netproof's cache, the topology's daemon.json
+    and swarm settings in effect there, and the checks that need them (and the VMs' kernel) passing."""
+    if not box.is_added():
+        box.build(Progress())
+    lab = bring_up(topology.load(ROOT / "labs" / "vagrant-configured.yml").with_overrides(name="t-vconf"))
+    docker1 = lab.host("docker1")
+    info = docker1.docker().info()
+    assert info["ServerVersion"].startswith("28.5"), info["ServerVersion"]
+    cluster = info["Swarm"]["Cluster"]
+    assert (cluster["DataPathPort"], cluster["DefaultAddrPool"], cluster["SubnetSize"]) == (4790, ["10.60.0.0/16"], 26)
+    seen = docker1.run(["docker", "run", "--rm", "netproof/busybox:latest", "sh", "-c", "cat /sys/class/net/eth0/mtu"])
+    assert seen.stdout.strip() == "1400", seen
+    run = run_checks("t-vconf", tmp_path / "report", select="ENC-001 or MESH-001 or OVL-VXLAN-002", workers=None)
+    assert run.returncode == 0, run.why_failed()
+    assert set(run.outcomes.values()) == {"passed"} and len(run.outcomes) == 3, run.outcomes
+    lab.down()
+    assert_nothing_left("t-vconf", machine)
+
+
+def test_a_static_engine_is_refused_on_vms_before_anything_starts(machine):
+    """Docker 29 refuses the box's docker CLI (API 1.41): lab up says so in one line, and makes nothing."""
+    pair = topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name="t-v29", engine="29.7")
+    with pytest.raises(NetproofError, match=r"docker1: engine 29.7 \(.*\) is a static build; .*minimum API 1.44"):
+        Lab.up(pair)
+    assert_nothing_left("t-v29", machine)

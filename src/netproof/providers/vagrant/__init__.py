@@ -86,6 +86,7 @@ class VagrantProvider(Provider):
             "NETPROOF_TOPOLOGY": str(topology_file or folder / "topology.yml"),
             "NETPROOF_LOG_DIR": str(folder / "consoles"),
             "NETPROOF_LIBVIRT_DRIVER": self.libvirt_driver,
+            "NETPROOF_ENGINES": str(engines.CACHE_DIR / "engines"),  # engines other than the box's are copied in
         }
         log = folder / "vagrant.log"
         import vagrant
@@ -106,7 +107,6 @@ class VagrantProvider(Provider):
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
         topology.refuse_underlay_options(self.name, "does not shape its libvirt networks yet")
-        topology.refuse_daemon_settings(self.name, "does not write the VMs' daemon.json yet")
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(
                 f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"
@@ -116,10 +116,16 @@ class VagrantProvider(Provider):
                 f"the Vagrant box {box.BOX_NAME} is not built yet; build it (a few minutes): netproof box build"
             )
         for h in topology.docker_hosts:
-            if h.engine not in BOX_ENGINES:
+            if h.engine in BOX_ENGINES:
+                continue
+            # Another engine is copied into the VM from the cache (the Vagrantfile): it must be there, and be one
+            # the box's docker CLI (20.10's, API 1.41) can talk to.
+            engine = engines.resolve(h.engine)  # not cached: says to run netproof engines fetch
+            if engine.runtime_dir or not (engines.engine_dir(h.engine) / "root/usr/sbin/dockerd").exists():
                 raise NetproofError(
-                    f"{h.name}: engine {h.engine}: the box installs Debian 12's docker.io (20.10) offline;"
-                    " use --engine 20.10 with the vagrant provider"
+                    f"{h.name}: engine {h.engine} ({engine.package_version}) is a static build; on VMs it would run "
+                    "with the box's docker CLI (20.10's, API 1.41), which Docker 29 refuses (minimum API 1.44): use "
+                    "engine 20.10, 26.1 or 28.5 with the vagrant provider"
                 )
         if leftovers.find(self.names.lab):
             raise NetproofError(
@@ -209,6 +215,8 @@ class VagrantProvider(Provider):
 
     def hosts(self, topology: Topology) -> dict[str, LabHost]:
         hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, USER) for name, spec in topology.hosts.items()}
+        for host in hosts.values():  # the footprint's container starts took longer than 60 s under emulation
+            host.api_timeout = 60 * self.patience
         hosts[ROUTER] = NetnsHost(topology.router, self.hypervisor.node)
         return hosts
 

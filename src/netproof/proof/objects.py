@@ -19,7 +19,7 @@ import docker.types
 from netproof import wait
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
-from netproof.proof import known_defects, probes
+from netproof.proof import known_defects, probes, routes
 from netproof.proof.namespaces import NetNamespace
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
@@ -29,6 +29,8 @@ GLOBAL_NETWORK_SECONDS = 20
 ALLOCATION_SECONDS = 10
 NETWORK_REMOVAL_SECONDS = 20
 SERVICE_SECONDS = 60  # for a service's tasks to run
+POOL_DRAWS = 3  # random subnets tried for a network
+POOL_OVERLAP = "Pool overlaps with other one on this address space"  # Docker's refusal of a subnet it holds
 ATTACH_TIMEOUT = (
     "attaching to network failed, make sure your network options are correct and check manager logs: "
     "context deadline exceeded"
@@ -138,13 +140,17 @@ class Workspace:
         self, *, internal: bool = False, subnet: str | None = None, role: str = "ov", options: dict | None = None
     ) -> Network:
         # No IPv6 here: swarm allocates no subnet to an --ipv6 overlay (moby/moby#52469), see checks/test_ipv6.py.
-        net = self.manager.docker().networks.create(
-            self.unique(role),
-            driver="overlay",
-            internal=internal,
-            ipam=_ipam(subnet, None),
-            options=options,
-            attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
+        net = self._create(
+            self.manager,
+            subnet,
+            lambda pool: self.manager.docker().networks.create(
+                self.unique(role),
+                driver="overlay",
+                internal=internal,
+                ipam=_ipam(pool, None),
+                options=options,
+                attachable=self.control_plane == "swarm",  # kv overlays are global and attachable anyway
+            ),
         )
         network = self._track(net, self.manager)
         if self.control_plane == "kv":
@@ -193,15 +199,34 @@ class Workspace:
         options: dict | None = None,
     ) -> Network:
         options = {**(options or {}), **({"com.docker.network.bridge.name": bridge_name} if bridge_name else {})}
-        net = host.docker().networks.create(
-            self.unique(role),
-            driver="bridge",
-            internal=internal,
-            options=options or None,
-            ipam=_ipam(subnet, ipv6_subnet),
-            enable_ipv6=bool(ipv6_subnet),
+        net = self._create(
+            host,
+            subnet,
+            lambda pool: host.docker().networks.create(
+                self.unique(role),
+                driver="bridge",
+                internal=internal,
+                options=options or None,
+                ipam=_ipam(pool, ipv6_subnet),
+                enable_ipv6=bool(ipv6_subnet),
+            ),
         )
         return self._track(net, host)
+
+    def _create(self, owner: LabHost, subnet: str | None, create):
+        """create(subnet): a network. A subnet drawn at random (routes.random_subnet) that Docker says overlaps a
+        pool it holds is drawn again, and said: two draws met, or the store kept a removed network's pool (seen in
+        CI on 20.10 with the kv store, ISO-INT-002)."""
+        for draw in range(1, POOL_DRAWS + 1):
+            try:
+                return create(subnet)
+            except docker.errors.APIError as e:
+                why = e.explanation or str(e)
+                if draw == POOL_DRAWS or not subnet or not routes.is_random_subnet(subnet) or POOL_OVERLAP not in why:
+                    raise
+                self.retries.append(f"{owner.name}: subnet {subnet} refused ({why}); drew another")
+                subnet = routes.random_subnet()
+        raise AssertionError("unreachable")
 
     def macvlan(
         self, host: LabHost, *, parent: str, subnet: str, gateway: str, ip_range: str, role: str = "mv"

@@ -6,10 +6,24 @@ from __future__ import annotations
 import random
 from contextlib import contextmanager
 
+RANDOM_SECOND_OCTETS = range(200, 250)  # random_subnet's 10.200.0.0 - 10.249.255.0 /24s
+
 
 def random_subnet() -> str:
     """A subnet for a check's network, unique enough that parallel checks never fight over the router's routes."""
-    return f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24"
+    return f"10.{random.choice(RANDOM_SECOND_OCTETS)}.{random.randint(0, 255)}.0/24"
+
+
+def is_random_subnet(subnet: str) -> bool:
+    """Whether random_subnet could have drawn it (so another draw serves the check as well)."""
+    parts = subnet.split(".")
+    return (
+        len(parts) == 4
+        and parts[0] == "10"
+        and parts[1].isdigit()
+        and int(parts[1]) in RANDOM_SECOND_OCTETS
+        and subnet.endswith(".0/24")
+    )
 
 
 def random_subnet_v6() -> str:

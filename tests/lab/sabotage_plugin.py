@@ -123,7 +123,7 @@ def _sabotaged_service(self, network, **options):
         rule = f"--dport {made.published_port}"
         deadline = time.monotonic() + 30  # the node learns the service from the swarm a moment later
         while time.monotonic() < deadline:
-            rules = [r for r in last.run(["iptables", "-t", "nat", "-S", "DOCKER-INGRESS"]).stdout.splitlines()]
+            rules = last.run(["iptables", "-t", "nat", "-S", "DOCKER-INGRESS"]).stdout.splitlines()
             mine = [r for r in rules if rule in r and r.startswith("-A ")]
             if mine:
                 for r in mine:

@@ -110,6 +110,7 @@ def test_the_kv_stores_end_is_reported_with_the_migration(machine, tmp_path):
     assert_nothing_left("t-kvend", machine)
 
 
+@pytest.mark.nightly  # about 50 s: nightly, so that CI stays under 40 minutes
 def test_the_footprint_of_one_engine_taken_three_times_compares_equal(machine, tmp_path, bring_up):
     # 20.10: the engine whose firewall depends most on the order of what it is asked (moby/moby#43585).
     lab: Lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-fp", engine="20.10"))

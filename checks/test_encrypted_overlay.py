@@ -20,7 +20,7 @@ import pytest
 
 from netproof.catalogue import check
 from netproof.proof import kernel, probes, wire
-from netproof.proof.namespaces import NetNamespace
+from netproof.proof.namespaces import underlay_interface
 
 
 def esp_states(host, src: str, dst: str) -> list[str]:
@@ -60,14 +60,7 @@ def test_encrypted_overlay(pair, workspace, proof, evidence_dir, lab):
         probes.await_path(proof, client, server, workspace.patience)
 
     port = wire.data_path_port(lab.manager)
-    dst_host = NetNamespace.of_host(pair.dst)
-    underlay = dst_host.interface_with_address(pair.dst.address)
-    proof.require(
-        underlay is not None,
-        expected=f"an interface holding {pair.dst.address} on {pair.dst.name}",
-        observed="no interface holds it",
-        where=f"{pair.dst.name}, host namespace",
-    )
+    dst_host, underlay = underlay_interface(pair.dst)
     capture = wire.Capture(dst_host, underlay, f"esp or udp port {port}", evidence_dir / f"{pair.dst.name}-enc.pcap")
     fetched = {}
     with capture:

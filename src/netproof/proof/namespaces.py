@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from netproof.errors import LabBroken
 from netproof.providers.base import LabHost
 from netproof.system import CommandResult
 
@@ -66,6 +67,16 @@ class NetNamespace:
             if any(a.get("local") == address for a in link.get("addr_info", [])):
                 return link["ifname"]
         return None
+
+
+def underlay_interface(host: LabHost) -> tuple[NetNamespace, str]:
+    """A lab host's own namespace and the interface holding its underlay address: a host without it is a broken
+    lab, not Docker's doing."""
+    own = NetNamespace.of_host(host)
+    interface = own.interface_with_address(str(host.address))
+    if interface is None:
+        raise LabBroken(f"{host.name} has no interface holding its underlay address {host.address}")
+    return own, interface
 
 
 def kind(link: dict) -> str | None:

@@ -230,6 +230,45 @@ def test_only_a_provider_that_builds_the_underlay_takes_its_options():
     parse(GOOD).refuse_underlay_options("vagrant", "does not shape its libvirt networks yet")  # nothing to refuse
 
 
+def test_a_dual_stack_subnet_numbers_its_hosts_as_their_ipv4_addresses_read():
+    t = parse(GOOD.replace("a: {cidr: 10.1.0.0/24}", 'a: {cidr: 10.1.0.0/24, cidr6: "2001:db8:1::/64"}'))
+    h1, h2 = t.hosts["h1"], t.hosts["h2"]
+    assert (str(t.subnets["a"].gateway6), str(h1.address6), h1.cidr6) == (
+        "2001:db8:1::1",
+        "2001:db8:1::11",
+        "2001:db8:1::11/64",
+    )
+    assert h2.address6 is None and t.subnets["b"].gateway6 is None  # b is IPv4 only
+    assert t.document()["subnets"]["a"]["cidr6"] == "2001:db8:1::/64" and "cidr6" not in t.document()["subnets"]["b"]
+    seed = topology.load(SEED)
+    assert (
+        str(seed.role("outside").address6) == "2001:db8:100::10"
+        and str(seed.hosts["docker3"].address6) == "2001:db8:50::101"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cidr6", "says"),
+    [
+        ("10.1.0.0/24", "not an IPv6 network"),
+        ('"2001:db8:1::1/64"', "not an IPv6 network"),  # host bits set
+        ('"2001:db8:1::/120"', "too small to number the hosts of 10.2.0.0/24"),
+        ('"2001:db8:2::/64"', "overlaps subnets.a.cidr6"),
+    ],
+)
+def test_a_bad_cidr6_names_its_key(cidr6, says):
+    text = GOOD.replace("a: {cidr: 10.1.0.0/24}", 'a: {cidr: 10.1.0.0/24, cidr6: "2001:db8:2::/64"}')
+    message = error_of(text.replace("b: {cidr: 10.2.0.0/24}", f"b: {{cidr: 10.2.0.0/24, cidr6: {cidr6}}}"))
+    assert "subnets.b.cidr6: " in message and says in message, message
+
+
+def test_a_provider_that_cannot_number_hosts_in_ipv6_refuses_cidr6():
+    dual = parse(GOOD.replace("a: {cidr: 10.1.0.0/24}", 'a: {cidr: 10.1.0.0/24, cidr6: "2001:db8:1::/64"}'))
+    with pytest.raises(TopologyError, match=r"^labs/bad.yml: subnets.a.cidr6: provider vagrant gives"):
+        dual.refuse_ipv6_underlay("vagrant", "gives its VMs IPv4 addresses only")
+    parse(GOOD).refuse_ipv6_underlay("vagrant", "gives its VMs IPv4 addresses only")  # nothing to refuse
+
+
 def test_daemon_settings_at_the_top_apply_to_every_docker_host_and_a_hosts_own_win():
     topo = parse(
         GOOD.replace("hosts:\n", "daemon: {firewall-backend: nftables, mtu: 1400}\nhosts:\n").replace(

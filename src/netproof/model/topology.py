@@ -8,6 +8,7 @@ the key and what is wrong, so the user can fix the file without reading this cod
     engine: "20.10"               # default for docker hosts; a host may say its own
     subnets:
       dc1: {cidr: 10.10.10.0/24}  # the router takes the first address as gateway
+      ext: {cidr: 198.51.100.0/24, cidr6: "2001:db8:100::/64"}  # dual stack (netns only); see Host.address6
     hosts:
       docker1: {subnet: dc1, address: 10.10.10.101}
       kv1: {subnet: dc1, address: 10.10.10.10, role: kv}
@@ -66,7 +67,7 @@ ROLES = ("docker", "kv", "outside")
 CONTROL_PLANES = ("swarm", "kv", "none")
 PROVIDERS = ("netns", "vagrant", "ssh")
 TOP_KEYS = ("name", "control_plane", "engine", "daemon", "swarm", "provider", "ssh", "router", "subnets", "hosts")
-SUBNET_KEYS = ("cidr", "gateway", "mtu")
+SUBNET_KEYS = ("cidr", "cidr6", "gateway", "mtu")
 ROUTER_KEYS = ("drop_fragments",)
 MTU_RANGE = (576, 9000)  # IPv4's minimum datagram every host must take, and jumbo frames
 HOST_KEYS = ("subnet", "address", "role", "engine", "daemon", "ssh")
@@ -98,6 +99,12 @@ class Subnet:
     network: ipaddress.IPv4Network
     gateway: ipaddress.IPv4Address  # the router's address on this subnet
     mtu: int = 1500  # of the subnet's links: the router's side and every host's interface on it
+    ipv6: ipaddress.IPv6Network | None = None  # cidr6: the subnet's IPv6 prefix, if the underlay is dual stack
+
+    @property
+    def gateway6(self) -> ipaddress.IPv6Address | None:
+        """The router's IPv6 address on this subnet: the prefix's first."""
+        return self.ipv6.network_address + 1 if self.ipv6 else None
 
     @property
     def bridge(self) -> str:
@@ -117,6 +124,19 @@ class Host:
     @property
     def cidr(self) -> str:
         return f"{self.address}/{self.subnet.network.prefixlen}"
+
+    @property
+    def address6(self) -> ipaddress.IPv6Address | None:
+        """On a dual-stack subnet, the host's IPv6 address: the prefix with the IPv4 address's host part, its
+        decimal digits read as hex so that they read the same (10.10.10.101 in 2001:db8:10::/64: 2001:db8:10::101)."""
+        if self.subnet.ipv6 is None:
+            return None
+        host_part = int(self.address) - int(self.subnet.network.network_address)
+        return self.subnet.ipv6.network_address + int(str(host_part), 16)
+
+    @property
+    def cidr6(self) -> str | None:
+        return f"{self.address6}/{self.subnet.ipv6.prefixlen}" if self.subnet.ipv6 else None
 
 
 @dataclass(frozen=True)
@@ -236,6 +256,14 @@ class Topology:
                 f"{self.source}: {', '.join(options)}: provider {provider} {why}; remove them, or use provider netns"
             )
 
+    def refuse_ipv6_underlay(self, provider: str, why: str) -> None:
+        """IPv6 on the underlay (a subnet's cidr6), refused by a provider that cannot give its hosts addresses."""
+        keys = [f"subnets.{s.name}.cidr6" for s in self.subnets.values() if s.ipv6]
+        if keys:
+            raise TopologyError(
+                f"{self.source}: {', '.join(keys)}: provider {provider} {why}; remove them, or use provider netns"
+            )
+
     def refuse_daemon_settings(self, provider: str, why: str) -> None:
         """Docker settings from the topology (`daemon:`), refused by a provider that cannot apply them."""
         configured = [h.name for h in self.docker_hosts if h.daemon]
@@ -256,7 +284,13 @@ class Topology:
             "control_plane": self.control_plane,
             "provider": self.provider,
             "subnets": {
-                s.name: {"cidr": str(s.network), "gateway": str(s.gateway), "mtu": s.mtu} for s in self.subnets.values()
+                s.name: {
+                    "cidr": str(s.network),
+                    "gateway": str(s.gateway),
+                    "mtu": s.mtu,
+                    **({"cidr6": str(s.ipv6)} if s.ipv6 else {}),
+                }
+                for s in self.subnets.values()
             },
             "router": {"drop_fragments": self.drop_fragments},
             **({"swarm": self.swarm.document()} if self.swarm.document() else {}),
@@ -461,8 +495,25 @@ class _Loader:
             mtu = spec.get("mtu", 1500)
             if not isinstance(mtu, int) or isinstance(mtu, bool) or not MTU_RANGE[0] <= mtu <= MTU_RANGE[1]:
                 raise self.fail(f"{key}.mtu", f"{mtu!r} is not an MTU from {MTU_RANGE[0]} to {MTU_RANGE[1]} bytes")
-            subnets[name] = Subnet(name, network, gateway, mtu)
+            ipv6 = self.prefix6(spec["cidr6"], f"{key}.cidr6", network, subnets) if "cidr6" in spec else None
+            subnets[name] = Subnet(name, network, gateway, mtu, ipv6)
         return subnets
+
+    def prefix6(
+        self, value: Any, key: str, network: ipaddress.IPv4Network, others: dict[str, Subnet]
+    ) -> ipaddress.IPv6Network:
+        try:
+            prefix = ipaddress.IPv6Network(str(value), strict=True)
+        except ValueError as e:
+            raise self.fail(key, f"not an IPv6 network: {e}") from None
+        # Every host's address6 must fit: the prefix plus its IPv4 host part's digits read as hex.
+        widest = int(str(network.num_addresses - 1), 16)
+        if prefix.num_addresses <= widest:
+            raise self.fail(key, f"{prefix} is too small to number the hosts of {network} (a /64 always fits)")
+        for other in others.values():
+            if other.ipv6 and prefix.overlaps(other.ipv6):
+                raise self.fail(key, f"{prefix} overlaps subnets.{other.name}.cidr6 ({other.ipv6})")
+        return prefix
 
     def address(self, value: Any, key: str, network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
         try:

@@ -35,6 +35,7 @@ class LabHost(ABC):
     name = property(lambda self: self.spec.name)
     role = property(lambda self: self.spec.role)
     address = property(lambda self: str(self.spec.address))
+    address6 = property(lambda self: str(self.spec.address6) if self.spec.address6 else None)  # dual-stack underlay
     engine = property(lambda self: self.spec.engine)
 
     def __repr__(self) -> str:

@@ -114,9 +114,13 @@ class NetnsProvider(Provider, EngineControl):
             batch="".join(
                 f"link add {s.bridge} mtu {s.mtu} type bridge\naddr add {s.gateway}/{s.network.prefixlen} dev "
                 f"{s.bridge}\nlink set {s.bridge} up\n"
+                # nodad: the address is the lab's to give, and usable at once (no duplicate detection's delay)
+                + (f"addr add {s.gateway6}/{s.ipv6.prefixlen} dev {s.bridge} nodad\n" if s.ipv6 else "")
                 for s in topology.subnets.values()
             )
         )
+        if any(s.ipv6 for s in topology.subnets.values()):
+            router.run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"], check=True)
         if topology.drop_fragments:
             # As many cloud and VPN paths do: fragments that reach the router are dropped, and so is what it
             # would have to fragment itself (a packet without don't-fragment, larger than the subnet it goes
@@ -146,8 +150,10 @@ class NetnsProvider(Provider, EngineControl):
                 node.netns,
             )
             router.ip("link", "set", host.name, "master", host.subnet.bridge, "up")
+            ipv6 = f"addr add {host.cidr6} dev eth0 nodad\nroute add default via {host.subnet.gateway6}\n"
             node.ip(
                 batch=f"addr add {host.cidr} dev eth0\nlink set eth0 up\nroute add default via {host.subnet.gateway}\n"
+                + (ipv6 if host.cidr6 else "")
             )
             if host.daemon.get("firewall-backend") == "nftables":
                 # With nftables Docker does not turn IP forwarding on (it refuses to start without it, and to create

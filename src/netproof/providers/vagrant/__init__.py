@@ -107,6 +107,7 @@ class VagrantProvider(Provider):
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
         topology.refuse_underlay_options(self.name, "does not shape its libvirt networks yet")
+        topology.refuse_ipv6_underlay(self.name, "gives its VMs IPv4 addresses only")
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(
                 f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"

@@ -1,4 +1,5 @@
-"""ISO-INT-001/002: --internal networks carry traffic between their containers and nothing else.
+"""ISO-INT-001/002, IPV6-003: --internal networks carry traffic between their containers and nothing else,
+over IPv4 and, on an --ipv6 bridge, over IPv6.
 
 The negative half is a window of probes that must all be stopped: pings and HTTP requests
 both ways between a container and the lab's outside host, and packet captures at the far end,
@@ -14,12 +15,16 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
 
 from netproof.catalogue import check
 from netproof.model.topology import OUTSIDE_HTTP_PORT
 from netproof.proof import firewall, probes, wire
+from netproof.proof.evidence import LabBroken
 from netproof.proof.namespaces import NetNamespace
-from netproof.proof.routes import random_subnet, route_on_router
+from netproof.proof.routes import random_subnet, random_subnet_v6, route_on_router
 
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):
@@ -37,38 +42,54 @@ def record_firewall(proof, host, net, bridge_name: str | None = None):
         )
 
 
-def probe_both_ways(proof, window, container, outside, evidence_dir):
+@dataclass(frozen=True)
+class Ends:
+    """The addresses a window probes between, in one IP family."""
+
+    container: str
+    gateway: str  # the network's, through which the probing container tries to route out
+    subnet: str
+    outside: str
+
+    @classmethod
+    def ipv4(cls, container, outside) -> Ends:
+        net = container.network
+        gateway = net.gateway or str(ipaddress.ip_network(net.subnet)[1])  # Docker's default: the first address
+        return cls(container.ip, gateway, net.subnet, outside.address)
+
+
+def probe_both_ways(proof, window, container, outside, evidence_dir, ends: Ends | None = None):
     """Every way between the container and the outside host, all at once, each direction with a
-    capture at its far end; fills the window."""
-    net = container.network
-    gateway = net.gateway or str(ipaddress.ip_network(net.subnet)[1])  # Docker's default: the first address
+    capture at its far end; fills the window. IPv4 unless told other ends."""
+    ends = ends or Ends.ipv4(container, outside)
+    ip = ["ip", "-6"] if ":" in ends.gateway else ["ip"]
     proof.command(
-        f"{container.name} tries to route out via {gateway}",
-        container.exec(["ip", "route", "replace", "default", "via", gateway]),
+        f"{container.name} tries to route out via {ends.gateway}",
+        container.exec([*ip, "route", "replace", "default", "via", ends.gateway]),
     )
     outside_ns = NetNamespace.of_host(outside)
     at_outside = wire.Capture(
         outside_ns,
         outside_ns.interface_with_address(outside.address) or "any",
-        f"src net {net.subnet}",
+        f"src net {ends.subnet}",
         evidence_dir / f"outside-from-{container.name}.pcap",
     )
     at_container = wire.Capture(
-        container.netns, "eth0", f"src host {outside.address}", evidence_dir / f"{container.name}-from-outside.pcap"
+        container.netns, "eth0", f"src host {ends.outside}", evidence_dir / f"{container.name}-from-outside.pcap"
     )
     from_outside = probes.on_host(outside)
     attempts = [
-        lambda w: w.ping(container.exec, outside.address),
-        lambda w: w.http(container.exec, outside.address, OUTSIDE_HTTP_PORT),
-        lambda w: w.ping(from_outside, container.ip),
-        lambda w: w.http(from_outside, container.ip, probes.HTTP_PORT),
+        lambda w: w.ping(container.exec, ends.outside),
+        lambda w: w.http(container.exec, ends.outside, OUTSIDE_HTTP_PORT),
+        lambda w: w.ping(from_outside, ends.container),
+        lambda w: w.http(from_outside, ends.container, probes.HTTP_PORT),
     ]
     with at_outside, at_container, ThreadPoolExecutor(max_workers=len(attempts)) as pool:
         for done in [pool.submit(attempt, window) for attempt in attempts]:
             done.result()
     for seen, what in (
-        (at_outside, f"at {outside.name}, from {net.subnet}"),
-        (at_container, f"at {container.name}, from {outside.address}"),
+        (at_outside, f"at {outside.name}, from {ends.subnet}"),
+        (at_container, f"at {container.name}, from {ends.outside}"),
     ):
         proof.pcap(seen.describe(), seen.dest, where=seen.host.name)
         window.packets_seen(what, wire.count_packets(seen.dest))
@@ -151,3 +172,83 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
         where=where,
     )
     require_nothing_published(proof, workspace, pair.src, net, where)
+
+
+def require_ipv6_underlay(docker_host, outside) -> None:
+    """The docker host reaches the outside host over IPv6 by itself: without that, no probe of this check means
+    anything, and the lab (not Docker) is what is broken."""
+    if outside.address6 is None or docker_host.address6 is None:
+        pytest.skip("the lab's underlay is IPv4 only: give its subnets a cidr6, as labs/seed.yml does")
+    underlay = probes.ping(probes.on_host(docker_host), outside.address6, count=1)
+    if not underlay.ok:
+        raise LabBroken(f"{docker_host.name} does not reach {outside.name} over IPv6 ({outside.address6}): {underlay}")
+
+
+@check(
+    "IPV6-003",
+    scope="host",
+    tags=("bridge", "ipv6", "isolation", "firewall"),
+    promise="containers on an --internal --ipv6 bridge reach each other over IPv6 and nothing else: not the "
+    "external network, not reachable from it, while a plain --ipv6 bridge's containers on the same host reach it",
+    since="27.0",
+    reference="moby/moby#47747 (27.0): ip6tables on by default, with IPv6 isolation rules for internal networks; "
+    "before it Docker filtered IPv6 only with ip6tables and experimental set",
+)
+def test_internal_bridge_ipv6(docker_host, workspace, proof, outside, lab, evidence_dir):
+    require_ipv6_underlay(docker_host, outside)
+    # The control: an --ipv6 bridge that is not internal gets out over IPv6 from this host, so the probes below
+    # can get through, and only the internal network's isolation can stop them.
+    plain6 = random_subnet_v6()
+    plain = workspace.bridge(docker_host, subnet=random_subnet(), ipv6_subnet=plain6, role="plain6")
+    control = workspace.container(docker_host, plain, role="out6")
+    with route_on_router(lab, plain6, docker_host.address6, proof):
+        out = probes.ping(control.exec, outside.address6)
+        proof.command(f"ping {outside.address6} ({outside.name}) from {control}", out.result)
+        fetched = probes.http_get(control.exec, outside.address6, OUTSIDE_HTTP_PORT)
+        proof.command(f"HTTP {outside.name} over IPv6 from {control}", fetched.result)
+    proof.require(
+        out.ok and fetched.through,
+        expected=f"{control.name}, on a plain --ipv6 bridge, reaches {outside.name} ({outside.address6}) over IPv6",
+        observed=f"{out}; {fetched}",
+        where=f"{docker_host.name}, bridge {plain.name} ({plain6})",
+    )
+
+    subnet6 = random_subnet_v6()
+    bridge_name = f"npint6{secrets.token_hex(3)}"
+    net = workspace.bridge(
+        docker_host, internal=True, bridge_name=bridge_name, subnet=random_subnet(), ipv6_subnet=subnet6, role="int6"
+    )
+    where = f"{docker_host.name}, internal bridge {net.name} ({bridge_name}, {subnet6})"
+    a = workspace.server(docker_host, net, role="a6", cap_add=["NET_ADMIN"])
+    b = workspace.server(docker_host, net, role="b6")
+    a6, b6 = a.netns.ipv6_address_in(subnet6), b.netns.ipv6_address_in(subnet6)
+    proof.require(
+        a6 is not None and b6 is not None,
+        expected=f"both containers have an address of the network's IPv6 subnet {subnet6}",
+        observed=f"{a.name}: {', '.join(a.netns.ipv6_addresses()) or 'none'}; "
+        f"{b.name}: {', '.join(b.netns.ipv6_addresses()) or 'none'}",
+        where=where,
+    )
+    within = probes.ping(a.exec, b6)
+    proof.command(f"ping {b6} ({b.name}) from {a}", within.result)
+    proof.require(within.ok, expected=f"{a} reaches {b6} ({b.name}) over IPv6", observed=str(within), where=where)
+
+    ip6 = firewall.rules(docker_host, "filter", version=6)
+    naming = [r for r in ip6 if bridge_name in r]
+    proof.text(f"IPv6 rules naming {bridge_name}", "\n".join(naming) or "none", where=docker_host.name)
+    proof.mechanism(
+        "IPv6 rules naming the internal bridge",
+        [r.replace(bridge_name, "<bridge>").replace(subnet6, "<subnet6>") for r in naming],
+    )
+
+    gateway6 = str(ipaddress.ip_network(subnet6)[1])  # Docker's default gateway: the subnet's first address
+    window = probes.Window(f"{a} and {outside.name} ({outside.address6}), over IPv6")
+    with route_on_router(lab, subnet6, docker_host.address6, proof):
+        probe_both_ways(proof, window, a, outside, evidence_dir, Ends(a6, gateway6, subnet6, outside.address6))
+    proof.text("probes", "\n".join(window.attempts))
+    proof.require(
+        window.held,
+        expected=f"every IPv6 probe between {a} and {outside.name} stopped, both ways",
+        observed="got through: " + "; ".join(window.breaches),
+        where=where,
+    )

@@ -12,32 +12,17 @@ control plane (20.10) containers get IPv6 addresses but no IPv6 packet crosses h
 
 from __future__ import annotations
 
-import ipaddress
-
 from netproof.catalogue import check
 from netproof.proof import probes
 from netproof.proof.objects import EngineError
 from netproof.proof.routes import random_subnet, random_subnet_v6
 
 
-def ipv6_addresses(container, interface: str = "eth0") -> list[str]:
-    """The container's IPv6 addresses on an interface (scope global and link), as the kernel has them."""
-    shown = container.netns.run(["ip", "-6", "-o", "addr", "show", "dev", interface]).stdout
-    return [line.split()[3] for line in shown.splitlines() if " inet6 " in line]
-
-
-def global_address(container, subnet: str) -> str | None:
-    """The container's address in the network's IPv6 subnet, if it has one."""
-    network = ipaddress.ip_network(subnet)
-    found = [a.split("/")[0] for a in ipv6_addresses(container) if ipaddress.ip_interface(a).ip in network]
-    return found[0] if found else None
-
-
 def require_reached_over_ipv6(proof, a, b, subnet: str, where: str) -> None:
     """a and b have addresses of the network's IPv6 subnet, and a pings b's with no loss."""
-    found = {c.name: ipv6_addresses(c) for c in (a, b)}
+    found = {c.name: c.netns.ipv6_addresses() for c in (a, b)}
     proof.data("IPv6 addresses on eth0", found)
-    a6, b6 = global_address(a, subnet), global_address(b, subnet)
+    a6, b6 = a.netns.ipv6_address_in(subnet), b.netns.ipv6_address_in(subnet)
     proof.require(
         a6 is not None and b6 is not None,
         expected=f"both containers have an address of the network's IPv6 subnet {subnet}",
@@ -94,7 +79,7 @@ def test_no_ipv6_where_not_asked(docker_host, workspace, proof):
     interface = c.netns.interface_with_address(address) if address else None
     if not connected.ok or interface is None:
         raise EngineError(f"{docker_host.name}: {c.name} has no interface on {v4only.name}: {connected.stderr.strip()}")
-    found = ipv6_addresses(c, interface)
+    found = c.netns.ipv6_addresses(interface)
     disabled = c.netns.run(["cat", f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6"]).stdout.strip()
     proof.text(
         f"{c}: IPv6 on {interface} ({v4only.name}, IPv4 only)",

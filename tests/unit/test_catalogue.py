@@ -35,6 +35,7 @@ def test_the_shipped_catalogue():
         "ICC-001",
         "IPV6-001",
         "IPV6-002",
+        "IPV6-003",
         "ISO-INT-001",
         "ISO-INT-002",
         "MACVLAN-001",

@@ -20,12 +20,14 @@ def backend(host: LabHost) -> str:
     return "nftables" if said.startswith("nftables") else "iptables"
 
 
-def rules(host: LabHost, table: str, chain: str | None = None) -> list[str]:
-    """Docker's rules for an iptables table (and chain): with iptables that chain's `-S` lines; with nftables
-    every rule and map element of Docker's chains and maps for that table ("nat-POSTROUTING: <rule>")."""
+def rules(host: LabHost, table: str, chain: str | None = None, *, version: int = 4) -> list[str]:
+    """Docker's rules for an iptables table (and chain), IPv4's or (version 6) IPv6's: with iptables that chain's
+    `-S` lines; with nftables every rule and map element of Docker's chains and maps for that table
+    ("nat-POSTROUTING: <rule>"), from `ip docker-bridges` or `ip6 docker-bridges`."""
     if backend(host) != "nftables":
-        return host.infra.iptables.rules(table, chain) if chain else host.infra.iptables.rules(table)
-    listed = host.run(["nft", "-s", "list", "table", *NFT_TABLE])
+        return host.infra.iptables.rules(table, chain, version=version)
+    family = "ip6" if version == 6 else NFT_TABLE[0]
+    listed = host.run(["nft", "-s", "list", "table", family, NFT_TABLE[1]])
     return [line for line in nft_lines(listed.stdout) if line.startswith(f"{table}-")]
 
 

@@ -6,6 +6,7 @@ every provider: a host only has to run commands.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 
@@ -60,6 +61,17 @@ class NetNamespace:
 
     def fdb(self, device: str) -> tuple[list[dict], CommandResult]:
         return self._json(["bridge", "-j", "fdb", "show", "dev", device])
+
+    def ipv6_addresses(self, interface: str = "eth0") -> list[str]:
+        """An interface's IPv6 addresses with their prefix length (scope global and link), as the kernel has them."""
+        shown = self.run(["ip", "-6", "-o", "addr", "show", "dev", interface]).stdout
+        return [line.split()[3] for line in shown.splitlines() if " inet6 " in line]
+
+    def ipv6_address_in(self, subnet: str, interface: str = "eth0") -> str | None:
+        """The interface's address in an IPv6 subnet (a network's), if it has one."""
+        network = ipaddress.ip_network(subnet)
+        found = [a.split("/")[0] for a in self.ipv6_addresses(interface) if ipaddress.ip_interface(a).ip in network]
+        return found[0] if found else None
 
     def interface_with_address(self, address: str) -> str | None:
         addrs, _ = self.addresses()

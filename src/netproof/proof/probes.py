@@ -113,7 +113,8 @@ class Fetch:
 
 def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str = "") -> Fetch:
     """GET / from address:port; a `query` (`?query`) lets a capture at the far end tell this request from others."""
-    url = f"http://{address}:{port}/" + (f"?{query}" if query else "")
+    host = f"[{address}]" if ":" in address else address  # an IPv6 address is bracketed in a URL
+    url = f"http://{host}:{port}/" + (f"?{query}" if query else "")
     # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
     return Fetch(url, ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
 

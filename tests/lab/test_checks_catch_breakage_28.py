@@ -1,0 +1,61 @@
+"""Checks promised only by newer engines are broken by hand on a 28.5 lab of their own (on older engines they
+are not promised, so they cannot fail there): PUB-002 and PUB-003 (from 28.0) fail, pointing at the cause,
+when Docker's drops in the raw table are gone; IPV6-003 (from 27.0) when an ACCEPT goes ahead of Docker's
+IPv6 isolation rules, and is a broken lab when a host's IPv6 underlay is.
+The checks every engine promises are broken on the 20.10 lab in test_checks_catch_breakage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import ChecksRun
+from .test_checks_catch_breakage import assert_fails, changed, checks_on, seed_lab
+
+NAME = "t-break28"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    yield from seed_lab(NAME, engine="28.5")
+
+
+def checks(select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
+    return checks_on(NAME, select, report, sabotage)
+
+
+def test_the_checks_pass_unbroken(lab, tmp_path):
+    done = checks("docker1 and (PUB-002 or PUB-003 or IPV6-003)", tmp_path)
+    passed = {f"{check}[swarm-docker1]": "passed" for check in ("PUB-002", "PUB-003", "IPV6-003")}
+    assert done.outcomes == passed, done.why_failed()
+
+
+def test_localhost_publication_check_fails_when_a_neighbour_gets_through(lab, tmp_path):
+    done = checks("PUB-003 and docker1", tmp_path, sabotage="raw")
+    assert_fails(
+        done, "PUB-003", "nothing from docker2 reaches", "packet(s) arrived at", "route_localnet=1", "no raw PREROUTING"
+    )
+
+
+def test_direct_routing_check_fails_when_the_raw_drops_are_gone(lab, tmp_path):
+    done = checks("PUB-002 and docker3", tmp_path, sabotage="raw")
+    assert_fails(done, "PUB-002", "no connection to", "got through: GET http://", "(published as 192.168.50.101:")
+
+
+def test_internal_ipv6_check_fails_when_an_accept_goes_ahead_of_dockers_ipv6_rules(lab, tmp_path):
+    accept = ["DOCKER-USER", "-j", "ACCEPT"]  # evaluated before Docker's isolation chains, in ip6tables as in iptables
+    with changed(lab.host("docker2"), ["ip6tables", "-I", *accept], ["ip6tables", "-D", *accept]):
+        done = checks("IPV6-003 and docker2", tmp_path)
+    assert_fails(
+        done, "IPV6-003", "every IPv6 probe between", "got through:", "ping 2001:db8:100::10: 3 sent, 3 received"
+    )
+
+
+def test_internal_ipv6_check_on_a_host_without_its_ipv6_underlay_is_a_broken_lab(lab, tmp_path):
+    route = ["default", "via", str(lab.topology.hosts["docker3"].subnet.gateway6)]
+    with changed(lab.host("docker3"), ["ip", "-6", "route", "del", *route], ["ip", "-6", "route", "add", *route]):
+        done = checks("IPV6-003 and docker3", tmp_path)
+    assert done.outcomes == {"IPV6-003[swarm-docker3]": "error"}, done.why_failed()
+    broken = "LAB BROKEN, not a Docker failure: docker3 does not reach outside over IPv6 (2001:db8:100::10)"
+    assert broken in done.output, done.output[-3000:]

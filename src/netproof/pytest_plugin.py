@@ -471,7 +471,7 @@ def _verdict(
             return Verdict("error", f"{report.longrepr}\n\nWhat the check saw:\n{message}")
     if call.when != "call":
         return Verdict("error", message)
-    recognition = known_defects.recognise(message, _hosts_of(item))
+    recognition = known_defects.recognise(message, _hosts_of(item), case.control_plane)
     if recognition is not None and recognition.known:
         if item.config.getoption("netproof_strict_defects"):  # pytest's report stays a failure
             return Verdict(

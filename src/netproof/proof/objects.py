@@ -277,9 +277,8 @@ class Workspace:
         self, host: LabHost, network: Network, *, role: str = "c", command: str = "sleep 3600", **options
     ) -> Container:
         # A swarm worker waits for the manager to allocate a network attachment, 20 s at most; on a
-        # loaded machine (seen once in CI) or under emulation that wait can run out. Said, and tried
-        # again: once more on netns, more often where the provider is slower.
-        attempts = 1 + max(1, round(self.patience))
+        # loaded machine (seen in CI) or under emulation that wait can run out. Said, and tried again.
+        attempts = self.attempts
         for attempt in range(1, attempts + 1):
             name = self.unique(role)
             self.containers.append((host, name))
@@ -311,12 +310,19 @@ class Workspace:
             host, name, network, endpoint["IPAddress"], endpoint["MacAddress"], c.attrs["NetworkSettings"]["SandboxKey"]
         )
 
+    @property
+    def attempts(self) -> int:
+        """How often a worker's attachment to an overlay is tried: twice more on netns (in CI on 28.5, six checks
+        at once, one worker's connect ran out of the manager's 20 s and was then told "not found"), more where
+        the provider is slower."""
+        return 2 + max(1, round(self.patience))
+
     def _worth_another_start(self, host: LabHost, why: str) -> str | None:
         """Why a failed start deserves another ("" needs no more words), or None: the failure stands."""
         if self.control_plane == "swarm" and ATTACH_TIMEOUT in why:
             return ""
         if self.retry_known_defects:
-            recognition = known_defects.recognise(why, [host])
+            recognition = known_defects.recognise(why, [host], self.control_plane)
             if recognition and recognition.known:
                 return f": {recognition}"
         return None
@@ -339,7 +345,7 @@ class Workspace:
         attempt and its address there ("" if none). A swarm attachment that runs out of the manager's 20 s
         (see container) is said and tried again."""
         argv = ["docker", "network", "connect", "--alias", alias, network.name, container]
-        attempts = 1 + max(1, round(self.patience))
+        attempts = self.attempts
         for attempt in range(1, attempts + 1):
             result = host.run(argv)
             known = None if result.ok else self._worth_another_start(host, result.stderr)
@@ -466,7 +472,7 @@ class Workspace:
                 )
                 if removed:
                     continue
-                known = known_defects.recognise(refusal, self.docker_hosts) if self.control_plane == "kv" else None
+                known = known_defects.recognise(refusal, self.docker_hosts, self.control_plane)
                 if known and known.known:  # the store's count can no longer fall: no wait removes it
                     self.left_by_known_defects.append(f"network {network.name}: {refusal}: {known}")
                 else:

@@ -1,7 +1,7 @@
 """The checks pass on the seed lab, with pytest -n auto and (nightly) serially, with the same cases: on
-engine 20.10 with both control planes, and on 28.5, 29.7 (a static build) and (nightly) 26.1 with swarm. A check whose promise the
-engine predates is not-promised; a known defect is allowed only where it is known. And a run with no lab up brings
-the seed lab up once for all workers and down once after them."""
+engine 20.10 with both control planes, and on 28.5, 29.7 (a static build) and (nightly) 26.1 with swarm. A
+check whose promise the engine predates is not-promised; a known defect is allowed only where it is known. And a
+run with no lab up brings the seed lab up once for all workers and down once after them."""
 
 from __future__ import annotations
 

@@ -290,7 +290,7 @@ class Workspace:
             except docker.errors.APIError as e:
                 why = e.explanation or str(e)
                 known = self._worth_another_start(host, why)
-                if known is None and self._unknown_to_worker(host, network, why):
+                if known is None and self._unknown_to_node(host, network, why):
                     known = f" (the manager {self.manager.name} has {network.name})"
                 if attempt == attempts or known is None:
                     raise EngineError(
@@ -349,7 +349,7 @@ class Workspace:
         for attempt in range(1, attempts + 1):
             result = host.run(argv)
             known = None if result.ok else self._worth_another_start(host, result.stderr)
-            if known is None and not result.ok and self._unknown_to_worker(host, network, result.stderr):
+            if known is None and not result.ok and self._unknown_to_node(host, network, result.stderr):
                 # Seen once in CI (29.7, six checks at once): a worker that has no container on a swarm network
                 # yet asks the manager for it, and was told "not found" while the manager had it.
                 known = f" (the manager {self.manager.name} has {network.name})"
@@ -362,13 +362,14 @@ class Workspace:
         networks = host.docker().containers.get(container).attrs["NetworkSettings"]["Networks"]
         return result, (networks.get(network.name) or {}).get("IPAddress") or ""
 
-    def _unknown_to_worker(self, host: LabHost, network: Network, said: str) -> bool:
-        """A worker said an overlay the manager has was not found: a swarm worker with no container on it yet (seen
-        in CI); or, where known defects are worked around (the footprint), a kv host whose read of the store failed
-        (moby/libnetwork#1838's symptom, seen with no stuck thread left to find)."""
+    def _unknown_to_node(self, host: LabHost, network: Network, said: str) -> bool:
+        """A host said an overlay the manager has was not found: a swarm node with no container on it yet (seen in
+        CI on a worker; and here on the manager itself, 29.7 over ssh, the last of two attempts), or, where known
+        defects are worked around (the footprint), a kv host whose read of the store failed (moby/libnetwork#1838's
+        symptom, seen with no stuck thread left to find)."""
         return (
             (self.control_plane == "swarm" or (self.retry_known_defects and self.control_plane == "kv"))
-            and host is not self.manager
+            and (self.control_plane == "swarm" or host is not self.manager)
             and (f"network {network.name} not found" in said or f"network {network.id} not found" in said)
             and _knows(self.manager, network)
         )

@@ -221,17 +221,7 @@ def test_internal_bridge_ipv6(docker_host, workspace, proof, outside, lab, evide
     where = f"{docker_host.name}, internal bridge {net.name} ({bridge_name}, {subnet6})"
     a = workspace.server(docker_host, net, role="a6", cap_add=["NET_ADMIN"])
     b = workspace.server(docker_host, net, role="b6")
-    a6, b6 = a.netns.ipv6_address_in(subnet6), b.netns.ipv6_address_in(subnet6)
-    proof.require(
-        a6 is not None and b6 is not None,
-        expected=f"both containers have an address of the network's IPv6 subnet {subnet6}",
-        observed=f"{a.name}: {', '.join(a.netns.ipv6_addresses()) or 'none'}; "
-        f"{b.name}: {', '.join(b.netns.ipv6_addresses()) or 'none'}",
-        where=where,
-    )
-    within = probes.ping(a.exec, b6)
-    proof.command(f"ping {b6} ({b.name}) from {a}", within.result)
-    proof.require(within.ok, expected=f"{a} reaches {b6} ({b.name}) over IPv6", observed=str(within), where=where)
+    a6, _ = probes.require_reached_over_ipv6(proof, a, b, subnet6, where)
 
     ip6 = firewall.rules(docker_host, "filter", version=6)
     naming = [r for r in ip6 if bridge_name in r]

@@ -18,34 +18,6 @@ from netproof.proof.objects import EngineError
 from netproof.proof.routes import random_subnet, random_subnet_v6
 
 
-def require_reached_over_ipv6(proof, a, b, subnet: str, where: str) -> None:
-    """a and b have addresses of the network's IPv6 subnet, and a pings b's with no loss."""
-    found = {c.name: c.netns.ipv6_addresses() for c in (a, b)}
-    proof.data("IPv6 addresses on eth0", found)
-    a6, b6 = a.netns.ipv6_address_in(subnet), b.netns.ipv6_address_in(subnet)
-    proof.require(
-        a6 is not None and b6 is not None,
-        expected=f"both containers have an address of the network's IPv6 subnet {subnet}",
-        observed=f"{a.name}: {', '.join(found[a.name]) or 'no IPv6 address'}; "
-        f"{b.name}: {', '.join(found[b.name]) or 'no IPv6 address'}",
-        where=where,
-    )
-    ping = probes.ping(a.exec, b6)
-    proof.command(f"ping {b6} ({b.name}) from {a}", ping.result)
-    routes = a.netns.run(["ip", "-6", "route"]).stdout
-    prefix = subnet.split("::")[0]  # the check's own prefix, out of what is compared between runs
-    proof.mechanism(
-        "IPv6 routes of a container",
-        sorted(r.replace(prefix, "<prefix>") for r in routes.splitlines() if not r.startswith(("fe80", "multicast"))),
-    )
-    proof.require(
-        ping.ok,
-        expected=f"{a} pings {b6} ({b.name}) over IPv6 with no loss",
-        observed=f"{ping}; {a.name}'s IPv6 routes: {routes.strip().replace(chr(10), ', ') or 'none'}",
-        where=where,
-    )
-
-
 @check(
     "IPV6-001",
     scope="host",
@@ -58,7 +30,7 @@ def test_ipv6_bridge(docker_host, workspace, proof):
     net = workspace.bridge(docker_host, subnet=random_subnet(), ipv6_subnet=subnet, role="br6")
     a = workspace.container(docker_host, net, role="a6")
     b = workspace.container(docker_host, net, role="b6")
-    require_reached_over_ipv6(proof, a, b, subnet, where=f"{docker_host.name}, bridge {net.name} ({subnet})")
+    probes.require_reached_over_ipv6(proof, a, b, subnet, where=f"{docker_host.name}, bridge {net.name} ({subnet})")
 
 
 @check(

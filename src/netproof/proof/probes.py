@@ -96,6 +96,36 @@ def await_path(proof: Proof, a, b, patience: float) -> None:
     )
 
 
+def require_reached_over_ipv6(proof: Proof, a, b, subnet: str, where: str) -> tuple[str, str]:
+    """a and b (containers) have addresses of the network's IPv6 subnet, and a pings b's with no loss; their
+    addresses."""
+    found = {c.name: c.netns.ipv6_addresses() for c in (a, b)}
+    proof.data("IPv6 addresses on eth0", found)
+    a6, b6 = a.netns.ipv6_address_in(subnet), b.netns.ipv6_address_in(subnet)
+    proof.require(
+        a6 is not None and b6 is not None,
+        expected=f"both containers have an address of the network's IPv6 subnet {subnet}",
+        observed=f"{a.name}: {', '.join(found[a.name]) or 'no IPv6 address'}; "
+        f"{b.name}: {', '.join(found[b.name]) or 'no IPv6 address'}",
+        where=where,
+    )
+    echoed = ping(a.exec, b6)
+    proof.command(f"ping {b6} ({b.name}) from {a}", echoed.result)
+    routes = a.netns.run(["ip", "-6", "route"]).stdout
+    prefix = subnet.split("::")[0]  # the check's own prefix, out of what is compared between runs
+    proof.mechanism(
+        "IPv6 routes of a container",
+        sorted(r.replace(prefix, "<prefix>") for r in routes.splitlines() if not r.startswith(("fe80", "multicast"))),
+    )
+    proof.require(
+        echoed.ok,
+        expected=f"{a} pings {b6} ({b.name}) over IPv6 with no loss",
+        observed=f"{echoed}; {a.name}'s IPv6 routes: {routes.strip().replace(chr(10), ', ') or 'none'}",
+        where=where,
+    )
+    return a6, b6
+
+
 @dataclass
 class Fetch:
     url: str

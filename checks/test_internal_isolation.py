@@ -58,10 +58,27 @@ class Ends:
         return cls(container.ip, gateway, net.subnet, outside.address)
 
 
-def probe_both_ways(proof, window, container, outside, evidence_dir, ends: Ends | None = None):
-    """Every way between the container and the outside host, all at once, each direction with a
-    capture at its far end; fills the window. IPv4 unless told other ends."""
+def require_isolated(proof, lab, container, via: str, outside, evidence_dir, where: str, ends: Ends | None = None):
+    """Every probe between the container and the outside host stopped, both ways: all at once, each direction
+    with a capture at its far end, while the router routes the network's subnet via the container's host
+    (`via`, its address in the ends' family). IPv4 unless told other ends."""
     ends = ends or Ends.ipv4(container, outside)
+    over = " IPv6" if ":" in ends.gateway else ""
+    window = probes.Window(f"{container} and {outside.name} ({ends.outside})" + (", over IPv6" if over else ""))
+    with route_on_router(lab, ends.subnet, via, proof):
+        _probe_both_ways(proof, window, container, outside, evidence_dir, ends)
+    proof.text("probes", "\n".join(window.attempts))
+    proof.require(
+        window.held,
+        expected=f"every{over} probe between {container} and {outside.name} stopped, both ways",
+        observed="got through: " + "; ".join(window.breaches),
+        where=where,
+    )
+
+
+def _probe_both_ways(proof, window, container, outside, evidence_dir, ends: Ends):
+    """Every way between the container and the outside host, all at once, each direction with a capture at its
+    far end; fills the window."""
     ip = ["ip", "-6"] if ":" in ends.gateway else ["ip"]
     proof.command(
         f"{container.name} tries to route out via {ends.gateway}",
@@ -132,16 +149,7 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
     require_within(proof, a, b, where)
     record_firewall(proof, docker_host, net, bridge_name)
 
-    window = probes.Window(f"{a} and {outside.name} ({outside.address})")
-    with route_on_router(lab, net.subnet, docker_host.address, proof):
-        probe_both_ways(proof, window, a, outside, evidence_dir)
-    proof.text("probes", "\n".join(window.attempts))
-    proof.require(
-        window.held,
-        expected=f"every probe between {a} and {outside.name} stopped, both ways",
-        observed="got through: " + "; ".join(window.breaches),
-        where=where,
-    )
+    require_isolated(proof, lab, a, docker_host.address, outside, evidence_dir, where)
     require_nothing_published(proof, workspace, docker_host, net, where)
 
 
@@ -161,16 +169,7 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     require_within(proof, a, b, where)
     record_firewall(proof, pair.src, net)
 
-    window = probes.Window(f"{a} and {outside.name} ({outside.address})")
-    with route_on_router(lab, net.subnet, pair.src.address, proof):
-        probe_both_ways(proof, window, a, outside, evidence_dir)
-    proof.text("probes", "\n".join(window.attempts))
-    proof.require(
-        window.held,
-        expected=f"every probe between {a} and {outside.name} stopped, both ways",
-        observed="got through: " + "; ".join(window.breaches),
-        where=where,
-    )
+    require_isolated(proof, lab, a, pair.src.address, outside, evidence_dir, where)
     require_nothing_published(proof, workspace, pair.src, net, where)
 
 
@@ -232,13 +231,5 @@ def test_internal_bridge_ipv6(docker_host, workspace, proof, outside, lab, evide
     )
 
     gateway6 = str(ipaddress.ip_network(subnet6)[1])  # Docker's default gateway: the subnet's first address
-    window = probes.Window(f"{a} and {outside.name} ({outside.address6}), over IPv6")
-    with route_on_router(lab, subnet6, docker_host.address6, proof):
-        probe_both_ways(proof, window, a, outside, evidence_dir, Ends(a6, gateway6, subnet6, outside.address6))
-    proof.text("probes", "\n".join(window.attempts))
-    proof.require(
-        window.held,
-        expected=f"every IPv6 probe between {a} and {outside.name} stopped, both ways",
-        observed="got through: " + "; ".join(window.breaches),
-        where=where,
-    )
+    ends = Ends(a6, gateway6, subnet6, outside.address6)
+    require_isolated(proof, lab, a, docker_host.address6, outside, evidence_dir, where, ends)

@@ -172,7 +172,8 @@ def upgrade_hosts(
                 try:
                     controlplane.wait_for_swarm_nodes(lab.manager, len(hosts))
                 except NetproofError as e:
-                    result.findings.append(Finding(host.name, f"after its restart on {new}: {e}"))
+                    said = controlplane.own_swarm_view(host)
+                    result.findings.append(Finding(host.name, f"after its restart on {new}: {e}; {said}"))
         if (rolling or step == len(hosts)) and lab.topology.control_plane != "none":
             result.findings.append(overlay_recovery(lab, host.name, new, progress))
         if rolling and step < len(hosts):

@@ -147,19 +147,41 @@ def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
 def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_READY_SECONDS) -> None:
     """Until the swarm's manager lists that many nodes, every one Ready."""
 
-    def states() -> list[str]:
+    def states() -> list[tuple[str, str, str]]:  # (hostname, state, the manager's message about it)
         try:
-            return [n.attrs["Status"]["State"] for n in manager.docker().nodes.list()]
+            return [
+                (n.attrs["Description"]["Hostname"], n.attrs["Status"]["State"], n.attrs["Status"].get("Message", ""))
+                for n in manager.docker().nodes.list()
+            ]
         except Exception:  # noqa: BLE001 - the manager itself may still be starting
             return []
 
     seen, ready = wait.poll(
-        states, holds=lambda s: len(s) == nodes and all(state == "ready" for state in s), timeout=timeout, interval=0.5
+        states,
+        holds=lambda s: len(s) == nodes and all(state == "ready" for _, state, _ in s),
+        timeout=timeout,
+        interval=0.5,
     )
     if not ready:
-        raise NetproofError(
-            f"swarm nodes not ready after {timeout:.0f} s: {seen or f'the manager {manager.name} does not answer'}"
-        )
+        late = [
+            f"{name} {state}" + (f" ({message})" if message else "")
+            for name, state, message in seen
+            if state != "ready"
+        ]
+        said = ", ".join(late) if late else f"{len(seen)} of {nodes} nodes listed"
+        if not seen:
+            said = f"the manager {manager.name} does not answer"
+        raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {said}")
+
+
+def own_swarm_view(host: LabHost) -> str:
+    """What the host's engine says of its own place in the swarm: its node state, and the error it has, if any."""
+    try:
+        info = host.docker().info().get("Swarm", {})
+    except Exception as e:  # noqa: BLE001 - an engine that does not answer is what is said
+        return f"{host.name}'s engine does not answer: {e}"
+    error = info.get("Error")
+    return f"{host.name} says of itself: {info.get('LocalNodeState') or 'no swarm'}" + (f" ({error})" if error else "")
 
 
 def swarm_role(host: LabHost) -> str:

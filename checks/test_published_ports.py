@@ -22,6 +22,7 @@ import pytest
 
 from netproof.catalogue import check
 from netproof.proof import firewall, probes, wire
+from netproof.proof.namespaces import underlay_interface
 from netproof.proof.routes import random_subnet, route_on_router
 
 SINCE_28 = "28.0"
@@ -88,8 +89,11 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
     net = workspace.bridge(docker_host, role="loc")
     local_port = 20000 + secrets.randbelow(20000)
     local = workspace.server(docker_host, net, role="loc", ports={f"{probes.HTTP_PORT}/tcp": ("127.0.0.1", local_port)})
-    mac = docker_host.run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
-    own_mac = neighbour.run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    # The underlay interfaces, by their addresses: on a VM, eth0 is the management network.
+    _, interface = underlay_interface(docker_host)
+    _, neighbour_interface = underlay_interface(neighbour)
+    mac = docker_host.run(["cat", f"/sys/class/net/{interface}/address"]).stdout.strip()
+    own_mac = neighbour.run(["cat", f"/sys/class/net/{neighbour_interface}/address"]).stdout.strip()
     at_container = wire.Capture(
         local.netns, "eth0", f"tcp dst port {probes.HTTP_PORT}", evidence_dir / f"{local.name}-from-neighbour.pcap"
     )
@@ -102,7 +106,7 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
         neighbour.address,
         "127.0.0.1",
         str(local_port),
-        "eth0",
+        neighbour_interface,
     ]
     with at_container:
         sent = probes.ran(neighbour.run(craft, timeout=30))  # no python3 on the neighbour: a broken lab

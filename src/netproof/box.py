@@ -26,6 +26,7 @@ BOX_DIR = engines.CACHE_DIR / "boxes"
 BOX_FILE = BOX_DIR / "netproof-debian12-libvirt.box"
 # Vagrant's own state (added boxes) lives here, not in root's ~/.vagrant.d.
 VAGRANT_HOME = engines.CACHE_DIR / "vagrant"
+PACKAGES_STAMP = VAGRANT_HOME / "netproof-box.packages"  # what the added box was built with
 DISK_SIZE_GB = 6
 SUITE = "bookworm"
 
@@ -47,6 +48,7 @@ INSTALLED = [
     "tcpdump",
     "procps",
     "busybox-static",
+    "python3",  # PUB-003's neighbour writes its frames with a raw socket (wire.CRAFT_SYN), as on netns hosts
     "ca-certificates",
     "rsync",
     "less",
@@ -152,13 +154,20 @@ def build(progress: Progress, mirror: str | None = None, work: Path | None = Non
                 "vagrant box add",
                 env=vagrant_env(),
             )
+        PACKAGES_STAMP.write_text(_packages())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return BOX_FILE
 
 
+def _packages() -> str:
+    return " ".join(INSTALLED) + " | " + " ".join(DOWNLOADED) + "\n"
+
+
 def is_added() -> bool:
-    return any((VAGRANT_HOME / "boxes" / BOX_NAME.replace("/", "-VAGRANTSLASH-")).glob("*/libvirt/box.img"))
+    """The box is in netproof's Vagrant, built with the packages this netproof puts in it."""
+    added = any((VAGRANT_HOME / "boxes" / BOX_NAME.replace("/", "-VAGRANTSLASH-")).glob("*/libvirt/box.img"))
+    return added and PACKAGES_STAMP.exists() and PACKAGES_STAMP.read_text() == _packages()
 
 
 def vagrant_env() -> dict[str, str]:

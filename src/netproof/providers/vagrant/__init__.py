@@ -9,8 +9,11 @@ with the configuration `vagrant ssh-config` gives, through a ProxyCommand into t
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
+import time
 from pathlib import Path
 
 import yaml
@@ -19,9 +22,9 @@ from netproof import box, engines, leftovers, system, wait
 from netproof.errors import NetproofError
 from netproof.model.engine_start import EngineStart
 from netproof.model.topology import ROUTER, Topology
-from netproof.providers.base import LabHost, Provider
+from netproof.providers.base import EngineControl, LabHost, Provider
 from netproof.providers.netns import NetnsHost
-from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
+from netproof.providers.sshhost import SshAccess, SshHost, SshTarget, docker_socket_answers
 from netproof.providers.vagrant.hypervisor import Hypervisor
 
 VAGRANTFILE_DIR = Path(__file__).resolve().parents[4]  # the checkout's top level, where the Vagrantfile is
@@ -36,7 +39,11 @@ VAGRANT_TOOLS = {
 }
 BOX_ENGINES = ("20.10", engines.SYSTEM)  # what the box installs offline (Debian 12's docker.io)
 USER = "vagrant"
-ENGINE_START_SECONDS = 120  # software emulation is slow
+ENGINE_START_SECONDS = 240  # software emulation is slow: 20.10 restoring its containers in a VM
+ENGINE_DIR = "/opt/netproof/engine"  # in the VM, as in the Vagrantfile: where an engine other than the box's goes
+ENGINE_UNIT = "/etc/systemd/system/docker.service.d/netproof-engine.conf"  # the Vagrantfile writes it too
+ENGINE_STOP_SECONDS = 180  # as long as systemd gives it, and a little more
+SLOW_STOP_SECONDS = 40  # a stop under emulation that an operator would notice (the netns lab's 10 s, times 4)
 SOFTWARE_EMULATION_PATIENCE = 4.0  # qemu without KVM: Docker's work takes several times as long
 
 
@@ -56,7 +63,7 @@ def _vagrant_class():
     return LabVagrant
 
 
-class VagrantProvider(Provider):
+class VagrantProvider(Provider, EngineControl):
     name = "vagrant"
 
     @property
@@ -114,20 +121,12 @@ class VagrantProvider(Provider):
             )
         if not box.is_added():
             raise NetproofError(
-                f"the Vagrant box {box.BOX_NAME} is not built yet; build it (a few minutes): netproof box build"
+                f"the Vagrant box {box.BOX_NAME} is not built yet, or was built by an earlier netproof with other "
+                "packages; build it (a few minutes): netproof box build"
             )
         for h in topology.docker_hosts:
-            if h.engine in BOX_ENGINES:
-                continue
-            # Another engine is copied into the VM from the cache (the Vagrantfile): it must be there, and be one
-            # the box's docker CLI (20.10's, API 1.41) can talk to.
-            engine = engines.resolve(h.engine)  # not cached: says to run netproof engines fetch
-            if engine.runtime_dir or not (engines.engine_dir(h.engine) / "root/usr/sbin/dockerd").exists():
-                raise NetproofError(
-                    f"{h.name}: engine {h.engine} ({engine.package_version}) is a static build; on VMs it would run "
-                    "with the box's docker CLI (20.10's, API 1.41), which Docker 29 refuses (minimum API 1.44): use "
-                    "engine 20.10, 26.1 or 28.5 with the vagrant provider"
-                )
+            if h.engine not in BOX_ENGINES:
+                _copyable_engine(h.name, engines.resolve(h.engine))  # not cached: says to run netproof engines fetch
         if leftovers.find(self.names.lab):
             raise NetproofError(
                 f"leftovers of an earlier lab {self.names.lab} are on this machine; remove them: netproof lab clean"
@@ -162,22 +161,11 @@ class VagrantProvider(Provider):
         if engine_start.one_at_a_time:  # the Vagrantfile leaves them stopped (see model.engine_start)
             with self.progress.step(f"starting dockerd on {len(topology.docker_hosts)} VMs one at a time"):
                 for spec in topology.docker_hosts:
-                    self._start_engine(hosts[spec.name], engine_start.gossip_port)
+                    self._as_root(spec.name, "systemctl start docker", 180)
+                    self.wait_engine(spec.name, engine_start.gossip_port)
         return {
             "engines": {h.name: hosts[h.name].docker().version().get("Version", "?") for h in topology.docker_hosts}
         }
-
-    @staticmethod
-    def _start_engine(host: LabHost, gossip_port: int | None) -> None:
-        host.run(["systemctl", "start", "docker"], timeout=180, check=True)
-        if gossip_port:
-            wait.until(
-                lambda: host.run(["ss", "-Hltn", f"sport = :{gossip_port}"], timeout=15).stdout.strip(),
-                timeout=ENGINE_START_SECONDS,
-                interval=0.5,
-                what=f"dockerd on {host.name} to listen for gossip on port {gossip_port}",
-                hint=lambda: f"see: netproof lab exec {host.name} -- journalctl -u docker",
-            )
 
     def _ssh_targets(self, vms: list[str]) -> list[SshTarget]:
         proxy = f"nsenter --net={self.hypervisor.netns_path} busybox nc %h %p"
@@ -228,6 +216,99 @@ class VagrantProvider(Provider):
 
     def engine_log(self, host: LabHost, since: float, until: float) -> str:
         return host.engine_log(since, until)
+
+    # --- engines in place (netproof upgrade) -------------------------------------------------
+    # As an operator does it on a machine: systemd stops dockerd, the unit is pointed at the other dockerd (copied
+    # in from netproof's engine cache, as at provisioning), and systemd starts it on the same data root.
+
+    def _as_root(self, host: str, script: str, timeout: float) -> system.CommandResult:
+        argv = [*self.access.ssh_argv(host), "sudo", "-n", "sh", "-c", shlex.quote(script)]
+        return system.run(argv, check=False, timeout=timeout, where=host)
+
+    def stop_engine(self, host: str) -> str | None:
+        started = time.monotonic()
+        done = self._as_root(host, "systemctl stop docker.socket docker.service", ENGINE_STOP_SECONDS)
+        if not done.ok:
+            raise NetproofError(f"{host}: systemd did not stop dockerd: {(done.stderr or done.stdout).strip()[-300:]}")
+        took = time.monotonic() - started
+        return f"dockerd took {took:.0f} s to stop" if took > SLOW_STOP_SECONDS else None
+
+    def start_engine(self, host: str, engine: engines.Engine, flags: list[str], config: dict | None = None) -> None:
+        if engine.version in BOX_ENGINES:
+            dockerd, path = "/usr/sbin/dockerd", ""
+        else:
+            folder = f"{ENGINE_DIR}/{engine.version}"
+            for tool in _copyable_engine(host, engine):
+                copied = system.run(
+                    ["scp", "-q", "-F", str(self.access.config), tool, f"{host}:/tmp/{Path(tool).name}"],
+                    check=False,
+                    timeout=300,
+                    where=host,
+                )
+                if not copied.ok:
+                    raise NetproofError(f"{host}: could not copy {tool} into the VM: {copied.stderr.strip()[-300:]}")
+            dockerd, path = f"{folder}/dockerd", f"{folder}:"
+            install = f"install -D -m 0755 /tmp/dockerd {dockerd} && install -m 0755 /tmp/docker-proxy {folder}/"
+            installed = self._as_root(host, install, 60)
+            if not installed.ok:
+                raise NetproofError(f"{host}: could not install {engine.version}: {installed.stderr.strip()[-300:]}")
+        start = f"{dockerd} -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS {shlex.join(flags)}"
+        unit = (
+            "[Service]\n"
+            f"Environment=PATH={path}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+            f"ExecStart=\nExecStart={start.strip()}\n"
+        )
+        # The topology's daemon: settings only: flags given on the command line must not be in the file too.
+        daemon_json = json.dumps(config or {}, indent=1)
+        script = (
+            f"mkdir -p {Path(ENGINE_UNIT).parent} /etc/docker && printf %s {shlex.quote(unit)} > {ENGINE_UNIT} && "
+            f"printf %s {shlex.quote(daemon_json)} > /etc/docker/daemon.json && systemctl daemon-reload && "
+            "{ systemctl reset-failed docker.service || true; } && systemctl start --no-block docker.service"
+        )
+        done = self._as_root(host, script, 60)
+        if not done.ok:
+            raise NetproofError(f"{host}: could not start dockerd {engine.version}: {done.stderr.strip()[-300:]}")
+
+    def wait_engine(self, host: str, gossip_port: int | None = None) -> None:
+        def state() -> tuple[str, bool]:
+            active = self._as_root(host, "systemctl is-active docker.service", 30).stdout.strip()
+            answers = docker_socket_answers(self.access.docker_socket(host))
+            if active == "active" and not answers:  # a forward lost while dockerd was away is opened again
+                answers = self.access.reopen_docker_tunnel(host) is None
+            return active, answers
+
+        seen, answered = wait.poll(
+            state,
+            holds=lambda s: s[0] == "active" and s[1] or s[0] == "failed",
+            timeout=ENGINE_START_SECONDS,
+            interval=1,
+        )
+        if not answered or seen[0] != "active":
+            journal = self._as_root(host, "journalctl -u docker.service -n 15 --no-pager -o cat", 30).stdout.strip()
+            raise NetproofError(
+                f"dockerd on {host} did not start ({seen[0] or 'no answer from systemd'}); its journal ends:\n{journal}"
+            )
+        if gossip_port:
+            wait.until(
+                lambda: self._as_root(host, f"ss -Hltn 'sport = :{gossip_port}'", 15).stdout.strip(),
+                timeout=ENGINE_START_SECONDS,
+                interval=0.5,
+                what=f"dockerd on {host} to listen for gossip on port {gossip_port}",
+                hint=lambda: f"see: netproof lab exec {host} -- journalctl -u docker",
+            )
+
+
+def _copyable_engine(host: str, engine: engines.Engine) -> tuple[str, str]:
+    """The dockerd and docker-proxy of an engine other than the box's, to copy into a VM. They run there with the
+    box's containerd, runc and docker CLI (20.10's, API 1.41): a static build (Docker 29) is refused."""
+    sbin = engines.engine_dir(engine.version) / "root/usr/sbin"
+    if engine.runtime_dir or not (sbin / "dockerd").exists():
+        raise NetproofError(
+            f"{host}: engine {engine.version} ({engine.package_version}) is a static build; on VMs it would run "
+            "with the box's docker CLI (20.10's, API 1.41), which Docker 29 refuses (minimum API 1.44): use "
+            "engine 20.10, 26.1 or 28.5 with the vagrant provider"
+        )
+    return str(sbin / "dockerd"), str(sbin / "docker-proxy")
 
 
 def _tail(path: Path, lines: int = 8) -> str:

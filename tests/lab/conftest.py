@@ -118,6 +118,30 @@ def run_checks(
     return ChecksRun(done, outcomes, report)
 
 
+def run_upgrade(
+    tmp_path: Path,
+    name: str,
+    *args: str,
+    select: str | None = None,
+    lab_file: str = "labs/seed.yml",
+    timeout: float = 1500,
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """`netproof upgrade` in a subprocess on a lab of its own (claimed by name), every check unless `select`ed;
+    what it printed, and its folder."""
+    narrowed = ["--select", select] if select else []
+    done = subprocess.run(
+        [sys.executable, "-m", "netproof.cli", "upgrade", *args, *narrowed, "--name", claim(name)]
+        + ["--reports", str(tmp_path), lab_file],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    folders = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]
+    assert len(folders) == 1, (done.stdout + done.stderr)[-4000:]
+    return done, folders[0]
+
+
 def netproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "netproof.cli", *args], capture_output=True, text=True, timeout=300)
     if check and done.returncode != 0:

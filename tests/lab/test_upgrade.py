@@ -4,49 +4,21 @@ diff that shows what the upgrade changed as the lab showed it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from netproof.report import results
 
 from ..browser import dom
-from .conftest import assert_nothing_left, claim
-
-ROOT = Path(__file__).parents[2]
+from .conftest import assert_nothing_left, run_upgrade
 
 
 # Nightly: every check before and after, the cross-host ones thrice while the swarm is mixed, a footprint each
 # time: about 7 minutes. CI runs the upgrade paths (tests/lab/test_upgrade_paths.py) with one check each run.
 @pytest.mark.nightly
 def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "netproof.cli",
-            "upgrade",
-            "--from",
-            "20.10",
-            "--to",
-            "28.5",
-            "--rolling",
-            "--name",
-            claim("t-upgrade"),
-            "--reports",
-            str(tmp_path),
-            "labs/seed.yml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    done, folder = run_upgrade(tmp_path, "t-upgrade", "--from", "20.10", "--to", "28.5", "--rolling", timeout=1200)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
-    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]
     before, after = results.load(folder / "before"), results.load(folder / "after")
     assert {e["docker"][:5] for e in before.environment} == {"20.10"}
     assert {e["docker"][:5] for e in after.environment} == {"28.5."}

@@ -5,7 +5,6 @@ the footprint of one engine taken three times compares equal (normalization is s
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,14 @@ from netproof.model import topology
 from netproof.report import results
 
 from ..browser import dom
-from .conftest import assert_nothing_left, claim
+from .conftest import assert_nothing_left, run_upgrade
 
 ROOT = Path(__file__).parents[2]
 QUICK = "OVL-PING-001"  # the runs' checks are not the subject here: the footprint and the path are
 
 
 def upgrade(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
-    done = subprocess.run(
-        [sys.executable, "-m", "netproof.cli", "upgrade", *args, "--select", QUICK, "--name", claim(name)]
-        + ["--reports", str(tmp_path), "labs/seed.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    folders = [p for p in tmp_path.iterdir() if p.name.startswith("upgrade-")]
-    assert len(folders) == 1, (done.stdout + done.stderr)[-4000:]
-    return done, folders[0]
+    return run_upgrade(tmp_path, name, *args, select=QUICK)
 
 
 def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each(machine, tmp_path):

@@ -5,7 +5,9 @@ the data root a newer one used), or the key-value store's end (an engine without
 In place means: stop dockerd, start the other version on the same data root, so the swarm's state and the
 networks stay. --rolling upgrades one host at a time and runs the cross-host checks while the swarm is of
 mixed versions. What the upgrade itself meets (a dockerd that refuses to start, a user's container that
-does not come back, overlay traffic that does not return) is a finding of the report, never a crash.
+does not come back, overlay traffic that does not return) is a finding of the report, never a crash. On a swarm
+whose kernels have IPVS (VMs), the routing mesh is watched throughout (mesh_watch.py): each gap in a published
+port's answers, how long, and whose restart it fell in.
 
 Run folders: `before/` (the first engine), `step-<n>-<engine>/` (each engine between), `after/` (the
 last), `rolling-<engine>-<n>-<host>/` (mixed versions); `diff.html` first against last, and with more than
@@ -23,6 +25,7 @@ from netproof import checkrun, engines, wait
 from netproof.errors import NetproofError
 from netproof.lab import controlplane
 from netproof.lab.lab import Lab
+from netproof.mesh_watch import MeshWatch, Restart
 from netproof.model.engine_start import engine_start
 from netproof.model.topology import Topology
 from netproof.progress import Progress
@@ -69,6 +72,7 @@ class Upgrade:
     steps: list[diff.RunDiff] = field(default_factory=list)  # one per pair of consecutive runs
     overall: diff.RunDiff | None = None
     findings: list[Finding] = field(default_factory=list)
+    restarts: list[Restart] = field(default_factory=list)  # each host's engine change, in order
 
     @property
     def regressed(self) -> bool:
@@ -110,10 +114,14 @@ def upgrade(
     """The path's engines in turn on one lab; `select` (pytest -k) narrows the checks of each run, never the
     footprint."""
     result = Upgrade(path, reports)
+    watch = None
     lab = Lab.up(topology.with_overrides(engine=path[0]), progress=progress)
     try:
         control = require_engine_control(lab.provider, "netproof upgrade")
         workload = Workload.start(lab, result)
+        watch, unwatched = MeshWatch.start(lab, progress)
+        if unwatched:
+            result.findings.append(Finding("lab", unwatched, bad=False))
         progress.say(f"upgrade: checks on {path[0]}")
         checkrun.run(lab.name, reports / "before", checks=checks, select=select)
         result.runs.append((path[0], "before"))
@@ -131,12 +139,17 @@ def upgrade(
             progress.say(f"upgrade: checks on {target}")
             checkrun.run(lab.name, reports / name, checks=checks, select=select)
             result.runs.append((target, name))
+        if watch:
+            seen, watch = watch.stop(result.restarts), None
+            result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
         workload.remove()
     except Exception as e:  # noqa: BLE001 - the report of what ran so far is kept; the traceback beside it
         reports.mkdir(parents=True, exist_ok=True)
         (reports / "upgrade-error.txt").write_text(traceback.format_exc())
         result.findings.append(Finding("lab", f"the upgrade stopped: {type(e).__name__}: {e} (upgrade-error.txt)"))
     finally:
+        if watch:  # stopped by what stopped the upgrade
+            watch.abandon()
         lab.down(progress)
     compare_runs(result)
     return result
@@ -157,6 +170,7 @@ def upgrade_hosts(
     target = engines.resolve(new)
     hosts = lab.docker_hosts
     for step, host in enumerate(hosts, 1):
+        began = time.monotonic()
         with progress.step(
             f"upgrade: {host.name} {old} -> {target.package_version} (stop dockerd, start the other one on the same "
             "data root)"
@@ -170,10 +184,13 @@ def upgrade_hosts(
         if lab.topology.control_plane == "swarm":  # as an operator would, before restarting the next node
             with progress.step("waiting for every swarm node to be ready again"):
                 try:
-                    controlplane.wait_for_swarm_nodes(lab.manager, len(hosts))
+                    controlplane.wait_for_swarm_nodes(
+                        lab.manager, len(hosts), controlplane.SWARM_READY_SECONDS * lab.patience
+                    )
                 except NetproofError as e:
                     said = controlplane.own_swarm_view(host)
                     result.findings.append(Finding(host.name, f"after its restart on {new}: {e}; {said}"))
+        result.restarts.append(Restart(host.name, new, began, time.monotonic()))
         if (rolling or step == len(hosts)) and lab.topology.control_plane != "none":
             result.findings.append(overlay_recovery(lab, host.name, new, progress))
         if rolling and step < len(hosts):

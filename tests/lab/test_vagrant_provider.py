@@ -18,8 +18,9 @@ from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.progress import Progress
+from netproof.report import results
 
-from .conftest import ROOT, assert_nothing_left, run_checks
+from .conftest import ROOT, assert_nothing_left, run_checks, run_upgrade
 from .test_checks_catch_breakage import assert_fails, checks_on
 
 # Nightly: two VMs under software emulation take about 14 minutes, more than the CI budget leaves.
@@ -105,6 +106,38 @@ def test_a_configured_lab_of_vms_on_28_5_runs_with_its_configuration(machine, tm
     assert set(run.outcomes.values()) == {"passed"} and len(run.outcomes) == 3, run.outcomes
     lab.down()
     assert_nothing_left("t-vconf", machine)
+
+
+def test_a_rolling_upgrade_of_vms_from_26_1_to_28_5_watches_the_routing_mesh(machine, tmp_path):
+    """The pair provisioned with 26.1 (copied in from netproof's cache), MESH-001 there; each VM's engine changed in
+    place to 28.5 by systemd, one VM at a time, while a global service's published port is asked once a second on
+    every node from the lab's router; MESH-001 on 28.5; every gap measured and put down to a restart, and every node
+    answering once the upgrade is over."""
+    if not box.is_added():
+        box.build(Progress())
+    done, folder = run_upgrade(
+        tmp_path,
+        "t-vup",
+        "--path",
+        "26.1,28.5",
+        "--rolling",
+        select="MESH-001 or OVL-PING-001",  # the second runs while the swarm is mixed, too
+        lab_file="labs/vagrant-pair.yml",
+        timeout=3600,
+    )
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out and "the upgrade stopped" not in out, out[-4000:]
+    assert "watching port" in out, out[-4000:]
+    before, after = results.load(folder / "before"), results.load(folder / "after")
+    assert {e["docker"][:4] for e in before.environment} == {"26.1"}, before.environment
+    assert {e["docker"][:4] for e in after.environment} == {"28.5"}, after.environment
+    assert {c.outcome for c in before.checks} == {c.outcome for c in after.checks} == {"passed"}
+    assert results.load(folder / "rolling-28.5-1-docker1").verdict == "pass"  # the mixed swarm's overlay
+    mesh = [line.strip() for line in out.splitlines() if "routing mesh: port" in line]
+    assert mesh, out[-4000:]
+    assert not [line for line in mesh if "after the upgrade" in line], mesh  # every node answers again
+    assert done.returncode == 0, out[-4000:]
+    assert_nothing_left("t-vup", machine)
 
 
 def test_a_static_engine_is_refused_on_vms_before_anything_starts(machine):

@@ -390,13 +390,15 @@ class Workspace:
         network: Network,
         *,
         replicas: int,
+        mode: str = "replicated",
         endpoint_mode: str = "vip",
         role: str = "svc",
         serving: bool = False,
         publish: bool = False,
         on: LabHost | None = None,
     ) -> Service:
-        """A swarm service on an overlay (created on the manager): idle tasks, or `serving` a page on
+        """A swarm service on an overlay (created on the manager), `replicated` or `global` (then `replicas` is the
+        number of nodes, the tasks awaited): idle tasks, or `serving` a page on
         probes.HTTP_PORT, `publish`ed through the routing mesh on a port Docker chooses, its tasks placed `on` one
         host (by its swarm node). Returns once every task runs, with the tasks' addresses on the network. Removed
         with the check's other objects."""
@@ -409,7 +411,7 @@ class Workspace:
             ["sh", "-c", probes.SERVE_SCRIPT] if serving else ["sleep", "3600"],
             name=name,
             networks=[network.name],
-            mode=docker.types.ServiceMode("replicated", replicas=replicas),
+            mode=docker.types.ServiceMode(mode, replicas=replicas if mode == "replicated" else None),
             endpoint_spec=endpoint,
             constraints=[f"node.id=={self.node_of(on)}"] if on is not None else None,
         )

@@ -90,18 +90,22 @@ def describe(found: list[Gap], restarts: list[Restart], port: int, began: float)
         end = gap.ended if gap.ended is not None else float("inf")
         during = [r for r in restarts if r.started <= end and gap.started <= r.ended]
         when = f"{gap.started - began:.0f} s into the upgrade"
+        requests = f"{gap.unanswered} request{'s' if gap.unanswered != 1 else ''}"
         length = (
-            f"did not answer for {gap.seconds:.1f} s ({gap.unanswered} requests)"
+            f"did not answer for {gap.seconds:.1f} s ({requests})"
             if gap.seconds is not None
-            else f"stopped answering ({gap.unanswered} requests) and did not answer again"
+            else f"stopped answering ({requests}) and did not answer again"
         )
         own = [r for r in during if r.host == gap.node]
         others = [r for r in during if r.host != gap.node]
         text = f"routing mesh: port {port} on {gap.node} {length}, {when}"
         engine = during[0].engine if during else ""
-        if own and not others:
+        if own:  # its own engine away explains it, whoever else was restarting then
+            also = f" (and {', '.join(f'{r.host} on {r.engine}' for r in others)})" if others else ""
             said.append(
-                Observation(gap.node, f"{text}, while its own dockerd restarted on {own[0].engine}", False, engine)
+                Observation(
+                    gap.node, f"{text}, while its own dockerd restarted on {own[0].engine}{also}", False, engine
+                )
             )
         elif others:
             names = ", ".join(f"{r.host} restarting on {r.engine}" for r in others)

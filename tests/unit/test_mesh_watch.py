@@ -49,3 +49,15 @@ def test_a_gap_with_no_restart_going_on_is_said_as_such():
 def test_a_gap_that_never_closed_says_so():
     (said,) = describe(gaps(asked("docker2", "++--")), [], 30001, began=100.0)
     assert "stopped answering (2 requests) and did not answer again" in said.text
+
+
+def test_a_gap_over_its_own_restart_and_anothers_is_put_down_to_its_own():
+    restarts = [Restart("docker1", "28.5", 101.0, 106.0), Restart("docker2", "28.5", 104.0, 110.0)]
+    (said,) = describe(gaps(asked("docker1", "++-----+")), restarts, 30001, began=100.0)
+    assert said.text.endswith("while its own dockerd restarted on 28.5 (and docker2 on 28.5)"), said.text
+    assert "not being restarted" not in said.text and "(5 requests)" in said.text
+
+
+def test_one_unanswered_request_is_said_in_the_singular():
+    (said,) = describe(gaps(asked("docker2", "+-+")), [], 30001, began=100.0)
+    assert "did not answer for 1.0 s (1 request)" in said.text

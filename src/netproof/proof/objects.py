@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -31,6 +32,9 @@ NETWORK_REMOVAL_SECONDS = 20
 SERVICE_SECONDS = 60  # for a service's tasks to run
 POOL_DRAWS = 3  # random subnets tried for a network
 POOL_OVERLAP = "Pool overlaps with other one on this address space"  # Docker's refusal of a subnet it holds
+# A network Docker has just created may not be found by its ID for a moment: seen in CI on 29.7, a swarm overlay
+# created on the manager and inspected at once ("network <id> not found", 404). Asked again for this long.
+NETWORK_VISIBLE_SECONDS = 10
 ATTACH_TIMEOUT = (
     "attaching to network failed, make sure your network options are correct and check manager logs: "
     "context deadline exceeded"
@@ -143,7 +147,8 @@ class Workspace:
         net = self._create(
             self.manager,
             subnet,
-            lambda pool: self.manager.docker().networks.create(
+            lambda pool: self._network_made(
+                self.manager,
                 self.unique(role),
                 driver="overlay",
                 internal=internal,
@@ -202,7 +207,8 @@ class Workspace:
         net = self._create(
             host,
             subnet,
-            lambda pool: host.docker().networks.create(
+            lambda pool: self._network_made(
+                host,
                 self.unique(role),
                 driver="bridge",
                 internal=internal,
@@ -212,6 +218,38 @@ class Workspace:
             ),
         )
         return self._track(net, host)
+
+    def _network_made(self, owner: LabHost, name: str, **options):
+        """docker-py's networks.create, whose inspect right after the create is asked again while Docker does not
+        find the new network by its ID (said among the retries); past NETWORK_VISIBLE_SECONDS, Docker's failure."""
+        client = owner.docker()
+        made = client.api.create_network(name, **options)["Id"]
+
+        def found():
+            try:
+                return client.networks.get(made)
+            except docker.errors.NotFound:
+                return None
+
+        network = found()
+        if network is not None:
+            return network
+        timeout = NETWORK_VISIBLE_SECONDS * self.patience
+        started = time.monotonic()
+        network, visible = wait.poll(found, holds=lambda n: n is not None, timeout=timeout, interval=0.2)
+        if not visible:
+            try:  # not tracked yet: removed here, or left to the lab's teardown
+                client.api.remove_network(made)
+            except docker.errors.APIError:
+                pass
+            raise EngineError(
+                f"{owner.name}: Docker created network {name} ({made}) but does not find it after {timeout:.0f} s"
+            )
+        self.retries.append(
+            f"{owner.name}: network {name} was not found by its ID right after Docker created it; found "
+            f"{time.monotonic() - started:.1f} s later"
+        )
+        return network
 
     def _create(self, owner: LabHost, subnet: str | None, create):
         """create(subnet): a network. A subnet drawn at random (routes.random_subnet) that Docker says overlaps a

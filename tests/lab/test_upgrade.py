@@ -4,12 +4,20 @@ diff that shows what the upgrade changed as the lab showed it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from netproof import engines
+from netproof.lab import controlplane
+from netproof.model import topology
+from netproof.progress import Progress
+from netproof.providers import require_engine_control
 from netproof.report import results
+from netproof.upgrade import AFTER_SECOND_RESTART, Upgrade, rejoin_swarm, start_engine
 
 from ..browser import dom
-from .conftest import assert_nothing_left, run_upgrade
+from .conftest import ROOT, assert_nothing_left, run_upgrade
 
 
 # Nightly: every check before and after, the cross-host ones thrice while the swarm is mixed, a footprint each
@@ -45,3 +53,49 @@ def test_rolling_upgrade_from_20_10_to_28_5(machine, tmp_path):
     changes = dom(tmp_path / "profile", folder / "diff.html")
     assert "No regression" in changes and "20.10.24+dfsg1" in changes and "came back" in changes
     assert_nothing_left("t-upgrade", machine)
+
+
+class Mending(Progress):
+    """Progress that repairs the lab when the upgrade restarts a host's engine once more."""
+
+    def __init__(self, repair):
+        super().__init__(stream=None)
+        self.repair = repair
+
+    def step(self, text: str):
+        if "once more" in text:
+            self.repair()
+        return super().step(text)
+
+
+def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_once_more(
+    machine, tmp_path, bring_up, monkeypatch
+):
+    # Seen once in CI (26.1 -> 28.5): a restarted worker down for minutes, back at its next restart. Made here by
+    # hand: the router drops docker3's connections to the manager's swarm port while docker3's engine restarts.
+    monkeypatch.setattr(controlplane, "SWARM_READY_SECONDS", 30)  # shorter than an operator's wait, for speed
+    lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-rejoin"))
+    control, docker3 = require_engine_control(lab.provider, "this test"), lab.host("docker3")
+    engine = lab.topology.hosts["docker3"].engine
+    target, result = engines.resolve(engine), Upgrade([engine, engine], tmp_path)
+    rule = ["FORWARD", "-p", "tcp", "-s", "192.168.50.101", "-d", "10.10.10.101", "--dport", "2377", "-j", "DROP"]
+    since = time.time()
+    control.stop_engine("docker3")
+    lab.router.run(["iptables", "-I", *rule], check=True)
+    try:
+        assert start_engine(lab, control, "docker3", target, engine, result)
+        mend = Mending(lambda: lab.router.run(["iptables", "-D", *rule], check=True))
+        rejoin_swarm(lab, control, docker3, (engine, engine, target), result, mend, since)
+    finally:
+        lab.router.run(["iptables", "-D", *rule])  # when the test failed before the repair
+    [finding] = [f for f in result.findings if f.bad]
+    assert finding.host == "docker3" and "swarm nodes not ready after 30 s: docker3 down" in finding.text, finding
+    assert "docker3 says of itself:" in finding.text, finding
+    assert finding.text.endswith(AFTER_SECOND_RESTART), finding
+    for host in ("docker3", "docker1"):  # the host's log and the manager's, from the restart on
+        kept = tmp_path / f"{host}-dockerd-{engine}.log"
+        assert f"{host}: its dockerd log since the restart ({kept.name}) ends:" in finding.text, finding
+        assert "level=" in kept.read_text(), kept
+    controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts), timeout=5)  # whole again
+    lab.down()
+    assert_nothing_left("t-rejoin", machine)

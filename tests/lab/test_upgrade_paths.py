@@ -5,6 +5,7 @@ the footprint of one engine taken three times compares equal (normalization is s
 from __future__ import annotations
 
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
 from netproof.model import topology
 from netproof.report import results
+from netproof.upgrade import AFTER_SECOND_RESTART
 
 from ..browser import dom
 from .conftest import assert_nothing_left, run_upgrade
@@ -25,12 +27,34 @@ def upgrade(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Completed
     return run_upgrade(tmp_path, name, *args, select=QUICK)
 
 
+def upgrade_met(printed: str) -> list[str]:
+    """The lines under each THE UPGRADE MET: heading (what the upgrade met that counts against it)."""
+    met, inside = [], False
+    for line in printed.splitlines():
+        if line == "THE UPGRADE MET:":
+            inside = True
+        elif inside and line.startswith("  "):
+            met.append(line.strip())
+        else:
+            inside = False
+    return met
+
+
 def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each(machine, tmp_path):
     done, folder = upgrade(tmp_path, "t-path", "--path", "26.1,28.5,29.7", "--rolling")
     out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-4000:]
+    met = upgrade_met(done.stdout)
+    if met and all(AFTER_SECOND_RESTART in line for line in met):
+        # Docker's, seen once in CI on 26.1 -> 28.5: a worker that stayed down after its restart until restarted
+        # again. netproof says so (a regression of the upgrade, exit 1, with the logs) and mends it as an operator
+        # would, so the rest of the path is still the subject here.
+        warnings.warn(f"the upgrade met a node that did not rejoin until restarted again: {met}", stacklevel=1)
+        assert done.returncode == 1, out[-4000:]
+    else:
+        assert done.returncode == 0, done.stdout[-4000:] + "\n...\n" + done.stderr[-2000:]  # findings, progress
     assert "Traceback" not in out
     for run in ("before", "step-1-28.5", "after"):
+        assert results.load(folder / run).verdict == "pass", run
         assert sorted(p.name for p in (folder / run / "footprint").glob("*.json")) == [
             f"docker{i}.json" for i in range(1, 5)
         ], run

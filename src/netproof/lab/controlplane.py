@@ -144,6 +144,14 @@ def _existing_swarm(docker_hosts: list[LabHost]) -> dict[str, str]:
     return {h.name: swarm_role(h) for h in docker_hosts}
 
 
+class SwarmNotReady(NetproofError):
+    """Swarm nodes not ready in time; `late` names them (empty when the manager itself did not answer)."""
+
+    def __init__(self, message: str, late: list[str]):
+        super().__init__(message)
+        self.late = late
+
+
 def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_READY_SECONDS) -> None:
     """Until the swarm's manager lists that many nodes, every one Ready."""
 
@@ -171,7 +179,8 @@ def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_RE
         said = ", ".join(late) if late else f"{len(seen)} of {nodes} nodes listed"
         if not seen:
             said = f"the manager {manager.name} does not answer"
-        raise NetproofError(f"swarm nodes not ready after {timeout:.0f} s: {said}")
+        late_names = [name for name, state, _ in seen if state != "ready"]
+        raise SwarmNotReady(f"swarm nodes not ready after {timeout:.0f} s: {said}", late_names)
 
 
 def own_swarm_view(host: LabHost) -> str:

@@ -186,7 +186,8 @@ def upgrade_hosts(
                 return False
             lab.record_engine(host.name, new, target.package_version)
         if lab.topology.control_plane == "swarm":  # as an operator would, before restarting the next node
-            rejoin_swarm(lab, control, host, (old, new, target), result, progress, since=began_wall)
+            if not rejoin_swarm(lab, control, host, (old, new, target), result, progress, since=began_wall):
+                return False
         result.restarts.append(Restart(host.name, new, began, time.monotonic()))
         if (rolling or step == len(hosts)) and lab.topology.control_plane != "none":
             result.findings.append(overlay_recovery(lab, host.name, new, progress))
@@ -204,17 +205,18 @@ def upgrade_hosts(
 
 def rejoin_swarm(
     lab: Lab, control, host, change: tuple[str, str, engines.Engine], result: Upgrade, progress: Progress, since: float
-) -> None:
+) -> bool:
     """Until every swarm node is ready again after the host's restart. If the host is not, that is a finding
     (its own view of the swarm, its and the manager's dockerd log kept), and its engine is restarted once more,
     as an operator would, so that the rest of the path runs on a whole swarm: whether that brought it back is
-    said too. Seen once in CI, 26.1 -> 28.5: a worker down for minutes, back after its next restart."""
+    said too. Seen once in CI, 26.1 -> 28.5: a worker down for minutes, back after its next restart. False if
+    the engine would not start again."""
     old, new, target = change  # from, to, the engine moved to
     patience = controlplane.SWARM_READY_SECONDS * lab.patience
     with progress.step("waiting for every swarm node to be ready again"):
         try:
             controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts), patience)
-            return
+            return True
         except controlplane.SwarmNotReady as e:
             late, said = e.late, f"after its restart on {new}: {e}; {controlplane.own_swarm_view(host)}"
     logs = [host] if host is lab.manager else [host, lab.manager]
@@ -222,17 +224,18 @@ def rejoin_swarm(
     finding = Finding(host.name, said)
     result.findings.append(finding)
     if host.name not in late:  # another node is late: not this restart's to mend
-        return
+        return True
     with progress.step(f"restarting dockerd on {host.name} once more, as an operator would"):
         control.stop_engine(host.name)
         if not start_engine(lab, control, host.name, target, old, result):
-            return
+            return False
     with progress.step("waiting for every swarm node to be ready again"):
         try:
             controlplane.wait_for_swarm_nodes(lab.manager, len(lab.docker_hosts), patience)
             finding.text += f"; {AFTER_SECOND_RESTART}"
         except NetproofError as e:
             finding.text += f"; not after a second restart either: {e}"
+    return True
 
 
 def engine_log_kept(lab: Lab, host, since: float, folder: Path, engine: str) -> str:

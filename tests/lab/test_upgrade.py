@@ -85,7 +85,7 @@ def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_o
     try:
         assert start_engine(lab, control, "docker3", target, engine, result)
         mend = Mending(lambda: lab.router.run(["iptables", "-D", *rule], check=True))
-        rejoin_swarm(lab, control, docker3, (engine, engine, target), result, mend, since)
+        assert rejoin_swarm(lab, control, docker3, (engine, engine, target), result, mend, since)
     finally:
         lab.router.run(["iptables", "-D", *rule])  # when the test failed before the repair
     [finding] = [f for f in result.findings if f.bad]

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from netproof import checkrun
-from netproof.diagnosis import doctor
+from netproof import doctor
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 from netproof.report import results
+from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[1]
 NAME = "bench-doctor"

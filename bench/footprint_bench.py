@@ -25,7 +25,7 @@ from pathlib import Path
 
 from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 
 ROOT = Path(__file__).parents[1]
 TARGET = 5.0

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from netproof import leftovers
+from netproof.lab import leftovers
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 
 SEED = Path(__file__).parents[1] / "labs" / "seed.yml"
 TARGET_UP, TARGET_DOWN = 10.0, 3.0

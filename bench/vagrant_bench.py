@@ -17,10 +17,11 @@ from pathlib import Path
 
 from lab_bench import memory_of
 
-from netproof import box, checkrun
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
+from netproof.lab.providers.vagrant import box
 from netproof.progress import QUIET
+from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[1]
 LAB = "bench-vagrant"

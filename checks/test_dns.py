@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 
 from netproof.catalogue import check
-from netproof.model.topology import LAB_ZONE
-from netproof.proof import kernel, probes
-from netproof.proof.evidence import LabBroken
-
-EMBEDDED_DNS = "127.0.0.11"
+from netproof.facts import budgets
+from netproof.facts.docker import EMBEDDED_DNS
+from netproof.kit import kernel, probes
+from netproof.kit.evidence import LabBroken
+from netproof.lab.model.topology import LAB_ZONE
 
 
 def lookup(container, name: str):
@@ -51,7 +51,7 @@ def test_embedded_dns(pair, workspace, proof):
         observed=resolv.stdout.strip(),
         where=where,
     )
-    settle = probes.SETTLE_SECONDS * workspace.patience
+    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
     require_resolves(proof, a, b.name, b.ip, where, settle)
 
     aliased = workspace.overlay(role="al")
@@ -143,6 +143,7 @@ def test_external_names(docker_host, workspace, proof, outside):
 
 @check(
     "DNS-003",
+    needs=("swarm",),
     scope="lab",
     tags=("overlay", "dns", "swarm"),
     promise="a swarm service resolves from containers on its network on every host: with --endpoint-mode dnsrr "
@@ -151,8 +152,6 @@ def test_external_names(docker_host, workspace, proof, outside):
 )
 def test_service_dns(lab, workspace, proof, variant):
     endpoint_mode = variant
-    if lab.topology.control_plane != "swarm":
-        pytest.skip("swarm services need the swarm control plane (this lab uses the key-value store)")
     if endpoint_mode == "vip":  # a VIP is an IPVS service in each container's namespace
         missing = [why for why in (kernel.lacking(h, "ipvs") for h in lab.docker_hosts) if why]
         if missing:
@@ -168,7 +167,7 @@ def test_service_dns(lab, workspace, proof, variant):
         service.name: [own] if endpoint_mode == "vip" else service.task_addresses,
         f"tasks.{service.name}": service.task_addresses,
     }
-    settle = probes.SETTLE_SECONDS * workspace.patience
+    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
     for host in lab.docker_hosts:
         asker = workspace.container(host, net, role="ask")
         for name, addresses in expected.items():

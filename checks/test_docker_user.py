@@ -17,23 +17,23 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pytest
-
 from netproof.catalogue import check
-from netproof.proof import firewall, probes
-from netproof.proof.evidence import LabBroken
-
-CHAIN = "DOCKER-USER"
+from netproof.facts import defects
+from netproof.facts.docker import DOCKER_USER
+from netproof.kit import probes
+from netproof.kit.evidence import LabBroken
 
 
 @contextmanager
 def user_rule(proof, docker_host, how: str, rule: list[str]):
     """A rule in DOCKER-USER (-I: at its head, -A: at its end), deleted however the check ends."""
-    added = proof.command(f"iptables {how} {CHAIN} {' '.join(rule)}", docker_host.run(["iptables", how, CHAIN, *rule]))
+    added = proof.command(
+        f"iptables {how} {DOCKER_USER} {' '.join(rule)}", docker_host.run(["iptables", how, DOCKER_USER, *rule])
+    )
     try:
         yield added.ok
     finally:
-        docker_host.run(["iptables", "-D", CHAIN, *rule])
+        docker_host.run(["iptables", "-D", DOCKER_USER, *rule])
 
 
 def host_clock(docker_host) -> str:
@@ -75,17 +75,13 @@ def published_and_answering(docker_host, workspace, proof, outside) -> tuple:
 
 @check(
     "FW-USER-001",
+    needs=("iptables",),
     scope="host",
     tags=("bridge", "firewall"),
     promise="a DROP the user inserts in DOCKER-USER stops traffic to a published port, survives Docker creating "
     "networks, and removing it restores the service",
 )
 def test_docker_user(docker_host, workspace, proof, outside):
-    if firewall.backend(docker_host) == "nftables":  # Docker 29's nftables backend makes no iptables chains
-        pytest.skip(
-            f"{docker_host.name}'s engine uses the nftables firewall backend, which has no DOCKER-USER chain: users "
-            "filter in a table of their own (Docker's docs: Docker with nftables, migrating from iptables)"
-        )
     # From here on, other networks Docker creates on the host can disturb FORWARD (moby/moby#43585).
     since = host_clock(docker_host)
     net, port, where = published_and_answering(docker_host, workspace, proof, outside)
@@ -97,8 +93,8 @@ def test_docker_user(docker_host, workspace, proof, outside):
         forward = docker_host.infra.iptables.rules("filter", "FORWARD")
         proof.data("FORWARD during the first probes", forward, where=docker_host.name)
         created = workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
-        chain = docker_host.infra.iptables.rules("filter", CHAIN)
-        proof.data(f"{CHAIN} after another network was created", chain, where=docker_host.name)
+        chain = docker_host.infra.iptables.rules("filter", DOCKER_USER)
+        proof.data(f"{DOCKER_USER} after another network was created", chain, where=docker_host.name)
         stopped += fetches(outside, docker_host, port)
         through = [str(f) for f in stopped if f.through]
         proof.text("probes with the DROP inserted", "\n".join(str(f) for f in stopped))
@@ -110,13 +106,15 @@ def test_docker_user(docker_host, workspace, proof, outside):
             )
             for when, rules in (("during the first probes", forward), ("after the later probes", later)):
                 first_rule = rules[1] if len(rules) > 1 else "(none)"  # rules[0] is the policy
-                if first_rule != f"-A FORWARD -j {CHAIN}":
-                    through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {CHAIN}")
+                if first_rule != f"-A FORWARD -j {DOCKER_USER}":
+                    proof.symptom(defects.USER_JUMP_MISSING)
+                    through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {DOCKER_USER}")
         if through:  # were other checks creating networks on this host meanwhile (moby/moby#43585)?
             mine = {net.name, created.name}
             others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n not in mine]
             proof.text("networks created on the host meanwhile", "\n".join(others) or "none", where=docker_host.name)
             if others:
+                proof.symptom(defects.BYPASSED_WHILE_CREATING)
                 through.append(f"while Docker created {len(others)} other network(s) on {docker_host.name}")
         proof.require(
             not through,
@@ -127,7 +125,7 @@ def test_docker_user(docker_host, workspace, proof, outside):
         first = chain[1] if len(chain) > 1 else ""
         proof.require(
             "DROP" in first and outside.address in first,
-            expected=f"the user's DROP still first in {CHAIN}",
+            expected=f"the user's DROP still first in {DOCKER_USER}",
             observed="\n".join(chain),
             where=docker_host.name,
         )
@@ -137,9 +135,9 @@ def test_docker_user(docker_host, workspace, proof, outside):
 
     with user_rule(proof, docker_host, "-A", rule):
         appended = fetches(outside, docker_host, port)
-        chain = docker_host.infra.iptables.rules("filter", CHAIN)
-    proof.data(f"{CHAIN} with the DROP appended", chain, where=docker_host.name)
-    proof.mechanism(f"{CHAIN} chain as Docker leaves it", [r for r in chain if outside.address not in r])
+        chain = docker_host.infra.iptables.rules("filter", DOCKER_USER)
+    proof.data(f"{DOCKER_USER} with the DROP appended", chain, where=docker_host.name)
+    proof.mechanism(f"{DOCKER_USER} chain as Docker leaves it", [r for r in chain if outside.address not in r])
     proof.mechanism("an appended DROP is honoured", not any(f.through for f in appended))
 
 

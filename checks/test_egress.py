@@ -9,11 +9,10 @@ network's subnet, recorded with the check's own names taken out.
 from __future__ import annotations
 
 from netproof.catalogue import check
-from netproof.model.topology import OUTSIDE_HTTP_PORT
-from netproof.proof import firewall, probes, wire
-from netproof.proof.namespaces import NetNamespace
-
-GATEWAY_BRIDGE = "docker_gwbridge"
+from netproof.facts.docker import GATEWAY_BRIDGE
+from netproof.kit import firewall, probes, wire
+from netproof.kit.namespaces import NetNamespace
+from netproof.lab.model.topology import OUTSIDE_HTTP_PORT
 
 
 def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str) -> None:

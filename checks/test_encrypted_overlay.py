@@ -16,11 +16,9 @@ from __future__ import annotations
 import re
 import secrets
 
-import pytest
-
 from netproof.catalogue import check
-from netproof.proof import kernel, probes, wire
-from netproof.proof.namespaces import underlay_interface
+from netproof.kit import probes, wire
+from netproof.kit.namespaces import underlay_interface
 
 
 def esp_states(host, src: str, dst: str) -> list[str]:
@@ -32,6 +30,7 @@ def esp_states(host, src: str, dst: str) -> list[str]:
 
 @check(
     "ENC-001",
+    needs=("swarm", "kernel:esp"),
     scope="pair",
     tags=("overlay", "wire", "swarm", "encrypted"),
     promise="an overlay created with --opt encrypted carries its containers' traffic between hosts only as IPsec "
@@ -40,13 +39,6 @@ def esp_states(host, src: str, dst: str) -> list[str]:
     reference="Docker's docs: encrypt traffic on an overlay network (docker network create --opt encrypted)",
 )
 def test_encrypted_overlay(pair, workspace, proof, evidence_dir, lab):
-    if lab.topology.control_plane != "swarm":
-        pytest.skip(
-            "encrypted overlays are a swarm feature (the swarm hands out their keys); this lab uses the kv store"
-        )
-    missing = [why for why in (kernel.lacking(h, "esp") for h in (pair.src, pair.dst)) if why]
-    if missing:
-        pytest.skip(f"{missing[0]}; encrypted overlays run on VMs (lab providers vagrant, ssh)")
     encrypted = workspace.overlay(role="enc", options={"encrypted": ""})
     plain = workspace.overlay(role="pln")
     paths = {}

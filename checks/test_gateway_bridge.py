@@ -2,10 +2,9 @@
 unless the overlay is --internal, in which case it has no way out at all."""
 
 from netproof.catalogue import check
-from netproof.proof import namespaces as ns
-from netproof.proof.namespaces import NetNamespace
-
-GATEWAY_BRIDGE = "docker_gwbridge"
+from netproof.facts.docker import GATEWAY_BRIDGE
+from netproof.kit import namespaces as ns
+from netproof.kit.namespaces import NetNamespace
 
 
 def default_route(routes):

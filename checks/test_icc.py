@@ -8,12 +8,10 @@ rules that name the bridge are the mechanism.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from netproof.catalogue import check
-from netproof.proof import firewall, probes, wire
-
-NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
+from netproof.facts.docker import ICC_OPTION
+from netproof.kit import firewall, probes, wire
+from netproof.kit.window import Window
 
 
 @check(
@@ -24,35 +22,23 @@ NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
     "while their published ports still answer from outside",
 )
 def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
-    net = workspace.bridge(docker_host, options=NO_ICC, role="noicc")
+    net = workspace.bridge(docker_host, options={ICC_OPTION: "false"}, role="noicc")
     a = workspace.server(docker_host, net, role="a")
     b = workspace.server(docker_host, net, role="b", ports={f"{probes.HTTP_PORT}/tcp": None})
     where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"
 
-    window = probes.Window(f"{a} and {b}")
+    window = Window(f"{a} and {b}")
     # IP only: the ARP that asks for the other container's address is not a breach.
-    captures = [
-        wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / f"{b.name}-from-{a.name}.pcap"),
-        wire.Capture(a.netns, "eth0", f"ip src host {b.ip}", evidence_dir / f"{a.name}-from-{b.name}.pcap"),
-    ]
-    attempts = [
+    window.watch(wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / f"{b.name}.pcap"), f"at {b}")
+    window.watch(wire.Capture(a.netns, "eth0", f"ip src host {b.ip}", evidence_dir / f"{a.name}.pcap"), f"at {a}")
+    window.at_once(
         lambda w: w.ping(a.exec, b.ip),
         lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT),
         lambda w: w.ping(b.exec, a.ip),
         lambda w: w.http(b.exec, a.ip, probes.HTTP_PORT),
-    ]
-    with captures[0], captures[1], ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        for done in [pool.submit(attempt, window) for attempt in attempts]:
-            done.result()
-    for seen in captures:
-        proof.pcap(seen.describe(), seen.dest, where=docker_host.name)
-        window.packets_seen(f"at {seen.netns.label}", wire.count_packets(seen.dest))
-    proof.text("probes", "\n".join(window.attempts))
-    proof.require(
-        window.held,
-        expected="every probe between the two containers stopped, both ways",
-        observed="got through: " + "; ".join(window.breaches),
-        where=where,
+    )
+    window.require_nothing_through(
+        proof, expected="every probe between the two containers stopped, both ways", where=where
     )
 
     bridge = net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"

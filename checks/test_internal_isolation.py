@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import pytest
-
 from netproof.catalogue import check
-from netproof.model.topology import OUTSIDE_HTTP_PORT
-from netproof.proof import firewall, probes, wire
-from netproof.proof.evidence import LabBroken
-from netproof.proof.namespaces import NetNamespace
-from netproof.proof.routes import random_subnet, random_subnet_v6, route_on_router
+from netproof.kit import firewall, probes, wire
+from netproof.kit.evidence import LabBroken
+from netproof.kit.namespaces import NetNamespace
+from netproof.kit.routes import random_subnet, random_subnet_v6, route_on_router
+from netproof.kit.window import Window
+from netproof.lab.model.topology import OUTSIDE_HTTP_PORT
 
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):
@@ -64,52 +62,37 @@ def require_isolated(proof, lab, container, via: str, outside, evidence_dir, whe
     (`via`, its address in the ends' family). IPv4 unless told other ends."""
     ends = ends or Ends.ipv4(container, outside)
     over = " IPv6" if ":" in ends.gateway else ""
-    window = probes.Window(f"{container} and {outside.name} ({ends.outside})" + (", over IPv6" if over else ""))
-    with route_on_router(lab, ends.subnet, via, proof):
-        _probe_both_ways(proof, window, container, outside, evidence_dir, ends)
-    proof.text("probes", "\n".join(window.attempts))
-    proof.require(
-        window.held,
-        expected=f"every{over} probe between {container} and {outside.name} stopped, both ways",
-        observed="got through: " + "; ".join(window.breaches),
-        where=where,
-    )
-
-
-def _probe_both_ways(proof, window, container, outside, evidence_dir, ends: Ends):
-    """Every way between the container and the outside host, all at once, each direction with a capture at its
-    far end; fills the window."""
-    ip = ["ip", "-6"] if ":" in ends.gateway else ["ip"]
+    window = Window(f"{container} and {outside.name} ({ends.outside})" + (", over IPv6" if over else ""))
+    ip = ["ip", "-6"] if over else ["ip"]
     proof.command(
         f"{container.name} tries to route out via {ends.gateway}",
         container.exec([*ip, "route", "replace", "default", "via", ends.gateway]),
     )
     outside_ns = NetNamespace.of_host(outside)
-    at_outside = wire.Capture(
-        outside_ns,
-        outside_ns.interface_with_address(outside.address) or "any",
-        f"src net {ends.subnet}",
-        evidence_dir / f"outside-from-{container.name}.pcap",
+    at_outside = outside_ns.interface_with_address(outside.address) or "any"
+    window.watch(
+        wire.Capture(
+            outside_ns, at_outside, f"src net {ends.subnet}", evidence_dir / f"outside-from-{container.name}.pcap"
+        ),
+        f"at {outside.name}, from {ends.subnet}",
     )
-    at_container = wire.Capture(
-        container.netns, "eth0", f"src host {ends.outside}", evidence_dir / f"{container.name}-from-outside.pcap"
+    window.watch(
+        wire.Capture(
+            container.netns, "eth0", f"src host {ends.outside}", evidence_dir / f"{container.name}-from-outside.pcap"
+        ),
+        f"at {container.name}, from {ends.outside}",
     )
     from_outside = probes.on_host(outside)
-    attempts = [
-        lambda w: w.ping(container.exec, ends.outside),
-        lambda w: w.http(container.exec, ends.outside, OUTSIDE_HTTP_PORT),
-        lambda w: w.ping(from_outside, ends.container),
-        lambda w: w.http(from_outside, ends.container, probes.HTTP_PORT),
-    ]
-    with at_outside, at_container, ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        for done in [pool.submit(attempt, window) for attempt in attempts]:
-            done.result()
-    for seen, what in (
-        (at_outside, f"at {outside.name}, from {ends.subnet}"),
-        (at_container, f"at {container.name}, from {ends.outside}"),
-    ):
-        proof.pcap(seen.describe(), seen.dest, where=seen.host.name)
-        window.packets_seen(what, wire.count_packets(seen.dest))
+    with route_on_router(lab, ends.subnet, via, proof):
+        window.at_once(
+            lambda w: w.ping(container.exec, ends.outside),
+            lambda w: w.http(container.exec, ends.outside, OUTSIDE_HTTP_PORT),
+            lambda w: w.ping(from_outside, ends.container),
+            lambda w: w.http(from_outside, ends.container, probes.HTTP_PORT),
+        )
+    window.require_nothing_through(
+        proof, expected=f"every{over} probe between {container} and {outside.name} stopped, both ways", where=where
+    )
 
 
 def require_within(proof, a, b, where):
@@ -176,8 +159,6 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
 def require_ipv6_underlay(docker_host, outside) -> None:
     """The docker host reaches the outside host over IPv6 by itself: without that, no probe of this check means
     anything, and the lab (not Docker) is what is broken."""
-    if outside.address6 is None or docker_host.address6 is None:
-        pytest.skip("the lab's underlay is IPv4 only: give its subnets a cidr6, as labs/seed.yml does")
     underlay = probes.ping(probes.on_host(docker_host), outside.address6, count=1)
     if not underlay.ok:
         raise LabBroken(f"{docker_host.name} does not reach {outside.name} over IPv6 ({outside.address6}): {underlay}")
@@ -185,6 +166,7 @@ def require_ipv6_underlay(docker_host, outside) -> None:
 
 @check(
     "IPV6-003",
+    needs=("ipv6-underlay",),
     scope="host",
     tags=("bridge", "ipv6", "isolation", "firewall"),
     promise="containers on an --internal --ipv6 bridge reach each other over IPv6 and nothing else: not the "

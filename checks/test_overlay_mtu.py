@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 
 from netproof.catalogue import check
-from netproof.diagnosis.doctor import VXLAN_OVERHEAD, path_mtu
-from netproof.proof import namespaces as ns
-from netproof.proof import probes, wire
+from netproof.facts.docker import DEFAULT_MTU, ICMP_OVERHEAD, MTU_OPTION, VXLAN_OVERHEAD, VXLAN_PORT
+from netproof.kit import namespaces as ns
+from netproof.kit import probes, wire
+from netproof.kit.paths import path_mtu
 
-ICMP_OVERHEAD = 28
-MTU_OPTION = "com.docker.network.driver.mtu"
 FRAGMENTS = "ip[6:2] & 0x3fff != 0"  # more-fragments set, or an offset: a piece of a larger packet
 
 
@@ -45,7 +44,7 @@ def received(result) -> bool:
     "packets are refused at the sender",
 )
 def test_overlay_mtu(pair, workspace, proof, evidence_dir):
-    for underlay, options in ((1500, None), (1400, {MTU_OPTION: "1400"})):
+    for underlay, options in ((DEFAULT_MTU, None), (1400, {MTU_OPTION: "1400"})):
         mtu = underlay - VXLAN_OVERHEAD
         net = workspace.overlay(options=options, role=f"m{mtu}")
         a = workspace.container(pair.src, net, role="a")
@@ -68,7 +67,7 @@ def test_overlay_mtu(pair, workspace, proof, evidence_dir):
         on_wire = wire.Capture(
             ns.NetNamespace.of_host(pair.dst),
             ns.NetNamespace.of_host(pair.dst).interface_with_address(pair.dst.address) or "any",
-            f"src host {pair.src.address} and (udp port {wire.VXLAN_PORT} or ({FRAGMENTS}))",
+            f"src host {pair.src.address} and (udp port {VXLAN_PORT} or ({FRAGMENTS}))",
             evidence_dir / f"underlay-{net.name}.pcap",
         )
         with on_wire:

@@ -3,11 +3,10 @@ the veth pairs to containers, and the forwarding entries that point at remote ho
 
 from netproof import wait
 from netproof.catalogue import check
-from netproof.proof import namespaces as ns
-from netproof.proof.namespaces import NetNamespace
-
-OVERLAY_MTU = 1450  # 1500 less the VXLAN encapsulation
-FDB_SETTLE_SECONDS = 5
+from netproof.facts import budgets
+from netproof.facts.docker import GATEWAY_BRIDGE, OVERLAY_MTU
+from netproof.kit import namespaces as ns
+from netproof.kit.namespaces import NetNamespace
 
 
 def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 1.0):
@@ -71,7 +70,7 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         return fdb, result, next((e for e in fdb if e.get("mac") == there.mac), None)
 
     (fdb, result, entry), _ = wait.poll(
-        remote_entry, holds=lambda seen: seen[2] is not None, timeout=FDB_SETTLE_SECONDS * patience, interval=0.2
+        remote_entry, holds=lambda seen: seen[2] is not None, timeout=budgets.FDB_SETTLE * patience, interval=0.2
     )
     proof.command(f"forwarding database of {vxlan['ifname']}", result)
     proof.require(
@@ -90,7 +89,7 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         eth1 = ns.by_name(inside, "eth1")
         proof.require(
             eth1 is not None and "link_index" in eth1,
-            expected=f"{here.name} has eth1 (docker_gwbridge)",
+            expected=f"{here.name} has eth1 ({GATEWAY_BRIDGE})",
             observed=ns.summary(inside),
             where=f"{host.name}, container {here.name}",
         )
@@ -100,9 +99,9 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         proof.require(
             gw_peer is not None
             and ns.kind(gw_peer) == "veth"
-            and gw_peer.get("master") == "docker_gwbridge"
+            and gw_peer.get("master") == GATEWAY_BRIDGE
             and gw_peer.get("link_index") == eth1["ifindex"],
-            expected=f"eth1@if{eth1['link_index']} pairs with a veth on docker_gwbridge in {host.name}'s namespace",
+            expected=f"eth1@if{eth1['link_index']} pairs with a veth on {GATEWAY_BRIDGE} in {host.name}'s namespace",
             observed=ns.summary([gw_peer]) if gw_peer else f"no interface of index {eth1['link_index']}",
             where=f"{host.name}, host namespace",
         )

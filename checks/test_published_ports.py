@@ -21,9 +21,10 @@ import secrets
 import pytest
 
 from netproof.catalogue import check
-from netproof.proof import firewall, probes, wire
-from netproof.proof.namespaces import underlay_interface
-from netproof.proof.routes import random_subnet, route_on_router
+from netproof.kit import firewall, probes, wire
+from netproof.kit.namespaces import underlay_interface
+from netproof.kit.routes import random_subnet, route_on_router
+from netproof.kit.window import Window
 
 SINCE_28 = "28.0"
 
@@ -147,23 +148,20 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
     shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
     port = shown.host_port(probes.HTTP_PORT)
     where = f"{outside.name}, routed to {net.subnet} via {docker_host.name}"
-    window = probes.Window(f"{outside.name} to containers' own addresses on {net.subnet}")
+    window = Window(f"{outside.name} to containers' own addresses on {net.subnet}")
     with route_on_router(lab, net.subnet, docker_host.address, proof) as routed:
         proof.require(routed, expected="the router takes the route", observed="it did not", where="router")
         for target in (hidden, shown):
             window.http(probes.on_host(outside), target.ip, probes.HTTP_PORT, tries=2)
         require_answers(proof, outside, docker_host.address, port, where)
-    proof.text("probes", "\n".join(window.attempts))
     rules = firewall.rules(docker_host, "raw") + firewall.rules(docker_host, "filter")
     unguarded = [c.ip for c in (hidden, shown) if not any(_drops_to(r, c.ip) for r in rules)]
-    proof.require(
-        window.held,
+    window.require_nothing_through(
+        proof,
         expected=f"no connection to {hidden.ip}:{probes.HTTP_PORT} (unpublished) or {shown.ip}:{probes.HTTP_PORT} "
         f"(published as {docker_host.address}:{port})",
-        observed="got through: "
-        + "; ".join(window.breaches)
-        + (f" (no raw PREROUTING DROP for {', '.join(unguarded)} from outside its bridge)" if unguarded else ""),
         where=where,
+        mechanism=f" (no raw PREROUTING DROP for {', '.join(unguarded)} from outside its bridge)" if unguarded else "",
     )
     proof.data(f"raw and filter tables of {docker_host.name}", rules, where=docker_host.name)
     named = {hidden.ip: "<unpublished>", shown.ip: "<published>"}

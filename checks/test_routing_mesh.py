@@ -18,7 +18,8 @@ import pytest
 
 from netproof import wait
 from netproof.catalogue import check
-from netproof.proof import kernel, probes
+from netproof.facts import budgets
+from netproof.kit import probes
 
 
 def mesh_rules(host, port: int) -> list[str]:
@@ -29,6 +30,7 @@ def mesh_rules(host, port: int) -> list[str]:
 
 @check(
     "MESH-001",
+    needs=("swarm", "kernel:ipvs"),
     scope="lab",
     tags=("overlay", "swarm", "published"),
     promise="a swarm service's port published through the routing mesh answers on every node's underlay address, "
@@ -36,12 +38,7 @@ def mesh_rules(host, port: int) -> list[str]:
     reference="Docker's docs: use swarm mode routing mesh (docker service create --publish)",
 )
 def test_routing_mesh(lab, workspace, proof):
-    if lab.topology.control_plane != "swarm":
-        pytest.skip("the routing mesh is a swarm feature; this lab uses the key-value store")
     hosts = lab.docker_hosts
-    missing = [why for why in (kernel.lacking(h, "ipvs") for h in hosts) if why]
-    if missing:
-        pytest.skip(f"{missing[0]}; the routing mesh runs on VMs (lab providers vagrant, ssh)")
     if len(hosts) < 2:
         pytest.skip("the routing mesh needs a node with no task: this lab has one docker host")
     net = workspace.overlay(role="mesh")
@@ -60,7 +57,7 @@ def test_routing_mesh(lab, workspace, proof):
         where=f"{lab.manager.name}: docker service inspect {service.name}",
     )
     outside = lab.topology.role("outside")
-    settle = probes.SETTLE_SECONDS * workspace.patience
+    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
     silent = []
     for target in hosts:
         client = lab.host(outside.name) if outside else next(h for h in hosts if h is not target)

@@ -25,11 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof.errors import NetproofError
+from netproof.facts.versions import version_key
 
 # The fixture each scope's checks take: one docker host, a pair of them, or the whole lab.
 SCOPES = {"host": "docker_host", "pair": "pair", "lab": "lab"}
 ID_FORM = re.compile(r"^[A-Z][A-Z0-9]{1,7}(-[A-Z][A-Z0-9]{1,9})?-\d{3}$")  # OVL-PING-001, DNS-001
 ID_EXAMPLE = "AREA-WORD-NNN, e.g. OVL-PING-001 or DNS-001"
+# What a check may need of its lab beyond Docker: the runner judges each before the check runs, and a case whose
+# lab lacks one is skipped saying which and why (runner/needs.py).
+NEEDS = {
+    "swarm": "the swarm control plane",
+    "iptables": "Docker's iptables firewall backend (not nftables)",
+    "ipv6-underlay": "an underlay with IPv6 (the subnets' cidr6)",
+    "kernel:ipvs": "IPVS in the docker hosts' kernels",
+    "kernel:esp": "IPsec ESP with AES-GCM in the docker hosts' kernels",
+}
 
 
 class CatalogueError(NetproofError):
@@ -47,6 +57,7 @@ class Check:
     reference: str | None = None  # the release note or moby PR that says so
     where: str = ""  # file:line of the declaration
     variants: tuple[str, ...] = ()  # forms of the promise, each its own case per scope (the `variant` fixture)
+    needs: tuple[str, ...] = ()  # what of the lab it needs beyond Docker (NEEDS)
 
     @property
     def variant_count(self) -> int:
@@ -80,6 +91,7 @@ class Check:
             "engines": self.engines,
             "where": self.where,
             "variants": list(self.variants),
+            "needs": list(self.needs),
         }
 
 
@@ -111,13 +123,16 @@ def check(
     until: str | None = None,
     reference: str | None = None,
     variants: Iterable[str] = (),
+    needs: Iterable[str] = (),
 ) -> Callable:
     """Declare a conformance check (see the module's docstring)."""
 
     def declare(fn: Callable) -> Callable:
         source = Path(inspect.getsourcefile(fn) or "?")
         where = f"{_relative(source)}:{fn.__code__.co_firstlineno}"
-        fn.netproof_check = Check(id, promise, scope, tuple(tags), since, until, reference, where, tuple(variants))
+        fn.netproof_check = Check(
+            id, promise, scope, tuple(tags), since, until, reference, where, tuple(variants), tuple(needs)
+        )
         fn.__test__ = True
         module = sys.modules.get(fn.__module__)
         if module is not None:
@@ -141,6 +156,9 @@ def validate(checks: Iterable[Check]) -> list[Check]:
             raise CatalogueError(f"check ID {c.id} is declared twice: {seen[c.id].where} and {c.where}")
         if c.scope not in SCOPES:
             raise CatalogueError(f"{c.where}: {c.id}: scope {c.scope!r} is not one of {', '.join(SCOPES)}")
+        unknown = [n for n in c.needs if n not in NEEDS]
+        if unknown:
+            raise CatalogueError(f"{c.where}: {c.id}: needs {unknown[0]!r}, not one of {', '.join(NEEDS)}")
         if len(set(c.variants)) != len(c.variants):
             raise CatalogueError(f"{c.where}: {c.id}: variants {list(c.variants)} name one twice")
         if not c.promise.strip():
@@ -183,15 +201,6 @@ def markdown(checks: Iterable[Check]) -> str:
         scope = f"{c.scope} × {', '.join(c.variants)}" if c.variants else c.scope
         lines.append(f"| {c.id} | {scope} | {engines} | {c.promise} |")
     return "\n".join(lines)
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    """'20.10.24+dfsg1-1+deb12u1' -> (20, 10, 24); '26.0' -> (26, 0, 0)."""
-    numbers = re.match(r"^v?(\d+(?:\.\d+)*)", version.strip())
-    if not numbers:
-        raise CatalogueError(f"{version!r} is not a Docker version")
-    parts = [int(p) for p in numbers.group(1).split(".")][:3]
-    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def _place(c: Check) -> tuple[str, int]:

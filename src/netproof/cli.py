@@ -10,13 +10,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netproof import __version__, checkrun, engines, system
+from netproof import __version__, system
 from netproof.errors import NetproofError
+from netproof.facts import versions
+from netproof.lab import engines
 from netproof.lab.lab import Lab
-from netproof.model import topology as topo
-from netproof.model.names import LabNames
+from netproof.lab.model import topology as topo
+from netproof.lab.model.names import LabNames
+from netproof.lab.providers import PROVIDERS, make_provider, require_engine_control
 from netproof.progress import QUIET, Progress
-from netproof.providers import PROVIDERS, make_provider, require_engine_control
+from netproof.runner import checkrun
 
 DEFAULT_TOPOLOGY = "labs/seed.yml"
 
@@ -120,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = eng.add_parser("list", help="known engines, where each came from, which containerd and runc it runs with")
     p.set_defaults(func=cmd_engines_list)
     p = eng.add_parser("fetch", help="download engines into the cache (Debian's docker.io, Docker's static tarball)")
-    p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(engines.RELEASES)}")
+    p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(versions.RELEASES)}")
     p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
     p.set_defaults(func=cmd_engines_fetch)
     p = eng.add_parser("import", help="cache a static build carried in: docker-<version>.tgz, or a folder of it")
@@ -227,7 +230,7 @@ def print_status(lab: Lab) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     system.require_root()
-    from netproof.diagnosis import doctor
+    from netproof import doctor
 
     lab = Lab.attach(args.name)
     diagnosis = doctor.examine(lab, progress=QUIET if args.json else Progress())
@@ -252,7 +255,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     system.require_root()
-    from netproof import leftovers
+    from netproof.lab import leftovers
 
     found = leftovers.find(args.name)
     which = f"lab {args.name}" if args.name else "netproof lab"
@@ -271,7 +274,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_box_build(args: argparse.Namespace) -> int:
-    from netproof import box
+    from netproof.lab.providers.vagrant import box
 
     path = box.build(Progress())
     print(f"box {box.BOX_NAME}: {path} ({path.stat().st_size // 2**20} MiB), added to Vagrant in {box.VAGRANT_HOME}")
@@ -315,7 +318,7 @@ def one_screen_summary(results, folder: Path) -> str:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from netproof import upgrade
+    from netproof.runner import upgrade
 
     system.require_root()
     topology = topology_of(args)
@@ -328,7 +331,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     if topology.control_plane == "kv" and not engines.supports_kv_store(path[0]):
         raise NetproofError(
             f"engine {path[0]} has no key-value store control plane (Docker removed it in "
-            f"{engines.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
+            f"{versions.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
         )
     folder = (
         Path(args.reports).resolve() / f"upgrade-{'-to-'.join(path)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
@@ -383,7 +386,7 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
 
     checks = catalogue.load(Path(args.checks) if args.checks else checkrun.checks_dir())
     if args.engine:
-        catalogue.version_key(args.engine)  # refuses what is not a version
+        versions.version_key(args.engine)  # refuses what is not a version
     if args.json:
         rows = [
             {**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})}
@@ -393,9 +396,10 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
     elif args.markdown:
         print(catalogue.markdown(checks))
     else:
-        header = ("ID", "SCOPE", "TAGS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ()) + ("PROMISE",)
+        header = ("ID", "SCOPE", "TAGS", "NEEDS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ())
+        header += ("PROMISE",)
         rows = [header] + [
-            (c.id, c.scope, ",".join(c.tags), c.engines)
+            (c.id, c.scope, ",".join(c.tags), ",".join(c.needs) or "-", c.engines)
             + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ())
             + (c.promise,)
             for c in checks
@@ -418,7 +422,7 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
             continue
         cached = engines.cached_version(version)
         if not cached:
-            release = engines.RELEASES[version]
+            release = versions.RELEASES[version]
             how = f"netproof engines fetch {version}" + (
                 f" or netproof engines import docker-{release.static}.tgz" if release.static else ""
             )

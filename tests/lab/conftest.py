@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from netproof import catalogue, checkrun, wait
-from netproof.model.names import STATE_ROOT
+from netproof import catalogue, wait
+from netproof.lab.model.names import STATE_ROOT
 from netproof.report import results
+from netproof.runner import checkrun
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from netproof import leftovers
+from netproof.lab import leftovers
 from netproof.lab.lab import Lab
-from netproof.model.names import LabNames
-from netproof.model.topology import Topology
+from netproof.lab.model.names import LabNames
+from netproof.lab.model.topology import Topology
 
 # The labs this session used, and those it must not sweep: up (or left over) before it claimed them.
 _claimed: set[str] = set()

@@ -32,10 +32,10 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
 import os
 import time
 
-from netproof.proof import objects
-from netproof.proof.namespaces import NetNamespace
+from netproof.kit import workspace
+from netproof.kit.namespaces import NetNamespace
 
-_container = objects.Workspace.container
+_container = workspace.Workspace.container
 
 
 def _sabotaged_container(self, host, network, **options):
@@ -82,9 +82,9 @@ def _sabotaged_container(self, host, network, **options):
     return made
 
 
-objects.Workspace.container = _sabotaged_container
+workspace.Workspace.container = _sabotaged_container
 
-_bridge = objects.Workspace.bridge
+_bridge = workspace.Workspace.bridge
 
 
 def _sabotaged_bridge(self, host, **options):
@@ -96,9 +96,9 @@ def _sabotaged_bridge(self, host, **options):
     return made
 
 
-objects.Workspace.bridge = _sabotaged_bridge
+workspace.Workspace.bridge = _sabotaged_bridge
 
-_connect = objects.Workspace.connect
+_connect = workspace.Workspace.connect
 
 
 def _sabotaged_connect(self, host, network, container, **options):
@@ -111,9 +111,9 @@ def _sabotaged_connect(self, host, network, container, **options):
     return done
 
 
-objects.Workspace.connect = _sabotaged_connect
+workspace.Workspace.connect = _sabotaged_connect
 
-_service = objects.Workspace.service
+_service = workspace.Workspace.service
 
 
 def _sabotaged_service(self, network, **options):
@@ -133,4 +133,4 @@ def _sabotaged_service(self, network, **options):
     return made
 
 
-objects.Workspace.service = _sabotaged_service
+workspace.Workspace.service = _sabotaged_service

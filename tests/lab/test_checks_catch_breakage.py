@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from netproof import engines
+from netproof.lab import engines
 from netproof.lab.lab import Lab
-from netproof.model import topology
-from netproof.providers import require_engine_control
+from netproof.lab.model import topology
+from netproof.lab.providers import require_engine_control
 
 from ..browser import dom
 from .conftest import ROOT, ChecksRun, Machine, assert_nothing_left, claim, netproof, run_checks, take_down

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from netproof.kit import kernel
 from netproof.lab.lab import Lab
-from netproof.model import topology
-from netproof.proof import kernel
+from netproof.lab.model import topology
 
 from .conftest import CATALOGUE, CHECK_IDS, ROOT, assert_nothing_left, claim, expected_cases, run_checks
 

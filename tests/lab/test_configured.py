@@ -14,7 +14,7 @@ import pytest
 
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 
 from .conftest import ROOT, Machine, assert_nothing_left, claim, run_checks
 from .harness import take_down

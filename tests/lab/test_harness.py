@@ -13,7 +13,7 @@ from .conftest import assert_nothing_left, claim
 ROOT = Path(__file__).parents[2]
 
 FAILS_MID_LAB = """
-from netproof.model import topology
+from netproof.lab.model import topology
 from netproof.lab.image import TEST_IMAGE
 
 def test_fails_inside_a_lab(bring_up):
@@ -23,7 +23,7 @@ def test_fails_inside_a_lab(bring_up):
 """
 
 LEAKS_A_LAB = """
-from netproof.model import topology
+from netproof.lab.model import topology
 from netproof.lab.lab import Lab
 from tests.lab.harness import claim
 

@@ -17,7 +17,7 @@ import pytest
 
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 
 from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 

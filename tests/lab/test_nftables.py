@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 
 from netproof.footprint import compare
-from netproof.model import topology
+from netproof.lab.model import topology
 
 from .conftest import ROOT, assert_nothing_left, claim, run_checks
 

@@ -16,8 +16,8 @@ import yaml
 
 from netproof.errors import LabBroken, NetproofError
 from netproof.lab.lab import Lab
-from netproof.model import topology
-from netproof.providers.netns import NetnsProvider
+from netproof.lab.model import topology
+from netproof.lab.providers.netns import NetnsProvider
 
 from .conftest import CATALOGUE, ROOT, Machine, assert_nothing_left, claim, run_checks
 

@@ -8,13 +8,12 @@ import time
 
 import pytest
 
-from netproof import engines
-from netproof.lab import controlplane
-from netproof.model import topology
+from netproof.lab import controlplane, engines
+from netproof.lab.model import topology
+from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
-from netproof.providers import require_engine_control
 from netproof.report import results
-from netproof.upgrade import AFTER_SECOND_RESTART, Upgrade, rejoin_swarm, start_engine
+from netproof.runner.upgrade import AFTER_SECOND_RESTART, Upgrade, rejoin_swarm, start_engine
 
 from ..browser import dom
 from .conftest import ROOT, assert_nothing_left, run_upgrade

@@ -12,9 +12,9 @@ import pytest
 
 from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
 from netproof.report import results
-from netproof.upgrade import AFTER_SECOND_RESTART
+from netproof.runner.upgrade import AFTER_SECOND_RESTART
 
 from ..browser import dom
 from .conftest import assert_nothing_left, run_upgrade

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from netproof import box
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
-from netproof.model import topology
+from netproof.lab.model import topology
+from netproof.lab.providers.vagrant import box
 from netproof.progress import Progress
 from netproof.report import results
 

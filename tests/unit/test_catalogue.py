@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from netproof import catalogue, checkrun
+from netproof import catalogue
 from netproof.catalogue import CatalogueError, Check
+from netproof.errors import NetproofError
+from netproof.facts import versions
+from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[2]
 
@@ -154,8 +157,8 @@ def test_where_a_promise_holds(version, since_26, until_23):
 
 
 def test_a_version_that_is_not_one_is_refused():
-    with pytest.raises(CatalogueError, match="'latest' is not a Docker version"):
-        catalogue.version_key("latest")
+    with pytest.raises(NetproofError, match="'latest' is not a Docker version"):
+        versions.version_key("latest")
 
 
 def test_a_bad_catalogue_stops_a_run_in_one_line_before_any_lab(tmp_path):
@@ -179,7 +182,7 @@ def test_a_bad_catalogue_stops_a_run_in_one_line_before_any_lab(tmp_path):
 
 
 def test_workers_follow_the_labs_docker_hosts():
-    from netproof.pytest_plugin import workers_for
+    from netproof.runner.session import workers_for
 
     assert [workers_for(n) for n in (1, 2, 4, 6, 12)] == [2, 3, 6, 8, 8]
 

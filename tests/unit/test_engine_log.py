@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from netproof.providers.base import log_lines_between
+from netproof.lab.providers.base import log_lines_between
 
 LOG = """\
 time="2026-11-28T14:55:09.473105234Z" level=info msg="Starting up"

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from netproof import engines
 from netproof.errors import NetproofError
+from netproof.lab import engines
 from netproof.progress import QUIET
 
 

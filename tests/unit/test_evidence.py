@@ -2,7 +2,7 @@
 
 import pytest
 
-from netproof.proof.evidence import CheckFailed, Proof
+from netproof.kit.evidence import CheckFailed, Proof
 from netproof.system import CommandResult
 
 

@@ -1,6 +1,6 @@
 """The doctor's findings: tables per requirement, causes attributed to the checks that depend on them."""
 
-from netproof.diagnosis.findings import Diagnosis, Finding
+from netproof.lab.model.findings import Diagnosis, Finding
 
 DROPPED = (
     "UDP 7946 from docker1 (10.10.10.101) to docker3 (192.168.50.101): sent, not received at docker3 — Docker "

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from netproof.proof.firewall import nft_lines
+from netproof.kit.firewall import nft_lines
 
 # `nft -s list table ip docker-bridges` on Docker 29.7.2 (firewall-backend nftables) with a user bridge and a
 # container publishing port 8080 (host port 32772).

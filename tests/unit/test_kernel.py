@@ -1,9 +1,9 @@
 """A kernel feature is asked of the kernel. The refusals below are this machine's kernel's own answers
 (`ip xfrm state add ... aead rfc4106(gcm(aes))` refused; no /proc/net/ip_vs, no modprobe)."""
 
-from netproof.model.topology import Host
-from netproof.proof import kernel
-from netproof.providers.base import LabHost
+from netproof.kit import kernel
+from netproof.lab.model.topology import Host
+from netproof.lab.providers.base import LabHost
 from netproof.system import CommandResult
 
 

@@ -1,9 +1,13 @@
-"""A failure is put down to a known Docker defect only with both its symptom and its mechanism."""
+"""A failure is put down to a known Docker defect only with both its symptom and its mechanism. Symptoms are tags: a
+check's own (proof.symptom), or read from Docker's and the tools' own words (facts.defects.symptoms_in)."""
 
-from netproof.model.topology import Host
-from netproof.proof import known_defects
-from netproof.proof.objects import Workspace
-from netproof.providers.base import LabHost
+from netproof.facts import defects
+from netproof.facts.defects import symptoms_in
+from netproof.kit import known_defects, refusals
+from netproof.kit.objects import EngineError
+from netproof.kit.workspace import Workspace
+from netproof.lab.model.topology import Host
+from netproof.lab.providers.base import LabHost
 from netproof.system import CommandResult
 
 
@@ -34,7 +38,9 @@ NONE = ""
 
 
 def test_symptom_and_stuck_threads_make_a_known_defect():
-    found = known_defects.recognise(UNREACHABLE, [RecordedHost("docker3", STUCK), RecordedHost("docker4", NONE)], "kv")
+    found = known_defects.recognise(
+        symptoms_in(UNREACHABLE), [RecordedHost("docker3", STUCK), RecordedHost("docker4", NONE)], "kv"
+    )
     assert found.known and found.defect.reference == "moby/libnetwork#1838"
     reason = str(found)
     assert reason.startswith("known Docker defect moby/libnetwork#1838")
@@ -46,7 +52,7 @@ def test_symptom_and_stuck_threads_make_a_known_defect():
 
 
 def test_the_symptom_without_the_mechanism_is_a_failure_that_says_so():
-    found = known_defects.recognise(UNREACHABLE, [RecordedHost("docker3", NONE)], "kv")
+    found = known_defects.recognise(symptoms_in(UNREACHABLE), [RecordedHost("docker3", NONE)], "kv")
     assert not found.known
     assert str(found) == (
         "the symptom of moby/libnetwork#1838, but no dockerd thread stuck in another network namespace on the "
@@ -58,29 +64,41 @@ def test_the_kv_stores_defect_is_not_put_on_a_swarm_whose_dockerd_is_setting_a_l
     # As recorded in CI on 28.5 with swarm: a worker refused a connect; docker1's dockerd had a thread in an lb_
     # namespace at that moment. The kv store's overlay driver does not run there: a plain failure.
     failure = "Observed: Error response from daemon: network np-gw1-d5fed5-al not found"
-    assert known_defects.recognise(failure, [RecordedHost("docker1", "2949 4026532871 lb_352a9lw3k")], "swarm") is None
-    assert known_defects.recognise(failure, [RecordedHost("docker1", "2949 4026532871 lb_352a9lw3k")], "kv").known
+    assert (
+        known_defects.recognise(
+            symptoms_in(failure), [RecordedHost("docker1", "2949 4026532871 lb_352a9lw3k")], "swarm"
+        )
+        is None
+    )
+    assert known_defects.recognise(
+        symptoms_in(failure), [RecordedHost("docker1", "2949 4026532871 lb_352a9lw3k")], "kv"
+    ).known
 
 
 def test_the_mechanism_without_the_symptom_is_a_plain_failure():
-    failure = "OVL-PING-001 failed [kv-docker1->docker4]\nObserved: ping 10.0.1.4: 3 sent, 0 received"
-    assert known_defects.recognise(failure, [RecordedHost("docker1", STUCK)], "kv") is None
+    failure = (
+        "PING 10.0.1.4 (10.0.1.4): 56 data bytes\n--- 10.0.1.4 ping statistics ---\n3 packets transmitted, 0 received"
+    )
+    assert known_defects.recognise(symptoms_in(failure), [RecordedHost("docker1", STUCK)], "kv") is None
 
 
 def test_a_network_not_found_by_name_while_starting_a_container_is_the_same_symptom():
     # Seen in CI on 20.10 with the kv store: the workspace had seen the network on docker3, then
-    # starting a container on it failed (an EngineError, not a proof.require failure).
-    failure = (
-        "netproof.proof.objects.EngineError: docker3: Docker would not start container np-gw0-a982e7-ov1a on "
-        "np-gw0-7e1499-ov1: network np-gw0-7e1499-ov1 not found"
+    # starting a container on it failed (an EngineError, not a proof.require failure): Docker's words are its own.
+    refused = EngineError(
+        "docker3: Docker would not start container np-gw0-a982e7-ov1a on np-gw0-7e1499-ov1: ...",
+        said="network np-gw0-7e1499-ov1 not found",
     )
-    found = known_defects.recognise(
-        failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", "7 4026533001 ?")], "kv"
-    )
+    hosts = [RecordedHost("docker3", NONE), RecordedHost("docker4", "7 4026533001 ?")]
+    found = known_defects.recognise(refused.symptoms, hosts, "kv")
     assert found.known and "1 dockerd thread(s) on docker4 stuck" in str(found)
-    assert not known_defects.recognise(
-        failure, [RecordedHost("docker3", NONE), RecordedHost("docker4", NONE)], "kv"
-    ).known
+    unstuck = [RecordedHost("docker3", NONE), RecordedHost("docker4", NONE)]
+    assert not known_defects.recognise(refused.symptoms, unstuck, "kv").known
+
+
+def test_a_container_started_with_no_address_is_the_kv_symptom_by_its_tag():
+    refused = EngineError("docker3: Docker started container c on n with no IP address", symptoms={defects.NO_ADDRESS})
+    assert known_defects.recognise(refused.symptoms, [RecordedHost("docker3", STUCK)], "kv").known
 
 
 class HostRunning(LabHost):
@@ -99,12 +117,9 @@ class HostRunning(LabHost):
     docker_url = "unix:///nowhere"
 
 
-# As FW-USER-001 said it on 20.10 with the kv store, six checks at once (the DROP bypassed twice).
-BYPASSED = (
-    "FW-USER-001 failed [kv-docker1]\nExpected: every probe stopped by the inserted DROP, before and after Docker "
-    "created a network\nObserved: got through: GET http://10.10.10.101:32768/: connected (netproof); GET "
-    "http://10.10.10.101:32768/: connected (netproof); while Docker created 2 other network(s) on docker1"
-)
+# As FW-USER-001 saw it on 20.10 with the kv store, six checks at once (the DROP bypassed twice while Docker
+# created 2 other networks on docker1).
+BYPASSED = {defects.BYPASSED_WHILE_CREATING}
 
 
 def test_a_drop_bypassed_while_other_networks_were_created_is_known_before_28():
@@ -120,17 +135,13 @@ def test_the_same_bypass_on_28_is_a_failure():
 
 
 def test_a_bypass_with_no_network_created_meanwhile_is_a_plain_failure():
-    plain = BYPASSED.split("; while")[0]
+    plain: set[str] = set()  # probes got through, with no network created meanwhile
     assert known_defects.recognise(plain, [HostRunning("docker1", "20.10.24+dfsg1")], "swarm") is None
 
 
 # As FW-USER-001 said it on 20.10 with the kv store (2 checks at once, nothing else creating networks): dockerd had
 # run `iptables -I FORWARD -j DOCKER-USER` from a thread stuck in a removed namespace, where the chain did not exist.
-JUMP_NOT_PUT_BACK = (
-    "FW-USER-001 failed [kv-docker3]\nObserved: got through: GET http://192.168.50.101:32773/: connected (netproof); "
-    "GET http://192.168.50.101:32773/: connected (netproof); FORWARD began with '-A FORWARD -j "
-    "DOCKER-ISOLATION-STAGE-1', not the jump to DOCKER-USER"
-)
+JUMP_NOT_PUT_BACK = {defects.USER_JUMP_MISSING}
 
 
 def test_a_jump_to_docker_user_not_put_back_by_a_stuck_thread_is_the_kv_defect():
@@ -140,7 +151,7 @@ def test_a_jump_to_docker_user_not_put_back_by_a_stuck_thread_is_the_kv_defect()
 
 
 def test_when_two_defects_show_the_symptom_the_one_whose_mechanism_is_found_is_named():
-    both = BYPASSED + "; FORWARD began with '-A FORWARD -j DOCKER-ISOLATION-STAGE-1', not the jump to DOCKER-USER"
+    both = BYPASSED | JUMP_NOT_PUT_BACK
     found = known_defects.recognise(both, [HostRunning("docker1", "20.10.24+dfsg1")], "swarm")  # no thread stuck: 43585
     assert found.known and found.defect.reference == "moby/moby#43585"
 
@@ -151,7 +162,9 @@ def test_a_remote_name_the_embedded_dns_never_learned_is_the_kv_symptom():
         "DNS-001 failed [kv-docker1->docker4]\nExpected: np-gw2-d1deb2-b resolves to 10.0.6.2 alone\n"
         'Observed: no answer (["** server can\'t find np-gw2-d1deb2-b: REFUSED"])'
     )
-    found = known_defects.recognise(failure, [RecordedHost("docker1", NONE), RecordedHost("docker4", STUCK)], "kv")
+    found = known_defects.recognise(
+        symptoms_in(failure), [RecordedHost("docker1", NONE), RecordedHost("docker4", STUCK)], "kv"
+    )
     assert found.known and found.defect.reference == "moby/libnetwork#1838"
 
 
@@ -159,11 +172,12 @@ def test_the_footprint_starts_a_container_again_past_a_known_defect_a_check_repo
     """The CI failure of 2026-11-29: the footprint's container on a kv lab refused with the store unreachable."""
     host = RecordedHost("docker2", STUCK)
     inventory = Workspace("kv", host, [host], retry_known_defects=True)
-    again = inventory._worth_another_start(host, UNREACHABLE)
+    again = refusals.worth_another_start(inventory, host, UNREACHABLE)
     assert again.startswith(": known Docker defect moby/libnetwork#1838") and "on docker2" in again
-    assert Workspace("kv", host, [host])._worth_another_start(host, UNREACHABLE) is None  # a check's: it stands
+    # a check's workspace (no retry_known_defects): the failure stands
+    assert refusals.worth_another_start(Workspace("kv", host, [host]), host, UNREACHABLE) is None
     unstuck = RecordedHost("docker2", NONE)
-    assert inventory._worth_another_start(unstuck, UNREACHABLE) is None  # the symptom alone is a failure
+    assert refusals.worth_another_start(inventory, unstuck, UNREACHABLE) is None  # the symptom alone is a failure
 
 
 def test_an_overlay_that_cannot_be_removed_for_an_endpoint_count_never_decremented_is_the_kv_defect():
@@ -173,6 +187,8 @@ def test_an_overlay_that_cannot_be_removed_for_an_endpoint_count_never_decrement
         '403 Client Error for http+docker://localhost/v1.41/networks/89b7df47: Forbidden ("error while removing '
         'network: network np-main-2265b2-fp-iov id 89b7df47 has active endpoints")'
     )
-    found = known_defects.recognise(refusal, [RecordedHost("docker1", NONE), RecordedHost("docker2", STUCK)], "kv")
+    found = known_defects.recognise(
+        symptoms_in(refusal), [RecordedHost("docker1", NONE), RecordedHost("docker2", STUCK)], "kv"
+    )
     assert found.known and found.defect.reference == "moby/libnetwork#1838"
-    assert not known_defects.recognise(refusal, [RecordedHost("docker1", NONE)], "kv").known
+    assert not known_defects.recognise(symptoms_in(refusal), [RecordedHost("docker1", NONE)], "kv").known

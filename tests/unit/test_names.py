@@ -3,7 +3,7 @@
 import pytest
 
 from netproof.errors import NetproofError
-from netproof.model.names import STATE_ROOT, LabNames
+from netproof.lab.model.names import STATE_ROOT, LabNames
 
 
 def test_resources_are_named_after_lab_and_host():

@@ -7,7 +7,7 @@ import docker.errors
 import pytest
 import requests
 
-from netproof.pytest_plugin import one_line
+from netproof.runner.outcomes import one_line
 
 
 def start_container(name: str) -> None:

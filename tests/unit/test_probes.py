@@ -2,8 +2,9 @@
 
 import pytest
 
-from netproof.proof import probes
-from netproof.proof.evidence import LabBroken
+from netproof.kit import probes
+from netproof.kit.evidence import LabBroken
+from netproof.kit.window import Window
 from netproof.system import CommandResult
 
 REPLIED = "3 packets transmitted, 3 packets received, 0% packet loss"
@@ -22,7 +23,7 @@ def test_ping_counts_replies():
 
 
 def test_a_window_is_breached_by_a_single_reply():
-    window = probes.Window("a and outside")
+    window = Window("a and outside")
     window.ping(runner(LOST, rc=1), "198.51.100.10")
     assert window.held
     window.ping(runner(ONE, rc=1), "198.51.100.10")
@@ -30,7 +31,7 @@ def test_a_window_is_breached_by_a_single_reply():
 
 
 def test_a_window_is_breached_by_packets_arriving_without_reply():
-    window = probes.Window("w")
+    window = Window("w")
     window.packets_seen("at outside", 0)
     assert window.held
     window.packets_seen("at outside", 2)
@@ -38,7 +39,7 @@ def test_a_window_is_breached_by_packets_arriving_without_reply():
 
 
 def test_a_window_with_no_probe_proves_nothing():
-    assert not probes.Window("w").held
+    assert not Window("w").held
 
 
 def test_any_http_response_is_a_connection():

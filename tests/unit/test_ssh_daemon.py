@@ -1,7 +1,7 @@
 """On hosts it did not make (provider ssh), netproof reads Docker's configuration and compares it with the
 topology's daemon: settings; it changes none of it, and names each difference by key."""
 
-from netproof.providers.ssh import compare_daemon, daemon_config_file
+from netproof.lab.providers.ssh import compare_daemon, daemon_config_file
 
 
 def test_the_running_dockerds_config_file_is_read():

@@ -3,7 +3,7 @@
 import ipaddress
 import shlex
 
-from netproof.providers.sshhost import SshAccess, SshHost, SshTarget
+from netproof.lab.providers.sshhost import SshAccess, SshHost, SshTarget
 
 
 def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
@@ -28,7 +28,7 @@ def test_ssh_config_names_each_host_and_its_way_in(tmp_path):
 
 def test_a_command_for_a_terminal_keeps_its_quoting_through_ssh(tmp_path):
     # ssh hands the remote shell one string: `lab exec docker1 -- sh -c 'a > b'` must arrive as written.
-    from netproof.model.topology import Host, Subnet
+    from netproof.lab.model.topology import Host, Subnet
 
     subnet = Subnet("dc1", ipaddress.ip_network("10.10.10.0/24"), ipaddress.ip_address("10.10.10.1"))
     spec = Host("docker1", "docker", subnet, ipaddress.ip_address("10.10.10.101"), "20.10")
@@ -44,7 +44,7 @@ def test_a_command_for_a_terminal_keeps_its_quoting_through_ssh(tmp_path):
 
 def test_what_a_login_shell_prints_before_the_command_is_not_the_commands_output():
     # Recorded on CI: root's .bashrc runs `pyenv init`, whose rehash races another login's.
-    from netproof.providers.sshhost import EXIT_MARK, START_MARK, framed_result
+    from netproof.lab.providers.sshhost import EXIT_MARK, START_MARK, framed_result
 
     noise = (
         "rm: cannot remove '/root/.pyenv/shims/tmp.HyiDyxEw8b': No such file or directory\n"
@@ -61,7 +61,7 @@ def test_what_a_login_shell_prints_before_the_command_is_not_the_commands_output
 
 
 def test_a_command_that_never_reported_its_status_is_no_answer():
-    from netproof.providers.sshhost import START_MARK, framed_result
+    from netproof.lab.providers.sshhost import START_MARK, framed_result
 
     result = framed_result(["true"], "", "ssh: connect to host docker1 port 22: Connection refused\n", where="docker1")
     assert result.returncode == 255
@@ -75,10 +75,10 @@ def test_a_docker_socket_forward_that_cannot_be_reopened_is_one_line_of_lab_erro
     import pytest
 
     from netproof.errors import LabBroken
-    from netproof.model.topology import Host, Subnet
-    from netproof.providers import sshhost
+    from netproof.lab.model.topology import Host, Subnet
+    from netproof.lab.providers import sshhost
 
-    monkeypatch.setattr(sshhost, "TUNNEL_TIMEOUT", 1)
+    monkeypatch.setattr(sshhost.budgets, "SSH_TUNNEL", 1)
     subnet = Subnet("dc1", ipaddress.ip_network("10.10.10.0/24"), ipaddress.ip_address("10.10.10.1"))
     spec = Host("docker1", "docker", subnet, ipaddress.ip_address("10.10.10.101"), "20.10")
     access = SshAccess(tmp_path / "ssh")

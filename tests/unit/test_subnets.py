@@ -4,10 +4,11 @@ subnet the check chose itself, stands."""
 import docker.errors
 import pytest
 
-from netproof.model.topology import Host
-from netproof.proof import routes
-from netproof.proof.objects import POOL_DRAWS, Workspace
-from netproof.providers.base import LabHost
+from netproof.kit import refusals, routes
+from netproof.kit.refusals import POOL_DRAWS
+from netproof.kit.workspace import Workspace
+from netproof.lab.model.topology import Host
+from netproof.lab.providers.base import LabHost
 
 # Docker 20.10's answer (kv store) in the CI run of 2026-11-29, ISO-INT-002.
 OVERLAP = "Pool overlaps with other one on this address space"
@@ -48,7 +49,7 @@ def test_an_overlapping_random_subnet_is_drawn_again_and_said():
     space = Workspace("kv", host, [host])
     create, asked = refusing(1, OVERLAP)
     first = routes.random_subnet()
-    made = space._create(host, first, create)
+    made = refusals.drawing_again(space, host, first, create)
     assert asked[0] == first and len(asked) == 2 and routes.is_random_subnet(asked[1])
     assert made == f"network on {asked[1]}"
     assert space.retries == [f"docker1: subnet {first} refused ({OVERLAP}); drew another"]
@@ -58,10 +59,10 @@ def test_the_refusal_stands_after_the_last_draw_for_a_chosen_subnet_or_for_anoth
     host = NoHost()
     create, asked = refusing(POOL_DRAWS, OVERLAP)
     with pytest.raises(docker.errors.APIError):
-        Workspace("kv", host, [host])._create(host, routes.random_subnet(), create)
+        refusals.drawing_again(Workspace("kv", host, [host]), host, routes.random_subnet(), create)
     assert len(asked) == POOL_DRAWS
     for subnet, why in (("10.198.1.0/24", OVERLAP), (routes.random_subnet(), "invalid pool request")):
         create, asked = refusing(1, why)
         with pytest.raises(docker.errors.APIError):
-            Workspace("kv", host, [host])._create(host, subnet, create)
+            refusals.drawing_again(Workspace("kv", host, [host]), host, subnet, create)
         assert asked == [subnet]

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from netproof import engines
-from netproof.model import topology
-from netproof.model.topology import TopologyError
+from netproof.lab import engines
+from netproof.lab.model import topology
+from netproof.lab.model.topology import TopologyError
 
 SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
 

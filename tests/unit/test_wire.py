@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from netproof.proof import wire
+from netproof.kit import wire
 
 PCAP = Path(__file__).parents[1] / "fixtures" / "vxlan-docker3-to-docker4-two-networks.pcap"
 

@@ -14,12 +14,11 @@ import docker.errors
 
 from netproof import wait
 from netproof.errors import NetproofError
-from netproof.model.topology import SwarmOptions, Topology
+from netproof.facts import budgets
+from netproof.facts.docker import SWARM_PORT
+from netproof.lab.model.topology import SwarmOptions, Topology
+from netproof.lab.providers.base import LabHost
 from netproof.progress import Progress
-from netproof.providers.base import LabHost
-
-SWARM_PORT = 2377
-SWARM_READY_SECONDS = 60
 
 
 def form(topology: Topology, hosts: dict[str, LabHost], progress: Progress, create: bool = True) -> dict[str, str]:
@@ -152,7 +151,7 @@ class SwarmNotReady(NetproofError):
         self.late = late
 
 
-def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = SWARM_READY_SECONDS) -> None:
+def wait_for_swarm_nodes(manager: LabHost, nodes: int, timeout: float = budgets.SWARM_READY) -> None:
     """Until the swarm's manager lists that many nodes, every one Ready."""
 
     def states() -> list[tuple[str, str, str]]:  # (hostname, state, the manager's message about it)

@@ -15,8 +15,8 @@ import docker
 
 from netproof import system
 from netproof.errors import NetproofError
+from netproof.lab.providers.base import LabHost
 from netproof.progress import Progress
-from netproof.providers.base import LabHost
 
 TEST_IMAGE = "netproof/busybox:latest"
 

@@ -13,15 +13,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netproof import __version__, engines, system
+from netproof import __version__, system
 from netproof.errors import NetproofError
-from netproof.lab import controlplane, image, readiness
-from netproof.model.engine_start import engine_start
-from netproof.model.names import STATE_ROOT, LabNames
-from netproof.model.topology import ROUTER, Topology, parse, with_host_engines
+from netproof.facts import versions
+from netproof.lab import controlplane, engines, image, readiness
+from netproof.lab.model.engine_start import engine_start
+from netproof.lab.model.names import STATE_ROOT, LabNames
+from netproof.lab.model.topology import ROUTER, Topology, parse, with_host_engines
+from netproof.lab.providers import make_provider
+from netproof.lab.providers.base import LabHost, Provider
 from netproof.progress import QUIET, Progress
-from netproof.providers import make_provider
-from netproof.providers.base import LabHost, Provider
 
 STATE_SCHEMA = 1
 
@@ -91,7 +92,7 @@ class Lab:
                 if not engines.supports_kv_store(h.engine):
                     raise NetproofError(
                         f"{h.name}: engine {h.engine} ({engines.system_version()}) has no key-value store control plane"
-                        f" (Docker removed it in {engines.KV_STORE_REMOVED_IN}); use --control-plane swarm"
+                        f" (Docker removed it in {versions.KV_STORE_REMOVED_IN}); use --control-plane swarm"
                     )
         provider = provider or topology.provider
         prov = make_provider(provider, names, progress)

@@ -4,7 +4,7 @@ The first attachment on a host is the slow one: a swarm worker waits for the man
 it and builds the overlay's namespace; a kv host first learns the network through the store.
 Docker gives a swarm attachment 20 s, and under load or software emulation the first one can take
 longer. A check must never be that first one, so `lab up` ends by doing it on every docker host,
-patiently (READY_SECONDS times the provider's patience), and says how long each took.
+patiently (budgets.FIRST_ATTACHMENT times the provider's patience), and says how long each took.
 
 On a slow provider (patience above 1: VMs under software emulation) a node's first attachment to a
 new swarm overlay can outlast Docker's 20 s by itself: on the VM lab the manager needed about 22 s
@@ -25,12 +25,10 @@ import docker.types
 
 from netproof import wait
 from netproof.errors import NetproofError
+from netproof.facts import budgets
 from netproof.lab.image import TEST_IMAGE
+from netproof.lab.providers.base import LabHost
 from netproof.progress import Progress
-from netproof.providers.base import LabHost
-
-READY_SECONDS = 60  # for one host's first attachment, times the provider's patience
-HOLD_SECONDS = 120  # for a holding service's task to run on every node, times the provider's patience
 
 
 def needs_holding(control_plane: str, patience: float) -> bool:
@@ -50,7 +48,7 @@ def hold_overlay(manager: LabHost, network: str, nodes: int, patience: float) ->
 
     wait.until(
         lambda: running() >= nodes,
-        timeout=HOLD_SECONDS * patience,
+        timeout=budgets.OVERLAY_HOLD * patience,
         interval=1,
         what=f"a task of service {name} to run on each of {nodes} nodes (it holds overlay {network} there)",
         hint=lambda: f"{running()} running; see: docker service ps {name} on {manager.name}",
@@ -78,7 +76,7 @@ def prove_overlay_attachment(
             if needs_holding(control_plane, patience):
                 holder = hold_overlay(manager, network, len(docker_hosts), patience)
             with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-                seconds = list(pool.map(lambda a: a.wait(READY_SECONDS * patience), attempts))
+                seconds = list(pool.map(lambda a: a.wait(budgets.FIRST_ATTACHMENT * patience), attempts))
         finally:
             for attempt in attempts:
                 attempt.remove()

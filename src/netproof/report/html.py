@@ -277,7 +277,7 @@ def _doctor(results: Results) -> list[str]:
     """The lab doctor's tables: what the network under Docker gave it when the run began."""
     if not results.doctor:
         return []
-    from netproof.diagnosis.findings import Diagnosis
+    from netproof.lab.model.findings import Diagnosis
 
     diagnosis = Diagnosis.from_dict(results.doctor)
     verdict = "every requirement holds" if diagnosis.healthy else f"{len(diagnosis.failures)} requirement(s) not met"

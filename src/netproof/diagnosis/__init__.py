@@ -1,1 +1,0 @@
-"""Diagnosis: whether the lab under Docker gives Docker what it needs (`netproof lab doctor`)."""

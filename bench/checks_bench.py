@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.report import results
 from netproof.runner import checkrun
 
@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--serial", action="store_true", help="time a serial run too")
     args = parser.parse_args()
     for engine in args.engines.split(","):
-        seed = topology.load(ROOT / "labs" / "seed.yml").with_overrides(
+        seed = loader.load(ROOT / "labs" / "seed.yml").with_overrides(
             name=NAME, engine=engine, control_plane=args.control_plane
         )
         lab = Lab.up(seed)

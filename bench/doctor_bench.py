@@ -18,7 +18,7 @@ from pathlib import Path
 
 from netproof import doctor
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.report import results
 from netproof.runner import checkrun
 
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--engine", default="20.10")
     parser.add_argument("--control-plane", default="swarm")
     args = parser.parse_args()
-    seed = topology.load(ROOT / "labs" / "seed.yml").with_overrides(
+    seed = loader.load(ROOT / "labs" / "seed.yml").with_overrides(
         name=NAME, engine=args.engine, control_plane=args.control_plane
     )
     lab = Lab.up(seed)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 
 ROOT = Path(__file__).parents[1]
 TARGET = 5.0
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--times", type=int, default=3)
     args = parser.parse_args()
     for engine in args.engines.split(","):
-        seed = topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=NAME, engine=engine)
+        seed = loader.load(ROOT / "labs" / "seed.yml").with_overrides(name=NAME, engine=engine)
         lab = Lab.up(seed)
         taken = []
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from netproof.lab import leftovers
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader, topology
 
 SEED = Path(__file__).parents[1] / "labs" / "seed.yml"
 TARGET_UP, TARGET_DOWN = 10.0, 3.0
@@ -92,8 +92,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    seed = topology.load(SEED).with_overrides(name="bench-seed")
-    big = topology.parse(big_lab_text(16), "bench/16 hosts")
+    seed = loader.load(SEED).with_overrides(name="bench-seed")
+    big = loader.parse(big_lab_text(16), "bench/16 hosts")
     print(f"netproof lab benchmark: {args.rounds} rounds each, engines cached")
     s = measure(seed, args.rounds, sample_memory=True)
     print(line("seed lab (4 docker hosts) up", s["up"], TARGET_UP))

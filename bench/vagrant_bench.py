@@ -18,7 +18,7 @@ from pathlib import Path
 from lab_bench import memory_of
 
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers.vagrant import box
 from netproof.progress import QUIET
 from netproof.runner import checkrun
@@ -37,7 +37,7 @@ def main() -> int:
         print(f"box build: {time.monotonic() - started:.0f} s, {path.stat().st_size / 2**20:.0f} MiB")
 
     started = time.monotonic()
-    lab = Lab.up(topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB))
+    lab = Lab.up(loader.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB))
     up = time.monotonic() - started
     try:
         processes, rss, pss = memory_of(LAB)

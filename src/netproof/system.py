@@ -6,10 +6,16 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from netproof.errors import NetproofError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # The command a lab needs, and the Debian package that provides it.
 TOOLS = {
@@ -110,3 +116,13 @@ def require_tools(tools: dict[str, str]) -> None:
     if missing:
         pkgs = " ".join(sorted(set(missing.values())))
         raise NetproofError(f"missing command(s) {', '.join(missing)}; install them: apt-get install {pkgs}")
+
+
+def parallel(work: Callable[[T], R], items: Iterable[T], at_most: int = 8) -> list[R]:
+    """work(item) for each item, at most `at_most` at once, the answers in the items' order; the first error raised
+    is raised here. Lab hosts are independent machines: asking them one after the other only adds their waits."""
+    items = list(items)
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(at_most, len(items))) as pool:
+        return list(pool.map(work, items))

@@ -12,7 +12,7 @@ import pytest
 
 from netproof.lab import engines
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers import require_engine_control
 
 from ..browser import dom
@@ -24,7 +24,7 @@ NAME = "t-break"
 def seed_lab(name: str, **overrides):
     """A seed lab for a module's breakage tests, brought up once and down after them, leaving nothing behind."""
     before = Machine.now()
-    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(name), **overrides))
+    lab = Lab.up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(name), **overrides))
     yield lab
     take_down(name)
     assert_nothing_left(name, before)

@@ -12,7 +12,7 @@ import pytest
 
 from netproof.kit import kernel
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 
 from .conftest import CATALOGUE, CHECK_IDS, ROOT, assert_nothing_left, claim, expected_cases, run_checks
 
@@ -50,7 +50,7 @@ KNOWN_HERE = {
 def test_checks_pass(engine, control_plane, mode, machine, tmp_path, bring_up):
     """Every check of the catalogue, every case passed (kv: or a known defect); with -n auto, and (nightly) serially."""
     name = f"t-chk-{control_plane}-{engine.replace('.', '')}"
-    seed = topology.load(ROOT / "labs" / "seed.yml")
+    seed = loader.load(ROOT / "labs" / "seed.yml")
     lab = bring_up(seed.with_overrides(name=name, engine=engine, control_plane=control_plane))
     run = run_checks(name, tmp_path / mode, workers="auto" if mode == "parallel" else None, footprint=True)
     assert run.returncode == 0, f"{mode} run failed:\n{run.why_failed()}"

@@ -14,7 +14,7 @@ import pytest
 
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 
 from .conftest import ROOT, Machine, assert_nothing_left, claim, run_checks
 from .harness import take_down
@@ -35,7 +35,7 @@ TO_4789 = [
 @pytest.fixture(scope="module")
 def lab():
     before = Machine.now()
-    up = Lab.up(topology.load(CONFIGURED).with_overrides(name=claim(NAME)))
+    up = Lab.up(loader.load(CONFIGURED).with_overrides(name=claim(NAME)))
     yield up
     take_down(NAME)
     assert_nothing_left(NAME, before)

@@ -15,7 +15,7 @@ import pytest
 from netproof import wait
 from netproof.lab import controlplane, engines
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers import require_engine_control
 
 from .conftest import ROOT, ChecksRun, Machine, assert_nothing_left, claim, netproof, run_checks, take_down
@@ -28,7 +28,7 @@ PING = "OVL-PING-001"  # a check across every spanning pair: docker1->docker2, d
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     before = Machine.now()
-    lab = Lab.up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
+    lab = Lab.up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
     yield lab
     take_down(NAME)
     assert_nothing_left(NAME, before)
@@ -175,7 +175,7 @@ def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
 
 
 def test_a_stopped_key_value_store(tmp_path, bring_up):
-    kv_lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-doctor-kv", control_plane="kv"))
+    kv_lab = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-doctor-kv", control_plane="kv"))
     found = json.loads(netproof("lab", "doctor", "--name", "t-doctor-kv", "--json", check=False).stdout)
     assert found["healthy"], json.dumps(found, indent=1)
     etcd = kv_lab.host("kv1").run(["pgrep", "-f", f"etcd .*{kv_lab.names.dir}"]).stdout.split()
@@ -192,7 +192,7 @@ def test_a_stopped_key_value_store(tmp_path, bring_up):
 
 
 def test_the_small_mtu_lab_shows_its_short_paths_and_lost_fragments(bring_up):
-    small = bring_up(topology.load(ROOT / "labs" / "small-mtu.yml").with_overrides(name="t-doctor-mtu"))
+    small = bring_up(loader.load(ROOT / "labs" / "small-mtu.yml").with_overrides(name="t-doctor-mtu"))
     links = small.host("docker3").run(["ip", "-o", "link", "show", "eth0"], check=True).stdout
     assert " mtu 1400 " in links, links
     done = netproof("lab", "doctor", "--name", "t-doctor-mtu", check=False)

@@ -17,7 +17,7 @@ from netproof.lab.model import topology
 from netproof.lab.image import TEST_IMAGE
 
 def test_fails_inside_a_lab(bring_up):
-    lab = bring_up(topology.load("{seed}").with_overrides(name="t-harness-fail"))
+    lab = bring_up(loader.load("{seed}").with_overrides(name="t-harness-fail"))
     lab.host("docker1").docker().containers.run(TEST_IMAGE, "sleep 600", detach=True)
     assert False, "forced failure inside a lab"
 """
@@ -25,10 +25,11 @@ def test_fails_inside_a_lab(bring_up):
 LEAKS_A_LAB = """
 from netproof.lab.model import topology
 from netproof.lab.lab import Lab
+from netproof.lab.model import loader
 from tests.lab.harness import claim
 
 def test_leaves_a_lab_up():
-    Lab.up(topology.load("{seed}").with_overrides(name=claim("t-harness-leak")))
+    Lab.up(loader.load("{seed}").with_overrides(name=claim("t-harness-leak")))
 """
 
 

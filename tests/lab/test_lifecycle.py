@@ -17,7 +17,7 @@ import pytest
 
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader, topology
 
 from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 
@@ -25,7 +25,7 @@ SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
 
 
 def seed(name: str, **overrides) -> topology.Topology:
-    return topology.load(SEED).with_overrides(name=name, **overrides)
+    return loader.load(SEED).with_overrides(name=name, **overrides)
 
 
 def overlay_ping(lab: Lab, src: str, dst: str, network: str, attachable: bool) -> str:

@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 
 from netproof.footprint import compare
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 
 from .conftest import ROOT, assert_nothing_left, claim, run_checks
 
@@ -34,7 +34,7 @@ def test_a_swarm_with_the_nftables_backend_is_refused_in_dockers_words(machine):
 
 
 def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path, bring_up):
-    nft = topology.load(NFTABLES).with_overrides(name="t-nft")
+    nft = loader.load(NFTABLES).with_overrides(name="t-nft")
     on_iptables = replace(nft, hosts={n: replace(h, daemon={}) for n, h in nft.hosts.items()})
     runs = {}
     for backend, topo in (("iptables", on_iptables.with_overrides(name="t-nft-ipt")), ("nftables", nft)):

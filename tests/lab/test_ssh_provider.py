@@ -16,7 +16,7 @@ import yaml
 
 from netproof.errors import LabBroken, NetproofError
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers.netns import NetnsProvider
 
 from .conftest import CATALOGUE, ROOT, Machine, assert_nothing_left, claim, run_checks
@@ -71,7 +71,7 @@ def per_check(outcomes: dict[str, str]) -> dict[str, int]:
 def assert_a_dropped_tunnel_is_reopened_or_named(source: Lab, inventory_file: Path) -> None:
     """The forwarded docker socket is a lab part: dropped, it is re-opened once; when it cannot be (docker1's
     sshd gone), a request ends in one line naming the host and the tunnel."""
-    lab = Lab.up(topology.load(inventory_file))
+    lab = Lab.up(loader.load(inventory_file))
     try:
         sock = lab.provider.access.docker_socket("docker1")
         docker1 = lab.host("docker1")
@@ -98,7 +98,7 @@ def assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file: Pat
     configured = tmp_path / "configured-inventory.yml"
     configured.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(NetproofError) as refused:
-        Lab.up(topology.load(configured))
+        Lab.up(loader.load(configured))
     said = str(refused.value)
     assert "daemon: the hosts run Docker configured otherwise" in said, said
     assert "docker1: daemon.mtu: the topology says 1400, /etc/docker/daemon.json" in said, said
@@ -107,7 +107,7 @@ def assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file: Pat
 
 def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up):
     # On the newest engine: every check holds there, so any verdict other than passed is the provider's doing.
-    source = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts", engine="29.7"))
+    source = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts", engine="29.7"))
     claim("t-sshlab")
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from netproof.lab import controlplane, engines
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
 from netproof.report import results
@@ -73,7 +73,7 @@ def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_o
     # Seen once in CI (26.1 -> 28.5): a restarted worker down for minutes, back at its next restart. Made here by
     # hand: the router drops docker3's connections to the manager's swarm port while docker3's engine restarts.
     monkeypatch.setattr(controlplane, "SWARM_READY_SECONDS", 30)  # shorter than an operator's wait, for speed
-    lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-rejoin"))
+    lab = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-rejoin"))
     control, docker3 = require_engine_control(lab.provider, "this test"), lab.host("docker3")
     engine = lab.topology.hosts["docker3"].engine
     target, result = engines.resolve(engine), Upgrade([engine, engine], tmp_path)

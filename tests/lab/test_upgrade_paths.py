@@ -12,7 +12,7 @@ import pytest
 
 from netproof.footprint import compare, take
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.report import results
 from netproof.runner.upgrade import AFTER_SECOND_RESTART
 
@@ -126,7 +126,7 @@ def test_the_kv_stores_end_is_reported_with_the_migration(machine, tmp_path):
 @pytest.mark.nightly  # about 50 s: nightly, so that CI stays under 40 minutes
 def test_the_footprint_of_one_engine_taken_three_times_compares_equal(machine, tmp_path, bring_up):
     # 20.10: the engine whose firewall depends most on the order of what it is asked (moby/moby#43585).
-    lab: Lab = bring_up(topology.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-fp", engine="20.10"))
+    lab: Lab = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-fp", engine="20.10"))
     prints = []
     for i in range(3):
         taken = take.take(lab, tmp_path / str(i) / "footprint")

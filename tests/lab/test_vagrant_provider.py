@@ -15,7 +15,7 @@ import pytest
 
 from netproof.errors import NetproofError
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology
+from netproof.lab.model import loader
 from netproof.lab.providers.vagrant import box
 from netproof.progress import Progress
 from netproof.report import results
@@ -45,7 +45,7 @@ def qemu_processes_in(netns: str) -> list[str]:
 def test_a_two_host_vagrant_lab_passes_the_overlay_checks_and_those_this_kernel_cannot_run(machine, tmp_path, bring_up):
     if not box.is_added():
         box.build(Progress())
-    lab = bring_up(topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB), progress=Progress())
+    lab = bring_up(loader.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name=LAB), progress=Progress())
     assert lab.state["provider"] == "vagrant"
     # Real VMs, emulated, inside the lab's hypervisor namespace (not the machine's own network).
     qemus = qemu_processes_in(lab.names.netns("hypervisor"))
@@ -93,7 +93,7 @@ def test_a_configured_lab_of_vms_on_28_5_runs_with_its_configuration(machine, tm
     and swarm settings in effect there, and the checks that need them (and the VMs' kernel) passing."""
     if not box.is_added():
         box.build(Progress())
-    lab = bring_up(topology.load(ROOT / "labs" / "vagrant-configured.yml").with_overrides(name="t-vconf"))
+    lab = bring_up(loader.load(ROOT / "labs" / "vagrant-configured.yml").with_overrides(name="t-vconf"))
     docker1 = lab.host("docker1")
     info = docker1.docker().info()
     assert info["ServerVersion"].startswith("28.5"), info["ServerVersion"]
@@ -142,7 +142,7 @@ def test_a_rolling_upgrade_of_vms_from_26_1_to_28_5_watches_the_routing_mesh(mac
 
 def test_a_static_engine_is_refused_on_vms_before_anything_starts(machine):
     """Docker 29 refuses the box's docker CLI (API 1.41): lab up says so in one line, and makes nothing."""
-    pair = topology.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name="t-v29", engine="29.7")
+    pair = loader.load(ROOT / "labs" / "vagrant-pair.yml").with_overrides(name="t-v29", engine="29.7")
     with pytest.raises(NetproofError, match=r"docker1: engine 29.7 \(.*\) is a static build; .*minimum API 1.44"):
         Lab.up(pair)
     assert_nothing_left("t-v29", machine)

@@ -6,7 +6,7 @@ import copy
 import re
 from pathlib import Path
 
-from netproof.cli import one_screen_summary
+from netproof.cli.run_commands import one_screen_summary
 from netproof.report import diff, html, results
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "results-20.10-swarm-isolation-broken.json"

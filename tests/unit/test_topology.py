@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from netproof.lab import engines
-from netproof.lab.model import topology
+from netproof.lab.model import loader, topology
 from netproof.lab.model.topology import TopologyError
 
 SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
@@ -22,7 +22,7 @@ hosts:
 
 
 def parse(text: str) -> topology.Topology:
-    return topology.parse(text, "labs/bad.yml")
+    return loader.parse(text, "labs/bad.yml")
 
 
 def error_of(text: str) -> str:
@@ -35,7 +35,7 @@ def error_of(text: str) -> str:
 
 
 def test_seed_lab_is_the_reference_lab():
-    seed = topology.load(SEED)
+    seed = loader.load(SEED)
     assert seed.name == "seed" and seed.control_plane == "swarm"
     addresses = {h.name: (h.subnet.name, str(h.address)) for h in seed.hosts.values()}
     assert addresses["docker1"] == ("dc1", "10.10.10.101")
@@ -124,7 +124,7 @@ def test_kv_control_plane_with_an_engine_that_removed_it():
 
 
 def test_command_line_engine_is_checked_against_the_control_plane():
-    seed = topology.load(SEED)
+    seed = loader.load(SEED)
     with pytest.raises(TopologyError, match=r"--engine: engine 28.5 .* removed it in 23.0"):
         seed.with_overrides(engine="28.5", control_plane="kv")
     assert {h.engine for h in seed.with_overrides(engine="28.5").docker_hosts} == {"28.5"}
@@ -146,13 +146,13 @@ def test_empty_file():
 
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(TopologyError, match=r"nope\.yml: cannot read"):
-        topology.load(tmp_path / "nope.yml")
+        loader.load(tmp_path / "nope.yml")
 
 
 def test_spanning_pairs_cover_every_host_and_both_kinds_of_path():
-    pairs = [(a.name, b.name) for a, b in topology.load(SEED).host_pairs()]
+    pairs = [(a.name, b.name) for a, b in loader.load(SEED).host_pairs()]
     assert pairs == [("docker1", "docker2"), ("docker3", "docker4"), ("docker1", "docker4"), ("docker2", "docker3")]
-    assert len(topology.load(SEED).host_pairs("all")) == 6
+    assert len(loader.load(SEED).host_pairs("all")) == 6
 
 
 def test_spanning_pairs_of_a_single_subnet_lab():
@@ -173,7 +173,7 @@ def test_an_ssh_inventory_logs_in_at_underlay_addresses_unless_told_otherwise(tm
     )
     assert inv.provider == "ssh" and inv.ssh.user == "ops" and inv.ssh.identity == str(key)
     assert inv.ssh.addresses == {"h1": "10.1.0.11", "h2": "172.16.0.12", "router": "10.1.0.1"}
-    assert topology.parse(GOOD).provider == "netns" and topology.parse(GOOD).ssh is None
+    assert loader.parse(GOOD).provider == "netns" and loader.parse(GOOD).ssh is None
 
 
 def test_unknown_provider_lists_the_known_ones():
@@ -240,7 +240,7 @@ def test_a_dual_stack_subnet_numbers_its_hosts_as_their_ipv4_addresses_read():
     )
     assert h2.address6 is None and t.subnets["b"].gateway6 is None  # b is IPv4 only
     assert t.document()["subnets"]["a"]["cidr6"] == "2001:db8:1::/64" and "cidr6" not in t.document()["subnets"]["b"]
-    seed = topology.load(SEED)
+    seed = loader.load(SEED)
     assert (
         str(seed.role("outside").address6) == "2001:db8:100::10"
         and str(seed.hosts["docker3"].address6) == "2001:db8:50::101"

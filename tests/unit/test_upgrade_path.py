@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from netproof.cli import upgrade_path
+from netproof.cli.run_commands import upgrade_path
 from netproof.errors import NetproofError
 
 

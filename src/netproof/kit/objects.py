@@ -3,7 +3,6 @@ Workspace (workspace.py) creates and removes them."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
@@ -103,17 +102,6 @@ def ipam(subnet: str | None, ipv6_subnet: str | None) -> docker.types.IPAMConfig
     """The address pools asked for (IPv4 first: Network.subnet is the first); None lets Docker choose."""
     pools = [docker.types.IPAMPool(subnet=s) for s in (subnet, ipv6_subnet) if s]
     return docker.types.IPAMConfig(pool_configs=pools) if pools else None
-
-
-def on_each(work, things) -> None:
-    """work(thing) for each, in parallel when there are several (at most 8 at once)."""
-    things = sorted(things) if isinstance(things, set) else list(things)
-    if len(things) <= 1:
-        for thing in things:
-            work(thing)
-        return
-    with ThreadPoolExecutor(min(8, len(things))) as pool:
-        list(pool.map(work, things))
 
 
 def knows(host: LabHost, network: Network) -> bool:

@@ -16,11 +16,11 @@ import docker
 import docker.errors
 import docker.types
 
-from netproof import wait
+from netproof import system, wait
 from netproof.facts import budgets
 from netproof.facts.defects import NO_ADDRESS, symptoms_in
 from netproof.kit import known_defects, probes, refusals
-from netproof.kit.objects import Container, EngineError, Network, Service, ipam, knows, on_each, remove_network
+from netproof.kit.objects import Container, EngineError, Network, Service, ipam, knows, remove_network
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.providers.base import LabHost
@@ -366,8 +366,8 @@ class Workspace:
                 else:
                     problems.append(f"network {network.name}: {refusal}")
 
-        on_each(container, list(reversed(self.containers)))
+        system.parallel(container, list(reversed(self.containers)))
         for service in self.holders:
             readiness.release_overlay(self.manager, service)
-        on_each(networks_of, {n.owner.name for n in self.networks})
+        system.parallel(networks_of, sorted({n.owner.name for n in self.networks}))
         return problems

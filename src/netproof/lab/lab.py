@@ -18,8 +18,9 @@ from netproof.errors import NetproofError
 from netproof.facts import versions
 from netproof.lab import controlplane, engines, image, readiness
 from netproof.lab.model.engine_start import engine_start
+from netproof.lab.model.loader import parse
 from netproof.lab.model.names import STATE_ROOT, LabNames
-from netproof.lab.model.topology import ROUTER, Topology, parse, with_host_engines
+from netproof.lab.model.topology import ROUTER, Topology, with_host_engines
 from netproof.lab.providers import make_provider
 from netproof.lab.providers.base import LabHost, Provider
 from netproof.progress import QUIET, Progress

@@ -23,7 +23,7 @@ def unmet(check: Check, lab: Lab, hosts: list[LabHost]) -> str | None:
 def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
     plane = lab.topology.control_plane
     if need == "swarm" and plane != "swarm":
-        return f"a swarm feature; this lab's control plane is {'the key-value store' if plane == 'kv' else plane}"
+        return f"needs the swarm control plane; this lab's is {'the key-value store' if plane == 'kv' else plane}"
     if need == "iptables":
         on_nft = [h.name for h in hosts if firewall.backend(h) == "nftables"]
         if on_nft:

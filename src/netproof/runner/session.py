@@ -18,7 +18,7 @@ from netproof.catalogue import Case, Check, check_of
 from netproof.errors import NetproofError
 from netproof.kit.evidence import LabBroken
 from netproof.lab.lab import Lab
-from netproof.lab.model import topology as topo
+from netproof.lab.model import loader
 from netproof.lab.model.findings import Diagnosis
 from netproof.progress import Progress
 from netproof.runner import needs
@@ -113,10 +113,10 @@ def workers_for(docker_hosts: int) -> int:
 def _planned_docker_hosts(config: pytest.Config) -> list:
     wanted = config.getoption("netproof_lab")
     if wanted and wanted.endswith((".yml", ".yaml")):
-        return topo.load(wanted).docker_hosts
+        return loader.load(wanted).docker_hosts
     if wanted or Lab.running():
         return Lab.attach(wanted).topology.docker_hosts
-    return topo.load(config.rootpath / "labs" / "seed.yml").docker_hosts
+    return loader.load(config.rootpath / "labs" / "seed.yml").docker_hosts
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -184,7 +184,7 @@ def _open_lab(config: pytest.Config) -> tuple[str, bool]:
     wanted = config.getoption("netproof_lab")
     engine, control_plane = config.getoption("netproof_engine"), config.getoption("netproof_control_plane")
     if wanted and wanted.endswith((".yml", ".yaml")):
-        topology = topo.load(wanted)
+        topology = loader.load(wanted)
     elif wanted or Lab.running():
         lab = Lab.attach(wanted)
         running = {h.engine for h in lab.topology.docker_hosts}
@@ -195,7 +195,7 @@ def _open_lab(config: pytest.Config) -> tuple[str, bool]:
             )
         return str(lab.names.state_file), False
     else:
-        topology = topo.load(config.rootpath / "labs" / "seed.yml")
+        topology = loader.load(config.rootpath / "labs" / "seed.yml")
     lab = Lab.up(topology.with_overrides(engine=engine, control_plane=control_plane), progress=Progress())
     return str(lab.names.state_file), True
 

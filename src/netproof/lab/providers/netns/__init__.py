@@ -15,7 +15,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from netproof import system, wait
@@ -97,7 +96,7 @@ class NetnsProvider(Provider, EngineControl):
                 )
                 if engine_start.one_at_a_time:
                     self.wait_engine(host.name, engine_start.gossip_port)
-            _parallel(lambda h: self.wait_engine(h.name), topology.docker_hosts)
+            system.parallel(lambda h: self.wait_engine(h.name), topology.docker_hosts)
         return {"engines": {name: e.package_version for name, e in resolved.items()}}
 
     def _build_underlay(self, topology: Topology) -> None:
@@ -350,11 +349,6 @@ class NetnsProvider(Provider, EngineControl):
         except OSError as e:
             return f"(no dockerd log for {host.name}: {e})"
         return log_lines_between(text, since, until)
-
-
-def _parallel(fn: Callable, items: list) -> list:
-    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 def _wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:

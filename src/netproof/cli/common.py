@@ -1,0 +1,37 @@
+"""What every command that brings a lab up shares: its arguments and the topology they choose."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from netproof.errors import NetproofError
+from netproof.lab import engines
+from netproof.lab.model import loader
+from netproof.lab.model import topology as topo
+from netproof.lab.providers import PROVIDERS
+
+DEFAULT_TOPOLOGY = "labs/seed.yml"
+
+
+def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
+    """The arguments of every command that brings a lab up."""
+    p.add_argument("topology", nargs="?", default=DEFAULT_TOPOLOGY, help=f"topology file (default {DEFAULT_TOPOLOGY})")
+    if engine:
+        p.add_argument("--engine", choices=engines.known(), help="run this engine on every docker host")
+    p.add_argument("--control-plane", choices=topo.CONTROL_PLANES, help="swarm, or kv (legacy key-value store)")
+    p.add_argument("--name", help="lab name (default: the topology's name)")
+    p.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="netns (namespaces here), vagrant (VMs) or ssh (existing hosts);"
+        " default: the topology's provider, else netns",
+    )
+
+
+def topology_of(args: argparse.Namespace) -> topo.Topology:
+    if not Path(args.topology).exists():
+        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
+    return loader.load(args.topology).with_overrides(
+        engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name
+    )

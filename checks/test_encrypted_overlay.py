@@ -39,17 +39,7 @@ def esp_states(host, src: str, dst: str) -> list[str]:
     reference="Docker's docs: encrypt traffic on an overlay network (docker network create --opt encrypted)",
 )
 def test_encrypted_overlay(pair, workspace, proof, evidence_dir, lab):
-    encrypted = workspace.overlay(role="enc", options={"encrypted": ""})
-    plain = workspace.overlay(role="pln")
-    paths = {}
-    for net, kind in ((encrypted, "encrypted"), (plain, "plaintext")):
-        client = workspace.container(pair.src, net, role=f"{kind[:3]}c")
-        server = workspace.server(pair.dst, net, role=f"{kind[:3]}s")
-        paths[kind] = (net, client, server, f"netproof-{kind}-{secrets.token_hex(6)}")
-    vnis = {kind: net.expected_vni(pair.dst)[0] for kind, (net, *_) in paths.items()}
-    proof.data("the networks", {kind: {"name": p[0].name, "vni": vnis[kind]} for kind, p in paths.items()})
-    for _, client, server, _ in paths.values():
-        probes.await_path(proof, client, server, workspace.patience)
+    paths, vnis = an_encrypted_and_a_plaintext_path(pair, workspace, proof)
 
     port = wire.data_path_port(lab.manager)
     dst_host, underlay = underlay_interface(pair.dst)
@@ -96,6 +86,20 @@ def test_encrypted_overlay(pair, workspace, proof, evidence_dir, lab):
         observed="no ESP packet from that address",
         where=where,
     )
+    states = require_esp_states(proof, pair)
+    proof.require(
+        fetched["encrypted"].through,
+        expected=f"the server on the encrypted overlay answers {paths['encrypted'][1]}",
+        observed=str(fetched["encrypted"]),
+        where=f"{pair.src.name} -> {pair.dst.name}",
+    )
+    described = " ".join(x for ways in states.values() for found in ways.values() for x in found)
+    proof.mechanism("ESP algorithm", sorted(set(re.findall(r"aead (\S+)", described))))
+    proof.mechanism("ESP mode", sorted(set(re.findall(r"mode (\w+)", described))))
+
+
+def require_esp_states(proof, pair) -> dict:
+    """ESP states (SAs) for both directions between the pair, on both hosts, as `ip xfrm state` lists them."""
     states = {
         host.name: {
             f"{a} > {b}": esp_states(host, a, b)
@@ -111,12 +115,21 @@ def test_encrypted_overlay(pair, workspace, proof, evidence_dir, lab):
         observed=f"none for {'; '.join(without)}",
         where=f"{pair.src.name}, {pair.dst.name}: ip xfrm state",
     )
-    proof.require(
-        fetched["encrypted"].through,
-        expected=f"the server on the encrypted overlay answers {paths['encrypted'][1]}",
-        observed=str(fetched["encrypted"]),
-        where=f"{pair.src.name} -> {pair.dst.name}",
-    )
-    described = " ".join(x for ways in states.values() for found in ways.values() for x in found)
-    proof.mechanism("ESP algorithm", sorted(set(re.findall(r"aead (\S+)", described))))
-    proof.mechanism("ESP mode", sorted(set(re.findall(r"mode (\w+)", described))))
+    return states
+
+
+def an_encrypted_and_a_plaintext_path(pair, workspace, proof):
+    """An encrypted overlay and a plaintext twin, each with a client on one host of the pair and a server on the
+    other, a token to send over each, their VNIs; every path answering once."""
+    encrypted = workspace.overlay(role="enc", options={"encrypted": ""})
+    plain = workspace.overlay(role="pln")
+    paths = {}
+    for net, kind in ((encrypted, "encrypted"), (plain, "plaintext")):
+        client = workspace.container(pair.src, net, role=f"{kind[:3]}c")
+        server = workspace.server(pair.dst, net, role=f"{kind[:3]}s")
+        paths[kind] = (net, client, server, f"netproof-{kind}-{secrets.token_hex(6)}")
+    vnis = {kind: net.expected_vni(pair.dst)[0] for kind, (net, *_) in paths.items()}
+    proof.data("the networks", {kind: {"name": p[0].name, "vni": vnis[kind]} for kind, p in paths.items()})
+    for _, client, server, _ in paths.values():
+        probes.await_path(proof, client, server, workspace.patience)
+    return paths, vnis

@@ -31,43 +31,8 @@ SLICE_PREFIX = 28  # each host's containers take addresses from a /28 of its sub
 )
 def test_macvlan(lab, workspace, proof):
     topo = lab.topology
-    slices = {name: topo.free_slices(name, SLICE_PREFIX) for name in topo.subnets}
-    containers = {}
-    for host in lab.docker_hosts:
-        spec = topo.hosts[host.name]
-        _, parent = underlay_interface(host)
-        free = slices[spec.subnet.name]
-        if not free:
-            pytest.skip(
-                f"subnet {spec.subnet.name} ({spec.subnet.network}) has no /{SLICE_PREFIX} free of lab addresses "
-                f"for {host.name}'s macvlan containers"
-            )
-        ip_range = free.pop(0)
-        net = workspace.macvlan(
-            host,
-            parent=parent,
-            subnet=str(spec.subnet.network),
-            gateway=str(spec.subnet.gateway),
-            ip_range=str(ip_range),
-        )
-        containers[host.name] = workspace.container(host, net, role="mv")
-    proof.data(
-        "macvlan containers",
-        {name: {"address": c.ip, "mac": c.mac, "network": c.network.name} for name, c in containers.items()},
-    )
-    for name, c in containers.items():
-        link = c.netns.run(["ip", "-d", "-o", "link", "show", "eth0"]).stdout
-        routes = c.netns.run(["ip", "route"]).stdout
-        proof.text(f"{c}: eth0 and routes", link + routes, where=name)
-    first = next(iter(containers.values()))
-    link = first.netns.run(["ip", "-d", "-o", "link", "show", "eth0"]).stdout
-    proof.mechanism("container interface", "macvlan mode bridge" if "macvlan mode bridge" in link else link.strip())
-    proof.mechanism(
-        "default route",
-        "via the subnet's gateway (the router)"
-        if f"default via {topo.hosts[first.host.name].subnet.gateway}" in first.netns.run(["ip", "route"]).stdout
-        else "other",
-    )
+    containers = macvlan_containers(lab, workspace)
+    record_macvlan(proof, topo, containers)
 
     unreached = []
     for src, dst in topo.host_pairs():
@@ -108,3 +73,52 @@ def _routes(container) -> str:
     table = container.netns.run(["ip", "route"]).stdout.strip().replace("\n", ", ")
     gone = "" if "default" in table else " (no default route)"
     return f"routes of {container}: {table or 'none'}{gone}"
+
+
+def macvlan_containers(lab, workspace) -> dict:
+    """On each docker host, a container on a macvlan network of its underlay interface, its addresses from a /28 of
+    the subnet that no lab host uses (skipped where none is free)."""
+    topo = lab.topology
+    slices = {name: topo.free_slices(name, SLICE_PREFIX) for name in topo.subnets}
+    containers = {}
+    for host in lab.docker_hosts:
+        spec = topo.hosts[host.name]
+        _, parent = underlay_interface(host)
+        free = slices[spec.subnet.name]
+        if not free:
+            pytest.skip(
+                f"subnet {spec.subnet.name} ({spec.subnet.network}) has no /{SLICE_PREFIX} free of lab addresses "
+                f"for {host.name}'s macvlan containers"
+            )
+        ip_range = free.pop(0)
+        net = workspace.macvlan(
+            host,
+            parent=parent,
+            subnet=str(spec.subnet.network),
+            gateway=str(spec.subnet.gateway),
+            ip_range=str(ip_range),
+        )
+        containers[host.name] = workspace.container(host, net, role="mv")
+    return containers
+
+
+def record_macvlan(proof, topo, containers) -> None:
+    """The containers, their interfaces and routes as evidence; the interface's mode and the default route as
+    mechanism."""
+    proof.data(
+        "macvlan containers",
+        {name: {"address": c.ip, "mac": c.mac, "network": c.network.name} for name, c in containers.items()},
+    )
+    for name, c in containers.items():
+        link = c.netns.run(["ip", "-d", "-o", "link", "show", "eth0"]).stdout
+        routes = c.netns.run(["ip", "route"]).stdout
+        proof.text(f"{c}: eth0 and routes", link + routes, where=name)
+    first = next(iter(containers.values()))
+    link = first.netns.run(["ip", "-d", "-o", "link", "show", "eth0"]).stdout
+    proof.mechanism("container interface", "macvlan mode bridge" if "macvlan mode bridge" in link else link.strip())
+    proof.mechanism(
+        "default route",
+        "via the subnet's gateway (the router)"
+        if f"default via {topo.hosts[first.host.name].subnet.gateway}" in first.netns.run(["ip", "route"]).stdout
+        else "other",
+    )

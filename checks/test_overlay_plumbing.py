@@ -11,8 +11,22 @@ from netproof.kit.namespaces import NetNamespace
 
 def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 1.0):
     """One host's half: `here` is a container on this host, `there` the remote one."""
-    host = here.host
-    overlay = net.overlay_namespace(host)
+    overlay = net.overlay_namespace(here.host)
+    links, bridge, vxlan = require_overlay_devices(proof, overlay, net, there)
+    inside = require_veth_on_the_bridge(proof, here, overlay, links, bridge)
+    entry = require_remote_fdb_entry(proof, overlay, vxlan, there, patience)
+    udp_port = vxlan.get("linkinfo", {}).get("info_data", {}).get("port")
+    proof.mechanism(
+        "overlay namespace", f"bridge {bridge}, vxlan {vxlan['ifname']} mtu {vxlan.get('mtu')}, port {udp_port}"
+    )
+    proof.mechanism("remote fdb entry", f"flags {','.join(entry.get('flags', []))} state {entry.get('state')}")
+    if gateway_bridge:
+        require_gateway_bridge_leg(proof, here, inside)
+
+
+def require_overlay_devices(proof, overlay, net, there):
+    """The overlay namespace holds one bridge and one VXLAN device of the network's VNI, enslaved to it."""
+    host = overlay.host
     links, result = overlay.links()
     proof.command(f"links of the {overlay.label}", result)
     proof.require(
@@ -41,7 +55,12 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         observed=f"master {vxlan.get('master')}, MTU {vxlan.get('mtu')}, VNI {vni}",
         where=overlay.where,
     )
+    return links, bridge, vxlan
 
+
+def require_veth_on_the_bridge(proof, here, overlay, links, bridge):
+    """The container's eth0 is one end of a veth pair whose other end is on the overlay's bridge."""
+    host = here.host
     inside, result = here.netns.links()
     proof.command(f"links inside {here.name}", result)
     eth0 = ns.by_name(inside, "eth0")
@@ -63,6 +82,11 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         observed=ns.summary([peer]) if peer else f"no interface of index {eth0['link_index']} there",
         where=overlay.where,
     )
+    return inside
+
+
+def require_remote_fdb_entry(proof, overlay, vxlan, there, patience):
+    """The VXLAN device forwards the remote container's MAC to its host's underlay address."""
 
     # The control plane programs remote entries asynchronously: give it a few seconds.
     def remote_entry():
@@ -79,32 +103,31 @@ def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 
         observed=f"{entry}" if entry else f"no entry for {there.mac}",
         where=f"{overlay.where}, bridge fdb dev {vxlan['ifname']}",
     )
+    return entry
 
-    udp_port = vxlan.get("linkinfo", {}).get("info_data", {}).get("port")
-    proof.mechanism(
-        "overlay namespace", f"bridge {bridge}, vxlan {vxlan['ifname']} mtu {vxlan.get('mtu')}, port {udp_port}"
+
+def require_gateway_bridge_leg(proof, here, inside):
+    """The container's eth1 pairs with a veth on docker_gwbridge in its host's own namespace."""
+    host = here.host
+    eth1 = ns.by_name(inside, "eth1")
+    proof.require(
+        eth1 is not None and "link_index" in eth1,
+        expected=f"{here.name} has eth1 ({GATEWAY_BRIDGE})",
+        observed=ns.summary(inside),
+        where=f"{host.name}, container {here.name}",
     )
-    proof.mechanism("remote fdb entry", f"flags {','.join(entry.get('flags', []))} state {entry.get('state')}")
-    if gateway_bridge:
-        eth1 = ns.by_name(inside, "eth1")
-        proof.require(
-            eth1 is not None and "link_index" in eth1,
-            expected=f"{here.name} has eth1 ({GATEWAY_BRIDGE})",
-            observed=ns.summary(inside),
-            where=f"{host.name}, container {here.name}",
-        )
-        host_links, result = NetNamespace.of_host(host).links()
-        proof.command(f"links of {host.name}", result)
-        gw_peer = ns.by_index(host_links, eth1["link_index"])
-        proof.require(
-            gw_peer is not None
-            and ns.kind(gw_peer) == "veth"
-            and gw_peer.get("master") == GATEWAY_BRIDGE
-            and gw_peer.get("link_index") == eth1["ifindex"],
-            expected=f"eth1@if{eth1['link_index']} pairs with a veth on {GATEWAY_BRIDGE} in {host.name}'s namespace",
-            observed=ns.summary([gw_peer]) if gw_peer else f"no interface of index {eth1['link_index']}",
-            where=f"{host.name}, host namespace",
-        )
+    host_links, result = NetNamespace.of_host(host).links()
+    proof.command(f"links of {host.name}", result)
+    gw_peer = ns.by_index(host_links, eth1["link_index"])
+    proof.require(
+        gw_peer is not None
+        and ns.kind(gw_peer) == "veth"
+        and gw_peer.get("master") == GATEWAY_BRIDGE
+        and gw_peer.get("link_index") == eth1["ifindex"],
+        expected=f"eth1@if{eth1['link_index']} pairs with a veth on {GATEWAY_BRIDGE} in {host.name}'s namespace",
+        observed=ns.summary([gw_peer]) if gw_peer else f"no interface of index {eth1['link_index']}",
+        where=f"{host.name}, host namespace",
+    )
 
 
 @check(

@@ -79,7 +79,14 @@ def test_routing_mesh(lab, workspace, proof):
         where=f"the routing mesh of service {service.name}",
     )
 
-    asker = workspace.container(hosts[-1], net, role="vipc")
+    require_the_virtual_ip_answers(proof, workspace, hosts[-1], net, service, settle)
+    proof.mechanism("published through", "the ingress network (routing mesh)")
+    proof.mechanism("nat rule per node", sorted({r.split(" -j ")[-1].split()[0] for r in mesh_rules(home, port)}))
+
+
+def require_the_virtual_ip_answers(proof, workspace, host, net, service, settle: float) -> None:
+    """From a container on the service's network, its name resolves to its virtual IP, which answers."""
+    asker = workspace.container(host, net, role="vipc")
     result, answered, took = probes.settled_lookup(
         lambda argv: asker.exec(argv, timeout=15), service.name, lambda found: found == [service.virtual_ip], settle
     )
@@ -98,5 +105,3 @@ def test_routing_mesh(lab, workspace, proof):
         observed=str(fetch),
         where=f"{asker} on {net.name}",
     )
-    proof.mechanism("published through", "the ingress network (routing mesh)")
-    proof.mechanism("nat rule per node", sorted({r.split(" -j ")[-1].split()[0] for r in mesh_rules(home, port)}))

@@ -17,29 +17,7 @@ from netproof.kit.namespaces import underlay_interface
     "tagged with the VNI of its network, carrying the containers' own frames",
 )
 def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
-    nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
-    couples = [
-        (
-            workspace.container(pair.src, net, role=f"{net.name[-3:]}a"),
-            workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"),
-        )
-        for net in nets
-    ]
-    found = [net.expected_vni(pair.src) for net in nets]
-    vnis = [vni for vni, _ in found]
-    proof.data(
-        "networks and their VNIs",
-        {
-            n.name: {"id": n.id, "vni": vni, "vni from": source, "subnet": n.subnet}
-            for n, (vni, source) in zip(nets, found, strict=True)
-        },
-    )
-    proof.require(
-        None not in vnis and vnis[0] != vnis[1],
-        expected="two overlay networks with two different VNIs",
-        observed=f"VNIs {vnis}",
-        where=f"{found[0][1]}",
-    )
+    nets, couples, vnis = two_overlays_with_their_vnis(pair, workspace, proof)
 
     port = wire.data_path_port(lab.manager)
     dst_host, underlay = underlay_interface(pair.dst)
@@ -56,39 +34,9 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
     frames = wire.vxlan_frames(capture.dest, port)
     proof.text("VXLAN frames seen", "\n".join(map(str, frames)) or "(none)", where=f"{pair.dst.name} {underlay}")
 
+    where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
     for (a, b), net, vni in zip(couples, nets, vnis, strict=True):
-        echo = [
-            f
-            for f in frames
-            if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip
-        ]
-        where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
-        proof.require(
-            bool(echo),
-            expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
-            observed=f"{len(frames)} VXLAN frames, none with that echo",
-            where=where,
-        )
-        wrong = [
-            f
-            for f in echo
-            if not (
-                f.outer_src == pair.src.address
-                and f.outer_dst == pair.dst.address
-                and f.outer_dport == port
-                and f.vni_valid
-                and f.vni == vni
-                and f.inner_src_mac == a.mac
-                and f.inner_dst_mac == b.mac
-            )
-        ]
-        proof.require(
-            not wrong,
-            where=where,
-            expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > "
-            f"{b.mac}",
-            observed=str(wrong[0]) if wrong else "",
-        )
+        require_echo_in_vxlan(proof, frames, pair, a, b, net, vni, port, where)
     proof.mechanism("outer UDP port", port)
     proof.mechanism("VXLAN flags", sorted({f"0x{f.flags:02x}" for f in frames}))
     proof.mechanism("VNI reported by", "network inspect" if nets[0].vni is not None else "the VXLAN device only")
@@ -164,4 +112,66 @@ def test_vxlan_on_the_swarms_data_path_port(pair, workspace, proof, evidence_dir
         expected=f"{a} pings {b.ip} (the replies come back too)",
         observed=str(ping),
         where=f"{pair.src.name} -> {pair.dst.name}",
+    )
+
+
+def two_overlays_with_their_vnis(pair, workspace, proof):
+    """Two overlays, a container of each on both hosts of the pair, and their VNIs (required different)."""
+    nets = [workspace.overlay(role="ov1"), workspace.overlay(role="ov2")]
+    couples = [
+        (
+            workspace.container(pair.src, net, role=f"{net.name[-3:]}a"),
+            workspace.container(pair.dst, net, role=f"{net.name[-3:]}b"),
+        )
+        for net in nets
+    ]
+    found = [net.expected_vni(pair.src) for net in nets]
+    vnis = [vni for vni, _ in found]
+    proof.data(
+        "networks and their VNIs",
+        {
+            n.name: {"id": n.id, "vni": vni, "vni from": source, "subnet": n.subnet}
+            for n, (vni, source) in zip(nets, found, strict=True)
+        },
+    )
+    proof.require(
+        None not in vnis and vnis[0] != vnis[1],
+        expected="two overlay networks with two different VNIs",
+        observed=f"VNIs {vnis}",
+        where=f"{found[0][1]}",
+    )
+    return nets, couples, vnis
+
+
+def require_echo_in_vxlan(proof, frames, pair, a, b, net, vni: int, port: int, where: str) -> None:
+    """a's echo request to b is on the wire in VXLAN frames between the hosts' underlay addresses, on the port,
+    with the I flag and the network's VNI, carrying the containers' own MACs."""
+    echo = [
+        f for f in frames if f.inner_proto == "icmp-echo-request" and f.inner_src_ip == a.ip and f.inner_dst_ip == b.ip
+    ]
+    proof.require(
+        bool(echo),
+        expected=f"VXLAN frames carrying ICMP echo {a.ip} -> {b.ip} (network {net.name})",
+        observed=f"{len(frames)} VXLAN frames, none with that echo",
+        where=where,
+    )
+    wrong = [
+        f
+        for f in echo
+        if not (
+            f.outer_src == pair.src.address
+            and f.outer_dst == pair.dst.address
+            and f.outer_dport == port
+            and f.vni_valid
+            and f.vni == vni
+            and f.inner_src_mac == a.mac
+            and f.inner_dst_mac == b.mac
+        )
+    ]
+    proof.require(
+        not wrong,
+        where=where,
+        expected=f"outer {pair.src.address} > {pair.dst.address} udp/{port}, I flag, VNI {vni}, inner {a.mac} > "
+        f"{b.mac}",
+        observed=str(wrong[0]) if wrong else "",
     )

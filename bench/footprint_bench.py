@@ -23,9 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from netproof.footprint import compare, take
+from netproof.footprint import compare
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
+from netproof.runner import footprint as take
 
 ROOT = Path(__file__).parents[1]
 TARGET = 5.0

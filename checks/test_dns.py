@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from netproof.catalogue import check
-from netproof.facts import budgets
-from netproof.facts.docker import EMBEDDED_DNS
-from netproof.kit import kernel, probes
-from netproof.kit.evidence import LabBroken
-from netproof.lab.model.topology import LAB_ZONE
+from netproof.kit import LAB_ZONE, LabBroken, budgets, check, facts, kernel, probes
 
 
 def lookup(container, name: str):
@@ -46,8 +41,8 @@ def test_embedded_dns(pair, workspace, proof):
     where = f"{a} on {pair.src.name}, asking for {b.name} on {pair.dst.name} ({net.name})"
     resolv = proof.command(f"{a.name}: /etc/resolv.conf", a.exec(["cat", "/etc/resolv.conf"]))
     proof.require(
-        f"nameserver {EMBEDDED_DNS}" in resolv.stdout,
-        expected=f"the container's resolver is Docker's embedded DNS ({EMBEDDED_DNS})",
+        f"nameserver {facts.EMBEDDED_DNS}" in resolv.stdout,
+        expected=f"the container's resolver is Docker's embedded DNS ({facts.EMBEDDED_DNS})",
         observed=resolv.stdout.strip(),
         where=where,
     )

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from netproof.catalogue import check
-from netproof.facts import defects
-from netproof.facts.docker import DOCKER_USER
-from netproof.kit import probes
-from netproof.kit.evidence import LabBroken
+from netproof.kit import LabBroken, check, defects, facts, probes
 
 
 @contextmanager
 def user_rule(proof, docker_host, how: str, rule: list[str]):
     """A rule in DOCKER-USER (-I: at its head, -A: at its end), deleted however the check ends."""
     added = proof.command(
-        f"iptables {how} {DOCKER_USER} {' '.join(rule)}", docker_host.run(["iptables", how, DOCKER_USER, *rule])
+        f"iptables {how} {facts.DOCKER_USER} {' '.join(rule)}",
+        docker_host.run(["iptables", how, facts.DOCKER_USER, *rule]),
     )
     try:
         yield added.ok
     finally:
-        docker_host.run(["iptables", "-D", DOCKER_USER, *rule])
+        docker_host.run(["iptables", "-D", facts.DOCKER_USER, *rule])
 
 
 def host_clock(docker_host) -> str:
@@ -93,8 +90,8 @@ def test_docker_user(docker_host, workspace, proof, outside):
         forward = docker_host.infra.iptables.rules("filter", "FORWARD")
         proof.data("FORWARD during the first probes", forward, where=docker_host.name)
         created = workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
-        chain = docker_host.infra.iptables.rules("filter", DOCKER_USER)
-        proof.data(f"{DOCKER_USER} after another network was created", chain, where=docker_host.name)
+        chain = docker_host.infra.iptables.rules("filter", facts.DOCKER_USER)
+        proof.data(f"{facts.DOCKER_USER} after another network was created", chain, where=docker_host.name)
         stopped += fetches(outside, docker_host, port)
         through = [str(f) for f in stopped if f.through]
         proof.text("probes with the DROP inserted", "\n".join(str(f) for f in stopped))
@@ -106,9 +103,9 @@ def test_docker_user(docker_host, workspace, proof, outside):
             )
             for when, rules in (("during the first probes", forward), ("after the later probes", later)):
                 first_rule = rules[1] if len(rules) > 1 else "(none)"  # rules[0] is the policy
-                if first_rule != f"-A FORWARD -j {DOCKER_USER}":
+                if first_rule != f"-A FORWARD -j {facts.DOCKER_USER}":
                     proof.symptom(defects.USER_JUMP_MISSING)
-                    through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {DOCKER_USER}")
+                    through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {facts.DOCKER_USER}")
         if through:  # were other checks creating networks on this host meanwhile (moby/moby#43585)?
             mine = {net.name, created.name}
             others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n not in mine]
@@ -125,7 +122,7 @@ def test_docker_user(docker_host, workspace, proof, outside):
         first = chain[1] if len(chain) > 1 else ""
         proof.require(
             "DROP" in first and outside.address in first,
-            expected=f"the user's DROP still first in {DOCKER_USER}",
+            expected=f"the user's DROP still first in {facts.DOCKER_USER}",
             observed="\n".join(chain),
             where=docker_host.name,
         )
@@ -135,9 +132,9 @@ def test_docker_user(docker_host, workspace, proof, outside):
 
     with user_rule(proof, docker_host, "-A", rule):
         appended = fetches(outside, docker_host, port)
-        chain = docker_host.infra.iptables.rules("filter", DOCKER_USER)
-    proof.data(f"{DOCKER_USER} with the DROP appended", chain, where=docker_host.name)
-    proof.mechanism(f"{DOCKER_USER} chain as Docker leaves it", [r for r in chain if outside.address not in r])
+        chain = docker_host.infra.iptables.rules("filter", facts.DOCKER_USER)
+    proof.data(f"{facts.DOCKER_USER} with the DROP appended", chain, where=docker_host.name)
+    proof.mechanism(f"{facts.DOCKER_USER} chain as Docker leaves it", [r for r in chain if outside.address not in r])
     proof.mechanism("an appended DROP is honoured", not any(f.through for f in appended))
 
 

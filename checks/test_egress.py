@@ -8,11 +8,7 @@ network's subnet, recorded with the check's own names taken out.
 
 from __future__ import annotations
 
-from netproof.catalogue import check
-from netproof.facts.docker import GATEWAY_BRIDGE
-from netproof.kit import firewall, probes, wire
-from netproof.kit.namespaces import NetNamespace
-from netproof.lab.model.topology import OUTSIDE_HTTP_PORT
+from netproof.kit import OUTSIDE_HTTP_PORT, NetNamespace, check, facts, firewall, probes, wire
 
 
 def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str) -> None:
@@ -80,10 +76,10 @@ def test_overlay_egress(docker_host, workspace, proof, outside, evidence_dir):
     where = f"{docker_host.name}, container {c.name} on overlay {net.name}"
     routes, result = c.netns.routes()
     proof.command("container routes", result)
-    gateway = docker_host.infra.interface(GATEWAY_BRIDGE)
+    gateway = docker_host.infra.interface(facts.GATEWAY_BRIDGE)
     subnets = [a for a in gateway.addresses if ":" not in a]
-    proof.text(f"{GATEWAY_BRIDGE} addresses", ", ".join(gateway.addresses), where=docker_host.name)
-    gw_subnet = _network_of(docker_host, GATEWAY_BRIDGE) or (subnets[0] if subnets else "")
+    proof.text(f"{facts.GATEWAY_BRIDGE} addresses", ", ".join(gateway.addresses), where=docker_host.name)
+    gw_subnet = _network_of(docker_host, facts.GATEWAY_BRIDGE) or (subnets[0] if subnets else "")
     require_egress(proof, c, docker_host, outside, evidence_dir, gw_subnet, where)
 
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from netproof.catalogue import check
-from netproof.kit import probes, wire
-from netproof.kit.namespaces import underlay_interface
+from netproof.kit import check, probes, underlay_interface, wire
 
 
 def esp_states(host, src: str, dst: str) -> list[str]:

@@ -1,10 +1,8 @@
 """OVL-GWBR-001/002: a container on an overlay reaches the outside through docker_gwbridge,
 unless the overlay is --internal, in which case it has no way out at all."""
 
-from netproof.catalogue import check
-from netproof.facts.docker import GATEWAY_BRIDGE
+from netproof.kit import NetNamespace, check, facts
 from netproof.kit import namespaces as ns
-from netproof.kit.namespaces import NetNamespace
 
 
 def default_route(routes):
@@ -37,23 +35,23 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
     host_links, result = NetNamespace.of_host(docker_host).links()
     peer = ns.by_index(host_links, eth1["link_index"])
     proof.require(
-        peer is not None and peer.get("master") == GATEWAY_BRIDGE,
-        expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {GATEWAY_BRIDGE}",
+        peer is not None and peer.get("master") == facts.GATEWAY_BRIDGE,
+        expected=f"eth1's peer (index {eth1['link_index']}) enslaved to {facts.GATEWAY_BRIDGE}",
         observed=ns.summary([peer]) if peer else "no such interface",
         where=f"{docker_host.name}, host namespace",
     )
-    gateway = docker_host.infra.interface(GATEWAY_BRIDGE)
+    gateway = docker_host.infra.interface(facts.GATEWAY_BRIDGE)
     proof.require(
         gateway.exists,
-        expected=f"{GATEWAY_BRIDGE} in {docker_host.name}'s namespace",
+        expected=f"{facts.GATEWAY_BRIDGE} in {docker_host.name}'s namespace",
         observed="absent",
         where=f"{docker_host.name}, host namespace",
     )
     proof.mechanism("container interfaces", sorted(link["ifname"] for link in inside))
-    proof.mechanism(f"{GATEWAY_BRIDGE} addresses", sorted(a for a in gateway.addresses if ":" not in a))
+    proof.mechanism(f"{facts.GATEWAY_BRIDGE} addresses", sorted(a for a in gateway.addresses if ":" not in a))
     proof.text(
-        f"{GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
-        ns.summary([lk for lk in host_links if lk.get("master") == GATEWAY_BRIDGE]),
+        f"{facts.GATEWAY_BRIDGE} {', '.join(gateway.addresses)} and its ports",
+        ns.summary([lk for lk in host_links if lk.get("master") == facts.GATEWAY_BRIDGE]),
         where=docker_host.name,
     )
 

@@ -8,10 +8,7 @@ rules that name the bridge are the mechanism.
 
 from __future__ import annotations
 
-from netproof.catalogue import check
-from netproof.facts.docker import ICC_OPTION
-from netproof.kit import firewall, probes, wire
-from netproof.kit.window import Window
+from netproof.kit import Window, check, facts, firewall, probes, wire
 
 
 @check(
@@ -22,7 +19,7 @@ from netproof.kit.window import Window
     "while their published ports still answer from outside",
 )
 def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
-    net = workspace.bridge(docker_host, options={ICC_OPTION: "false"}, role="noicc")
+    net = workspace.bridge(docker_host, options={facts.ICC_OPTION: "false"}, role="noicc")
     a = workspace.server(docker_host, net, role="a")
     b = workspace.server(docker_host, net, role="b", ports={f"{probes.HTTP_PORT}/tcp": None})
     where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"

@@ -16,13 +16,19 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from netproof.catalogue import check
-from netproof.kit import firewall, probes, wire
-from netproof.kit.evidence import LabBroken
-from netproof.kit.namespaces import NetNamespace
-from netproof.kit.routes import random_subnet, random_subnet_v6, route_on_router
-from netproof.kit.window import Window
-from netproof.lab.model.topology import OUTSIDE_HTTP_PORT
+from netproof.kit import (
+    OUTSIDE_HTTP_PORT,
+    LabBroken,
+    NetNamespace,
+    Window,
+    check,
+    firewall,
+    probes,
+    random_subnet,
+    random_subnet_v6,
+    route_on_router,
+    wire,
+)
 
 
 def record_firewall(proof, host, net, bridge_name: str | None = None):

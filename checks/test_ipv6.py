@@ -12,10 +12,7 @@ control plane (20.10) containers get IPv6 addresses but no IPv6 packet crosses h
 
 from __future__ import annotations
 
-from netproof.catalogue import check
-from netproof.kit import probes
-from netproof.kit.objects import EngineError
-from netproof.kit.routes import random_subnet, random_subnet_v6
+from netproof.kit import EngineError, check, probes, random_subnet, random_subnet_v6
 
 
 @check(

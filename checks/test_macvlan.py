@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from netproof.catalogue import check
-from netproof.kit import probes
-from netproof.kit.namespaces import underlay_interface
-from netproof.kit.window import Window
+from netproof.kit import Window, check, probes, underlay_interface
 
 SLICE_PREFIX = 28  # each host's containers take addresses from a /28 of its subnet that no lab host uses
 

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import re
 
-from netproof.catalogue import check
-from netproof.facts.docker import DEFAULT_MTU, ICMP_OVERHEAD, MTU_OPTION, VXLAN_OVERHEAD, VXLAN_PORT
+from netproof.kit import check, facts, paths, probes, wire
 from netproof.kit import namespaces as ns
-from netproof.kit import probes, wire
-from netproof.kit.paths import path_mtu
 
 FRAGMENTS = "ip[6:2] & 0x3fff != 0"  # more-fragments set, or an offset: a piece of a larger packet
 
@@ -44,19 +41,19 @@ def received(result) -> bool:
     "packets are refused at the sender",
 )
 def test_overlay_mtu(pair, workspace, proof, evidence_dir):
-    for underlay, options in ((DEFAULT_MTU, None), (1400, {MTU_OPTION: "1400"})):
-        mtu = underlay - VXLAN_OVERHEAD
+    for underlay, options in ((facts.DEFAULT_MTU, None), (1400, {facts.MTU_OPTION: "1400"})):
+        mtu = underlay - facts.VXLAN_OVERHEAD
         net = workspace.overlay(options=options, role=f"m{mtu}")
         a = workspace.container(pair.src, net, role="a")
         b = workspace.container(pair.dst, net, role="b")
         probes.await_path(proof, a, b, workspace.patience)  # small packets first: a lost large one is then the MTU's
-        where = f"{a} -> {b} on {net.name} ({'default MTU' if options is None else f'{MTU_OPTION}={underlay}'})"
+        where = f"{a} -> {b} on {net.name} ({'default MTU' if options is None else f'{facts.MTU_OPTION}={underlay}'})"
         links, result = a.netns.links()
         proof.command(f"{a.name} interfaces", result)
         eth0 = ns.by_name(links, "eth0") or {}
         proof.require(
             eth0.get("mtu") == mtu,
-            expected=f"{a.name}'s eth0 has MTU {mtu} ({underlay} less {VXLAN_OVERHEAD} bytes of VXLAN)",
+            expected=f"{a.name}'s eth0 has MTU {mtu} ({underlay} less {facts.VXLAN_OVERHEAD} bytes of VXLAN)",
             observed=f"MTU {eth0.get('mtu')}",
             where=where,
         )
@@ -67,21 +64,21 @@ def test_overlay_mtu(pair, workspace, proof, evidence_dir):
         on_wire = wire.Capture(
             ns.NetNamespace.of_host(pair.dst),
             ns.NetNamespace.of_host(pair.dst).interface_with_address(pair.dst.address) or "any",
-            f"src host {pair.src.address} and (udp port {VXLAN_PORT} or ({FRAGMENTS}))",
+            f"src host {pair.src.address} and (udp port {facts.VXLAN_PORT} or ({FRAGMENTS}))",
             evidence_dir / f"underlay-{net.name}.pcap",
         )
         with on_wire:
-            largest = df_ping(a, b.ip, mtu - ICMP_OVERHEAD)
-        proof.command(f"ping -M do -s {mtu - ICMP_OVERHEAD} {b.ip} ({mtu} bytes)", largest)
+            largest = df_ping(a, b.ip, mtu - facts.ICMP_OVERHEAD)
+        proof.command(f"ping -M do -s {mtu - facts.ICMP_OVERHEAD} {b.ip} ({mtu} bytes)", largest)
         proof.pcap(on_wire.describe(), on_wire.dest, where=pair.dst.name)
         fragments = wire.count_fragments(on_wire.dest)
         if not received(largest):
-            pmtu, note = path_mtu(pair.src, pair.dst)
+            pmtu, note = paths.path_mtu(pair.src, pair.dst)
             proof.require(
                 False,
                 expected=f"a {mtu}-byte don't-fragment ping arrives",
                 observed=f"lost; the underlay from {pair.src.name} to {pair.dst.name} carries {pmtu} bytes, the "
-                f"overlay needs {underlay} ({note}); remedy: create the overlay with -o {MTU_OPTION}={pmtu}",
+                f"overlay needs {underlay} ({note}); remedy: create the overlay with -o {facts.MTU_OPTION}={pmtu}",
                 where=where,
             )
         if fragments:
@@ -91,8 +88,8 @@ def test_overlay_mtu(pair, workspace, proof, evidence_dir):
                 f"{underlay} bytes; fragments cost throughput and many networks drop them",
                 where=pair.dst.name,
             )
-        over = df_ping(a, b.ip, mtu - ICMP_OVERHEAD + 1, count=1)  # refused locally, or not at all
-        proof.command(f"ping -M do -s {mtu - ICMP_OVERHEAD + 1} {b.ip} ({mtu + 1} bytes)", over)
+        over = df_ping(a, b.ip, mtu - facts.ICMP_OVERHEAD + 1, count=1)  # refused locally, or not at all
+        proof.command(f"ping -M do -s {mtu - facts.ICMP_OVERHEAD + 1} {b.ip} ({mtu + 1} bytes)", over)
         said = over.stdout + over.stderr
         proof.require(
             not received(over) and ("message too long" in said or f"mtu={mtu}" in said.replace(" ", "")),

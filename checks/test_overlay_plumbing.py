@@ -1,12 +1,8 @@
 """OVL-VETH-001: how an overlay is plumbed on each host: its namespace, bridge, VXLAN device,
 the veth pairs to containers, and the forwarding entries that point at remote hosts."""
 
-from netproof import wait
-from netproof.catalogue import check
-from netproof.facts import budgets
-from netproof.facts.docker import GATEWAY_BRIDGE, OVERLAY_MTU
+from netproof.kit import NetNamespace, budgets, check, facts, wait
 from netproof.kit import namespaces as ns
-from netproof.kit.namespaces import NetNamespace
 
 
 def check_side(proof, here, there, net, gateway_bridge: bool, patience: float = 1.0):
@@ -50,8 +46,8 @@ def require_overlay_devices(proof, overlay, net, there):
     expected_vni, source = net.expected_vni(there.host)  # the other host's view, when inspect does not say
     proof.text("expected VNI", f"{expected_vni}, from {source}")
     proof.require(
-        vxlan.get("master") == bridge and vxlan.get("mtu") == OVERLAY_MTU and vni == expected_vni,
-        expected=f"{vxlan['ifname']} enslaved to {bridge}, MTU {OVERLAY_MTU}, VNI {expected_vni}",
+        vxlan.get("master") == bridge and vxlan.get("mtu") == facts.OVERLAY_MTU and vni == expected_vni,
+        expected=f"{vxlan['ifname']} enslaved to {bridge}, MTU {facts.OVERLAY_MTU}, VNI {expected_vni}",
         observed=f"master {vxlan.get('master')}, MTU {vxlan.get('mtu')}, VNI {vni}",
         where=overlay.where,
     )
@@ -112,7 +108,7 @@ def require_gateway_bridge_leg(proof, here, inside):
     eth1 = ns.by_name(inside, "eth1")
     proof.require(
         eth1 is not None and "link_index" in eth1,
-        expected=f"{here.name} has eth1 ({GATEWAY_BRIDGE})",
+        expected=f"{here.name} has eth1 ({facts.GATEWAY_BRIDGE})",
         observed=ns.summary(inside),
         where=f"{host.name}, container {here.name}",
     )
@@ -122,9 +118,9 @@ def require_gateway_bridge_leg(proof, here, inside):
     proof.require(
         gw_peer is not None
         and ns.kind(gw_peer) == "veth"
-        and gw_peer.get("master") == GATEWAY_BRIDGE
+        and gw_peer.get("master") == facts.GATEWAY_BRIDGE
         and gw_peer.get("link_index") == eth1["ifindex"],
-        expected=f"eth1@if{eth1['link_index']} pairs with a veth on {GATEWAY_BRIDGE} in {host.name}'s namespace",
+        expected=f"eth1@if{eth1['link_index']} pairs with a veth on {facts.GATEWAY_BRIDGE} in {host.name}'s namespace",
         observed=ns.summary([gw_peer]) if gw_peer else f"no interface of index {eth1['link_index']}",
         where=f"{host.name}, host namespace",
     )

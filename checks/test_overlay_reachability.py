@@ -1,9 +1,6 @@
 """OVL-PING-001: containers on one overlay network reach each other across hosts."""
 
-from netproof import wait
-from netproof.catalogue import check
-from netproof.facts import budgets
-from netproof.kit import probes
+from netproof.kit import budgets, check, probes, wait
 
 
 @check(

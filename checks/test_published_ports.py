@@ -20,11 +20,7 @@ import secrets
 
 import pytest
 
-from netproof.catalogue import check
-from netproof.kit import firewall, probes, wire
-from netproof.kit.namespaces import underlay_interface
-from netproof.kit.routes import random_subnet, route_on_router
-from netproof.kit.window import Window
+from netproof.kit import Window, check, firewall, probes, random_subnet, route_on_router, underlay_interface, wire
 
 SINCE_28 = "28.0"
 

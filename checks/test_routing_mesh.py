@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from netproof import wait
-from netproof.catalogue import check
-from netproof.facts import budgets
-from netproof.kit import probes
+from netproof.kit import budgets, check, probes, wait
 
 
 def mesh_rules(host, port: int) -> list[str]:

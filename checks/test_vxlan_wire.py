@@ -3,10 +3,7 @@ OVL-VXLAN-002: on the UDP port the swarm was given (swarm: {data_path_port: N}),
 
 import pytest
 
-from netproof.catalogue import check
-from netproof.facts.docker import VXLAN_PORT
-from netproof.kit import probes, wire
-from netproof.kit.namespaces import underlay_interface
+from netproof.kit import check, facts, probes, underlay_interface, wire
 
 
 @check(
@@ -62,9 +59,9 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
 def test_vxlan_on_the_swarms_data_path_port(pair, workspace, proof, evidence_dir, lab):
     port = wire.data_path_port(lab.manager)
     proof.mechanism("data path port (docker info Swarm.Cluster.DataPathPort)", port)
-    if port == VXLAN_PORT:
+    if port == facts.VXLAN_PORT:
         pytest.skip(
-            f"this lab's swarm uses Docker's default data path port {VXLAN_PORT}; the check needs a topology "
+            f"this lab's swarm uses Docker's default data path port {facts.VXLAN_PORT}; the check needs a topology "
             "that sets swarm: {data_path_port: N}, e.g. labs/configured.yml"
         )
     net = workspace.overlay(role="dpp")
@@ -75,20 +72,20 @@ def test_vxlan_on_the_swarms_data_path_port(pair, workspace, proof, evidence_dir
     dst_host, underlay = underlay_interface(pair.dst)
     proof.require(vni is not None, expected="the network's VNI", observed=f"VNI {vni}", where=vni_from)
     probes.await_path(proof, a, b, workspace.patience)
-    bpf = f"udp port {port} or udp port {VXLAN_PORT}"
+    bpf = f"udp port {port} or udp port {facts.VXLAN_PORT}"
     capture = wire.Capture(dst_host, underlay, bpf, evidence_dir / f"{pair.dst.name}-{underlay}-dpp.pcap")
     with capture:
         ping = probes.ping(a.exec, b.ip)
     proof.command(f"ping {b} from {a}", ping.result)
     proof.pcap(capture.describe(), capture.dest, where=pair.dst.name)
     on_port = wire.vxlan_frames(capture.dest, port)
-    on_default = wire.vxlan_frames(capture.dest, VXLAN_PORT)
+    on_default = wire.vxlan_frames(capture.dest, facts.VXLAN_PORT)
     where = f"{pair.dst.name} {underlay}, capture {capture.dest.name}"
     proof.text(f"VXLAN frames on {port}", "\n".join(map(str, on_port)) or "(none)", where=where)
     proof.require(
         not on_default,
-        expected=f"no overlay traffic to UDP {VXLAN_PORT} (the swarm's data path port is {port})",
-        observed=f"{len(on_default)} frames to {VXLAN_PORT}, the first: {on_default[0]}" if on_default else "",
+        expected=f"no overlay traffic to UDP {facts.VXLAN_PORT} (the swarm's data path port is {port})",
+        observed=f"{len(on_default)} frames to {facts.VXLAN_PORT}, the first: {on_default[0]}" if on_default else "",
         where=where,
     )
     echo = [

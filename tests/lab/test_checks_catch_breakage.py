@@ -180,6 +180,16 @@ def test_icc_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_pat
     assert_fails(done, "ICC-001", "every probe between the two containers stopped", "got through:", "connected")
 
 
+def test_bridge_isolation_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_path):
+    # docs/writing-checks.md's example: DOCKER-USER is evaluated before Docker's isolation of one bridge from another.
+    docker2 = lab.host("docker2")
+    with changed(
+        docker2, ["iptables", "-I", "DOCKER-USER", "-j", "ACCEPT"], ["iptables", "-D", "DOCKER-USER", "-j", "ACCEPT"]
+    ):
+        done = checks("BR-ISO-001 and docker2", tmp_path)
+    assert_fails(done, "BR-ISO-001", "every probe between the two bridges stopped", "got through:", "connected")
+
+
 def test_user_table_check_fails_when_the_users_table_is_gone_after_docker_creates_a_network(lab, tmp_path):
     done = checks("FW-USER-002 and docker4", tmp_path, sabotage="usertable")
     assert_fails(

@@ -46,7 +46,7 @@ def test_embedded_dns(pair, workspace, proof):
         observed=resolv.stdout.strip(),
         where=where,
     )
-    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
+    settle = workspace.budget(budgets.SETTLE)
     require_resolves(proof, a, b.name, b.ip, where, settle)
 
     aliased = workspace.overlay(role="al")
@@ -162,7 +162,7 @@ def test_service_dns(lab, workspace, proof, variant):
         service.name: [own] if endpoint_mode == "vip" else service.task_addresses,
         f"tasks.{service.name}": service.task_addresses,
     }
-    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
+    settle = workspace.budget(budgets.SETTLE)
     for host in lab.docker_hosts:
         asker = workspace.container(host, net, role="ask")
         for name, addresses in expected.items():

@@ -90,7 +90,10 @@ def require_remote_fdb_entry(proof, overlay, vxlan, there, patience):
         return fdb, result, next((e for e in fdb if e.get("mac") == there.mac), None)
 
     (fdb, result, entry), _ = wait.poll(
-        remote_entry, holds=lambda seen: seen[2] is not None, timeout=budgets.FDB_SETTLE * patience, interval=0.2
+        remote_entry,
+        holds=lambda seen: seen[2] is not None,
+        timeout=budgets.scaled(budgets.FDB_SETTLE, patience),
+        interval=0.2,
     )
     proof.command(f"forwarding database of {vxlan['ifname']}", result)
     proof.require(

@@ -18,7 +18,7 @@ def test_cross_host_ping(pair, workspace, proof):
     # The first reply may take the moment the control plane needs to tell docker1 of b; from then on
     # nothing is lost. (Seen in CI on 28.5, six checks at once: the first of three pings lost.)
     probes.await_path(proof, a, b, workspace.patience)
-    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
+    settle = workspace.budget(budgets.SETTLE)
     by_ip = probes.ping(a.exec, b.ip)
     proof.command(f"ping {b.name} by IP", by_ip.result)
     proof.require(

@@ -54,7 +54,7 @@ def test_routing_mesh(lab, workspace, proof):
         where=f"{lab.manager.name}: docker service inspect {service.name}",
     )
     outside = lab.topology.role("outside")
-    settle = budgets.scaled(budgets.SETTLE, workspace.patience)
+    settle = workspace.budget(budgets.SETTLE)
     silent = []
     for target in hosts:
         client = lab.host(outside.name) if outside else next(h for h in hosts if h is not target)

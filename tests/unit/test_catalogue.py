@@ -29,6 +29,7 @@ def test_the_shipped_catalogue():
     checks = catalogue.load(ROOT / "checks")
     assert [c.id for c in checks] == [
         "BR-EGRESS-001",
+        "BR-ISO-001",
         "DNS-001",
         "DNS-002",
         "DNS-003",

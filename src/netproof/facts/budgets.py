@@ -19,6 +19,7 @@ FIRST_ATTACHMENT = 60  # a host's first container on an overlay to get its addre
 OVERLAY_HOLD = 120  # a holding service's task running on every node (slow providers only)
 OVERLAY_REMOVAL = 20  # a lab's own readiness overlay to go
 DOWNLOAD = 30  # an engine download: to connect and between reads
+DOCKER_API = 60  # one request to a Docker engine's API
 ZOMBIE_GRACE = 3.0  # a lab process that is exiting, before clean-up calls it a leftover
 
 # A check's objects.

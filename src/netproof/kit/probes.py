@@ -82,7 +82,7 @@ def await_path(proof: Proof, a, b, patience: float) -> None:
     just started reach each other's hosts through the control plane a moment later (budgets.NEW_PATH, times
     the provider's patience). Pinged from a's network namespace with the host's ping (no `docker exec`: the
     wait costs the engine nothing); the time it took, or that it never answered, goes in the evidence."""
-    timeout = budgets.NEW_PATH * patience
+    timeout = budgets.scaled(budgets.NEW_PATH, patience)
     took = first_reply(a.netns.run, b.ip, timeout)
     proof.text(
         f"first reply {a.name} -> {b.name} ({b.ip})",

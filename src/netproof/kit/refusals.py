@@ -13,7 +13,6 @@ any other refusal stands as Docker's failure.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import docker.errors
 
@@ -25,13 +24,12 @@ from netproof.kit import known_defects, routes
 from netproof.kit.objects import EngineError, Network, knows
 from netproof.lab.providers.base import LabHost
 
-if TYPE_CHECKING:
-    from netproof.kit.workspace import Workspace
-
 POOL_DRAWS = 3  # random subnets tried for a network
 
+# Each rule takes the check's Workspace (`space`): its control plane, manager, patience and retries.
 
-def network_made(space: Workspace, owner: LabHost, name: str, **options):
+
+def network_made(space, owner: LabHost, name: str, **options):
     """docker-py's networks.create, whose inspect right after the create is asked again while Docker does not
     find the new network by its ID (said among the retries); past budgets.NETWORK_VISIBLE, Docker's failure."""
     client = owner.docker()
@@ -46,7 +44,7 @@ def network_made(space: Workspace, owner: LabHost, name: str, **options):
     network = found()
     if network is not None:
         return network
-    timeout = budgets.NETWORK_VISIBLE * space.patience
+    timeout = space.budget(budgets.NETWORK_VISIBLE)
     started = time.monotonic()
     network, visible = wait.poll(found, holds=lambda n: n is not None, timeout=timeout, interval=0.2)
     if not visible:
@@ -64,7 +62,7 @@ def network_made(space: Workspace, owner: LabHost, name: str, **options):
     return network
 
 
-def drawing_again(space: Workspace, owner: LabHost, subnet: str | None, create):
+def drawing_again(space, owner: LabHost, subnet: str | None, create):
     """create(subnet): a network. A subnet drawn at random (routes.random_subnet) that Docker says overlaps a
     pool it holds is drawn again, and said: two draws met, or the store kept a removed network's pool (seen in
     CI on 20.10 with the kv store, ISO-INT-002)."""
@@ -80,7 +78,7 @@ def drawing_again(space: Workspace, owner: LabHost, subnet: str | None, create):
     raise AssertionError("unreachable")
 
 
-def worth_another_start(space: Workspace, host: LabHost, why: str) -> str | None:
+def worth_another_start(space, host: LabHost, why: str) -> str | None:
     """Why a failed start deserves another ("" needs no more words), or None: the failure stands."""
     if space.control_plane == "swarm" and ATTACH_TIMEOUT in why:
         return ""
@@ -91,7 +89,7 @@ def worth_another_start(space: Workspace, host: LabHost, why: str) -> str | None
     return None
 
 
-def unknown_to_node(space: Workspace, host: LabHost, network: Network, said: str) -> bool:
+def unknown_to_node(space, host: LabHost, network: Network, said: str) -> bool:
     """A host said an overlay the manager has was not found: a swarm node with no container on it yet (seen in
     CI on a worker; and here on the manager itself, 29.7 over ssh, the last of two attempts), or, where known
     defects are worked around (the footprint), a kv host whose read of the store failed (moby/libnetwork#1838's

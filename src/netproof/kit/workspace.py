@@ -47,6 +47,10 @@ class Workspace:
     # with the reference: in no one's way (uniquely named), and gone with the lab.
     left_by_known_defects: list[str] = field(default_factory=list)
 
+    def budget(self, seconds: float) -> float:
+        """A wait budget (facts/budgets.py) on this lab: times its patience."""
+        return budgets.scaled(seconds, self.patience)
+
     def unique(self, role: str) -> str:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         return f"{NAME_PREFIX}-{worker}-{secrets.token_hex(3)}-{role}"
@@ -81,7 +85,7 @@ class Workspace:
     def _wait_until_global(self, network: Network) -> None:
         """A kv overlay reaches the other hosts through the store, a moment later: as an operator
         would, wait until every docker host knows it before using it there."""
-        timeout = budgets.GLOBAL_NETWORK * self.patience
+        timeout = self.budget(budgets.GLOBAL_NETWORK)
         for host in self.docker_hosts:
             if not wait.poll(lambda h=host: knows(h, network), timeout=timeout)[1]:
                 raise EngineError(
@@ -156,14 +160,16 @@ class Workspace:
             return (net.attrs.get("IPAM", {}).get("Config") or [{}])[0]
 
         config, allocated = wait.poll(
-            ipam_config, holds=lambda c: bool(c.get("Subnet")), timeout=budgets.ALLOCATION * self.patience
+            ipam_config,
+            holds=lambda c: bool(c.get("Subnet")),
+            timeout=self.budget(budgets.ALLOCATION),
         )
         if not allocated:
             self.networks.append(
                 Network(net.name, net.id, net.attrs["Driver"], False, "", None, {}, owner)
             )  # still removed
             raise EngineError(
-                f"{owner.name}: network {net.name} has no subnet {budgets.ALLOCATION * self.patience:.0f} s after it "
+                f"{owner.name}: network {net.name} has no subnet {self.budget(budgets.ALLOCATION):.0f} s after it "
                 "was created"
             )
         network = Network(
@@ -234,7 +240,11 @@ class Workspace:
             table = c.netns.run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).stdout.splitlines()
             return any(port in line and line.split()[3] == "0A" for line in table if len(line.split()) > 3)
 
-        wait.until(listening, timeout=10 * self.patience, what=f"{c} to listen on port {probes.HTTP_PORT}")
+        wait.until(
+            listening,
+            timeout=self.budget(budgets.LISTENING),
+            what=f"{c} to listen on port {probes.HTTP_PORT}",
+        )
         return c
 
     def connect(self, host: LabHost, network: Network, container: str, *, alias: str) -> tuple[CommandResult, str]:
@@ -306,12 +316,15 @@ class Workspace:
             return [t for t in service.tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
 
         tasks, ran = wait.poll(
-            running, holds=lambda t: len(t) >= replicas, timeout=budgets.SERVICE_TASKS * self.patience, interval=0.5
+            running,
+            holds=lambda t: len(t) >= replicas,
+            timeout=self.budget(budgets.SERVICE_TASKS),
+            interval=0.5,
         )
         if not ran:
             raise EngineError(
                 f"{self.manager.name}: service {name} has {len(tasks)} of {replicas} tasks running after "
-                f"{budgets.SERVICE_TASKS * self.patience:.0f} s"
+                f"{self.budget(budgets.SERVICE_TASKS):.0f} s"
             )
         addresses = []
         for task in tasks:
@@ -355,7 +368,7 @@ class Workspace:
                 refusal, removed = wait.poll(
                     lambda n=network: remove_network(n),
                     holds=lambda why: why is None,
-                    timeout=budgets.NETWORK_REMOVAL * self.patience,
+                    timeout=self.budget(budgets.NETWORK_REMOVAL),
                     interval=0.3,
                 )
                 if removed:

@@ -48,7 +48,7 @@ def hold_overlay(manager: LabHost, network: str, nodes: int, patience: float) ->
 
     wait.until(
         lambda: running() >= nodes,
-        timeout=budgets.OVERLAY_HOLD * patience,
+        timeout=budgets.scaled(budgets.OVERLAY_HOLD, patience),
         interval=1,
         what=f"a task of service {name} to run on each of {nodes} nodes (it holds overlay {network} there)",
         hint=lambda: f"{running()} running; see: docker service ps {name} on {manager.name}",
@@ -76,13 +76,13 @@ def prove_overlay_attachment(
             if needs_holding(control_plane, patience):
                 holder = hold_overlay(manager, network, len(docker_hosts), patience)
             with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-                seconds = list(pool.map(lambda a: a.wait(budgets.FIRST_ATTACHMENT * patience), attempts))
+                seconds = list(pool.map(lambda a: a.wait(budgets.scaled(budgets.FIRST_ATTACHMENT, patience)), attempts))
         finally:
             for attempt in attempts:
                 attempt.remove()
             if holder:
                 release_overlay(manager, holder)
-            _remove_network(manager, network, timeout=20 * patience)
+            _remove_network(manager, network, timeout=budgets.scaled(budgets.OVERLAY_REMOVAL, patience))
     timings = {a.host.name: round(s, 1) for a, s in zip(attempts, seconds, strict=True)}
     progress.say("  first overlay attachment: " + ", ".join(f"{h} {s:.1f}s" for h, s in timings.items()))
     return timings

@@ -170,7 +170,7 @@ class MeshWatch:
         return wait.poll(
             lambda: self._ask(address),
             holds=lambda f: f.through,
-            timeout=budgets.MESH_BACK * self.lab.patience,
+            timeout=budgets.scaled(budgets.MESH_BACK, self.lab.patience),
             interval=1,
         )
 

@@ -17,6 +17,7 @@ import docker
 import testinfra.host
 from testinfra.backend import base as testinfra_base
 
+from netproof.facts import budgets
 from netproof.lab.engines import Engine
 from netproof.lab.model.engine_start import EngineStart
 from netproof.lab.model.names import LabNames
@@ -67,7 +68,7 @@ class LabHost(ABC):
 
     # Seconds docker-py waits for the daemon's answer: a provider whose hosts are slower (VMs under software
     # emulation) gives its hosts more.
-    api_timeout: float = 60
+    api_timeout: float = budgets.DOCKER_API
 
     def docker(self) -> docker.DockerClient:
         if self._docker is None:

@@ -205,7 +205,7 @@ class VagrantProvider(Provider, EngineControl):
     def hosts(self, topology: Topology) -> dict[str, LabHost]:
         hosts: dict[str, LabHost] = {name: SshHost(spec, self.access, USER) for name, spec in topology.hosts.items()}
         for host in hosts.values():  # the footprint's container starts took longer than 60 s under emulation
-            host.api_timeout = 60 * self.patience
+            host.api_timeout = budgets.scaled(budgets.DOCKER_API, self.patience)
         hosts[ROUTER] = NetnsHost(topology.router, self.hypervisor.node)
         return hosts
 

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
+from netproof.facts import budgets
 from netproof.lab import controlplane, engines
 from netproof.lab.model import loader
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
 from netproof.report import results
-from netproof.runner.upgrade import AFTER_SECOND_RESTART, Upgrade, rejoin_swarm, start_engine
+from netproof.runner.upgrade import AFTER_SECOND_RESTART, Upgrade, UpgradeRun
 
 from ..browser import dom
 from .conftest import ROOT, assert_nothing_left, run_upgrade
@@ -72,7 +73,7 @@ def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_o
 ):
     # Seen once in CI (26.1 -> 28.5): a restarted worker down for minutes, back at its next restart. Made here by
     # hand: the router drops docker3's connections to the manager's swarm port while docker3's engine restarts.
-    monkeypatch.setattr(controlplane, "SWARM_READY_SECONDS", 30)  # shorter than an operator's wait, for speed
+    monkeypatch.setattr(budgets, "SWARM_READY", 30)  # shorter than an operator's wait, for speed
     lab = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-rejoin"))
     control, docker3 = require_engine_control(lab.provider, "this test"), lab.host("docker3")
     engine = lab.topology.hosts["docker3"].engine
@@ -82,9 +83,10 @@ def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_o
     control.stop_engine("docker3")
     lab.router.run(["iptables", "-I", *rule], check=True)
     try:
-        assert start_engine(lab, control, "docker3", target, engine, result)
         mend = Mending(lambda: lab.router.run(["iptables", "-D", *rule], check=True))
-        assert rejoin_swarm(lab, control, docker3, (engine, engine, target), result, mend, since)
+        run = UpgradeRun(lab, result, mend)
+        assert run.start_engine("docker3", target, engine)
+        assert run.rejoin_swarm(docker3, (engine, engine, target), since)
     finally:
         lab.router.run(["iptables", "-D", *rule])  # when the test failed before the repair
     [finding] = [f for f in result.findings if f.bad]

@@ -78,7 +78,7 @@ def proof(request: pytest.FixtureRequest) -> Proof:
 @pytest.fixture
 def workspace(lab: Lab) -> Workspace:
     """Networks and containers this check creates, removed when it ends however it ends."""
-    space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
+    space = Workspace.on(lab)
     yield space
     for retry in space.retries:
         warnings.warn(DockerRetryWarning(retry), stacklevel=1)

@@ -81,9 +81,7 @@ def take(lab: Lab, folder: Path) -> dict:
     results must not be lost to it)."""
     started = time.monotonic()
     phases: dict[str, float] = {}
-    space = Workspace(
-        lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience, retry_known_defects=True
-    )
+    space = Workspace.on(lab, retry_known_defects=True)
     hosts = lab.docker_hosts
     try:
         made = make(space, hosts)

@@ -141,7 +141,7 @@ class MeshWatch:
             return None, f"the routing mesh was not watched through the upgrade: {lacking}"
         if lab.router is None:
             return None, "the routing mesh was not watched through the upgrade: the lab has no router to ask from"
-        space = Workspace(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience)
+        space = Workspace.on(lab)
         try:
             with progress.step("publishing a global service through the routing mesh, to watch it through the upgrade"):
                 net = space.overlay(role="meshwatch")

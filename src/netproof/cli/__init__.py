@@ -18,6 +18,7 @@ from netproof.cli.lab_commands import (
     cmd_doctor,
     cmd_down,
     cmd_exec,
+    cmd_schema,
     cmd_status,
     cmd_up,
 )
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab_arguments(p)
     p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
     p.set_defaults(func=cmd_up)
+
+    p = lab.add_parser("schema", help="print the topology file's JSON Schema (labs/topology.schema.json), for editors")
+    p.set_defaults(func=cmd_schema)
 
     p = lab.add_parser("status", help="show the hosts of a running lab")
     p.add_argument("--name", help="lab name (default: the only running lab)")

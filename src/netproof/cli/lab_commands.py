@@ -20,6 +20,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from netproof.lab.model import schema
+
+    print(json.dumps(schema.schema(), indent=2))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     if not args.name and not Lab.running():
         print("[]" if args.json else "no lab is up; bring one up with: netproof lab up labs/seed.yml")

@@ -97,6 +97,7 @@ class Lab:
                     )
         provider = provider or topology.provider
         prov = make_provider(provider, names, progress)
+        prov.refuse_what_it_cannot(topology)
         prov.preflight(topology)
         state = {
             "schema": STATE_SCHEMA,

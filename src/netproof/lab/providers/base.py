@@ -108,7 +108,28 @@ class Provider(ABC):
     """Builds a lab's hosts and runs their Docker engines; one module per provider."""
 
     name: str
-    owns_hosts = True  # False: the hosts exist before the lab and outlive it (nothing on them is changed)
+    # What the provider can do with a topology, declared here and judged in one place (refuse_what_it_cannot):
+    #   builds-hosts      the lab makes its hosts and removes them (else they exist before and after it, and
+    #                     nothing on them is changed)
+    #   engine-control    it stops and starts engines in place (netproof upgrade)
+    #   underlay-shaping  a subnet's mtu, the router's drop_fragments
+    #   ipv6-underlay     a subnet's cidr6 given to (or, on hosts that exist, found on) its hosts
+    capabilities: frozenset[str] = frozenset()
+    cannot: dict[str, str] = {}  # why not, for a capability it lacks, as the refusal says it
+
+    @property
+    def owns_hosts(self) -> bool:
+        return "builds-hosts" in self.capabilities
+
+    def refuse_what_it_cannot(self, topology: Topology) -> None:
+        """A topology that asks for what this provider cannot do, refused before anything is built, naming the keys."""
+        if "underlay-shaping" not in self.capabilities:
+            topology.refuse_underlay_options(
+                self.name, self.cannot.get("underlay-shaping", "cannot shape the underlay")
+            )
+        if "ipv6-underlay" not in self.capabilities:
+            topology.refuse_ipv6_underlay(self.name, self.cannot.get("ipv6-underlay", "gives its hosts IPv4 only"))
+
     # How much longer than on this machine's namespaces things take on this provider's hosts: every
     # wait that guards a check (and the lab's readiness) is multiplied by it. The one setting for that.
     patience = 1.0

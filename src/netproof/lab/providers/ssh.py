@@ -20,7 +20,8 @@ from netproof.lab.providers.sshhost import SshAccess, SshHost, SshTarget
 
 class SshProvider(Provider):
     name = "ssh"
-    owns_hosts = False
+    capabilities = frozenset({"ipv6-underlay"})  # the hosts' own IPv6 addresses, as their inventory says them
+    cannot = {"underlay-shaping": "uses the network the hosts are on, and changes nothing of it"}
 
     @property
     def access(self) -> SshAccess:
@@ -28,7 +29,6 @@ class SshProvider(Provider):
 
     def preflight(self, topology: Topology) -> None:
         system.require_tools({"ssh": "openssh-client", "setsid": "util-linux", "timeout": "coreutils"})
-        topology.refuse_underlay_options(self.name, "uses the network the hosts are on, and changes nothing of it")
         if topology.ssh is None:
             raise NetproofError(
                 f"{topology.source}: provider ssh needs an ssh: section (user, identity, proxy_command)"

@@ -42,6 +42,7 @@ class NetnsHost(LabHost):
 
 class NetnsProvider(Underlay, LabServices, NetnsEngines, Provider):
     name = "netns"
+    capabilities = frozenset({"builds-hosts", "engine-control", "underlay-shaping", "ipv6-underlay"})
 
     def node(self, name: str) -> Node:
         return Node(self.names, name)

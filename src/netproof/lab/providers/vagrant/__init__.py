@@ -65,6 +65,11 @@ def _vagrant_class():
 
 class VagrantProvider(Provider, EngineControl):
     name = "vagrant"
+    capabilities = frozenset({"builds-hosts", "engine-control"})
+    cannot = {
+        "underlay-shaping": "does not shape its libvirt networks yet",
+        "ipv6-underlay": "gives its VMs IPv4 addresses only",
+    }
 
     @property
     def patience(self) -> float:
@@ -113,8 +118,6 @@ class VagrantProvider(Provider, EngineControl):
             cmd: system.TOOLS[cmd] for cmd in ("ip", "nsenter", "unshare", "setsid", "mount")
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
-        topology.refuse_underlay_options(self.name, "does not shape its libvirt networks yet")
-        topology.refuse_ipv6_underlay(self.name, "gives its VMs IPv4 addresses only")
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
             raise NetproofError(
                 f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"

@@ -56,5 +56,32 @@ def test_any_http_response_is_a_connection():
 
 
 def test_a_probe_that_cannot_run_is_a_broken_lab_not_a_blocked_path():
-    with pytest.raises(LabBroken, match="could not run"):
+    with pytest.raises(LabBroken, match="could not be sent"):
         probes.ping(runner(stderr="nsenter: failed to execute ping: No such file or directory", rc=127), "10.0.0.2")
+
+
+@pytest.mark.parametrize(
+    "rc,stderr",
+    [
+        (255, "ssh: connect to host 10.10.10.101 port 22: Connection refused\n(no answer over SSH)"),
+        (1, "Error response from daemon: No such container: np-gw0-1a2b3c-a"),
+        (125, "Error response from daemon: container 4f1e is not running"),
+        (1, "Cannot connect to the Docker daemon at unix:///run/docker.sock. Is the docker daemon running?"),
+        (127, "sh: ping: not found"),
+    ],
+)
+def test_a_probe_that_was_never_sent_is_a_broken_lab_never_a_stopped_probe(rc, stderr):
+    """Issue 25: a dropped SSH connection or a probe container gone must not read as "0 sent, no reply"."""
+    with pytest.raises(LabBroken, match="a probe could not be sent on docker1"):
+        probes.ping(runner("", stderr, rc=rc), "10.0.0.2")
+    window = Window("a and outside")
+    with pytest.raises(LabBroken):
+        window.http(runner("", stderr, rc=rc), "198.51.100.10", 80)
+    assert not window.held  # nothing was proven
+
+
+def test_a_path_that_is_blocked_is_a_probe_that_ran():
+    window = Window("a and outside")
+    window.http(runner("", "wget: download timed out", rc=1), "198.51.100.10", 80)
+    window.ping(runner(LOST, rc=1), "198.51.100.10")
+    assert window.held and len(window.attempts) == 2

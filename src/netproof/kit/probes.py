@@ -30,11 +30,26 @@ def on_host(host: LabHost) -> Runner:
     return lambda argv: host.run(["busybox", *argv])
 
 
+# What says a probe never ran, whatever its exit status: the tool is missing, the way to the host failed (SSH), or
+# the docker CLI could not reach the container (gone, stopped, the daemon away). A blocked path says none of these.
+NOT_SENT = (
+    "No such file or directory",
+    "applet not found",
+    "(no answer over SSH)",
+    "Error response from daemon",
+    "No such container",
+    "is not running",
+    "Cannot connect to the Docker daemon",
+)
+NOT_SENT_STATUS = (125, 126, 127, 255)  # the docker CLI's own failure, not executable, not found, SSH's
+
+
 def ran(result: CommandResult) -> CommandResult:
-    """A probe that could not even start proves nothing: that is a broken lab, not a blocked path."""
+    """A probe that could not even be sent proves nothing: a negative check that counted it would pass without
+    proof. That is a broken lab (the host, the channel to it, the probe's container), never a blocked path."""
     text = result.stderr + result.stdout
-    if result.returncode in (126, 127) or "No such file or directory" in text or "applet not found" in text:
-        raise LabBroken(f"a probe could not run on {result.where}: {result.command}: {text.strip()[-200:]}")
+    if result.returncode in NOT_SENT_STATUS or any(words in text for words in NOT_SENT):
+        raise LabBroken(f"a probe could not be sent on {result.where}: {result.command}: {text.strip()[-200:]}")
     return result
 
 

@@ -52,6 +52,7 @@ from typing import Any
 import yaml
 
 from netproof.facts.docker import DATA_PATH_PORTS, SWARM_PORTS
+from netproof.lab.model.strict_yaml import MAX_BYTES, StrictYaml
 from netproof.lab.model.topology import (
     CONTROL_PLANES,
     IFNAMSIZ,
@@ -90,23 +91,42 @@ SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
 INTERFACE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{IFNAMSIZ - 1}}}")
 
 
+SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+HOSTNAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a newline in a value written to ssh_config would add a directive
+
+
 def load(path: str | Path) -> Topology:
     path = Path(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise TopologyError(f"{path}: {size} bytes; a topology file is at most {MAX_BYTES} bytes")
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise TopologyError(f"{path}: cannot read the topology file: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise TopologyError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
     return parse(text, str(path))
 
 
 def parse(text: str, source: str = "<topology>") -> Topology:
+    if len(text) > MAX_BYTES:
+        raise TopologyError(f"{source}: {len(text)} characters; a topology file is at most {MAX_BYTES} bytes")
+    loader = StrictYaml(text)
     try:
-        doc = yaml.safe_load(text)
+        doc = loader.get_single_data()
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise TopologyError(f"{source}: not valid YAML{at}: {problem}") from None
+    except (ValueError, RecursionError) as e:  # a 5,000-digit integer, say
+        raise TopologyError(f"{source}: not a topology: {str(e).splitlines()[0][:200]}") from None
+    finally:
+        loader.dispose()
     return replace(_Loader(source).topology(doc), text=text)
 
 
@@ -206,27 +226,45 @@ class _Loader:
         return SwarmOptions(port, tuple(str(n) for n in networks), size, str(advertise) if advertise else None)
 
     def ssh_login(self, top: dict, hosts: dict[str, Host]) -> SshLogin:
+        """Every value here reaches the lab's ssh_config or an ssh command line: each is checked as what it is, so
+        nothing in the file can add a directive or a command the user did not write as one."""
         section = self.mapping(top.get("ssh", {}), "ssh", SSH_KEYS)
         port = section.get("port", 22)
-        if not isinstance(port, int) or not 0 < port < 65536:
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise self.fail("ssh.port", f"{port!r} is not a TCP port")
+        user = section.get("user", "root")
+        if not isinstance(user, str) or not SSH_USER.fullmatch(user):
+            raise self.fail("ssh.user", f"{user!r} is not a user name (letters, digits, '_', '.', '-')")
         identity = section.get("identity")
-        if identity is not None and not Path(str(identity)).expanduser().is_file():
-            raise self.fail("ssh.identity", f"{identity}: no such key file")
+        if identity is not None:
+            self.plain_text(identity, "ssh.identity")
+            if not Path(str(identity)).expanduser().is_file():
+                raise self.fail("ssh.identity", f"{identity}: no such key file")
+        proxy = section.get("proxy_command")
+        if proxy is not None:
+            self.plain_text(proxy, "ssh.proxy_command")
         addresses = {name: str(h.address) for name, h in hosts.items()}
         for name, spec in top["hosts"].items():
             if isinstance(spec, dict) and "ssh" in spec:
-                addresses[str(name)] = str(spec["ssh"])
+                addresses[str(name)] = self.ssh_address(spec["ssh"], f"hosts.{name}.ssh")
         if "router" in section:
-            addresses[ROUTER] = str(section["router"])
-        proxy = section.get("proxy_command")
-        return SshLogin(
-            str(section.get("user", "root")),
-            port,
-            str(identity) if identity else None,
-            str(proxy) if proxy else None,
-            addresses,
-        )
+            addresses[ROUTER] = self.ssh_address(section["router"], "ssh.router")
+        return SshLogin(user, port, str(identity) if identity else None, str(proxy) if proxy else None, addresses)
+
+    def plain_text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip() or CONTROL.search(value):
+            raise self.fail(key, f"{value!r} must be one line of text, with no control characters")
+        return value
+
+    def ssh_address(self, value: Any, key: str) -> str:
+        """An IP address or a host name, nothing else."""
+        text = str(value)
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            if isinstance(value, str) and HOSTNAME.fullmatch(text):
+                return text
+        raise self.fail(key, f"{value!r} is not an IP address or a host name")
 
     def subnets(self, value: Any) -> dict[str, Subnet]:
         raw = self.mapping(value, "subnets", None)

@@ -14,7 +14,7 @@ from netproof.errors import NetproofError
 PREFIX = "netproof"
 STATE_ROOT = Path(os.environ.get("NETPROOF_STATE_DIR", "/var/lib/netproof")) / "labs"
 HOLDER_MARK = f"{PREFIX}-host"  # argv[0] of the process that keeps a host's namespaces alive
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")  # lab and host names: no dots, no slashes
+NAME_RE = re.compile(r"[a-z][a-z0-9-]*")  # lab and host names, whole (fullmatch): no dots, slashes or newlines
 LAB_NAME_MAX = 24
 
 
@@ -23,7 +23,7 @@ class LabNames:
     lab: str
 
     def __post_init__(self) -> None:
-        if not NAME_RE.match(self.lab) or len(self.lab) > LAB_NAME_MAX:
+        if not isinstance(self.lab, str) or not NAME_RE.fullmatch(self.lab) or len(self.lab) > LAB_NAME_MAX:
             raise NetproofError(
                 f"lab name {self.lab!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most "
                 f"{LAB_NAME_MAX} characters"

@@ -274,7 +274,7 @@ def with_host_engines(topology: Topology, host_engines: dict[str, str]) -> Topol
 
 
 def check_name(name: str, limit: int, source: str, key: str) -> None:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise TopologyError(f"{source}: {key}: {name!r} must start with a letter and hold only a-z, 0-9 and '-'")
     if len(name) > limit:
         raise TopologyError(
@@ -284,7 +284,7 @@ def check_name(name: str, limit: int, source: str, key: str) -> None:
 
 
 def check_lab_name(name: str, source: str, key: str) -> None:
-    if not NAME_RE.match(name) or len(name) > LAB_NAME_MAX:
+    if not NAME_RE.fullmatch(name) or len(name) > LAB_NAME_MAX:
         raise TopologyError(
             f"{source}: {key}: lab name {name!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most "
             f"{LAB_NAME_MAX} characters"

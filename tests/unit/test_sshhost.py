@@ -90,3 +90,26 @@ def test_a_docker_socket_forward_that_cannot_be_reopened_is_one_line_of_lab_erro
         f"docker1: the SSH-forwarded docker socket {tmp_path / 'ssh' / 'docker1.docker.sock'} dropped"
     )
     assert "could not re-open it: " in said and "\n" not in said
+
+
+def test_a_users_hosts_have_their_keys_checked_and_the_users_config_read(tmp_path):
+    """Issue 25: on the ssh provider host keys are checked (the user's known_hosts, or the lab's own with accept-new)
+    and the user's ~/.ssh/config supplies what the lab's blocks do not set; VMs the lab makes are not checked."""
+    access = SshAccess(tmp_path / "ssh")
+    users = tmp_path / "users-ssh-config"
+    users.write_text("Host *\n  ForwardAgent no\n")
+    access.write(
+        [
+            SshTarget("docker1", "172.16.0.11", "admin", host_keys="known"),
+            SshTarget("docker2", "172.16.0.12", "admin", host_keys="accept-new", known_hosts=str(access.known_hosts)),
+            SshTarget("vm1", "192.168.121.5", "vagrant"),
+        ],
+        users_config=users,
+    )
+    one, two, vm = access.config.read_text().split("Host docker2\n")[0], *access.config.read_text().split("Host ")[2:4]
+    assert "StrictHostKeyChecking yes" in one and "UserKnownHostsFile" not in one
+    assert f"StrictHostKeyChecking accept-new\n  UserKnownHostsFile {access.known_hosts}" in two
+    assert "StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null" in vm
+    assert access.config.read_text().endswith(f"Match all\n  Include {users}\n")
+    access.write([SshTarget("vm1", "192.168.121.5", "vagrant")])  # VMs: no user's config
+    assert "Include" not in access.config.read_text()

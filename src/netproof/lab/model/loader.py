@@ -87,7 +87,8 @@ DAEMON_KEYS_SET_BY_NETPROOF = (
     "cluster-store",
     "cluster-advertise",
 )
-SSH_KEYS = ("user", "port", "identity", "proxy_command", "router")
+SSH_KEYS = ("user", "port", "identity", "proxy_command", "router", "host_keys")
+HOST_KEY_MODES = ("known", "accept-new")
 INTERFACE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{IFNAMSIZ - 1}}}")
 
 
@@ -249,7 +250,12 @@ class _Loader:
                 addresses[str(name)] = self.ssh_address(spec["ssh"], f"hosts.{name}.ssh")
         if "router" in section:
             addresses[ROUTER] = self.ssh_address(section["router"], "ssh.router")
-        return SshLogin(user, port, str(identity) if identity else None, str(proxy) if proxy else None, addresses)
+        host_keys = section.get("host_keys", "known")
+        if host_keys not in HOST_KEY_MODES:
+            raise self.fail("ssh.host_keys", f"{host_keys!r} is not one of {', '.join(HOST_KEY_MODES)}")
+        return SshLogin(
+            user, port, str(identity) if identity else None, str(proxy) if proxy else None, addresses, host_keys
+        )
 
     def plain_text(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value.strip() or CONTROL.search(value):

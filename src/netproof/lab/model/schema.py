@@ -5,7 +5,7 @@ The loader remains the judge: it checks what a schema cannot (addresses inside t
 from __future__ import annotations
 
 from netproof.facts.docker import DATA_PATH_PORTS
-from netproof.lab.model.loader import MTU_RANGE
+from netproof.lab.model.loader import HOST_KEY_MODES, MTU_RANGE
 from netproof.lab.model.names import LAB_NAME_MAX
 from netproof.lab.model.topology import CONTROL_PLANES, PROVIDERS, ROLES
 
@@ -55,6 +55,7 @@ def schema() -> dict:
             "identity": {"type": "string"},
             "proxy_command": {"type": "string"},
             "router": {"type": "string"},
+            "host_keys": {"enum": list(HOST_KEY_MODES), "description": "known: the user's known_hosts (default)"},
         }
     )
     top = _closed(

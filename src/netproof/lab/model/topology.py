@@ -112,6 +112,7 @@ class SshLogin:
     identity: str | None = None
     proxy_command: str | None = None
     addresses: dict[str, str] = field(default_factory=dict)  # host (router included) -> SSH address
+    host_keys: str = "known"  # the user's known_hosts ("known"), or "accept-new" into the lab's own
 
 
 @dataclass(frozen=True)

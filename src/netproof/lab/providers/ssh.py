@@ -8,6 +8,7 @@ they create themselves.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from netproof import system
 from netproof.errors import NetproofError
@@ -38,9 +39,19 @@ class SshProvider(Provider):
         login = topology.ssh
         self.access.write(
             [
-                SshTarget(name, address, login.user, login.port, login.identity, login.proxy_command)
+                SshTarget(
+                    name,
+                    address,
+                    login.user,
+                    login.port,
+                    login.identity,
+                    login.proxy_command,
+                    host_keys=login.host_keys,
+                    known_hosts=str(self.access.known_hosts),
+                )
                 for name, address in login.addresses.items()
-            ]
+            ],
+            users_config=Path.home() / ".ssh" / "config",
         )
         hosts = self.hosts(topology)
         with self.progress.step(

@@ -60,6 +60,11 @@ class SshTarget:
     port: int = 22
     identity: str | None = None
     proxy_command: str | None = None
+    # Whose host keys: "lab" (VMs the lab made and remakes: their keys mean nothing, and nothing is checked),
+    # "known" (a user's hosts: checked against the user's own known_hosts; a key that changed is an error), or
+    # "accept-new" (a user's hosts: a new host's key is kept in the lab's own known_hosts, a changed one refused).
+    host_keys: str = "lab"
+    known_hosts: str | None = None  # the lab's own file, for accept-new
 
     def config_block(self) -> str:
         lines = [f"Host {self.alias}", f"  HostName {self.hostname}", f"  User {self.user}", f"  Port {self.port}"]
@@ -67,10 +72,13 @@ class SshTarget:
             lines += [f"  IdentityFile {self.identity}", "  IdentitiesOnly yes"]
         if self.proxy_command:
             lines.append(f"  ProxyCommand {self.proxy_command}")
-        # Lab hosts are made and remade with new host keys; their addresses mean nothing outside the lab.
+        if self.host_keys == "lab":  # made and remade with new host keys; their addresses mean nothing outside
+            lines += ["  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null"]
+        elif self.host_keys == "accept-new":
+            lines += ["  StrictHostKeyChecking accept-new", f"  UserKnownHostsFile {self.known_hosts}"]
+        else:
+            lines += ["  StrictHostKeyChecking yes"]  # the user's own known_hosts, as their ssh reads them
         lines += [
-            "  StrictHostKeyChecking no",
-            "  UserKnownHostsFile /dev/null",
             "  LogLevel ERROR",
             "  ServerAliveInterval 5",
             "  ServerAliveCountMax 3",
@@ -87,12 +95,19 @@ class SshAccess:
         self.folder = folder
         self.config = folder / "ssh_config"
 
-    def write(self, targets: Sequence[SshTarget]) -> None:
+    @property
+    def known_hosts(self) -> Path:
+        return self.folder / "known_hosts"
+
+    def write(self, targets: Sequence[SshTarget], users_config: Path | None = None) -> None:
+        """The lab's ssh_config. With `users_config` (a user's hosts), the user's own ~/.ssh/config is read after the
+        lab's blocks: what they do not set (a jump host, ciphers, agent, keys) comes from it, as in the user's ssh."""
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         # One connection per host, shared by every command (checks run many small ones).
         shared = f"Host *\n  ControlMaster auto\n  ControlPath {self.folder}/%C\n  ControlPersist 120\n"
-        self.config.write_text("".join(t.config_block() for t in targets) + shared)
+        users = f"Match all\n  Include {users_config}\n" if users_config and users_config.is_file() else ""
+        self.config.write_text("".join(t.config_block() for t in targets) + shared + users)
 
     def docker_socket(self, host: str) -> Path:
         return self.folder / f"{host}.docker.sock"

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from netproof.lab import leftovers
+from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader, topology
 
@@ -71,7 +72,7 @@ def measure(topo: topology.Topology, rounds: int, sample_memory: bool) -> dict:
             manager = lab.docker_hosts[0].docker()
             manager.networks.create("bench-ov", driver="overlay", attachable=True)
             for host in lab.docker_hosts:
-                host.docker().containers.run("netproof/busybox:latest", "sleep 600", network="bench-ov", detach=True)
+                host.docker().containers.run(TEST_IMAGE, "sleep 600", network="bench-ov", detach=True)
             peak = max(peak, memory_of(topo.name), key=lambda m: m[2])
         started = time.monotonic()
         lab.down()

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from netproof.errors import LabBroken, NetproofError
+from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.lab.providers.netns import NetnsProvider
@@ -139,7 +140,7 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     assert not Lab.running() or "t-sshlab" not in Lab.running()
     assert_nothing_left("t-sshlab", hosts_with_sshd)
     assert source.host("docker1").docker().info()["Swarm"]["LocalNodeState"] == "active"
-    images = source.host("docker1").docker().images.list(name="netproof/busybox")
+    images = source.host("docker1").docker().images.list(name=TEST_IMAGE.split(":")[0])
     assert images, "the ssh lab must not remove an image it did not import"
     source.down()
     assert_nothing_left("t-sshhosts", machine)

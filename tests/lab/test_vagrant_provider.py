@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from netproof.errors import NetproofError
+from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.lab.providers.vagrant import box
@@ -99,7 +100,7 @@ def test_a_configured_lab_of_vms_on_28_5_runs_with_its_configuration(machine, tm
     assert info["ServerVersion"].startswith("28.5"), info["ServerVersion"]
     cluster = info["Swarm"]["Cluster"]
     assert (cluster["DataPathPort"], cluster["DefaultAddrPool"], cluster["SubnetSize"]) == (4790, ["10.60.0.0/16"], 26)
-    seen = docker1.run(["docker", "run", "--rm", "netproof/busybox:latest", "sh", "-c", "cat /sys/class/net/eth0/mtu"])
+    seen = docker1.run(["docker", "run", "--rm", TEST_IMAGE, "sh", "-c", "cat /sys/class/net/eth0/mtu"])
     assert seen.stdout.strip() == "1400", seen
     run = run_checks("t-vconf", tmp_path / "report", select="ENC-001 or MESH-001 or OVL-VXLAN-002", workers=None)
     assert run.returncode == 0, run.why_failed()

@@ -276,7 +276,21 @@ class Workspace:
         name = self.unique(role)
         self.containers.append((host, name))
         result = host.run(
-            ["docker", "run", "-d", "--name", name, "--network", network.name, *options, TEST_IMAGE, "sleep", "3600"]
+            [
+                "docker",
+                "run",
+                "-d",
+                "--pull",
+                "never",
+                "--name",
+                name,
+                "--network",
+                network.name,
+                *options,
+                TEST_IMAGE,
+                "sleep",
+                "3600",
+            ]
         )
         return name, result
 

@@ -1,7 +1,9 @@
 """The test image every check runs: Debian's static busybox on an empty root, never pulled.
 
 It is imported (`docker import`, the same as FROM scratch plus COPY) from a tar made here,
-so a lab needs no registry and every host has the identical image.
+so a lab needs no registry and every host has the identical image. Its name is in a registry that
+cannot exist (`.invalid`, RFC 6761: it never resolves): where a host lacks it, no pull can fetch another
+image of that name from anyone, and `docker run` is told `--pull never` as well.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from netproof.errors import NetproofError
 from netproof.lab.providers.base import LabHost
 from netproof.progress import Progress
 
-TEST_IMAGE = "netproof/busybox:latest"
+TEST_IMAGE = "netproof.invalid/busybox:latest"
 
 
 def rootfs_tar() -> bytes:

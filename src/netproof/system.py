@@ -126,3 +126,17 @@ def parallel(work: Callable[[T], R], items: Iterable[T], at_most: int = 8) -> li
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(at_most, len(items))) as pool:
         return list(pool.map(work, items))
+
+
+def write_atomically(path: Path, content: str | bytes) -> Path:
+    """The file whole or not at all: written beside it and renamed over it, so a reader (netproof diff) never meets
+    half a report, whatever stopped the writer."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = content.encode() if isinstance(content, str) else content
+    with open(temporary, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    return path

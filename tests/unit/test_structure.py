@@ -86,6 +86,8 @@ print("\\n".join(sorted(m for m in sys.modules if m.startswith("netproof"))))
     loaded = done.stdout.split()
     allowed = ("netproof.report", "netproof.footprint", "netproof.facts", "netproof.lab.model")
     beyond = [
-        m for m in loaded if m not in ("netproof", "netproof.errors", "netproof.lab") and not m.startswith(allowed)
+        m
+        for m in loaded
+        if m not in ("netproof", "netproof.errors", "netproof.system", "netproof.lab") and not m.startswith(allowed)
     ]
     assert not beyond, f"the report imported more than the model: {beyond}"

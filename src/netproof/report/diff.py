@@ -12,6 +12,7 @@ from pathlib import Path
 from netproof.footprint import KINDS as FOOTPRINT_KINDS
 from netproof.footprint import compare as footprint
 from netproof.report.results import CheckResult, Results
+from netproof.system import write_atomically
 
 BAD = ("failed", "error")
 VERSION_FIELDS = ("docker", "api", "containerd", "runc", "runtime", "kernel", "iptables")
@@ -293,5 +294,5 @@ def _contents(diff: RunDiff) -> str:
 
 
 def write(diff: RunDiff, path: Path) -> Path:
-    path.write_text(render_html(diff))
+    write_atomically(path, render_html(diff))
     return path

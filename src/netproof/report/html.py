@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from netproof.report.results import OUTCOMES, CheckResult, Results
+from netproof.system import write_atomically
 
 COLOURS = {
     "passed": "#2e7d32",
@@ -51,7 +52,7 @@ function applyFilter(){
 
 
 def write_report(results: Results, path: Path) -> Path:
-    path.write_text(render(results))
+    write_atomically(path, render(results))
     return path
 
 

@@ -4,10 +4,12 @@ skipped, known-defect and not-promised: <skipped type="..."> with the reason).""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from netproof.report.results import Results
+from netproof.system import write_atomically
 
 ELEMENT = {
     "failed": "failure",
@@ -16,6 +18,14 @@ ELEMENT = {
     "known-defect": "skipped",
     "not-promised": "skipped",
 }
+
+
+# What XML 1.0 cannot hold, whatever a host printed (a terminal's escape codes, a NUL): said as \x.. instead.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def write(results: Results, path: Path) -> Path:
@@ -41,16 +51,18 @@ def write(results: Results, path: Path) -> Path:
         )
         props = ET.SubElement(case, "properties")
         for key, value in (("outcome", c.outcome), ("check", c.id), ("case", c.case), ("promise", c.promise)):
-            ET.SubElement(props, "property", name=key, value=value)
+            ET.SubElement(props, "property", name=key, value=xml_text(value))
         if c.outcome in ELEMENT:
             message = c.message or ""
             element = ET.SubElement(
-                case, ELEMENT[c.outcome], type=c.outcome, message=message.splitlines()[0] if message else c.outcome
+                case,
+                ELEMENT[c.outcome],
+                type=c.outcome,
+                message=xml_text(message.splitlines()[0] if message else c.outcome),
             )
-            element.text = message
+            element.text = xml_text(message)
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    return write_atomically(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

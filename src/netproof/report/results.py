@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof.system import write_atomically
+
 SCHEMA = "netproof.results/2"
 OLD_SCHEMAS = ("netproof.results/1",)  # still read (netproof diff of an older run)
 # One vocabulary, the same in results.json, junit.xml, the HTML report, netproof diff and the terminal:
@@ -27,15 +29,17 @@ OUTCOMES = (
 # The schema, field by field (kept here, next to the code that writes it):
 #   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference"
 #                          is known-defect)
-#   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, command,
-#                          strict (known defects counted as failures: --strict-defects; absent: false)
+#   run                    id, started, finished (ISO 8601 UTC), duration (s), netproof_version, netproof_commit (its
+#                          checkout's, or null), dependencies {package: version} (what drove Docker and the lab),
+#                          command, strict (known defects counted as failures: --strict-defects; absent: false)
 #   lab                    name, provider, control_plane, topology_file,
 #                          subnets [{name, cidr, gateway}], hosts [{name, role, subnet, address, engine, daemon
-#                          (its daemon.json settings from the topology, where it has any)}],
+#                          (its daemon.json settings from the topology, where it has any, secrets masked)}],
 #                          pairs [[src, dst]] exercised by cross-host checks
 #   environment            per docker host: host, engine (as asked), docker, api, containerd, runc, kernel, iptables,
 #                          runtime (whose containerd and runc: "the engine's own" or "the system's"; netns only),
-#                          configuration {"daemon.<key>": value (its daemon.json settings from the topology),
+#                          configuration {"daemon.<key>": value (its daemon.json settings from the topology, a
+#                          password in a URL or the value of a key naming a secret masked as ***),
 #                          "swarm.<key>": value (the swarm's settings as its manager reports them, defaults
 #                          included)}, values as strings (JSON for what is not a string)
 #   doctor                 the lab doctor's findings before the checks ran: lab, control_plane, seconds, healthy,
@@ -162,9 +166,7 @@ class Results:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(source, target)
                     exhibit["file"] = str(target.relative_to(folder))
-        path = folder / "results.json"
-        path.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
-        return path
+        return write_atomically(folder / "results.json", json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
 
 
 def load(path: str | Path) -> Results:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from netproof import __version__
+from netproof import __version__, system
 from netproof.errors import NetproofError
 from netproof.lab import controlplane, engines
 from netproof.lab.lab import Lab
+from netproof.report.redact import redact
 from netproof.report.results import CheckResult, Results
 
 CHECK_PROPERTY = "netproof.check"  # {id, promise}
@@ -142,7 +143,7 @@ class RunRecorder:
                     "subnet": h.subnet.name,
                     "address": str(h.address),
                     "engine": h.engine,
-                    **({"daemon": h.daemon} if h.daemon else {}),
+                    **({"daemon": redact(h.daemon)} if h.daemon else {}),
                 }
                 for h in topo.hosts.values()
             ],
@@ -155,6 +156,7 @@ class RunRecorder:
             "finished": finished.isoformat(timespec="seconds"),
             "duration": round(time.monotonic() - self.clock, 1),
             "netproof_version": __version__,
+            **provenance(),
             "command": " ".join(["pytest", *sys.argv[1:]]),
             "strict": self.strict,
         }
@@ -182,7 +184,8 @@ def environment_of(lab: Lab) -> list[dict]:
         row["kernel"] = host.run(["uname", "-r"]).stdout.strip()
         row["iptables"] = host.run(["iptables", "--version"]).stdout.strip()
         declared = lab.topology.hosts[host.name].daemon
-        row["configuration"] = {**{f"daemon.{k}": _said(v) for k, v in sorted(declared.items())}, **swarm}
+        configured = {f"daemon.{k}": _said(v) for k, v in sorted(redact(declared).items())}
+        row["configuration"] = {**configured, **swarm}
         rows.append(row)
     return rows
 
@@ -215,3 +218,22 @@ def runtime_of(lab: Lab, host) -> str | None:
         return engines.resolve(host.engine).runtime
     except NetproofError:  # uncached since the lab came up: the versions beside it still say what ran
         return None
+
+
+DEPENDENCIES = ("docker", "pytest", "pytest-xdist", "pytest-testinfra", "scapy", "PyYAML", "python-vagrant", "requests")
+
+
+def provenance() -> dict:
+    """What made the report, for whoever reads it later: netproof's commit where it runs from a checkout, and the
+    versions of the libraries it drives Docker and the lab with (each host's kernel is in the environment table)."""
+    from importlib import metadata
+
+    here = Path(__file__).resolve().parent
+    commit = system.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], check=False)
+    versions = {}
+    for name in DEPENDENCIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"netproof_commit": commit.stdout.strip() if commit.ok else None, "dependencies": versions}

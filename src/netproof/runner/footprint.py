@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from netproof import system
 from netproof.facts.docker import DOCKERS_OWN_NETWORKS
 from netproof.footprint import KINDS, SCHEMA
 from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, normalize
@@ -93,9 +94,9 @@ def take(lab: Lab, folder: Path) -> dict:
             placeholders = placeholders_for(lab, host, made, raw)
             doc = {"schema": SCHEMA, "host": host.name, "engine": lab.engine_version(host.name)}
             as_read = {**doc, "kinds": raw, "placeholders": dataclasses.asdict(placeholders)}
-            (folder / "raw" / f"{host.name}.json").write_text(json.dumps(as_read, indent=1) + "\n")
+            system.write_atomically(folder / "raw" / f"{host.name}.json", json.dumps(as_read, indent=1) + "\n")
             doc["kinds"] = normalize(raw, placeholders)
-            (folder / f"{host.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+            system.write_atomically(folder / f"{host.name}.json", json.dumps(doc, indent=1) + "\n")
 
         with ThreadPoolExecutor(len(hosts)) as pool:
             list(pool.map(footprint_of, hosts))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof.errors import NetproofError
+from netproof.errors import UsageError
 from netproof.facts.versions import version_key
 
 # The fixture each scope's checks take: one docker host, a pair of them, or the whole lab.
@@ -42,7 +42,7 @@ NEEDS = {
 }
 
 
-class CatalogueError(NetproofError):
+class CatalogueError(UsageError):
     """A check declared wrongly: what is wrong, and where."""
 
 

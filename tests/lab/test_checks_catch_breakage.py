@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from netproof.errors import ExitStatus
 from netproof.lab import engines
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
@@ -78,7 +79,7 @@ def test_a_router_that_drops_vxlan_is_the_underlays_fault_not_dockers(lab, tmp_p
         done = checks("OVL-PING-001 and docker1 and docker4", tmp_path)
     finally:
         lab.router.run(["iptables", "-D", *rule], check=True)
-    assert done.returncode == 1 and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
+    assert done.returncode == ExitStatus.LAB_BROKEN and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
     assert (
         "LAB BROKEN, not a Docker failure: the lab doctor found, before the checks: UDP 4789 from docker1 "
         "(10.10.10.101) to docker4 (192.168.50.102): sent, not received at docker4 — Docker needs 4789/udp"
@@ -231,7 +232,7 @@ def test_the_labs_dns_server_unreachable_is_a_broken_lab(lab, tmp_path):
     rule = ["FORWARD", "-p", "udp", "--dport", "53", "-j", "DROP"]
     with changed(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
         done = checks("DNS-002 and docker3", tmp_path)
-    assert done.returncode == 1 and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
+    assert done.returncode == ExitStatus.LAB_BROKEN and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
     assert "the lab's DNS server on outside (198.51.100.10) does not answer docker3" in done.output, done.output[-3000:]
 
 
@@ -271,7 +272,7 @@ def test_a_host_down_is_a_broken_lab_not_a_docker_failure(lab, tmp_path):
         engine_control.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
         engine_control.wait_engine("docker4")
     out = done.output
-    assert done.returncode == 1 and "1 error" in out, out[-3000:]
+    assert done.returncode == ExitStatus.LAB_BROKEN and "1 error" in out, out[-3000:]
     assert set(done.outcomes.values()) == {"error"}, done.outcomes
     assert "LAB BROKEN, not a Docker failure: the lab doctor found, before the checks: dockerd on docker4" in out, out[
         -3000:

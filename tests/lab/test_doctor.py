@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from netproof import wait
+from netproof.errors import ExitStatus
 from netproof.lab import controlplane, engines
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
@@ -111,7 +112,7 @@ def test_a_gossip_port_dropped_on_the_router(lab, tmp_path, healthy_afterwards):
     with broken(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
         rc, text = doctor()
         run = ping_checks(tmp_path)
-    assert rc == 1 and cause in text, text
+    assert rc == ExitStatus.LAB_BROKEN and cause in text, text
     assert text.count("FAIL ") == 2, f"one failure, in the table and in the causes:\n{text}"
     assert_attributed(
         run, cause, failing={"docker3->docker4", "docker2->docker3"}, passing={"docker1->docker2", "docker1->docker4"}
@@ -122,7 +123,7 @@ def test_forwarding_stopped_on_the_router(lab, tmp_path, healthy_afterwards):
     with broken(lab.router, ["sysctl", "-qw", "net.ipv4.ip_forward=0"], ["sysctl", "-qw", "net.ipv4.ip_forward=1"]):
         rc, text = doctor()
         run = ping_checks(tmp_path)
-    assert rc == 1, text
+    assert rc == ExitStatus.LAB_BROKEN, text
     assert "the lab's router forwards no packet between subnets (net.ipv4.ip_forward = 0)" in text, text
     cause = "docker1 (10.10.10.101) cannot reach docker3 (192.168.50.101)"
     assert cause in text and "the gateway 10.10.10.1 answers, nothing beyond it does" in text, text
@@ -143,7 +144,7 @@ def test_a_smaller_mtu_on_a_subnet(lab, tmp_path, healthy_afterwards):
         rc, text = doctor()
         found = diagnosis()
         run = ping_checks(tmp_path)
-    assert rc == 1, text
+    assert rc == ExitStatus.LAB_BROKEN, text
     assert (
         "path MTU from docker1 (10.10.10.101) to docker3 (192.168.50.101) is 1400: an overlay's 1450-byte packets "
         "need 1500 on the underlay" in text
@@ -168,7 +169,7 @@ def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
         control.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
         control.wait_engine("docker4")
     cause = "dockerd on docker4 (192.168.50.102) does not answer"
-    assert rc == 1 and cause in text, text
+    assert rc == ExitStatus.LAB_BROKEN and cause in text, text
     assert_attributed(
         run, cause, failing={"docker3->docker4", "docker1->docker4"}, passing={"docker1->docker2", "docker2->docker3"}
     )
@@ -183,7 +184,7 @@ def test_a_stopped_key_value_store(tmp_path, bring_up):
     kv_lab.host("kv1").run(["kill", f"-{signal.SIGTERM.value}", etcd[0]], check=True)
     done = netproof("lab", "doctor", "--name", "t-doctor-kv", check=False)
     text = done.stdout
-    assert done.returncode == 1, text
+    assert done.returncode == ExitStatus.LAB_BROKEN, text
     for host in ("docker1", "docker2", "docker3", "docker4"):
         assert f"{host} cannot use the key-value store: etcd at 10.10.10.10:2379" in text, text
     run = run_checks("t-doctor-kv", tmp_path, select=PING, workers=2, timeout=300)
@@ -196,7 +197,7 @@ def test_the_small_mtu_lab_shows_its_short_paths_and_lost_fragments(bring_up):
     links = small.host("docker3").run(["ip", "-o", "link", "show", "eth0"], check=True).stdout
     assert " mtu 1400 " in links, links
     done = netproof("lab", "doctor", "--name", "t-doctor-mtu", check=False)
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == ExitStatus.LAB_BROKEN, done.stdout
     found = json.loads(netproof("lab", "doctor", "--name", "t-doctor-mtu", "--json", check=False).stdout)
     short = {
         (f["src"], f["dst"]): f["observed"] for f in found["findings"] if f["requirement"] == "mtu" and not f["ok"]

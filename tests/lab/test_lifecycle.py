@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from netproof.errors import ExitStatus
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader, topology
@@ -117,7 +118,7 @@ def test_hosts_resolve_the_labs_zone_and_nothing_outside_the_lab(seed_lab):
 
 def test_up_on_a_name_already_up_is_refused(seed_lab):
     done = netproof("lab", "up", str(SEED), "--name", "t-seed", check=False)
-    assert done.returncode == 1
+    assert done.returncode == ExitStatus.LAB_BROKEN
     assert "lab t-seed is already up" in done.stderr and "netproof lab down --name t-seed" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert all(h["state"] == "up" for h in seed_lab.status()), "the refused up disturbed the running lab"
@@ -125,7 +126,7 @@ def test_up_on_a_name_already_up_is_refused(seed_lab):
 
 def test_down_on_a_lab_that_is_not_up():
     done = netproof("lab", "down", "--name", "t-not-up", check=False)
-    assert done.returncode == 1
+    assert done.returncode == ExitStatus.LAB_BROKEN
     assert "no lab named 't-not-up' is up" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 

@@ -7,6 +7,7 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from netproof import __version__
@@ -23,7 +24,7 @@ from netproof.cli.lab_commands import (
     cmd_up,
 )
 from netproof.cli.run_commands import cmd_checks_list, cmd_diff, cmd_run, cmd_upgrade
-from netproof.errors import NetproofError
+from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
 
@@ -37,16 +38,26 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends a command the way Ctrl-C does, so `up` rolls back either way.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return args.func(args) or 0
-    except NetproofError as e:
+        return int(args.func(args) or ExitStatus.PASSED)
+    except UsageError as e:
         print(f"netproof: error: {e}", file=sys.stderr)
-        return 1
+        return ExitStatus.USAGE
+    except NetproofError as e:  # the lab, or this machine, is not as the command needs it
+        print(f"netproof: error: {e}", file=sys.stderr)
+        return ExitStatus.LAB_BROKEN
     except KeyboardInterrupt:
         print("netproof: interrupted", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
     except BrokenPipeError:  # `netproof checks list | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitStatus.PASSED
+    except Exception:  # noqa: BLE001 - netproof's own failure: said as one, with its traceback, for a bug report
+        traceback.print_exc()
+        print(
+            "netproof: crashed (a bug in netproof, not in Docker or the lab): please report the traceback above",
+            file=sys.stderr,
+        )
+        return ExitStatus.CRASHED
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -100,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="known Docker defects count as failures (exit 1), for a defect-free gate"
     )
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_run)
 
     p = groups.add_parser(
@@ -116,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed"
     )
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_upgrade)
 
     p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
@@ -124,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--html", metavar="PATH", help="where to write the HTML diff (default: diff.html beside NEW's results)"
     )
-    p.add_argument("--fail-on-regression", action="store_true", help="exit 3 when a check that passed now fails")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a check that passed now fails")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_diff)
 
     eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(

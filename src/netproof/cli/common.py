@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from netproof.errors import NetproofError
@@ -35,3 +39,21 @@ def topology_of(args: argparse.Namespace) -> topo.Topology:
     return loader.load(args.topology).with_overrides(
         engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name
     )
+
+
+@contextmanager
+def output_for_people_on_stderr(json_wanted: bool) -> Iterator[None]:
+    """With --json, stdout carries the JSON alone: everything else the command and its children print (progress,
+    pytest's lines) goes to stderr meanwhile, at the file descriptor, so a child process's output does too."""
+    if not json_wanted:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -8,7 +8,7 @@ import os
 
 from netproof import system
 from netproof.cli.common import topology_of
-from netproof.errors import NetproofError
+from netproof.errors import ExitStatus, NetproofError
 from netproof.lab.lab import Lab
 from netproof.progress import QUIET, Progress
 
@@ -84,7 +84,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     lab = Lab.attach(args.name)
     diagnosis = doctor.examine(lab, progress=QUIET if args.json else Progress())
     print(json.dumps(diagnosis.to_dict(), indent=2) if args.json else diagnosis.render())
-    return 0 if diagnosis.healthy else 1
+    return ExitStatus.PASSED if diagnosis.healthy else ExitStatus.LAB_BROKEN
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

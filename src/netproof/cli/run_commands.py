@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from netproof import system
-from netproof.cli.common import topology_of
-from netproof.errors import NetproofError
+from netproof.cli.common import output_for_people_on_stderr, topology_of
+from netproof.errors import ExitStatus, NetproofError
 from netproof.facts import versions
 from netproof.lab import engines
 from netproof.lab.lab import Lab
@@ -25,14 +25,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     topology = topology_of(args)
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
-    lab = Lab.up(topology, provider=args.provider, progress=progress)
-    try:
-        progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
-        results = checkrun.run(lab.name, folder, checks=checks, strict=args.strict)
-    finally:
-        lab.down(progress)
-    print(one_screen_summary(results, folder))
-    return 0 if results.verdict == "pass" else 1
+    with output_for_people_on_stderr(args.json):
+        lab = Lab.up(topology, provider=args.provider, progress=progress)
+        try:
+            progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
+            results = checkrun.run(lab.name, folder, checks=checks, strict=args.strict)
+        finally:
+            lab.down(progress)
+    if args.json:
+        print(json.dumps(results.summary_for_machines(folder), indent=2))
+    else:
+        print(one_screen_summary(results, folder))
+    return results.exit_status
 
 
 def one_screen_summary(results, folder: Path) -> str:
@@ -74,9 +78,13 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     folder = (
         Path(args.reports).resolve() / f"upgrade-{'-to-'.join(path)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     )
-    done = upgrade.upgrade(
-        topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
-    )
+    with output_for_people_on_stderr(args.json):
+        done = upgrade.upgrade(
+            topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
+        )
+    if args.json:
+        print(json.dumps(done.to_dict(), indent=2))
+        return 1 if done.regressed else 0
     print(done.render_terminal())
     written = ", ".join(str(folder / name) for name, _ in done.diffs)
     print(f"\nreports: {', '.join(str(folder / name / 'index.html') for _, name in done.runs)}; diff: {written}")
@@ -111,12 +119,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from netproof.report import diff, results
 
     changes = diff.compare(results.load(args.old), results.load(args.new))
-    print(diff.render_terminal(changes))
     new = Path(args.new)
     target = Path(args.html) if args.html else (new if new.is_dir() else new.parent) / "diff.html"
     diff.write(changes, target)
-    print(f"\ndiff report: {target}")
-    return 3 if args.fail_on_regression and changes.regressed else 0
+    if args.json:
+        print(json.dumps({**changes.to_dict(), "report": str(target)}, indent=2))
+    else:
+        print(diff.render_terminal(changes))
+        print(f"\ndiff report: {target}")
+    return ExitStatus.DOCKER_FAILED if args.fail_on_regression and changes.regressed else ExitStatus.PASSED
 
 
 def cmd_checks_list(args: argparse.Namespace) -> int:

@@ -60,6 +60,22 @@ class RunDiff:
     def regressed(self) -> bool:
         return bool(self.of_kind("regression") or self.problems)
 
+    def to_dict(self) -> dict:
+        """For machines (`netproof diff --json`): the runs compared, each change with where it holds, the versions."""
+        return {
+            "old": self.old.run.get("id"),
+            "new": self.new.run.get("id"),
+            "regressed": self.regressed,
+            "changes": [
+                {"kind": c.kind, "where": c.where, "old": c.old, "new": c.new, "details": c.details}
+                for c in self.changes
+            ],
+            "versions": [{"host": h, "field": f, "old": o, "new": n} for h, f, o, n in self.versions],
+            "footprint": [{"kind": c.kind, "item": c.item, "scope": c.scope} for c in self.footprint],
+            "problems": self.problems,
+            "notes": self.notes,
+        }
+
 
 def compare(old: Results, new: Results) -> RunDiff:
     before = {c.key: c for c in old.checks}

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof.errors import ExitStatus
 from netproof.system import write_atomically
 
 SCHEMA = "netproof.results/2"
@@ -109,6 +110,14 @@ class Results:
         return bool(self.run.get("strict"))
 
     @property
+    def exit_status(self) -> ExitStatus:
+        """Docker's failures first (they stand whatever else broke), then a broken lab."""
+        s = self.summary
+        if s["failed"] or (self.strict and s["known-defect"]):
+            return ExitStatus.DOCKER_FAILED
+        return ExitStatus.LAB_BROKEN if s["error"] else ExitStatus.PASSED
+
+    @property
     def verdict(self) -> str:
         s = self.summary
         if s["error"]:
@@ -133,6 +142,22 @@ class Results:
             f"{r['reference']}: {r['struck']} of {r['of']} {r['control_plane']} cases"
             for r in self.known_defect_rates()
         ]
+
+    def summary_for_machines(self, folder: Path | None = None) -> dict:
+        """`netproof run --json`: the verdict, the exit status, the counts and every case that was not a pass."""
+        return {
+            "verdict": self.verdict,
+            "exit_status": int(self.exit_status),
+            "lab": self.lab.get("name"),
+            "summary": self.summary,
+            "known_defects": self.known_defect_rates(),
+            "report": str(folder / "index.html") if folder else None,
+            "cases": [
+                {"id": c.id, "case": c.case, "outcome": c.outcome, "message": c.message, "defect": c.defect}
+                for c in sorted(self.checks, key=lambda c: (c.id, c.case))
+                if c.outcome not in ("passed",)
+            ],
+        }
 
     def counts(self) -> str:
         """'26 passed, 2 known-defect': the summary in the run's own words."""

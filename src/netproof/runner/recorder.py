@@ -59,6 +59,8 @@ class RunRecorder:
         self.record(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.checks:
+            session.exitstatus = int(self.results().exit_status)  # which party is at fault (errors.ExitStatus)
         if self.folder is None:
             return
         from netproof.report import html, junit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 
-from netproof.errors import NetproofError
+from netproof.errors import UsageError
 from netproof.facts import versions
 from netproof.lab import engines
 from netproof.lab.model.names import LAB_NAME_MAX, NAME_RE
@@ -30,7 +30,7 @@ PROVIDERS = ("netns", "vagrant", "ssh")
 SWARM_KEYS = ("data_path_port", "default_addr_pool", "subnet_size", "advertise")
 
 
-class TopologyError(NetproofError):
+class TopologyError(UsageError):
     pass
 
 

@@ -56,6 +56,18 @@ class Upgrade:
     def regressed(self) -> bool:
         return any(f.bad for f in self.findings) or any(d.regressed for d in [*self.steps, self.overall] if d)
 
+    def to_dict(self) -> dict:
+        """`netproof upgrade --json`: the path, its runs, what it met, each step's diff and the whole path's."""
+        return {
+            "path": self.path,
+            "folder": str(self.folder),
+            "regressed": self.regressed,
+            "runs": [{"engine": e, "folder": str(self.folder / name)} for e, name in self.runs],
+            "findings": [{"host": f.host, "text": f.text, "bad": f.bad, "engine": f.engine} for f in self.findings],
+            "steps": [d.to_dict() for d in self.steps],
+            "overall": self.overall.to_dict() if self.overall else None,
+        }
+
     def render_terminal(self) -> str:
         """Each step's diff when there are several, then the whole path's."""
         parts = []

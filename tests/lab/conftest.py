@@ -67,7 +67,7 @@ class ChecksRun:
     """A pytest run of the checks in a subprocess: its output, and each check case's outcome from its results.json."""
 
     done: subprocess.CompletedProcess
-    outcomes: dict[str, str]  # "OVL-PING-001[swarm-docker1->docker4]" -> outcome, in netproof's words
+    outcomes: dict[str, str]  # "OVL-PING-001[swarm-docker1-to-docker4]" -> outcome, in netproof's words
     report: Path
 
     @property

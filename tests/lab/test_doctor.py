@@ -115,7 +115,10 @@ def test_a_gossip_port_dropped_on_the_router(lab, tmp_path, healthy_afterwards):
     assert rc == ExitStatus.LAB_BROKEN and cause in text, text
     assert text.count("FAIL ") == 2, f"one failure, in the table and in the causes:\n{text}"
     assert_attributed(
-        run, cause, failing={"docker3->docker4", "docker2->docker3"}, passing={"docker1->docker2", "docker1->docker4"}
+        run,
+        cause,
+        failing={"docker3-to-docker4", "docker2-to-docker3"},
+        passing={"docker1-to-docker2", "docker1-to-docker4"},
     )
 
 
@@ -130,8 +133,8 @@ def test_forwarding_stopped_on_the_router(lab, tmp_path, healthy_afterwards):
     assert_attributed(
         run,
         "cannot reach",
-        failing={"docker3->docker4", "docker2->docker3", "docker1->docker4"},
-        passing={"docker1->docker2"},
+        failing={"docker3-to-docker4", "docker2-to-docker3", "docker1-to-docker4"},
+        passing={"docker1-to-docker2"},
     )
 
 
@@ -171,7 +174,10 @@ def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
     cause = "dockerd on docker4 (192.168.50.102) does not answer"
     assert rc == ExitStatus.LAB_BROKEN and cause in text, text
     assert_attributed(
-        run, cause, failing={"docker3->docker4", "docker1->docker4"}, passing={"docker1->docker2", "docker2->docker3"}
+        run,
+        cause,
+        failing={"docker3-to-docker4", "docker1-to-docker4"},
+        passing={"docker1-to-docker2", "docker2-to-docker3"},
     )
 
 

@@ -62,8 +62,8 @@ def test_a_two_host_vagrant_lab_passes_the_overlay_checks_and_those_this_kernel_
     run = run_checks(LAB, report, select="OVL-PING-001 or OVL-VXLAN-001")
     assert run.returncode == 0, run.why_failed()
     assert run.outcomes == {
-        "OVL-PING-001[swarm-docker1->docker2]": "passed",
-        "OVL-VXLAN-001[swarm-docker1->docker2]": "passed",
+        "OVL-PING-001[swarm-docker1-to-docker2]": "passed",
+        "OVL-VXLAN-001[swarm-docker1-to-docker2]": "passed",
     }
     results = json.loads((report / "results.json").read_text())
     assert results["lab"]["provider"] == "vagrant"
@@ -74,7 +74,7 @@ def test_a_two_host_vagrant_lab_passes_the_overlay_checks_and_those_this_kernel_
     run = run_checks(LAB, tmp_path / "vm-kernel", select="ENC-001 or MESH-001 or DNS-003", workers=None)
     assert run.returncode == 0, run.why_failed()
     assert run.outcomes == {
-        "ENC-001[swarm-docker1->docker2]": "passed",
+        "ENC-001[swarm-docker1-to-docker2]": "passed",
         "MESH-001[swarm]": "passed",
         "DNS-003[swarm-dnsrr]": "passed",
         "DNS-003[swarm-vip]": "passed",

@@ -15,7 +15,7 @@ from netproof import catalogue
 from netproof.catalogue import Case, check_of
 from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
-from netproof.runner.session import CASE, DECLARED, check_of_item, lab_of
+from netproof.runner.session import CASE, DECLARED, check_of_item, engine_of, run_topology
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class HostPair:
     def __str__(self) -> str:
         return f"{self.src.name}->{self.dst.name}"
 
+    @classmethod
+    def of(cls, lab: Lab, names: tuple[str, str]) -> HostPair:
+        return cls(lab.host(names[0]), lab.host(names[1]))
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     declared = check_of(metafunc.function)
@@ -41,17 +45,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("variant", declared.variants)
     if "pair" not in metafunc.fixturenames and "docker_host" not in metafunc.fixturenames:
         return
-    lab = lab_of(metafunc.config)
-    plane = lab.topology.control_plane
+    # Cases are named by host names (the fixtures hand the check the lab's hosts): a case ID is safe for -k,
+    # `swarm-docker1-to-docker4`, and --collect-only needs no lab.
+    topology = run_topology(metafunc.config)
+    plane = topology.control_plane
     if "pair" in metafunc.fixturenames:
-        pairs = [
-            HostPair(lab.host(a.name), lab.host(b.name))
-            for a, b in lab.topology.host_pairs(metafunc.config.getoption("netproof_pairs"))
-        ]
-        metafunc.parametrize("pair", pairs, ids=[f"{plane}-{p}" for p in pairs], indirect=True)
+        pairs = [(a.name, b.name) for a, b in topology.host_pairs(metafunc.config.getoption("netproof_pairs"))]
+        metafunc.parametrize("pair", pairs, ids=[f"{plane}-{a}-to-{b}" for a, b in pairs], indirect=True)
     if "docker_host" in metafunc.fixturenames:
-        hosts = lab.docker_hosts
-        metafunc.parametrize("docker_host", hosts, ids=[f"{plane}-{h.name}" for h in hosts], indirect=True)
+        hosts = [h.name for h in topology.docker_hosts]
+        metafunc.parametrize("docker_host", hosts, ids=[f"{plane}-{h}" for h in hosts], indirect=True)
 
 
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object):
@@ -79,22 +82,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"netproof: {declared.where}: {declared.id} has scope {declared.scope!r},"
                 f" so it must take the {fixture!r} fixture"
             )
-        item.stash[CASE] = _case_of(item, lab_of(config))
+        item.stash[CASE] = _case_of(item, config)
+        for tag in declared.tags:
+            item.add_marker(tag)
         checks.append(item)
     chosen = set(map(id, checks))
     items[:] = [i for i in items if id(i) not in chosen] + sorted(checks, key=lambda i: i.name)
 
 
-def _case_of(item: pytest.Item, lab: Lab) -> Case:
+def _case_of(item: pytest.Item, config: pytest.Config) -> Case:
     params = item.callspec.params if hasattr(item, "callspec") else {}
+    topology = run_topology(config)
     if "pair" in params:
-        hosts = (params["pair"].src.name, params["pair"].dst.name)
+        hosts = tuple(params["pair"])
     elif "docker_host" in params:
-        hosts = (params["docker_host"].name,)
+        hosts = (params["docker_host"],)
     else:
-        hosts = tuple(h.name for h in lab.docker_hosts)
-    plane = lab.topology.control_plane
+        hosts = tuple(h.name for h in topology.docker_hosts)
+    plane = topology.control_plane
     label = item.callspec.id if hasattr(item, "callspec") else plane
     if "variant" in params and "pair" not in params and "docker_host" not in params:
         label = f"{plane}-{label}"  # a lab-wide check's variants: swarm-vip
-    return Case(label, plane, hosts, {h: lab.engine_version(h) for h in hosts})
+    return Case(label, plane, hosts, {h: engine_of(config, h) for h in hosts})

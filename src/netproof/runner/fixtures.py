@@ -43,16 +43,18 @@ def _require_up(lab: Lab, *hosts: LabHost) -> None:
 
 @pytest.fixture
 def pair(request: pytest.FixtureRequest, lab: Lab) -> HostPair:
-    """Two docker hosts (parametrized): same subnet or routed across the underlay."""
-    _require_up(lab, request.param.src, request.param.dst)
-    return request.param
+    """Two docker hosts (parametrized by name): same subnet or routed across the underlay."""
+    chosen = HostPair.of(lab, request.param)
+    _require_up(lab, chosen.src, chosen.dst)
+    return chosen
 
 
 @pytest.fixture
 def docker_host(request: pytest.FixtureRequest, lab: Lab) -> LabHost:
-    """One docker host (parametrized)."""
-    _require_up(lab, request.param)
-    return request.param
+    """One docker host (parametrized by name)."""
+    host = lab.host(request.param)
+    _require_up(lab, host)
+    return host
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from netproof.kit.evidence import LabBroken
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.lab.model.findings import Diagnosis
+from netproof.lab.model.topology import Topology
 from netproof.progress import Progress
 from netproof.runner import needs
 from netproof.runner.recorder import RunRecorder
@@ -31,6 +32,7 @@ DECLARED = pytest.StashKey[list[Check]]()  # every check seen while collecting (
 CASE = pytest.StashKey[Case]()
 STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its engine logs start there
 DIAGNOSIS = pytest.StashKey[Diagnosis]()  # what the lab doctor found before the checks ran
+PLAN = pytest.StashKey[Topology]()  # --collect-only: the lab the run would use, read from its topology alone
 # What a check depends on of the network under Docker, by whether it is tagged overlay. The path MTU is
 # not among them before a check runs (no check here needs large packets to cross hosts); a check that
 # fails is examined again with every requirement.
@@ -51,7 +53,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         for folder in _check_folders(config):  # a bad catalogue stops the run before any lab is touched
-            catalogue.load(folder)
+            for declared in catalogue.load(folder):
+                for tag in declared.tags:  # `pytest -m overlay` selects the overlay checks
+                    config.addinivalue_line("markers", f"{tag}: netproof checks tagged {tag}")
+        if config.option.collectonly:  # every case listed, and no lab touched
+            config.stash[PLAN] = _planned_topology(config)
+            return
         state, owned = _open_lab(config)
     except NetproofError as e:
         raise pytest.UsageError(f"netproof: {e}") from None
@@ -99,7 +106,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if not _runs_checks(config):
         return None
     try:
-        return workers_for(len(_planned_docker_hosts(config)))
+        return workers_for(len(_planned_topology(config).docker_hosts))
     except NetproofError:
         return None  # the lab's own error comes when it is opened, with its remedy
 
@@ -110,13 +117,28 @@ def workers_for(docker_hosts: int) -> int:
     return max(2, min(8, (3 * docker_hosts + 1) // 2))
 
 
-def _planned_docker_hosts(config: pytest.Config) -> list:
+def _planned_topology(config: pytest.Config) -> Topology:
+    """The lab the run uses, without touching one: --lab's topology file or running lab, else the one running
+    lab, else labs/seed.yml; with --engine and --control-plane applied to a lab it would bring up."""
     wanted = config.getoption("netproof_lab")
-    if wanted and wanted.endswith((".yml", ".yaml")):
-        return loader.load(wanted).docker_hosts
-    if wanted or Lab.running():
-        return Lab.attach(wanted).topology.docker_hosts
-    return loader.load(config.rootpath / "labs" / "seed.yml").docker_hosts
+    if (wanted and not wanted.endswith((".yml", ".yaml"))) or (not wanted and Lab.running()):
+        return Lab.attach(wanted).topology
+    topology = loader.load(wanted if wanted else config.rootpath / "labs" / "seed.yml")
+    return topology.with_overrides(
+        engine=config.getoption("netproof_engine"), control_plane=config.getoption("netproof_control_plane")
+    )
+
+
+def run_topology(config: pytest.Config) -> Topology:
+    """The topology of the run's lab, or of the lab it would use (--collect-only)."""
+    return config.stash[PLAN] if PLAN in config.stash else lab_of(config).topology
+
+
+def engine_of(config: pytest.Config, host: str) -> str | None:
+    """The Docker version a host runs, or (--collect-only) the engine its topology asks for."""
+    if PLAN in config.stash:
+        return config.stash[PLAN].hosts[host].engine
+    return lab_of(config).engine_version(host)
 
 
 @pytest.hookimpl(optionalhook=True)

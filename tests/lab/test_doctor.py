@@ -29,7 +29,7 @@ PING = "OVL-PING-001"  # a check across every spanning pair: docker1->docker2, d
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     before = Machine.now()
-    lab = Lab.up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME)))
+    lab = Lab.up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name=claim(NAME), engine="20.10"))
     yield lab
     take_down(NAME)
     assert_nothing_left(NAME, before)
@@ -182,7 +182,8 @@ def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
 
 
 def test_a_stopped_key_value_store(tmp_path, bring_up):
-    kv_lab = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-doctor-kv", control_plane="kv"))
+    seed = loader.load(ROOT / "labs" / "seed.yml")
+    kv_lab = bring_up(seed.with_overrides(name="t-doctor-kv", engine="20.10", control_plane="kv"))
     found = json.loads(netproof("lab", "doctor", "--name", "t-doctor-kv", "--json", check=False).stdout)
     assert found["healthy"], json.dumps(found, indent=1)
     etcd = kv_lab.host("kv1").run(["pgrep", "-f", f"etcd .*{kv_lab.names.dir}"]).stdout.split()

@@ -372,3 +372,14 @@ def test_free_slices_of_a_subnet_hold_no_lab_address_and_not_the_broadcast():
     assert slices[:2] == ["10.1.0.208/28", "10.1.0.192/28"]  # 10.1.0.224/28 holds h1, 10.1.0.240/28 the broadcast
     assert "10.1.0.0/28" not in slices  # the router's 10.1.0.1
     assert topo.free_slices("a", 24) == []
+
+
+def test_the_key_value_store_lab_is_one_flag_away():
+    """labs/seed.yml runs 28.5, which has no key-value store: --control-plane kv alone runs it on 20.10, the newest
+    engine with one; asking for both kv and an engine without it is refused naming the engine."""
+    seed = loader.load(SEED)
+    assert {h.engine for h in seed.docker_hosts} == {"28.5"}
+    kv = seed.with_overrides(control_plane="kv")
+    assert kv.control_plane == "kv" and {h.engine for h in kv.docker_hosts} == {"20.10"}
+    with pytest.raises(TopologyError, match="--engine: engine 28.5 on docker1 has no key-value store"):
+        seed.with_overrides(control_plane="kv", engine="28.5")

@@ -264,8 +264,25 @@ class Topology:
             if control_plane not in CONTROL_PLANES:
                 raise TopologyError(f"--control-plane: {control_plane!r} is not one of {', '.join(CONTROL_PLANES)}")
             topo = replace(topo, control_plane=control_plane)
+            if control_plane == "kv" and engine is None:
+                topo = topo.on_an_engine_with_the_kv_store()
         check_control_plane(topo, "--engine" if engine else None)
         return topo
+
+    def on_an_engine_with_the_kv_store(self) -> Topology:
+        """`--control-plane kv` alone: docker hosts whose engine has no key-value store run the newest release that
+        has one (20.10), so the legacy control plane is one flag away; an engine that has it is kept."""
+        kept = {h.name for h in self.docker_hosts if h.engine == engines.SYSTEM or engines.supports_kv_store(h.engine)}
+        newest = max(
+            (r for r in versions.RELEASES.values() if r.kv_store), key=lambda r: versions.version_key(r.version)
+        )
+        hosts = {
+            n: h if h.role != "docker" or n in kept else replace(h, engine=newest.version)
+            for n, h in self.hosts.items()
+        }
+        return replace(
+            self, hosts=hosts, engine_overridden=self.engine_overridden or len(kept) < len(self.docker_hosts)
+        )
 
 
 def with_host_engines(topology: Topology, host_engines: dict[str, str]) -> Topology:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from netproof import catalogue, wait
-from netproof.lab.model.names import STATE_ROOT
+from netproof.lab.model.names import state_root
 from netproof.report import results
 from netproof.runner import checkrun
 
@@ -205,8 +205,8 @@ def assert_nothing_left(lab: str, before: Machine) -> None:
         if f"/{lab}/" in line.split()[1] or f"netproof.{lab}." in line
     ]
     left += [f"cgroup {p}" for p in Path("/sys/fs/cgroup").glob(f"*/netproof.{lab}.*")]
-    if (STATE_ROOT / lab).exists():
-        left.append(f"folder {STATE_ROOT / lab}")
+    if (state_root() / lab).exists():
+        left.append(f"folder {state_root() / lab}")
     assert not left, f"lab {lab} left behind: {left}"
     assert after.interfaces == before.interfaces, "the machine's own interfaces changed"
     assert after.firewall == before.firewall, "the machine's own firewall changed"

@@ -3,7 +3,7 @@
 import pytest
 
 from netproof.errors import NetproofError
-from netproof.lab.model.names import STATE_ROOT, LabNames
+from netproof.lab.model.names import LabNames, state_root
 
 
 def test_resources_are_named_after_lab_and_host():
@@ -11,8 +11,8 @@ def test_resources_are_named_after_lab_and_host():
     assert names.netns("docker1") == "netproof.seed.docker1"
     assert names.cgroup_parent("docker1") == "netproof.seed.docker1"
     assert names.holder_mark("docker1") == "netproof-host seed/docker1"
-    assert names.node_dir("docker1") == STATE_ROOT / "seed" / "docker1"
-    assert names.state_file == STATE_ROOT / "seed" / "state.json"
+    assert names.node_dir("docker1") == state_root() / "seed" / "docker1"
+    assert names.state_file == state_root() / "seed" / "state.json"
 
 
 def test_one_lab_prefix_never_matches_another_lab():

@@ -9,7 +9,8 @@ import os
 from netproof import system
 from netproof.cli.common import topology_of
 from netproof.errors import ExitStatus, NetproofError
-from netproof.lab.lab import Lab
+from netproof.lab.lab import Lab, held
+from netproof.lab.model.names import LabNames
 from netproof.progress import QUIET, Progress
 
 
@@ -104,10 +105,17 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     system.require_root()
+    if args.name is not None:
+        with held(LabNames(args.name), "cleaned"):
+            return _clean(args)
+    return _clean(args)
+
+
+def _clean(args: argparse.Namespace) -> int:
     from netproof.lab import leftovers
 
     found = leftovers.find(args.name)
-    which = f"lab {args.name}" if args.name else "netproof lab"
+    which = f"lab {args.name}" if args.name is not None else "netproof lab"
     if not found:
         print(f"nothing to clean: no {which} leftovers on this machine")
         return 0

@@ -7,9 +7,12 @@ half-built lab can always be brought down, and completed when the lab is up; oth
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from netproof.facts import versions
 from netproof.lab import controlplane, engines, image, readiness
 from netproof.lab.model.engine_start import engine_start
 from netproof.lab.model.loader import parse
-from netproof.lab.model.names import STATE_ROOT, LabNames
+from netproof.lab.model.names import LabNames, state_root
 from netproof.lab.model.topology import ROUTER, Topology, with_host_engines
 from netproof.lab.providers import make_provider
 from netproof.lab.providers.base import LabHost, Provider
@@ -78,6 +81,11 @@ class Lab:
         cls, topology: Topology, *, provider: str | None = None, progress: Progress = QUIET, keep: bool = False
     ) -> Lab:
         system.require_root()
+        with held(LabNames(topology.name), "brought up"):
+            return cls._up(topology, provider, progress, keep)
+
+    @classmethod
+    def _up(cls, topology: Topology, provider: str | None, progress: Progress, keep: bool) -> Lab:
         names = LabNames(topology.name)
         if names.state_file.exists():
             raise NetproofError(
@@ -147,7 +155,7 @@ class Lab:
 
     def down(self, progress: Progress = QUIET) -> None:
         system.require_root()
-        with progress.step(f"bringing lab {self.name} down"):
+        with held(self.names, "brought down"), progress.step(f"bringing lab {self.name} down"):
             if not self.provider.owns_hosts:  # hosts outlive the lab: take back the one thing netproof put there
                 for problem in image.remove([self.hosts[h] for h in self.state.get("image_imported_on", [])]):
                     progress.say(f"  could not remove {image.TEST_IMAGE} from {problem}")
@@ -174,7 +182,7 @@ class Lab:
 
     @staticmethod
     def running() -> list[str]:
-        return sorted(p.parent.name for p in STATE_ROOT.glob("*/state.json")) if STATE_ROOT.is_dir() else []
+        return sorted(p.parent.name for p in state_root().glob("*/state.json")) if state_root().is_dir() else []
 
     def record_engine(self, host: str, version: str, package_version: str) -> None:
         """A host now runs another engine (an in-place upgrade): the state file says so."""
@@ -250,3 +258,29 @@ def _write(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2) + "\n")
     tmp.replace(path)
+
+
+@contextmanager
+def held(names: LabNames, doing: str) -> Iterator[None]:
+    """The lab's lock, for bringing it up, down or cleaning it: a second netproof doing the same to the same lab is
+    refused at once (before it builds anything, so it has nothing of the first's to roll back)."""
+    names.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(names.lock_file, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise NetproofError(
+                f"lab {names.lab} is being brought up, down or cleaned by another netproof (pid {holder}); wait for it"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()} ({doing})")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from netproof import system, wait
 from netproof.facts import budgets
-from netproof.lab.model.names import HOLDER_MARK, PREFIX, STATE_ROOT, LabNames
+from netproof.lab.model.names import HOLDER_MARK, PREFIX, LabNames, state_root
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
+SYSTEMD_UNITS = (".slice", ".service", ".scope", ".socket", ".mount")
 
 
 @dataclass
@@ -45,13 +46,20 @@ class Leftovers:
         return lines
 
 
+# Daemons netproof starts inside a lab host. One of them whose command line names a lab's folder, in a network
+# namespace other than the machine's, is the lab's even when its namespace has lost its name; a user's `tail -f` of
+# a lab's log (another program, in the machine's namespace) is not.
+LAB_DAEMONS = ("dockerd", "containerd", "etcd", "dnsmasq", "sshd", "libvirtd", "virtlogd")
+
+
 def find(lab: str | None = None) -> Leftovers:
-    """Every leftover of one lab, or of every netproof lab when lab is None."""
-    if lab:
+    """Every leftover of one lab, or of every netproof lab when lab is None (an empty name is refused: it is not
+    "every lab")."""
+    if lab is not None:
         LabNames(lab)  # refuses a name that could reach beyond the lab's own resources
-    ns_prefix = f"{PREFIX}.{lab}." if lab else f"{PREFIX}."
-    lab_dir = STATE_ROOT / lab if lab else STATE_ROOT
-    holder_prefix = f"{HOLDER_MARK} {lab}/" if lab else f"{HOLDER_MARK} "
+    ns_prefix = f"{PREFIX}.{lab}." if lab is not None else f"{PREFIX}."
+    lab_dir = state_root() / lab if lab is not None else state_root()
+    holder_prefix = f"{HOLDER_MARK} {lab}/" if lab is not None else f"{HOLDER_MARK} "
     path_mark = f"{lab_dir}/"
 
     netns = sorted(p.name for p in NETNS_DIR.glob(f"{ns_prefix}*")) if NETNS_DIR.is_dir() else []
@@ -64,31 +72,31 @@ def find(lab: str | None = None) -> Leftovers:
 
     spared = _self_and_ancestors()
     table = _process_table(spared)
-    # Holders and dockerds are known by their command lines; their network namespaces then
-    # reveal the rest (containerd, shims), even when /run/netns has lost the namespace's name.
     machine_net = os.stat("/proc/self/ns/net").st_ino  # netproof itself runs in the machine's own
+    # Holders (by the name netproof execs them under) and the lab's daemons reveal their network namespaces, and
+    # so the rest (containerd's shims, containers), even when /run/netns has lost the namespace's name.
     for argv, _, net in table.values():
-        if (argv[0].startswith(holder_prefix) or path_mark in " ".join(argv)) and net != machine_net:
+        if net != machine_net and (argv[0].startswith(holder_prefix) or _lab_daemon(argv, path_mark)):
             inodes.add(net)
     processes = {
         pid: " ".join(argv)
         for pid, (argv, cgroups, net) in table.items()
-        if net in inodes
-        or f"/{ns_prefix}" in cgroups
-        or argv[0].startswith(holder_prefix)
-        or path_mark in " ".join(argv)
+        if net in inodes or f"/{ns_prefix}" in cgroups or argv[0].startswith(holder_prefix) or _lab_ssh(argv, path_mark)
     }
 
+    # Where dockerd puts a lab's containers (--cgroup-parent): under each controller (cgroup v1) or the root (v2);
+    # never a systemd unit or slice that happens to be called netproof.*.
     cgroups = sorted(
-        {p for p in CGROUP_ROOT.glob(f"*/{ns_prefix}*") if p.is_dir()}
-        | {p for p in CGROUP_ROOT.glob(f"{ns_prefix}*") if p.is_dir()}
+        p
+        for p in {*CGROUP_ROOT.glob(f"*/{ns_prefix}*"), *CGROUP_ROOT.glob(f"{ns_prefix}*")}
+        if p.is_dir() and not p.name.endswith(SYSTEMD_UNITS) and not p.parent.name.endswith(SYSTEMD_UNITS)
     )
     mounts = [m for m in _mount_points() if m.startswith(path_mark) or m.startswith(f"{NETNS_DIR}/{ns_prefix}")]
     mounts = [m for m in mounts if not m.startswith(f"{NETNS_DIR}/")]  # those go with their namespace
-    if lab:
+    if lab is not None:
         dirs = [lab_dir] if lab_dir.exists() else []
     else:
-        dirs = sorted(p for p in STATE_ROOT.iterdir()) if STATE_ROOT.is_dir() else []
+        dirs = sorted(p for p in state_root().iterdir()) if state_root().is_dir() else []
     return Leftovers(processes, netns, cgroups, mounts, dirs)
 
 
@@ -203,3 +211,16 @@ def _self_and_ancestors() -> set[int]:
 def _mount_points() -> list[str]:
     with open("/proc/self/mounts") as f:
         return [line.split()[1].replace("\\040", " ") for line in f]
+
+
+def _lab_daemon(argv: list[str], path_mark: str) -> bool:
+    return os.path.basename(argv[0]) in LAB_DAEMONS and any(
+        arg.startswith(path_mark) or path_mark in arg for arg in argv
+    )
+
+
+def _lab_ssh(argv: list[str], path_mark: str) -> bool:
+    """ssh run with a lab's own ssh_config (its connections and its docker socket tunnels, ssh provider)."""
+    if os.path.basename(argv[0]) != "ssh" or "-F" not in argv[:-1]:
+        return False
+    return argv[argv.index("-F") + 1].startswith(path_mark)

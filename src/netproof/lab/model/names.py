@@ -9,10 +9,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from netproof.errors import NetproofError
+from netproof.errors import NetproofError, UsageError
 
 PREFIX = "netproof"
-STATE_ROOT = Path(os.environ.get("NETPROOF_STATE_DIR", "/var/lib/netproof")) / "labs"
+
+
+def state_root() -> Path:
+    """Where labs keep their state: NETPROOF_STATE_DIR (default /var/lib/netproof) / labs. Clean-up removes what it
+    finds there, so an empty or relative value (which would be the working directory: a checkout's labs/) is refused."""
+    raw = os.environ.get("NETPROOF_STATE_DIR", "/var/lib/netproof")
+    if not raw or not os.path.isabs(raw) or os.path.normpath(raw) == "/":
+        raise UsageError(f"NETPROOF_STATE_DIR={raw!r}: give an absolute folder of netproof's own, or unset it")
+    return Path(os.path.normpath(raw)) / "labs"
+
+
 HOLDER_MARK = f"{PREFIX}-host"  # argv[0] of the process that keeps a host's namespaces alive
 NAME_RE = re.compile(r"[a-z][a-z0-9-]*")  # lab and host names, whole (fullmatch): no dots, slashes or newlines
 LAB_NAME_MAX = 24
@@ -45,7 +55,13 @@ class LabNames:
 
     @property
     def dir(self) -> Path:
-        return STATE_ROOT / self.lab
+        return state_root() / self.lab
+
+    @property
+    def lock_file(self) -> Path:
+        """Held by whoever brings the lab up, down or cleans it: outside its folder (which down and clean remove), in
+        /run/lock (gone at reboot, as the lab is), named as the lab's network namespaces are: one per machine."""
+        return Path("/run/lock") / f"{PREFIX}.{self.lab}.lock"
 
     def node_dir(self, node: str) -> Path:
         return self.dir / node

@@ -69,9 +69,12 @@ except BlockingIOError:
             timeout=30,
         )
         assert other.stdout.startswith("held by ") and "(brought up)" in other.stdout
-    with held(names, "brought down"):  # released, and taken again
+    with held(names, "brought up"):  # released, and taken again
         pass
     assert Path(names.lock_file).read_text() == ""
+    with held(names, "brought down", lab_gone_after=True):
+        pass
+    assert not Path(names.lock_file).exists()  # the lab leaves nothing behind
 
 
 def test_a_systemd_unit_called_netproof_is_no_labs_cgroup(tmp_path, monkeypatch):

@@ -106,7 +106,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     system.require_root()
     if args.name is not None:
-        with held(LabNames(args.name), "cleaned"):
+        with held(LabNames(args.name), "cleaned", lab_gone_after=True):
             return _clean(args)
     return _clean(args)
 

@@ -155,7 +155,7 @@ class Lab:
 
     def down(self, progress: Progress = QUIET) -> None:
         system.require_root()
-        with held(self.names, "brought down"), progress.step(f"bringing lab {self.name} down"):
+        with held(self.names, "brought down", lab_gone_after=True), progress.step(f"bringing lab {self.name} down"):
             if not self.provider.owns_hosts:  # hosts outlive the lab: take back the one thing netproof put there
                 for problem in image.remove([self.hosts[h] for h in self.state.get("image_imported_on", [])]):
                     progress.say(f"  could not remove {image.TEST_IMAGE} from {problem}")
@@ -261,9 +261,10 @@ def _write(path: Path, state: dict) -> None:
 
 
 @contextmanager
-def held(names: LabNames, doing: str) -> Iterator[None]:
+def held(names: LabNames, doing: str, *, lab_gone_after: bool = False) -> Iterator[None]:
     """The lab's lock, for bringing it up, down or cleaning it: a second netproof doing the same to the same lab is
-    refused at once (before it builds anything, so it has nothing of the first's to roll back)."""
+    refused at once (before it builds anything, so it has nothing of the first's to roll back). After down and clean
+    the lock file goes too: the lab leaves nothing behind."""
     names.lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(names.lock_file, "a+") as lock:
         try:
@@ -283,4 +284,6 @@ def held(names: LabNames, doing: str) -> Iterator[None]:
         finally:
             lock.seek(0)
             lock.truncate()
+            if lab_gone_after:
+                names.lock_file.unlink(missing_ok=True)
             fcntl.flock(lock, fcntl.LOCK_UN)

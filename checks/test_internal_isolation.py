@@ -124,6 +124,7 @@ def require_nothing_published(proof, workspace, host, net, where):
 
 @check(
     "ISO-INT-001",
+    needs=("router-routes",),
     scope="host",
     tags=("bridge", "isolation", "firewall"),
     promise="containers on an --internal bridge network reach each other and nothing else: "
@@ -144,6 +145,7 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
 
 @check(
     "ISO-INT-002",
+    needs=("router-routes",),
     scope="pair",
     tags=("overlay", "isolation", "firewall"),
     promise="containers on an --internal overlay reach each other across hosts and nothing else: "
@@ -172,7 +174,7 @@ def require_ipv6_underlay(docker_host, outside) -> None:
 
 @check(
     "IPV6-003",
-    needs=("ipv6-underlay",),
+    needs=("ipv6-underlay", "router-routes"),
     scope="host",
     tags=("bridge", "ipv6", "isolation", "firewall"),
     promise="containers on an --internal --ipv6 bridge reach each other over IPv6 and nothing else: not the "

@@ -19,6 +19,7 @@ SLICE_PREFIX = 28  # each host's containers take addresses from a /28 of its sub
 
 @check(
     "MACVLAN-001",
+    needs=("lan-addresses",),
     scope="lab",
     tags=("macvlan", "reachability"),
     promise="containers on a macvlan network of a host's underlay interface are hosts of that subnet: containers "

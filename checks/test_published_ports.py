@@ -131,6 +131,7 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
 
 @check(
     "PUB-002",
+    needs=("router-routes",),
     scope="host",
     tags=("bridge", "published-ports", "firewall", "isolation"),
     since=SINCE_28,

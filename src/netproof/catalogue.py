@@ -39,6 +39,8 @@ NEEDS = {
     "ipv6-underlay": "an underlay with IPv6 (the subnets' cidr6)",
     "kernel:ipvs": "IPVS in the docker hosts' kernels",
     "kernel:esp": "IPsec ESP with AES-GCM in the docker hosts' kernels",
+    "router-routes": "a route on the lab's router to a check's own subnet (on ssh labs, where ssh: {allow} says so)",
+    "lan-addresses": "addresses of the underlay's subnets for containers (on ssh labs, where ssh: {allow} says so)",
 }
 
 

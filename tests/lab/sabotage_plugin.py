@@ -27,13 +27,20 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             none of its tasks), the nat rule of DOCKER-INGRESS that takes its port into the ingress network
   vxlan     once both containers exist, set the overlay's VXLAN device down on the second one's host
             (Docker's own plumbing broken: the underlay, which the lab doctor examines, is fine)
+  ssh-drop  as a negative check's window opens, kill every sshd in the network namespace NETPROOF_SABOTAGE_NETNS
+            (an ssh lab's host): its connections drop and it takes no new ones, so no probe can be sent
+  probe-gone  as a negative check's window opens, remove (docker rm -f) the containers the check made: its
+            probes find no container to run in
 """
 
 import os
 import time
 
-from netproof.kit import workspace
+from netproof import system
+from netproof.kit import window, workspace
 from netproof.kit.namespaces import NetNamespace
+
+_MADE: list = []  # every container the run's checks made, for probe-gone
 
 _container = workspace.Workspace.container
 
@@ -43,6 +50,7 @@ def _sabotaged_container(self, host, network, **options):
     what = os.environ.get("NETPROOF_SABOTAGE")
     mine = getattr(self, "_sabotage_seen", [])
     self._sabotage_seen = mine + [made]
+    _MADE.append(made)
     if what == "fdb" and len(self._sabotage_seen) == 2:
         first, second = self._sabotage_seen
         overlay = network.overlay_namespace(first.host)
@@ -134,3 +142,24 @@ def _sabotaged_service(self, network, **options):
 
 
 workspace.Workspace.service = _sabotaged_service
+
+_at_once = window.Window.at_once
+
+
+def _sabotaged_at_once(self, *probes):
+    what = os.environ.get("NETPROOF_SABOTAGE")
+    if what == "ssh-drop":
+        netns = os.environ["NETPROOF_SABOTAGE_NETNS"]
+        pids = system.run(["ip", "netns", "pids", netns]).stdout.split()
+        for pid in pids:
+            comm = open(f"/proc/{pid}/comm").read().strip() if os.path.exists(f"/proc/{pid}/comm") else ""
+            if comm == "sshd":
+                system.run(["kill", "-9", pid], check=False)
+        time.sleep(0.5)
+    if what == "probe-gone":
+        for made in _MADE:
+            made.host.run(["docker", "rm", "-f", made.name])
+    return _at_once(self, *probes)
+
+
+window.Window.at_once = _sabotaged_at_once

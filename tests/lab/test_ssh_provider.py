@@ -8,6 +8,7 @@ lab through its router namespace (ProxyCommand), as a bastion would be used on a
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def inventory(source: Lab, name: str, key: Path) -> str:
         "proxy_command": f"nsenter --net=/run/netns/{source.names.netns('router')} busybox nc %h %p",
         "router": str(source.topology.router.address),
         "host_keys": "accept-new",  # these hosts' keys are new to this machine: kept in the lab's own known_hosts
+        "allow": ["router-routes", "lan-addresses"],  # the router and the LAN are the lab's own here
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -107,6 +109,43 @@ def assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file: Pat
     assert "t-sshlab" not in Lab.running()
 
 
+def assert_nothing_is_changed_on_the_network_without_consent(source: Lab, inventory_file: Path, tmp_path: Path) -> None:
+    """Without ssh: {allow}, the checks that would add a route on the user's router or put containers on the LAN's
+    addresses are skipped saying what they would change, and the router's routing table is as it was."""
+    doc = yaml.safe_load(inventory_file.read_text())
+    del doc["ssh"]["allow"]
+    shy = tmp_path / "no-consent-inventory.yml"
+    shy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    before = source.router.run(["ip", "route"], check=True).stdout
+    run = run_checks(str(shy), tmp_path / "no-consent", select="ISO-INT-001 or PUB-002 or MACVLAN-001", workers=2)
+    assert run.returncode == 0 and set(run.outcomes.values()) == {"skipped"}, run.output[-3000:]
+    for case in run.results().checks:
+        assert "netproof changes nothing on your network unless the inventory says ssh: {allow: [" in case.message
+    assert source.router.run(["ip", "route"], check=True).stdout == before
+
+
+def assert_no_pass_without_a_probe_that_ran(source: Lab, inventory_file: Path, tmp_path: Path, key: Path) -> None:
+    """A negative check whose probes cannot be sent (the SSH connection dropped, the probe's container removed,
+    mid-window) is an error naming the broken part, never a pass (issue 25)."""
+    docker2 = source.host("docker2")
+    for sabotage in ("probe-gone", "ssh-drop"):
+        env = dict(os.environ, NETPROOF_SABOTAGE=sabotage, NETPROOF_SABOTAGE_NETNS=source.names.netns("docker2"))
+        run = run_checks(
+            str(inventory_file),
+            tmp_path / sabotage,
+            select="ICC-001 and docker2",
+            workers=None,
+            extra=("-p", "tests.lab.sabotage_plugin"),
+            env=env,
+            timeout=300,
+        )
+        assert run.outcomes == {"ICC-001[swarm-docker2]": "error"}, (sabotage, run.output[-3000:])
+        [case] = run.results().checks  # the capture at the far end, or the probe itself, could not be had
+        assert case.message.startswith("LAB BROKEN, not a Docker failure") and "docker2" in case.message, case.message
+        if sabotage == "ssh-drop":
+            start_sshd(source.provider, "docker2", docker2.address, key)
+
+
 def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up):
     # On the newest engine: every check holds there, so any verdict other than passed is the provider's doing.
     source = bring_up(loader.load(ROOT / "labs" / "seed.yml").with_overrides(name="t-sshhosts", engine="29.7"))
@@ -134,6 +173,8 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     per_scope = {"pair": len(source.topology.host_pairs()), "host": len(source.docker_hosts), "lab": 1}
     assert per_check(over_ssh.outcomes) == {c.id: per_scope[c.scope] * c.variant_count for c in CATALOGUE}
     assert any("docker2-to-" in case for case in over_ssh.outcomes), sorted(over_ssh.outcomes)
+    assert_nothing_is_changed_on_the_network_without_consent(source, inventory_file, tmp_path)
+    assert_no_pass_without_a_probe_that_ran(source, inventory_file, tmp_path, key)
     assert_a_daemon_setting_the_hosts_lack_is_refused_by_key(inventory_file, tmp_path)
     assert_a_dropped_tunnel_is_reopened_or_named(source, inventory_file)
     # The ssh lab left nothing of netproof's behind, and the hosts still run their swarm.

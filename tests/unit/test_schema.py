@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from netproof.lab.model import loader, schema, topology
+from netproof.lab.model import loader, schema, ssh_section, topology
 
 ROOT = Path(__file__).parents[2]
 
@@ -25,7 +25,7 @@ def test_the_schema_has_the_keys_the_loader_accepts():
     assert set(props["subnets"]["additionalProperties"]["properties"]) == set(loader.SUBNET_KEYS)
     assert set(props["hosts"]["additionalProperties"]["properties"]) == set(loader.HOST_KEYS)
     assert set(props["swarm"]["properties"]) == set(topology.SWARM_KEYS)
-    assert set(props["ssh"]["properties"]) == set(loader.SSH_KEYS)
+    assert set(props["ssh"]["properties"]) == set(ssh_section.SSH_KEYS)
     assert set(props["router"]["properties"]) == set(loader.ROUTER_KEYS)
 
 

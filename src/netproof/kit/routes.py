@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from contextlib import contextmanager
 
+from netproof.errors import LabBroken
+
 RANDOM_SECOND_OCTETS = range(200, 250)  # random_subnet's 10.200.0.0 - 10.249.255.0 /24s
 
 
@@ -33,15 +35,24 @@ def random_subnet_v6() -> str:
 
 @contextmanager
 def route_on_router(lab, subnet: str, via: str, proof):
-    """The router routes subnet via a docker host while the block runs; yields whether it took the route."""
+    """The router routes subnet via a docker host while the block runs; yields whether it took the route. A route the
+    router already has for that prefix is left alone (the router may be a user's: ssh labs), and the lab is said to
+    be in the way; the route is removed afterwards only if this added it."""
     router = lab.router
     if router is None:
         yield False
         return
+    family = ["-6"] if ":" in subnet else []
+    present = router.run(["ip", *family, "route", "show", "exact", subnet]).stdout.strip()
+    if present:
+        raise LabBroken(
+            f"the router {router.name} already routes {subnet} ({present}); netproof changes no route it did not add"
+        )
     added = proof.command(
-        f"router learns the way to {subnet}", router.run(["ip", "route", "replace", subnet, "via", via])
+        f"router learns the way to {subnet}", router.run(["ip", *family, "route", "add", subnet, "via", via])
     )
     try:
         yield added.ok
     finally:
-        router.run(["ip", "route", "del", subnet, "via", via])
+        if added.ok:
+            router.run(["ip", *family, "route", "del", subnet, "via", via])

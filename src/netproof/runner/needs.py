@@ -35,6 +35,16 @@ def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
         outside = lab.topology.role("outside")
         if (outside and outside.address6 is None) or any(h.address6 is None for h in hosts):
             return "the lab's underlay is IPv4 only: give its subnets a cidr6, as labs/seed.yml does"
+    if need in ("router-routes", "lan-addresses") and lab.topology.provider == "ssh":
+        allowed = lab.topology.ssh.allow if lab.topology.ssh else ()
+        if need not in allowed:
+            what = (
+                "add a route to a check's own subnet on your router"
+                if need == "router-routes"
+                else "put containers on addresses of your LAN that no lab host uses"
+            )
+            consent = f"ssh: {{allow: [{need}]}}"
+            return f"it would {what}; netproof changes nothing on your network unless the inventory says {consent}"
     if need.startswith("kernel:"):
         feature = need.removeprefix("kernel:")
         missing = [why for why in (kernel.lacking(h, feature) for h in hosts) if why]

@@ -52,6 +52,7 @@ from typing import Any
 import yaml
 
 from netproof.facts.docker import DATA_PATH_PORTS, SWARM_PORTS
+from netproof.lab.model.ssh_section import SshSection
 from netproof.lab.model.strict_yaml import MAX_BYTES, StrictYaml
 from netproof.lab.model.topology import (
     CONTROL_PLANES,
@@ -61,7 +62,6 @@ from netproof.lab.model.topology import (
     ROUTER,
     SWARM_KEYS,
     Host,
-    SshLogin,
     Subnet,
     SwarmOptions,
     Topology,
@@ -77,6 +77,7 @@ SUBNET_KEYS = ("cidr", "cidr6", "gateway", "mtu")
 ROUTER_KEYS = ("drop_fragments",)
 MTU_RANGE = (576, 9000)  # IPv4's minimum datagram every host must take, and jumbo frames
 HOST_KEYS = ("subnet", "address", "role", "engine", "daemon", "ssh")
+INTERFACE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{IFNAMSIZ - 1}}}")
 DAEMON_KEYS_SET_BY_NETPROOF = (
     "data-root",
     "exec-root",
@@ -87,16 +88,6 @@ DAEMON_KEYS_SET_BY_NETPROOF = (
     "cluster-store",
     "cluster-advertise",
 )
-SSH_KEYS = ("user", "port", "identity", "proxy_command", "router", "host_keys")
-HOST_KEY_MODES = ("known", "accept-new")
-INTERFACE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{IFNAMSIZ - 1}}}")
-
-
-SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-HOSTNAME = re.compile(
-    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a newline in a value written to ssh_config would add a directive
 
 
 def load(path: str | Path) -> Topology:
@@ -131,7 +122,7 @@ def parse(text: str, source: str = "<topology>") -> Topology:
     return replace(_Loader(source).topology(doc), text=text)
 
 
-class _Loader:
+class _Loader(SshSection):
     def __init__(self, source: str):
         self.source = source
 
@@ -225,52 +216,6 @@ class _Loader:
         if advertise is not None and not INTERFACE_NAME.fullmatch(str(advertise)):
             raise self.fail("swarm.advertise", f"{advertise!r} is not a network interface's name (such as eth0)")
         return SwarmOptions(port, tuple(str(n) for n in networks), size, str(advertise) if advertise else None)
-
-    def ssh_login(self, top: dict, hosts: dict[str, Host]) -> SshLogin:
-        """Every value here reaches the lab's ssh_config or an ssh command line: each is checked as what it is, so
-        nothing in the file can add a directive or a command the user did not write as one."""
-        section = self.mapping(top.get("ssh", {}), "ssh", SSH_KEYS)
-        port = section.get("port", 22)
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise self.fail("ssh.port", f"{port!r} is not a TCP port")
-        user = section.get("user", "root")
-        if not isinstance(user, str) or not SSH_USER.fullmatch(user):
-            raise self.fail("ssh.user", f"{user!r} is not a user name (letters, digits, '_', '.', '-')")
-        identity = section.get("identity")
-        if identity is not None:
-            self.plain_text(identity, "ssh.identity")
-            if not Path(str(identity)).expanduser().is_file():
-                raise self.fail("ssh.identity", f"{identity}: no such key file")
-        proxy = section.get("proxy_command")
-        if proxy is not None:
-            self.plain_text(proxy, "ssh.proxy_command")
-        addresses = {name: str(h.address) for name, h in hosts.items()}
-        for name, spec in top["hosts"].items():
-            if isinstance(spec, dict) and "ssh" in spec:
-                addresses[str(name)] = self.ssh_address(spec["ssh"], f"hosts.{name}.ssh")
-        if "router" in section:
-            addresses[ROUTER] = self.ssh_address(section["router"], "ssh.router")
-        host_keys = section.get("host_keys", "known")
-        if host_keys not in HOST_KEY_MODES:
-            raise self.fail("ssh.host_keys", f"{host_keys!r} is not one of {', '.join(HOST_KEY_MODES)}")
-        return SshLogin(
-            user, port, str(identity) if identity else None, str(proxy) if proxy else None, addresses, host_keys
-        )
-
-    def plain_text(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not value.strip() or CONTROL.search(value):
-            raise self.fail(key, f"{value!r} must be one line of text, with no control characters")
-        return value
-
-    def ssh_address(self, value: Any, key: str) -> str:
-        """An IP address or a host name, nothing else."""
-        text = str(value)
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            if isinstance(value, str) and HOSTNAME.fullmatch(text):
-                return text
-        raise self.fail(key, f"{value!r} is not an IP address or a host name")
 
     def subnets(self, value: Any) -> dict[str, Subnet]:
         raw = self.mapping(value, "subnets", None)

@@ -5,8 +5,9 @@ The loader remains the judge: it checks what a schema cannot (addresses inside t
 from __future__ import annotations
 
 from netproof.facts.docker import DATA_PATH_PORTS
-from netproof.lab.model.loader import HOST_KEY_MODES, MTU_RANGE
+from netproof.lab.model.loader import MTU_RANGE
 from netproof.lab.model.names import LAB_NAME_MAX
+from netproof.lab.model.ssh_section import ALLOWED_CHANGES, HOST_KEY_MODES
 from netproof.lab.model.topology import CONTROL_PLANES, PROVIDERS, ROLES
 
 NAME = {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"}
@@ -56,6 +57,7 @@ def schema() -> dict:
             "proxy_command": {"type": "string"},
             "router": {"type": "string"},
             "host_keys": {"enum": list(HOST_KEY_MODES), "description": "known: the user's known_hosts (default)"},
+            "allow": {"type": "array", "items": {"enum": list(ALLOWED_CHANGES)}, "uniqueItems": True},
         }
     )
     top = _closed(

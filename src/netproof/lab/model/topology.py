@@ -113,6 +113,7 @@ class SshLogin:
     proxy_command: str | None = None
     addresses: dict[str, str] = field(default_factory=dict)  # host (router included) -> SSH address
     host_keys: str = "known"  # the user's known_hosts ("known"), or "accept-new" into the lab's own
+    allow: tuple[str, ...] = ()  # what checks may change on the user's network: router-routes, lan-addresses
 
 
 @dataclass(frozen=True)

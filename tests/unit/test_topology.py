@@ -145,8 +145,14 @@ def test_empty_file():
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(TopologyError, match=r"nope\.yml: cannot read"):
+    with pytest.raises(TopologyError, match=r"nope\.yml: no such topology file \(the labs netproof comes with: .*seed"):
         loader.load(tmp_path / "nope.yml")
+
+
+def test_a_lab_that_comes_with_netproof_is_found_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no labs/ here: the package's
+    for name in ("labs/seed.yml", "seed.yml", "seed"):
+        assert loader.load(name).name == "seed"
 
 
 def test_spanning_pairs_cover_every_host_and_both_kinds_of_path():

@@ -7,9 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from netproof.errors import NetproofError
 from netproof.lab import engines
 from netproof.lab.model import loader
 from netproof.lab.model import topology as topo
@@ -34,8 +32,6 @@ def add_lab_arguments(p: argparse.ArgumentParser, engine: bool = True) -> None:
 
 
 def topology_of(args: argparse.Namespace) -> topo.Topology:
-    if not Path(args.topology).exists():
-        raise NetproofError(f"{args.topology}: no such topology file (labs/ holds the ones that come with netproof)")
     return loader.load(args.topology).with_overrides(
         engine=getattr(args, "engine", None), control_plane=args.control_plane, name=args.name
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import netproof.checks
 from netproof import system
 from netproof.errors import NetproofError
 from netproof.report import results
 
-CHECKS_DIR = Path(__file__).resolve().parents[3] / "checks"  # the checkout's
+CHECKS_DIR = Path(netproof.checks.__file__).resolve().parent  # the checks netproof carries (the checkout's checks/)
 
 
 def checks_dir() -> Path:
@@ -18,7 +19,7 @@ def checks_dir() -> Path:
     for candidate in (Path.cwd() / "checks", CHECKS_DIR):
         if candidate.is_dir():
             return candidate
-    raise NetproofError("no checks/ folder here or beside netproof's sources; run from the netproof checkout")
+    raise NetproofError(f"no checks/ folder here, and none in netproof's package ({CHECKS_DIR}): reinstall netproof")
 
 
 def pytest_argv(

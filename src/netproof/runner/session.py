@@ -9,6 +9,7 @@ running lab, else labs/seed.yml brought up. Workers only attach. Nothing happens
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from netproof.lab.model import loader
 from netproof.lab.model.findings import Diagnosis
 from netproof.lab.model.topology import Topology
 from netproof.progress import Progress
-from netproof.runner import needs
+from netproof.runner import checkrun, needs
 from netproof.runner.recorder import RunRecorder
 
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
@@ -123,7 +124,7 @@ def _planned_topology(config: pytest.Config) -> Topology:
     wanted = config.getoption("netproof_lab")
     if (wanted and not wanted.endswith((".yml", ".yaml"))) or (not wanted and Lab.running()):
         return Lab.attach(wanted).topology
-    topology = loader.load(wanted if wanted else config.rootpath / "labs" / "seed.yml")
+    topology = loader.load(wanted if wanted else "labs/seed.yml")
     return topology.with_overrides(
         engine=config.getoption("netproof_engine"), control_plane=config.getoption("netproof_control_plane")
     )
@@ -182,11 +183,11 @@ def _runs_checks(config: pytest.Config) -> bool:
 
 def _check_folders(config: pytest.Config) -> list[Path]:
     """The folders of checks this run collects: checks/ (or part of it), or any folder when --lab is given."""
-    checks = (config.rootpath / "checks").resolve()
+    checks = checkrun.CHECKS_DIR
     folders = []
     for arg in config.args:
         for base in (config.invocation_params.dir, config.rootpath):
-            path = (base / arg.split("::")[0]).resolve()
+            path = _arg_path(config, arg, base)
             if not path.exists():
                 continue
             folder = path if path.is_dir() else path.parent
@@ -200,6 +201,18 @@ def _check_folders(config: pytest.Config) -> list[Path]:
                 folders.append(checks)
             break
     return sorted(set(folders))
+
+
+def _arg_path(config: pytest.Config, arg: str, base: Path) -> Path:
+    """Where an argument of the run points: a path, or with --pyargs a package (pytest --pyargs netproof.checks)."""
+    name = arg.split("::")[0]
+    if config.option.pyargs:
+        spec = importlib.util.find_spec(name) if name and not name.startswith((".", "/")) else None
+        if spec is not None and spec.submodule_search_locations:
+            return Path(list(spec.submodule_search_locations)[0]).resolve()
+        if spec is not None and spec.origin:
+            return Path(spec.origin).resolve()
+    return (base / name).resolve()
 
 
 def _open_lab(config: pytest.Config) -> tuple[str, bool]:
@@ -217,7 +230,7 @@ def _open_lab(config: pytest.Config) -> tuple[str, bool]:
             )
         return str(lab.names.state_file), False
     else:
-        topology = loader.load(config.rootpath / "labs" / "seed.yml")
+        topology = loader.load("labs/seed.yml")
     lab = Lab.up(topology.with_overrides(engine=engine, control_plane=control_plane), progress=Progress())
     return str(lab.names.state_file), True
 

@@ -51,6 +51,7 @@ from typing import Any
 
 import yaml
 
+import netproof.labs
 from netproof.facts.docker import DATA_PATH_PORTS, SWARM_PORTS
 from netproof.lab.model.ssh_section import SshSection
 from netproof.lab.model.strict_yaml import MAX_BYTES, StrictYaml
@@ -90,8 +91,24 @@ DAEMON_KEYS_SET_BY_NETPROOF = (
 )
 
 
+SHIPPED = Path(netproof.labs.__file__).resolve().parent  # the topology files netproof carries (the checkout's labs/)
+
+
+def find(path: str | Path) -> Path:
+    """A topology file as the user names it: a path, or a lab that comes with netproof (labs/seed.yml, seed.yml or
+    seed), found in the package when the working directory has no such file."""
+    given = Path(path)
+    if given.exists():
+        return given
+    shipped = SHIPPED / (given.name if given.suffix in (".yml", ".yaml") else f"{given.name}.yml")
+    if given.parent in (Path("."), Path("labs")) and shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yml")))
+    raise TopologyError(f"{path}: no such topology file (the labs netproof comes with: {known})")
+
+
 def load(path: str | Path) -> Topology:
-    path = Path(path)
+    path = find(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +31,15 @@ from netproof.lab.providers.sshhost import SshAccess, SshHost, SshTarget, docker
 from netproof.lab.providers.vagrant import box
 from netproof.lab.providers.vagrant.hypervisor import Hypervisor
 
-VAGRANTFILE_DIR = Path(__file__).resolve().parents[5]  # the checkout's top level, where the Vagrantfile is
+# The checkout's top level, where the Vagrantfile is; an installed netproof carries it in <prefix>/share/netproof.
+VAGRANTFILE_DIR = next(
+    (
+        d
+        for d in (Path(__file__).resolve().parents[5], Path(sys.prefix) / "share" / "netproof")
+        if (d / "Vagrantfile").is_file()
+    ),
+    Path(sys.prefix) / "share" / "netproof",
+)
 VAGRANT_TOOLS = {
     "vagrant": "vagrant",
     "libvirtd": "libvirt-daemon-system",

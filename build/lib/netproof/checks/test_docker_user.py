@@ -1,0 +1,208 @@
+"""FW-USER-001, FW-USER-002: where users filter what reaches containers, DOCKER-USER and a table of their own.
+
+Behaviour: a container's published port answers the outside host; a DROP inserted at the head of
+DOCKER-USER for the outside host's address to that port stops it (every probe of a window), still
+after Docker creates another network (Docker does not reorder the user's chain); deleting the rule
+restores the service. A DROP appended to DOCKER-USER is recorded, not required: before 28.2.2 the
+chain ended with a RETURN that an appended rule sits behind (moby/moby#50098), so which of the two
+works is an engine's fact for the upgrade diff. The chain as seen is the mechanism.
+
+FW-USER-002: the same DROP in an nftables table of the user's own, in a chain hooked at forward just before
+the filter priority: where users filter with Docker 29's nftables backend, which has no DOCKER-USER (Docker's
+docs: migrating from iptables to nftables), and beside Docker's iptables-nft rules too. Docker must leave the
+table alone when it creates networks.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from netproof.kit import LabBroken, check, defects, facts, probes
+
+
+@contextmanager
+def user_rule(proof, docker_host, how: str, rule: list[str]):
+    """A rule in DOCKER-USER (-I: at its head, -A: at its end), deleted however the check ends."""
+    added = proof.command(
+        f"iptables {how} {facts.DOCKER_USER} {' '.join(rule)}",
+        docker_host.run(["iptables", how, facts.DOCKER_USER, *rule]),
+    )
+    try:
+        yield added.ok
+    finally:
+        docker_host.run(["iptables", "-D", facts.DOCKER_USER, *rule])
+
+
+def host_clock(docker_host) -> str:
+    """The docker host's own time, for `docker events` (a VM's clock is its own)."""
+    return docker_host.run(["date", "+%s.%N"]).stdout.strip()
+
+
+def networks_created(docker_host, since: str, until: str) -> list[str]:
+    """Networks Docker created on the host between two of its clock readings."""
+    argv = ["docker", "events", "--since", since, "--until", until, "--filter", "type=network"]
+    result = docker_host.run([*argv, "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"], timeout=15)
+    return result.stdout.split()
+
+
+def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetch]:
+    """Probes the DROP must stop: each given a second, as a window's probes are."""
+    return [probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=1) for _ in range(tries)]
+
+
+def answers(outside, docker_host, port: int) -> probes.Fetch:
+    """A probe that must get through: given 3 s, as in the other checks' positive probes, so that a first SYN
+    lost on a loaded host is sent again (TCP's first retransmission is after 1 s; seen in CI on 20.10)."""
+    return probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=3)
+
+
+def published_and_answering(docker_host, workspace, proof, outside) -> tuple:
+    """A server on a user bridge with its port published, answering the outside host before any rule:
+    (its network, the host port, where the probes go)."""
+    net = workspace.bridge(docker_host, role="usr")
+    c = workspace.server(docker_host, net, ports={f"{probes.HTTP_PORT}/tcp": None})
+    port = c.host_port(probes.HTTP_PORT)
+    where = f"{outside.name} -> {docker_host.name}:{port} ({c.name})"
+    proof.require(port is not None, expected=f"{c.name}'s port published", observed="no host port", where=where)
+    before = answers(outside, docker_host, port)
+    proof.command("before any rule", before.result)
+    proof.require(before.result.ok, expected="the published port answers", observed=str(before), where=where)
+    return net, port, where
+
+
+@check(
+    "FW-USER-001",
+    needs=("iptables",),
+    scope="host",
+    tags=("bridge", "firewall"),
+    promise="a DROP the user inserts in DOCKER-USER stops traffic to a published port, survives Docker creating "
+    "networks, and removing it restores the service",
+)
+def test_docker_user(docker_host, workspace, proof, outside):
+    # From here on, other networks Docker creates on the host can disturb FORWARD (moby/moby#43585).
+    since = host_clock(docker_host)
+    net, port, where = published_and_answering(docker_host, workspace, proof, outside)
+
+    rule = ["-s", outside.address, "-p", "tcp", "-m", "conntrack", "--ctorigdstport", str(port), "-j", "DROP"]
+    with user_rule(proof, docker_host, "-I", rule) as added:
+        proof.require(added, expected="the rule is accepted", observed="iptables refused it", where=docker_host.name)
+        stopped = fetches(outside, docker_host, port)
+        forward = docker_host.infra.iptables.rules("filter", "FORWARD")
+        proof.data("FORWARD during the first probes", forward, where=docker_host.name)
+        created = workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
+        chain = docker_host.infra.iptables.rules("filter", facts.DOCKER_USER)
+        proof.data(f"{facts.DOCKER_USER} after another network was created", chain, where=docker_host.name)
+        stopped += fetches(outside, docker_host, port)
+        through = [str(f) for f in stopped if f.through]
+        proof.text("probes with the DROP inserted", "\n".join(str(f) for f in stopped))
+        if through:  # FORWARD as the later probes met it: creating a network rewrites it on engines before 28.0
+            later = proof.data(
+                "FORWARD after the later probes",
+                docker_host.infra.iptables.rules("filter", "FORWARD"),
+                where=docker_host.name,
+            )
+            for when, rules in (("during the first probes", forward), ("after the later probes", later)):
+                first_rule = rules[1] if len(rules) > 1 else "(none)"  # rules[0] is the policy
+                if first_rule != f"-A FORWARD -j {facts.DOCKER_USER}":
+                    proof.symptom(defects.USER_JUMP_MISSING)
+                    through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {facts.DOCKER_USER}")
+        if through:  # were other checks creating networks on this host meanwhile (moby/moby#43585)?
+            mine = {net.name, created.name}
+            others = [n for n in networks_created(docker_host, since, host_clock(docker_host)) if n not in mine]
+            proof.text("networks created on the host meanwhile", "\n".join(others) or "none", where=docker_host.name)
+            if others:
+                proof.symptom(defects.BYPASSED_WHILE_CREATING)
+                through.append(f"while Docker created {len(others)} other network(s) on {docker_host.name}")
+        proof.require(
+            not through,
+            expected="every probe stopped by the inserted DROP, before and after Docker created a network",
+            observed="got through: " + "; ".join(through),
+            where=where,
+        )
+        first = chain[1] if len(chain) > 1 else ""
+        proof.require(
+            "DROP" in first and outside.address in first,
+            expected=f"the user's DROP still first in {facts.DOCKER_USER}",
+            observed="\n".join(chain),
+            where=docker_host.name,
+        )
+    after = answers(outside, docker_host, port)
+    proof.command("after the rule was deleted", after.result)
+    proof.require(after.result.ok, expected="the service answers again", observed=str(after), where=where)
+
+    with user_rule(proof, docker_host, "-A", rule):
+        appended = fetches(outside, docker_host, port)
+        chain = docker_host.infra.iptables.rules("filter", facts.DOCKER_USER)
+    proof.data(f"{facts.DOCKER_USER} with the DROP appended", chain, where=docker_host.name)
+    proof.mechanism(f"{facts.DOCKER_USER} chain as Docker leaves it", [r for r in chain if outside.address not in r])
+    proof.mechanism("an appended DROP is honoured", not any(f.through for f in appended))
+
+
+@contextmanager
+def user_table(proof, docker_host, name: str, rule: str):
+    """The user's own nftables table with a chain at the forward hook just before the filter priority (Docker's
+    forward filtering, iptables-nft's or its nftables table's, comes after), holding `rule`; deleted however the
+    check ends."""
+    commands = [
+        f"add table ip {name}",
+        f"add chain ip {name} forward {{ type filter hook forward priority -1; policy accept; }}",
+        f"add rule ip {name} forward {rule}",
+    ]
+    added = [proof.command(f"nft {c}", docker_host.run(["nft", c])) for c in commands]
+    try:
+        yield all(a.ok for a in added)
+    finally:
+        docker_host.run(["nft", "delete", "table", "ip", name])
+
+
+@check(
+    "FW-USER-002",
+    scope="host",
+    tags=("bridge", "firewall", "nftables"),
+    promise="a DROP the user puts in an nftables table of their own, hooked at forward before Docker's filtering, "
+    "stops traffic to a published port, survives Docker creating networks, and removing it restores the service",
+)
+def test_user_nftables_table(docker_host, workspace, proof, outside):
+    # Where users filter with nftables; the place Docker's docs give them with its nftables backend (which has no
+    # DOCKER-USER, FW-USER-001), and one that works beside its iptables rules (iptables-nft) as well.
+    if not docker_host.run(["nft", "--version"]).ok:
+        raise LabBroken(f"{docker_host.name} has no nft tool: apt-get install nftables")
+    net, port, where = published_and_answering(docker_host, workspace, proof, outside)
+
+    table = workspace.unique("fw").replace("-", "_")
+    rule = f"ip saddr {outside.address} meta l4proto tcp ct original proto-dst {port} drop"
+    with user_table(proof, docker_host, table, rule) as added:
+        proof.require(added, expected="nft accepts the user's table", observed="nft refused it", where=docker_host.name)
+        stopped = fetches(outside, docker_host, port)
+        workspace.bridge(docker_host, role="new")  # Docker rewrites its own rules: the user's table must stay
+        stopped += fetches(outside, docker_host, port)
+        listed = docker_host.run(["nft", "-s", "list", "table", "ip", table])
+        proof.command(f"the user's table after Docker created a network [{docker_host.name}]", listed)
+        through = [str(f) for f in stopped if f.through]
+        proof.text("probes with the user's DROP", "\n".join(str(f) for f in stopped))
+        kept = listed.ok and outside.address in listed.stdout and f"ct original proto-dst {port} drop" in listed.stdout
+        if through and not kept:
+            through.append(f"the user's table {table} was gone or changed after Docker created a network")
+        proof.require(
+            not through,
+            expected="every probe stopped by the DROP in the user's table, before and after Docker created a network",
+            observed="got through: " + "; ".join(through),
+            where=where,
+        )
+        proof.require(
+            kept,
+            expected=f"the user's table {table} as the user left it",
+            observed=listed.stdout.strip() or listed.stderr.strip(),
+            where=docker_host.name,
+        )
+        proof.mechanism(
+            "the user's chain",
+            [
+                line.strip().replace(str(port), "<port>").replace(outside.address, "<outside>")
+                for line in listed.stdout.splitlines()
+                if line.strip() and not line.strip().startswith(("table", "chain", "}"))
+            ],
+        )
+    after = answers(outside, docker_host, port)
+    proof.command("after the table was deleted", after.result)
+    proof.require(after.result.ok, expected="the service answers again", observed=str(after), where=where)

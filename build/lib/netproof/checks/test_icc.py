@@ -1,0 +1,60 @@
+"""ICC-001: a bridge with inter-container communication off keeps its containers apart, while a port
+one of them publishes still answers the outside host.
+
+The negative half is a window of probes both ways between the two containers (ping and HTTP), with
+a capture at each far end, so a packet that gets through one way only still counts. The firewall
+rules that name the bridge are the mechanism.
+"""
+
+from __future__ import annotations
+
+from netproof.kit import Window, check, facts, firewall, probes, wire
+
+
+@check(
+    "ICC-001",
+    scope="host",
+    tags=("bridge", "isolation", "firewall"),
+    promise="containers on a bridge with com.docker.network.bridge.enable_icc=false cannot reach each other, "
+    "while their published ports still answer from outside",
+)
+def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
+    net = workspace.bridge(docker_host, options={facts.ICC_OPTION: "false"}, role="noicc")
+    a = workspace.server(docker_host, net, role="a")
+    b = workspace.server(docker_host, net, role="b", ports={f"{probes.HTTP_PORT}/tcp": None})
+    where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"
+
+    window = Window(f"{a} and {b}")
+    # IP only: the ARP that asks for the other container's address is not a breach.
+    window.watch(wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / f"{b.name}.pcap"), f"at {b}")
+    window.watch(wire.Capture(a.netns, "eth0", f"ip src host {b.ip}", evidence_dir / f"{a.name}.pcap"), f"at {a}")
+    window.at_once(
+        lambda w: w.ping(a.exec, b.ip),
+        lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT),
+        lambda w: w.ping(b.exec, a.ip),
+        lambda w: w.http(b.exec, a.ip, probes.HTTP_PORT),
+    )
+    window.require_nothing_through(
+        proof, expected="every probe between the two containers stopped, both ways", where=where
+    )
+
+    bridge = net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
+    rules = firewall.rules(docker_host, "filter")
+    proof.data(f"firewall of {docker_host.name} (Docker's rules)", rules, where=docker_host.name)
+    proof.mechanism("rules naming the bridge", [r.replace(bridge, "<bridge>") for r in rules if bridge in r])
+
+    published = b.host_port(probes.HTTP_PORT)
+    proof.require(
+        bool(published),
+        expected=f"{b.name}'s port {probes.HTTP_PORT} published on a host port",
+        observed="no host port",
+        where=where,
+    )
+    fetch = probes.http_get(probes.on_host(outside), docker_host.address, published, timeout=3)
+    proof.command(f"{outside.name}: GET http://{docker_host.address}:{published}/", fetch.result)
+    proof.require(
+        fetch.result.ok and "netproof" in fetch.result.stdout,
+        expected=f"{outside.name} reaches {b.name}'s published port on {docker_host.address}:{published}",
+        observed=str(fetch),
+        where=f"{outside.name} -> {docker_host.name}",
+    )

@@ -1,0 +1,172 @@
+"""The netproof command: labs (up, status, doctor, exec, down, clean), runs (run, upgrade, diff), the checks'
+catalogue, engines (list, fetch, import) and the Vagrant box. Each group's commands live in a module of their own."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from netproof import __version__
+from netproof.cli.common import add_lab_arguments
+from netproof.cli.engine_commands import cmd_engines_fetch, cmd_engines_import, cmd_engines_list
+from netproof.cli.lab_commands import (
+    cmd_box_build,
+    cmd_clean,
+    cmd_doctor,
+    cmd_down,
+    cmd_exec,
+    cmd_schema,
+    cmd_status,
+    cmd_up,
+)
+from netproof.cli.run_commands import cmd_checks_list, cmd_diff, cmd_run, cmd_upgrade
+from netproof.errors import ExitStatus, NetproofError, UsageError
+from netproof.facts import versions
+from netproof.lab import engines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    # SIGTERM ends a command the way Ctrl-C does, so `up` rolls back either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return int(args.func(args) or ExitStatus.PASSED)
+    except UsageError as e:
+        print(f"netproof: error: {e}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except NetproofError as e:  # the lab, or this machine, is not as the command needs it
+        print(f"netproof: error: {e}", file=sys.stderr)
+        return ExitStatus.LAB_BROKEN
+    except KeyboardInterrupt:
+        print("netproof: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+    except BrokenPipeError:  # `netproof checks list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.PASSED
+    except Exception:  # noqa: BLE001 - netproof's own failure: said as one, with its traceback, for a bug report
+        traceback.print_exc()
+        print(
+            "netproof: crashed (a bug in netproof, not in Docker or the lab): please report the traceback above",
+            file=sys.stderr,
+        )
+        return ExitStatus.CRASHED
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netproof", description="Prove Docker networking on a real multi-host lab.")
+    parser.add_argument("--version", action="version", version=f"netproof {__version__}")
+    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,checks,engines,box}")
+
+    lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(
+        title="lab commands", metavar=""
+    )
+    p = lab.add_parser("up", help="bring a lab up from a topology file")
+    add_lab_arguments(p)
+    p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
+    p.set_defaults(func=cmd_up)
+
+    p = lab.add_parser("schema", help="print the topology file's JSON Schema (labs/topology.schema.json), for editors")
+    p.set_defaults(func=cmd_schema)
+
+    p = lab.add_parser("status", help="show the hosts of a running lab")
+    p.add_argument("--name", help="lab name (default: the only running lab)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = lab.add_parser("doctor", help="prove the network under Docker gives it what it needs, host pair by pair")
+    p.add_argument("--name", help="lab name (default: the only running lab)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_doctor)
+
+    p = lab.add_parser("exec", help="run a command on a lab host (docker there talks to that host's daemon)")
+    p.add_argument("--name", help="lab name (default: the only running lab)")
+    p.add_argument("host")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command (default: a shell)")
+    p.set_defaults(func=cmd_exec)
+
+    p = lab.add_parser("down", help="bring a lab down, leaving nothing behind")
+    p.add_argument("--name", help="lab name (default: the only running lab)")
+    p.set_defaults(func=cmd_down)
+
+    p = lab.add_parser("clean", help="remove every leftover of every netproof lab, state file or not")
+    p.add_argument("--name", help="only the leftovers of this lab")
+    p.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
+    p.set_defaults(func=cmd_clean)
+
+    p = groups.add_parser("run", help="the main job: lab up, every check with pytest -n auto, report, lab down")
+    add_lab_arguments(p)
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument(
+        "--strict", action="store_true", help="known Docker defects count as failures (exit 1), for a defect-free gate"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_run)
+
+    p = groups.add_parser(
+        "upgrade", help="checks on one engine, in-place upgrade (or rollback), checks again, and the diff"
+    )
+    add_lab_arguments(p, engine=False)
+    p.add_argument("--from", dest="old", choices=engines.known())
+    p.add_argument("--to", dest="new", choices=engines.known(), help="older than --from: a rollback")
+    p.add_argument(
+        "--path", help="several steps in one run, e.g. 20.10,26.1,28.5: a diff per step and one for the whole path"
+    )
+    p.add_argument("--select", metavar="EXPR", help="only the checks matching EXPR (pytest -k), e.g. OVL-PING-001")
+    p.add_argument(
+        "--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed"
+    )
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_upgrade)
+
+    p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument(
+        "--html", metavar="PATH", help="where to write the HTML diff (default: diff.html beside NEW's results)"
+    )
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a check that passed now fails")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_diff)
+
+    eng = groups.add_parser("engines", help="Docker engines: what is cached, fetching more").add_subparsers(
+        title="engine commands", metavar=""
+    )
+    p = eng.add_parser("list", help="known engines, where each came from, which containerd and runc it runs with")
+    p.set_defaults(func=cmd_engines_list)
+    p = eng.add_parser("fetch", help="download engines into the cache (Debian's docker.io, Docker's static tarball)")
+    p.add_argument("versions", nargs="+", metavar="VERSION", help=f"one of {', '.join(versions.RELEASES)}")
+    p.add_argument("--refresh", action="store_true", help="fetch again even when cached")
+    p.set_defaults(func=cmd_engines_fetch)
+    p = eng.add_parser("import", help="cache a static build carried in: docker-<version>.tgz, or a folder of it")
+    p.add_argument("source", type=Path, metavar="PATH", help="a tarball laid out as Docker's static ones, or a folder")
+    p.set_defaults(func=cmd_engines_import)
+
+    cat = groups.add_parser("checks", help="the check catalogue").add_subparsers(title="checks commands", metavar="")
+    p = cat.add_parser("list", help="every check: ID, promise, scope, tags, the engines its promise holds on")
+    p.add_argument(
+        "--engine", metavar="VERSION", help="also say whether each promise holds on this Docker version (e.g. 20.10)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--markdown", action="store_true", help="the README's table of checks")
+    p.add_argument("--checks", metavar="DIR", help="a checks folder (default: checks/ of this checkout)")
+    p.set_defaults(func=cmd_checks_list)
+
+    box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(
+        title="box commands", metavar=""
+    )
+    p = box.add_parser("build", help="build a libvirt box from Debian's packages and add it to netproof's Vagrant")
+    p.set_defaults(func=cmd_box_build)
+    return parser

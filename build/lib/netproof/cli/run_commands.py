@@ -1,0 +1,159 @@
+"""netproof run, upgrade, diff and checks list: the checks, run and compared."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from netproof import system
+from netproof.cli.common import output_for_people_on_stderr, topology_of
+from netproof.errors import ExitStatus, NetproofError
+from netproof.facts import versions
+from netproof.lab import engines
+from netproof.lab.lab import Lab
+from netproof.lab.model.names import LabNames
+from netproof.lab.providers import make_provider, require_engine_control
+from netproof.progress import Progress
+from netproof.runner import checkrun
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    system.require_root()
+    checks = checkrun.checks_dir()
+    topology = topology_of(args)
+    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    progress = Progress()
+    with output_for_people_on_stderr(args.json):
+        lab = Lab.up(topology, provider=args.provider, progress=progress)
+        try:
+            progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
+            results = checkrun.run(lab.name, folder, checks=checks, strict=args.strict)
+        finally:
+            lab.down(progress)
+    if args.json:
+        print(json.dumps(results.summary_for_machines(folder), indent=2))
+    else:
+        print(one_screen_summary(results, folder))
+    return results.exit_status
+
+
+def one_screen_summary(results, folder: Path) -> str:
+    counts = results.counts()
+    engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in results.environment}))
+    lines = [
+        f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker "
+        f"{engines_seen}): {counts}"
+    ]
+    for c in results.checks:
+        if c.outcome in ("failed", "error", "known-defect", "not-promised"):
+            why = next(
+                (line for line in (c.message or "").splitlines() if line.startswith("Observed")),
+                (c.message or "").strip()[:160],
+            )
+            lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
+    strict = " (counted as failures: --strict)" if results.strict else ""
+    lines += [f"known defect {line}{strict}" for line in results.rate_lines()]
+    lines.append(f"report: {folder / 'index.html'}")
+    return "\n".join(lines)
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from netproof.runner import upgrade
+
+    system.require_root()
+    topology = topology_of(args)
+    path = upgrade_path(args)
+    require_engine_control(
+        make_provider(args.provider or topology.provider, LabNames(topology.name), Progress()), "netproof upgrade"
+    )
+    for version in path:
+        engines.resolve(version)  # refuse early what is not cached
+    if topology.control_plane == "kv" and not engines.supports_kv_store(path[0]):
+        raise NetproofError(
+            f"engine {path[0]} has no key-value store control plane (Docker removed it in "
+            f"{versions.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
+        )
+    folder = (
+        Path(args.reports).resolve() / f"upgrade-{'-to-'.join(path)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    )
+    with output_for_people_on_stderr(args.json):
+        done = upgrade.upgrade(
+            topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
+        )
+    if args.json:
+        print(json.dumps(done.to_dict(), indent=2))
+        return 1 if done.regressed else 0
+    print(done.render_terminal())
+    written = ", ".join(str(folder / name) for name, _ in done.diffs)
+    print(f"\nreports: {', '.join(str(folder / name / 'index.html') for _, name in done.runs)}; diff: {written}")
+    if done.regressed:
+        print("regressions found (exit status 1)")
+    return 1 if done.regressed else 0
+
+
+def upgrade_path(args: argparse.Namespace) -> list[str]:
+    """The engines in order, from --path or --from/--to; refused in one line when it makes no sense."""
+    if args.path and (args.old or args.new):
+        raise NetproofError("give either --path or --from and --to, not both")
+    if args.path:
+        path = [v.strip() for v in args.path.split(",") if v.strip()]
+        unknown = [v for v in path if v not in engines.known()]
+        if unknown:
+            known = ", ".join(engines.known())
+            raise NetproofError(f"--path {args.path}: {', '.join(unknown)}: not an engine ({known})")
+    elif args.old and args.new:
+        path = [args.old, args.new]
+    else:
+        raise NetproofError("say what to upgrade: --from A --to B, or --path A,B,C")
+    if len(path) < 2:
+        raise NetproofError(f"--path {args.path}: at least two engines")
+    same = [a for a, b in zip(path, path[1:], strict=False) if a == b]
+    if same:
+        raise NetproofError(f"{same[0]} follows itself in the path {','.join(path)}: nothing to upgrade there")
+    return path
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from netproof.report import diff, results
+
+    changes = diff.compare(results.load(args.old), results.load(args.new))
+    new = Path(args.new)
+    target = Path(args.html) if args.html else (new if new.is_dir() else new.parent) / "diff.html"
+    diff.write(changes, target)
+    if args.json:
+        print(json.dumps({**changes.to_dict(), "report": str(target)}, indent=2))
+    else:
+        print(diff.render_terminal(changes))
+        print(f"\ndiff report: {target}")
+    return ExitStatus.DOCKER_FAILED if args.fail_on_regression and changes.regressed else ExitStatus.PASSED
+
+
+def cmd_checks_list(args: argparse.Namespace) -> int:
+    from netproof import catalogue
+
+    checks = catalogue.load(Path(args.checks) if args.checks else checkrun.checks_dir())
+    if args.engine:
+        versions.version_key(args.engine)  # refuses what is not a version
+    if args.json:
+        rows = [
+            {**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})}
+            for c in checks
+        ]
+        print(json.dumps(rows, indent=2))
+    elif args.markdown:
+        print(catalogue.markdown(checks))
+    else:
+        header = ("ID", "SCOPE", "TAGS", "NEEDS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ())
+        header += ("PROMISE",)
+        rows = [header] + [
+            (c.id, c.scope, ",".join(c.tags), ",".join(c.needs) or "-", c.engines)
+            + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ())
+            + (c.promise,)
+            for c in checks
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+        for r in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    return 0

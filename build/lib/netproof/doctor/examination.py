@@ -1,0 +1,219 @@
+"""The lab doctor: does the network under Docker give Docker what it needs?
+
+Each of Docker's documented underlay requirements is proven with real packets, between every
+pair of docker hosts: ICMP echo between underlay addresses; the control plane's ports, each a
+packet sent from one host and looked for in a capture at the other (TCP 2377 to the manager,
+7946/tcp+udp and the VXLAN port between nodes); the path MTU an overlay needs; forwarding on
+the lab's router; and the control plane's own view (swarm nodes, gossip peers, etcd health).
+Nothing on a host is changed beyond a capture file the doctor removes again.
+
+Probes use bash (/dev/tcp, /dev/udp), iputils ping (don't-fragment pings), busybox traceroute
+and tcpdump on the hosts; a missing tool makes a requirement "could not tell", never a pass.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from itertools import permutations
+
+import docker
+
+from netproof import system
+from netproof.doctor.control_plane import ControlPlaneExamination
+from netproof.facts import budgets
+from netproof.facts.docker import OVERLAY_MTU, VXLAN_OVERHEAD
+from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least
+from netproof.kit.paths import UNDERLAY_MTU_NEEDED, path_mtu, underlay_ping
+from netproof.lab.lab import Lab
+from netproof.lab.model.findings import Diagnosis, Finding
+from netproof.lab.providers.base import LabHost
+from netproof.progress import QUIET, Progress
+
+TOOLS = {"bash": "bash", "ping": "iputils-ping", "tcpdump": "tcpdump", "busybox": "busybox-static"}
+
+
+class Doctor(ControlPlaneExamination):
+    """Examines one running lab; `examine()` returns what it found."""
+
+    def __init__(self, lab: Lab, progress: Progress = QUIET):
+        self.lab = lab
+        self.progress = progress
+        self.plane = lab.topology.control_plane
+        kv = lab.topology.role("kv")
+        self.kv = lab.host(kv.name) if kv and self.plane == "kv" else None
+        self.findings: list[Finding] = []
+        self.missing: dict[str, list[str]] = {}
+
+    def examine(self, hosts: Iterable[str] | None = None) -> Diagnosis:
+        """Every requirement, between the docker hosts named (and the hosts every check leans on), or all."""
+        started = time.monotonic()
+        shared = self._shared_hosts()
+        wanted = set(hosts) | set(shared) if hosts is not None else None
+        docker_hosts = [h for h in self.lab.docker_hosts if wanted is None or h.name in wanted]
+        self.findings = []
+        self.missing = dict(system.parallel(self._missing_tools, [*docker_hosts, *([self.kv] if self.kv else [])]))
+        answering = self._step("engines", self._engines, docker_hosts)
+        reachable = self._step("reachability", self._reachability, docker_hosts)
+        self._step("routing", self._routing)
+        self._step("ports", self._ports, answering, reachable)
+        self._step("mtu", self._mtu, docker_hosts, reachable)
+        self._step("control plane", self._control_plane, docker_hosts, answering)
+        return Diagnosis(self.lab.name, self.plane, self.findings, time.monotonic() - started, tuple(shared))
+
+    def _step(self, what: str, run: Callable, *args):
+        with self.progress.step(f"doctor: {what}"):
+            return run(*args)
+
+    def _shared_hosts(self) -> list[str]:
+        return [self.kv.name] if self.kv else [self.lab.manager.name]
+
+    def _add(self, *finding_args, **kw) -> None:
+        self.findings.append(Finding(*finding_args, **kw))
+
+    # --- tools ------------------------------------------------------------------------------
+
+    def _missing_tools(self, host: LabHost) -> tuple[str, list[str]]:
+        found = host.run(["sh", "-c", "for t in " + " ".join(TOOLS) + "; do command -v $t >/dev/null || echo $t; done"])
+        return host.name, found.stdout.split() if found.ok else list(TOOLS)
+
+    def _lacks(self, host: LabHost, tool: str) -> str | None:
+        if tool in self.missing.get(host.name, []):
+            return f"{tool} missing on {host.name} (apt-get install {TOOLS[tool]})"
+        return None
+
+    # --- requirements -----------------------------------------------------------------------
+
+    def _engines(self, hosts: list[LabHost]) -> list[LabHost]:
+        def ask(host: LabHost) -> tuple[LabHost, str | None, str]:
+            try:  # a client of its own with a short timeout: a hung daemon must not hang the doctor
+                with docker.APIClient(
+                    base_url=host.docker_url, version="auto", timeout=budgets.DOCTOR_ENGINE
+                ) as client:
+                    return host, None, client.version()["Version"]
+            except Exception as e:  # noqa: BLE001 - any refusal is the finding
+                return host, f"{type(e).__name__}: {str(e)[:160]}", ""
+
+        answering = []
+        for host, error, version in system.parallel(ask, hosts):
+            if error is not None:
+                observed, cause = (
+                    "does not answer",
+                    (
+                        f"dockerd on {host.name} ({host.address}) does not answer ({error}): start it; see "
+                        f"netproof lab status --name {self.lab.name}"
+                    ),
+                )
+            elif self.plane == "kv" and at_least(version, KV_STORE_REMOVED_IN):
+                observed, cause = (
+                    f"Docker {version} has no key-value store",
+                    (
+                        f"{host.name} runs Docker {version}, which has no key-value store control plane (removed in "
+                        f"{KV_STORE_REMOVED_IN}): this kv lab's overlays cannot work there; migrate to swarm"
+                    ),
+                )
+            else:
+                answering.append(host)
+                self._add("engine", "dockerd", host.name, None, True, f"answers (Docker {version})")
+                continue
+            self._add("engine", "dockerd", host.name, None, False, observed, cause=cause)
+        return answering
+
+    def _reachability(self, hosts: list[LabHost]) -> set[frozenset[str]]:
+        pairs = [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1 :]]
+        if self.kv:
+            pairs += [(h, self.kv) for h in hosts]
+        reachable = set()
+        pinged = system.parallel(lambda p: underlay_ping(*p), pairs)
+        failed = [pair for pair, (ok, _) in zip(pairs, pinged, strict=True) if ok is False]
+        paths = dict(zip(failed, system.parallel(lambda p: self._path_of(*p), failed), strict=True))
+        for (src, dst), (ok, said) in zip(pairs, pinged, strict=True):
+            if ok:
+                reachable.add(frozenset((src.name, dst.name)))
+                self._add("reachability", "ping", src.name, dst.name, True, "ok")
+            elif ok is None:
+                self._add("reachability", "ping", src.name, dst.name, None, said)
+            else:
+                self._add(
+                    "reachability",
+                    "ping",
+                    src.name,
+                    dst.name,
+                    False,
+                    "no reply",
+                    cause=f"{src.name} ({src.address}) cannot reach {dst.name} ({dst.address}): {said}; "
+                    f"{paths[(src, dst)]}",
+                )
+        return reachable
+
+    def _path_of(self, src: LabHost, dst: LabHost) -> str:
+        """Where the path from src to dst ends, traceroute-like: its route, whether the gateway answers, the hops."""
+        route = src.run(["ip", "route", "get", dst.address], timeout=10)
+        if not route.ok:
+            return f"{src.name} has no route to {dst.address} ({route.stderr.strip()})"
+        via = re.search(r"\bvia (\S+)", route.stdout)
+        if not via:
+            return (
+                f"{dst.name} is on {src.name}'s own link ({route.stdout.split(' uid')[0].strip()}), and does not answer"
+            )
+        gateway = via.group(1)
+        gateway_ok, _ = underlay_ping(src, gateway, count=1)
+        if not gateway_ok:
+            return f"its gateway {gateway} does not answer {src.name} either"
+        trace = src.run(["busybox", "traceroute", "-n", "-q", "1", "-w", "1", "-m", "4", dst.address], timeout=15)
+        hops = [line.split()[1] for line in trace.stdout.splitlines()[1:] if len(line.split()) > 1]
+        answered = [h for h in hops if h != "*"]
+        beyond = f", the last hop that answered is {answered[-1]}" if answered and answered[-1] != gateway else ""
+        return (
+            f"the gateway {gateway} answers{beyond}, nothing beyond it does: the router does not forward to "
+            f"{dst.address}"
+        )
+
+    def _routing(self) -> None:
+        """The lab's own router (netns, vagrant; an ssh inventory's if it names one) forwards between subnets."""
+        router = self.lab.router
+        if router is None:
+            return
+        forwarding = router.run(["sysctl", "-n", "net.ipv4.ip_forward"], timeout=10)
+        value = forwarding.stdout.strip()
+        if not forwarding.ok:
+            self._add("routing", "ip_forward", router.name, None, None, f"unreadable ({forwarding.stderr.strip()})")
+        elif value == "1":
+            self._add("routing", "ip_forward", router.name, None, True, "1")
+        else:
+            self._add(
+                "routing",
+                "ip_forward",
+                router.name,
+                None,
+                False,
+                value,
+                cause=f"the lab's router forwards no packet between subnets (net.ipv4.ip_forward = {value}): docker "
+                "hosts on different subnets cannot reach each other",
+            )
+
+    def _mtu(self, hosts: list[LabHost], reachable: set[frozenset[str]]) -> None:
+        pairs = [(a, b) for a, b in permutations(hosts, 2) if frozenset((a.name, b.name)) in reachable]
+        for (src, dst), (mtu, note) in zip(pairs, system.parallel(lambda p: path_mtu(*p), pairs), strict=True):
+            if mtu is None:
+                self._add("mtu", "path MTU", src.name, dst.name, None, note)
+            elif mtu >= UNDERLAY_MTU_NEEDED:
+                self._add("mtu", "path MTU", src.name, dst.name, True, str(mtu))
+            else:
+                self._add(
+                    "mtu",
+                    "path MTU",
+                    src.name,
+                    dst.name,
+                    False,
+                    str(mtu),
+                    cause=f"path MTU from {src.name} ({src.address}) to {dst.name} ({dst.address}) is {mtu}: an "
+                    f"overlay's {OVERLAY_MTU}-byte packets need {UNDERLAY_MTU_NEEDED} on the underlay, {note} — "
+                    f"create overlays with -o com.docker.network.driver.mtu={mtu} (the underlay MTU the overlay is "
+                    f"sized for: its containers get {mtu - VXLAN_OVERHEAD}), or raise the path's MTU",
+                )
+
+
+def examine(lab: Lab, hosts: Iterable[str] | None = None, progress: Progress = QUIET) -> Diagnosis:
+    return Doctor(lab, progress).examine(hosts)

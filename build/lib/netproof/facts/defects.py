@@ -1,0 +1,110 @@
+"""Known Docker defects, as data: what each is, where it lives, and the symptoms that point to it.
+
+A symptom is a tag, never a sentence: a check records one where it sees it (`proof.symptom(...)`), the kit
+records one where Docker answers a request so (`EngineError(symptoms=...)`), and Docker's or a tool's own words
+are read into tags here (`symptoms_in`), from what Docker and the tools printed, never from netproof's prose.
+Rewording a check's message changes no verdict.
+
+A failure is put down to a defect only when it shows one of the defect's symptoms and the defect's mechanism is
+found on a host the check used at that moment (`netproof.kit.known_defects`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Symptoms: what was seen, in netproof's vocabulary.
+KV_STORE_UNREACHABLE = "kv-store-unreachable"  # dockerd could not talk to its key-value store
+NETWORK_NOT_FOUND = "network-not-found"  # Docker did not find a network it has
+NO_ADDRESS = "container-without-address"  # a container started on a network with no IP address on it
+REMOTE_NAME_UNKNOWN = "remote-name-unknown"  # a remote container's name never reached the embedded DNS
+ACTIVE_ENDPOINTS = "network-has-active-endpoints"  # a network Docker will not remove for endpoints long gone
+USER_JUMP_MISSING = "docker-user-jump-missing"  # FORWARD did not begin with its jump to DOCKER-USER
+BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule bypassed while Docker created networks
+
+# Docker's and the tools' own words, and the symptom each shows.
+WORDS = (
+    (re.compile(r"network is unreachable|etcd cluster is unavailable|from store"), KV_STORE_UNREACHABLE),
+    (re.compile(r"network \S+ not found"), NETWORK_NOT_FOUND),
+    (re.compile(r"has active endpoints"), ACTIVE_ENDPOINTS),
+    # busybox ping of a name the embedded DNS does not know; nslookup's answer once the name was sent on to the
+    # lab's DNS server, which refuses what is not its own zone.
+    (re.compile(r"bad address|server can't find \S+: REFUSED"), REMOTE_NAME_UNKNOWN),
+)
+
+
+def symptoms_in(words: str | Iterable[str]) -> frozenset[str]:
+    """The symptoms Docker's or a tool's own words show."""
+    texts = [words] if isinstance(words, str) else list(words)
+    return frozenset(tag for pattern, tag in WORDS for text in texts if pattern.search(text))
+
+
+@dataclass(frozen=True)
+class KnownDefect:
+    reference: str  # the moby issue or PR
+    summary: str
+    symptoms: frozenset[str]  # any of these points to it
+    mechanism: str  # what is looked for on the check's hosts to confirm it (kit/known_defects.py)
+    lacking: str  # said when a symptom shows without the mechanism
+    control_planes: tuple[str, ...] = ("swarm", "kv", "none")  # where the defect lives
+    fixed_in: str | None = None  # the first release without it
+    workaround: str = ""
+
+    def affects(self, version: str) -> bool:
+        from netproof.facts.versions import at_least
+
+        return not (self.fixed_in and at_least(version, self.fixed_in))
+
+    def to_dict(self) -> dict:
+        return {
+            "reference": self.reference,
+            "summary": self.summary,
+            "symptoms": sorted(self.symptoms),
+            "mechanism": self.mechanism,
+            "control_planes": list(self.control_planes),
+            "fixed_in": self.fixed_in,
+            "workaround": self.workaround,
+        }
+
+
+KNOWN_DEFECTS = (
+    KnownDefect(
+        "moby/libnetwork#1838",
+        "with the key-value store control plane, the overlay driver leaves daemon threads in overlay namespaces; "
+        "work scheduled on them (talking to the store, allocating addresses, running iptables) fails",
+        # The store unreachable from a stuck thread shows as any of these, as seen in this lab: the dial itself, a
+        # read that comes back empty (a network not found, by ID, or by name when a container is started on it; no
+        # address allocated), and a remote container's name never reaching the embedded DNS. See also
+        # moby/libnetwork#646: "whenever libnetwork perceives that the cluster-store is unreachable ... things fall
+        # apart". And iptables run from a stuck thread acts in that namespace: after a bridge is created the jump to
+        # DOCKER-USER is not put back at FORWARD's head, so the user's rules are bypassed (FW-USER-001). And a
+        # container removed from a stuck thread leaves its overlay's endpoint count in the store undecremented: the
+        # network can then never be removed (seen in CI removing the footprint's internal overlay).
+        frozenset(
+            {KV_STORE_UNREACHABLE, NETWORK_NOT_FOUND, NO_ADDRESS, REMOTE_NAME_UNKNOWN, USER_JUMP_MISSING}
+            | {ACTIVE_ENDPOINTS}
+        ),
+        "stuck-threads",
+        "no dockerd thread stuck in another network namespace on the check's hosts",
+        # A swarm's dockerd has threads in other namespaces too, for a moment, as it sets a load balancer's up (seen
+        # in CI on 28.5: one in lb_<network>): the stuck threads of the kv store's overlay driver only count where
+        # that driver runs.
+        control_planes=("kv",),
+        fixed_in="23.0",  # not fixed: the key-value store control plane was removed in 23.0
+        workaround="move to swarm: the key-value store control plane was removed in Docker 23.0",
+    ),
+    KnownDefect(
+        "moby/moby#43585",
+        "before 28.0, Docker rearranges FORWARD for each network it creates, deleting its jump to DOCKER-USER and "
+        "inserting it again at the top, and does not order two creations against each other: while networks are "
+        "created, and after two were created at once, the jump can be missing or below a bridge's own rules, and "
+        "what arrives then bypasses the user's rules",
+        frozenset({BYPASSED_WHILE_CREATING, USER_JUMP_MISSING}),
+        "reinserts-user-jump",
+        "the check's hosts run Docker 28.0 or later, which leaves the jump in place",
+        fixed_in="28.0",  # 28.0 leaves the jump in place (moby/moby#49538)
+        workaround="upgrade to 28.0 or later; before that, create no networks while the user's rules must hold",
+    ),
+)

@@ -1,0 +1,52 @@
+"""The check author's kit: everything a check uses, from one import.
+
+    from netproof.kit import Window, check, facts, probes, wire
+
+A check is declared with `check` (catalogue.py), takes the runner's fixtures (`docker_host` or `pair` or
+`lab`, `workspace`, `proof`, `outside`, `evidence_dir`), creates what it needs through the Workspace, proves
+behaviour with probes, windows and captures, records mechanism on its Proof, and fails with
+`proof.require(holds, expected=..., observed=..., where=...)`. docs/writing-checks.md walks through one.
+"""
+
+from netproof import wait
+from netproof.catalogue import check
+from netproof.errors import LabBroken
+from netproof.facts import budgets, defects
+from netproof.facts import docker as facts
+from netproof.kit import firewall, kernel, namespaces, paths, probes, routes, wire
+from netproof.kit.evidence import Proof
+from netproof.kit.namespaces import NetNamespace, underlay_interface
+from netproof.kit.objects import Container, EngineError, Network
+from netproof.kit.routes import random_subnet, random_subnet_v6, route_on_router
+from netproof.kit.window import Window
+from netproof.kit.workspace import Workspace
+from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
+
+__all__ = [
+    "LAB_ZONE",
+    "OUTSIDE_HTTP_PORT",
+    "Container",
+    "EngineError",
+    "LabBroken",
+    "NetNamespace",
+    "Network",
+    "Proof",
+    "Window",
+    "Workspace",
+    "budgets",
+    "check",
+    "defects",
+    "facts",
+    "firewall",
+    "kernel",
+    "namespaces",
+    "paths",
+    "probes",
+    "random_subnet",
+    "random_subnet_v6",
+    "route_on_router",
+    "routes",
+    "underlay_interface",
+    "wait",
+    "wire",
+]

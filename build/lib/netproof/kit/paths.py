@@ -1,0 +1,65 @@
+"""Paths across the lab's underlay, probed from a host's own namespace with iputils ping: whether one host's
+echo reaches another, and the path MTU between them. The lab doctor and the checks share these."""
+
+from __future__ import annotations
+
+import re
+
+from netproof.facts.docker import ICMP_OVERHEAD, OVERLAY_MTU, VXLAN_OVERHEAD
+from netproof.lab.providers.base import LabHost
+
+UNDERLAY_MTU_NEEDED = OVERLAY_MTU + VXLAN_OVERHEAD  # what an overlay of the default MTU needs of its underlay
+
+
+def underlay_ping(src: LabHost, dst: LabHost | str, count: int = 2) -> tuple[bool | None, str]:
+    """Whether an ICMP echo from src gets a reply from dst, and what ping said."""
+    address = dst if isinstance(dst, str) else dst.address
+    done = src.run(["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address], timeout=10)
+    if done.returncode in (126, 127):
+        return None, f"ping missing on {src.name} (apt-get install iputils-ping)"
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", done.stdout)
+    if m and int(m.group(2)) > 0:
+        return True, "ok"
+    return False, f"{m.group(1) if m else count} ICMP echo sent, no reply"
+
+
+def _df_ping(src: LabHost, dst: LabHost, payload: int, df: bool = True) -> tuple[bool, int | None]:
+    """A ping of that payload (don't fragment, or may fragment); whether it got a reply, and the MTU an error named."""
+    done = src.run(
+        ["ping", "-n", "-c", "1", "-W", "1", "-M", "do" if df else "dont", "-s", str(payload), dst.address], timeout=10
+    )
+    named = re.search(r"mtu\s*=\s*(\d+)", done.stdout + done.stderr)
+    return " 1 received" in done.stdout, int(named.group(1)) if named else None
+
+
+def path_mtu(src: LabHost, dst: LabHost) -> tuple[int | None, str]:
+    """The largest don't-fragment packet from src that arrives at dst (its echo comes back), at most what the
+    overlay needs; and whether fragments of larger ones pass, for the cause."""
+    if "ping" in src.run(["sh", "-c", "command -v ping >/dev/null || echo ping"]).stdout:
+        return None, f"ping missing on {src.name} (apt-get install iputils-ping)"
+    biggest = UNDERLAY_MTU_NEEDED - ICMP_OVERHEAD
+    arrived, named = _df_ping(src, dst, biggest)
+    if arrived:
+        return UNDERLAY_MTU_NEEDED, "ok"
+    if named and named < UNDERLAY_MTU_NEEDED and _df_ping(src, dst, named - ICMP_OVERHEAD)[0]:
+        low = named  # a router (or src's own interface) said how big a packet may be, and that size arrives
+    else:  # a black hole: the largest size that arrives, to a few bytes
+        low, high = 548, named or UNDERLAY_MTU_NEEDED
+        while high - low > 4:
+            middle = (low + high) // 2
+            if _df_ping(src, dst, middle - ICMP_OVERHEAD)[0]:
+                low = middle
+            else:
+                high = middle
+    fragments = _df_ping(src, dst, biggest, df=False)[0]
+    note = (
+        "and larger packets arrive only as fragments (slower; many networks drop fragments)"
+        if fragments
+        else "and larger packets are lost (fragments do not pass either)"
+    )
+    # A router's "fragmentation needed" is cached by src's kernel (10 minutes): say so, since that is
+    # what src's traffic meets until then, even when the path was mended since.
+    cached = re.search(r"expires (\d+)sec mtu (\d+)", src.run(["ip", "route", "get", dst.address]).stdout)
+    if cached:
+        note += f" ({src.name}'s kernel has this MTU cached from a router's reply for {cached.group(1)} s more)"
+    return low, note

@@ -1,0 +1,183 @@
+"""Probes: does traffic get from here to there? Positive probes must all succeed; a negative
+check's window of probes (window.py) must let nothing through, not a single reply or connection.
+
+The `run` argument is how to run a command where the probe starts: a container's exec or a
+lab host's run. Probes use busybox, which the test image and every netns host have.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netproof import wait
+from netproof.facts import budgets
+from netproof.kit.evidence import LabBroken, Proof
+from netproof.lab.providers.base import LabHost
+from netproof.system import CommandResult
+
+Runner = Callable[[list[str]], CommandResult]
+HTTP_PORT = 8080  # what probe listeners in containers serve on
+# A container's command that serves a page on HTTP_PORT (busybox httpd), for probes to reach.
+SERVE_SCRIPT = f"mkdir -p /www && echo netproof > /www/index.html && exec httpd -f -p {HTTP_PORT} -h /www"
+SERVE = f"sh -c '{SERVE_SCRIPT}'"
+
+
+def on_host(host: LabHost) -> Runner:
+    """Probes run on a lab host itself use busybox's tools, which every netns host has."""
+    return lambda argv: host.run(["busybox", *argv])
+
+
+# What says a probe never ran, whatever its exit status: the tool is missing, the way to the host failed (SSH), or
+# the docker CLI could not reach the container (gone, stopped, the daemon away). A blocked path says none of these.
+NOT_SENT = (
+    "No such file or directory",
+    "applet not found",
+    "(no answer over SSH)",
+    "Error response from daemon",
+    "No such container",
+    "is not running",
+    "Cannot connect to the Docker daemon",
+)
+NOT_SENT_STATUS = (125, 126, 127, 255)  # the docker CLI's own failure, not executable, not found, SSH's
+
+
+def ran(result: CommandResult) -> CommandResult:
+    """A probe that could not even be sent proves nothing: a negative check that counted it would pass without
+    proof. That is a broken lab (the host, the channel to it, the probe's container), never a blocked path."""
+    text = result.stderr + result.stdout
+    if result.returncode in NOT_SENT_STATUS or any(words in text for words in NOT_SENT):
+        raise LabBroken(f"a probe could not be sent on {result.where}: {result.command}: {text.strip()[-200:]}")
+    return result
+
+
+@dataclass
+class Ping:
+    target: str
+    sent: int
+    received: int
+    result: CommandResult
+
+    @property
+    def ok(self) -> bool:
+        return self.sent > 0 and self.received == self.sent
+
+    @property
+    def any_reply(self) -> bool:
+        return self.received > 0
+
+    def __str__(self) -> str:
+        if self.sent == 0:
+            return f"ping {self.target}: no packet sent ({_last_line(self.result)})"
+        return f"ping {self.target}: {self.sent} sent, {self.received} received"
+
+
+def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
+    result = ran(run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target]))
+    m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
+    sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return Ping(target, sent, received, result)
+
+
+def first_reply(run: Runner, target: str, timeout: float) -> float | None:
+    """Seconds until a first echo reply (single pings, 1 s each, until `timeout`), or None. A remote container's
+    address reaches a host's overlay through the control plane a moment after the container starts: checks
+    that then require no loss let it have that moment, and say how long it took."""
+    started = time.monotonic()
+    _, reached = wait.poll(
+        lambda: ping(run, target, count=1, wait=1), holds=lambda p: p.ok, timeout=timeout, interval=0.2
+    )
+    return time.monotonic() - started if reached else None
+
+
+def await_path(proof: Proof, a, b, patience: float) -> None:
+    """Before a check requires a cross-host path to carry traffic without loss, let it answer once: containers
+    just started reach each other's hosts through the control plane a moment later (budgets.NEW_PATH, times
+    the provider's patience). Pinged from a's network namespace with the host's ping (no `docker exec`: the
+    wait costs the engine nothing); the time it took, or that it never answered, goes in the evidence."""
+    timeout = budgets.scaled(budgets.NEW_PATH, patience)
+    took = first_reply(a.netns.run, b.ip, timeout)
+    proof.text(
+        f"first reply {a.name} -> {b.name} ({b.ip})",
+        f"after {took:.1f} s" if took is not None else f"none within {timeout:.0f} s",
+    )
+
+
+def require_reached_over_ipv6(proof: Proof, a, b, subnet: str, where: str) -> tuple[str, str]:
+    """a and b (containers) have addresses of the network's IPv6 subnet, and a pings b's with no loss; their
+    addresses."""
+    found = {c.name: c.netns.ipv6_addresses() for c in (a, b)}
+    proof.data("IPv6 addresses on eth0", found)
+    a6, b6 = a.netns.ipv6_address_in(subnet), b.netns.ipv6_address_in(subnet)
+    proof.require(
+        a6 is not None and b6 is not None,
+        expected=f"both containers have an address of the network's IPv6 subnet {subnet}",
+        observed=f"{a.name}: {', '.join(found[a.name]) or 'no IPv6 address'}; "
+        f"{b.name}: {', '.join(found[b.name]) or 'no IPv6 address'}",
+        where=where,
+    )
+    echoed = ping(a.exec, b6)
+    proof.command(f"ping {b6} ({b.name}) from {a}", echoed.result)
+    routes = a.netns.run(["ip", "-6", "route"]).stdout
+    prefix = subnet.split("::")[0]  # the check's own prefix, out of what is compared between runs
+    proof.mechanism(
+        "IPv6 routes of a container",
+        sorted(r.replace(prefix, "<prefix>") for r in routes.splitlines() if not r.startswith(("fe80", "multicast"))),
+    )
+    proof.require(
+        echoed.ok,
+        expected=f"{a} pings {b6} ({b.name}) over IPv6 with no loss",
+        observed=f"{echoed}; {a.name}'s IPv6 routes: {routes.strip().replace(chr(10), ', ') or 'none'}",
+        where=where,
+    )
+    return a6, b6
+
+
+@dataclass
+class Fetch:
+    url: str
+    result: CommandResult
+
+    @property
+    def through(self) -> bool:
+        """A response of any kind means the connection was made."""
+        return self.result.ok or "HTTP/" in self.result.stderr
+
+    def __str__(self) -> str:
+        why = _last_line(self.result) or f"exit {self.result.returncode}"
+        return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({why})"
+
+
+def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str = "") -> Fetch:
+    """GET / from address:port; a `query` (`?query`) lets a capture at the far end tell this request from others."""
+    host = f"[{address}]" if ":" in address else address  # an IPv6 address is bracketed in a URL
+    url = f"http://{host}:{port}/" + (f"?{query}" if query else "")
+    # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
+    return Fetch(url, ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
+
+
+def nslookup(run: Runner, name: str) -> tuple[CommandResult, list[str]]:
+    """busybox nslookup where the probe starts (a container asks its resolver); the IPv4 addresses answered."""
+    result = ran(run(["nslookup", name]))
+    answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
+    return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
+
+
+def settled_lookup(
+    run: Runner, name: str, holds: Callable[[list[str]], bool], timeout: float
+) -> tuple[CommandResult, list[str], float]:
+    """nslookup until the answer holds, at most `timeout` seconds: a name registered on another host reaches
+    this one's embedded DNS through the control plane a moment later. The last lookup, its addresses and the
+    seconds it took (a check records them)."""
+    started = time.monotonic()
+    (result, answered), _ = wait.poll(
+        lambda: nslookup(run, name), holds=lambda r: holds(r[1]), timeout=timeout, interval=0.5
+    )
+    return result, answered, time.monotonic() - started
+
+
+def _last_line(result: CommandResult) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else ""

@@ -1,0 +1,91 @@
+"""The one window a negative check has: its probes, all at once, with a capture at each far end, and "nothing
+got through" required once.
+
+    window = Window(f"{a} and {b}")
+    window.watch(wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / "at-b.pcap"), f"at {b}")
+    window.at_once(lambda w: w.ping(a.exec, b.ip), lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT))
+    window.require_nothing_through(proof, expected="every probe from a to b stopped", where=where)
+
+A reply, a connection, or a single packet seen at a far end is a breach. A window with no probe in it holds
+nothing: it fails (a negative check passes only when its probes demonstrably ran), and a probe that could not
+be sent at all is a broken lab (probes.ran raises LabBroken).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from netproof.kit import wire
+from netproof.kit.evidence import Proof
+from netproof.kit.probes import Runner, http_get, ping
+
+
+@dataclass
+class Window:
+    """A negative check's probes: it holds only if every one was stopped."""
+
+    what: str
+    attempts: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+    watched: list[tuple[wire.Capture, str]] = field(default_factory=list)
+
+    # --- probes ----------------------------------------------------------------------------------
+
+    def ping(self, run: Runner, target: str, count: int = 3) -> None:
+        p = ping(run, target, count=count, wait=1)
+        self.attempts.append(str(p))
+        if p.any_reply:
+            self.breaches.append(str(p))
+
+    def http(self, run: Runner, address: str, port: int, tries: int = 1) -> None:
+        for _ in range(tries):
+            f = http_get(run, address, port, timeout=1)  # a lab answers in well under a millisecond
+            self.attempts.append(str(f))
+            if f.through:
+                self.breaches.append(str(f))
+
+    def packets_seen(self, description: str, count: int) -> None:
+        """Packets that arrived where nothing may arrive count as a breach even if no reply came back."""
+        self.attempts.append(f"{description}: {count} packet(s) arrived")
+        if count:
+            self.breaches.append(f"{description}: {count} packet(s) arrived")
+
+    # --- the window --------------------------------------------------------------------------------
+
+    def watch(self, capture: wire.Capture, label: str) -> None:
+        """A far end to capture at while the probes run: what it sees counts (at_once)."""
+        self.watched.append((capture, label))
+
+    def at_once(self, *probes: Callable[[Window], None]) -> None:
+        """Run the probes all at once, inside the captures; then count what each far end saw."""
+        with ExitStack() as captures:
+            for capture, _ in self.watched:
+                captures.enter_context(capture)
+            with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
+                for done in [pool.submit(probe, self) for probe in probes]:
+                    done.result()
+        for capture, label in self.watched:
+            self.packets_seen(label, wire.count_packets(capture.dest))
+
+    def require_nothing_through(self, proof: Proof, *, expected: str, where: str, mechanism: str = "") -> None:
+        """The verdict, once: every probe stopped, and at least one probe ran. The probes and captures are evidence;
+        `mechanism` is said after what got through (the rule found missing, say)."""
+        for capture, _ in self.watched:
+            proof.pcap(capture.describe(), capture.dest, where=capture.host.name)
+        proof.text("probes", "\n".join(self.attempts) or "(none ran)")
+        proof.require(
+            self.held,
+            expected=expected,
+            observed=("got through: " + "; ".join(self.breaches) + mechanism) if self.breaches else "no probe ran",
+            where=where,
+        )
+
+    @property
+    def held(self) -> bool:
+        return bool(self.attempts) and not self.breaches
+
+    def __str__(self) -> str:
+        return f"{self.what}: " + "; ".join(self.attempts)

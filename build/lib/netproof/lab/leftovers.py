@@ -1,0 +1,226 @@
+"""Finding and removing what netns labs leave on the machine, by name alone.
+
+Nothing here reads a state file, so it works when the state is lost or the processes were
+killed: a lab's pieces are recognised by the names netproof gives them (see lab/names.py).
+  - processes: inside a lab network namespace, in a lab cgroup (containers), naming a lab's
+    state folder on their command line (dockerd, etcd), or marked as a lab host's holder;
+  - network namespaces /run/netns/netproof.<lab>.<host>;
+  - cgroups netproof.<lab>.<host> (where dockerd put containers);
+  - mounts under a lab's state folder, and the state folder itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netproof import system, wait
+from netproof.facts import budgets
+from netproof.lab.model.names import HOLDER_MARK, PREFIX, LabNames, state_root
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+NETNS_DIR = Path("/run/netns")
+SYSTEMD_UNITS = (".slice", ".service", ".scope", ".socket", ".mount")
+
+
+@dataclass
+class Leftovers:
+    processes: dict[int, str] = field(default_factory=dict)  # pid -> command line
+    netns: list[str] = field(default_factory=list)
+    cgroups: list[Path] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    dirs: list[Path] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.processes or self.netns or self.cgroups or self.mounts or self.dirs)
+
+    def describe(self) -> list[str]:
+        lines = [f"process {pid}: {cmd[:120]}" for pid, cmd in sorted(self.processes.items())]
+        lines += [f"network namespace {n}" for n in self.netns]
+        lines += [f"cgroup {c}" for c in self.cgroups]
+        lines += [f"mount {m}" for m in self.mounts]
+        lines += [f"folder {d}" for d in self.dirs]
+        return lines
+
+
+# Daemons netproof starts inside a lab host. One of them whose command line names a lab's folder, in a network
+# namespace other than the machine's, is the lab's even when its namespace has lost its name; a user's `tail -f` of
+# a lab's log (another program, in the machine's namespace) is not.
+LAB_DAEMONS = ("dockerd", "containerd", "etcd", "dnsmasq", "sshd", "libvirtd", "virtlogd")
+
+
+def find(lab: str | None = None) -> Leftovers:
+    """Every leftover of one lab, or of every netproof lab when lab is None (an empty name is refused: it is not
+    "every lab")."""
+    if lab is not None:
+        LabNames(lab)  # refuses a name that could reach beyond the lab's own resources
+    ns_prefix = f"{PREFIX}.{lab}." if lab is not None else f"{PREFIX}."
+    lab_dir = state_root() / lab if lab is not None else state_root()
+    holder_prefix = f"{HOLDER_MARK} {lab}/" if lab is not None else f"{HOLDER_MARK} "
+    path_mark = f"{lab_dir}/"
+
+    netns = sorted(p.name for p in NETNS_DIR.glob(f"{ns_prefix}*")) if NETNS_DIR.is_dir() else []
+    inodes = set()
+    for name in netns:
+        try:
+            inodes.add(os.stat(NETNS_DIR / name).st_ino)
+        except OSError:
+            pass
+
+    spared = _self_and_ancestors()
+    table = _process_table(spared)
+    machine_net = os.stat("/proc/self/ns/net").st_ino  # netproof itself runs in the machine's own
+    # Holders (by the name netproof execs them under) and the lab's daemons reveal their network namespaces, and
+    # so the rest (containerd's shims, containers), even when /run/netns has lost the namespace's name.
+    for argv, _, net in table.values():
+        if net != machine_net and (argv[0].startswith(holder_prefix) or _lab_daemon(argv, path_mark)):
+            inodes.add(net)
+    processes = {
+        pid: " ".join(argv)
+        for pid, (argv, cgroups, net) in table.items()
+        if net in inodes or f"/{ns_prefix}" in cgroups or argv[0].startswith(holder_prefix) or _lab_ssh(argv, path_mark)
+    }
+
+    # Where dockerd puts a lab's containers (--cgroup-parent): under each controller (cgroup v1) or the root (v2);
+    # never a systemd unit or slice that happens to be called netproof.*.
+    cgroups = sorted(
+        p
+        for p in {*CGROUP_ROOT.glob(f"*/{ns_prefix}*"), *CGROUP_ROOT.glob(f"{ns_prefix}*")}
+        if p.is_dir() and not p.name.endswith(SYSTEMD_UNITS) and not p.parent.name.endswith(SYSTEMD_UNITS)
+    )
+    mounts = [m for m in _mount_points() if m.startswith(path_mark) or m.startswith(f"{NETNS_DIR}/{ns_prefix}")]
+    mounts = [m for m in mounts if not m.startswith(f"{NETNS_DIR}/")]  # those go with their namespace
+    if lab is not None:
+        dirs = [lab_dir] if lab_dir.exists() else []
+    else:
+        dirs = sorted(p for p in state_root().iterdir()) if state_root().is_dir() else []
+    return Leftovers(processes, netns, cgroups, mounts, dirs)
+
+
+def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
+    """Remove every leftover of one lab (or of all); returns what is still there afterwards.
+
+    Processes go first, in rounds until none is found: a daemon killed in the middle of starting
+    may have forked a child (dockerd's containerd) after the previous look. Each round stops every
+    process before killing any, so none reacts to another's death (containerd, outliving a shim
+    for a moment, runs `runc delete --force` on its container; dockerd restarts containerd).
+    Only then do the namespaces go, since a process in a namespace that has lost its name can no
+    longer be told apart.
+    """
+    deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    killed: set[int] = set()
+    while True:
+        found = find(lab)
+        if not found.processes or not remaining():
+            break
+        signal_all(found.processes, signal.SIGSTOP)
+        signal_all(found.processes, signal.SIGKILL)
+        killed |= set(found.processes)
+        wait.poll(lambda pids=found.processes: not any(_alive(pid) for pid in pids), timeout=remaining(), interval=0.02)
+    # The killed daemons were detached, so init reaps them, in its own time (about a second
+    # here); wait a little for that too, so nothing of the lab is listed, not even a zombie.
+    wait.poll(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in killed),
+        timeout=min(remaining(), budgets.ZOMBIE_GRACE),
+        interval=0.05,
+    )
+    for mount in sorted(found.mounts, key=len, reverse=True):
+        system.run(["umount", "-l", mount], check=False)
+    for name in found.netns:
+        if system.run(["ip", "netns", "delete", name], check=False).returncode != 0:
+            system.run(["umount", "-l", str(NETNS_DIR / name)], check=False)
+            (NETNS_DIR / name).unlink(missing_ok=True)
+    for cgroup in found.cgroups:
+        _remove_cgroup(cgroup, remaining())
+    for d in found.dirs:
+        system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
+    return find(lab)
+
+
+def signal_all(pids, signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _remove_cgroup(cgroup: Path, timeout: float) -> None:
+    # A cgroup can be removed only once its tasks have gone, which lags a kill a little.
+    for root, dirs, _ in os.walk(cgroup, topdown=False):
+        for d in dirs:
+            wait.poll(lambda path=Path(root) / d: _rmdir(path), timeout=timeout, interval=0.05)
+    wait.poll(lambda: _rmdir(cgroup), timeout=timeout, interval=0.05)
+
+
+def _rmdir(path: Path) -> bool:
+    """Whether the folder is gone now."""
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _process_table(spared: set[int]) -> dict[int, tuple[list[str], str, int]]:
+    """pid -> (argv, cgroup lines, network namespace inode), for live user-space processes."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in spared:
+            continue
+        pid = int(entry.name)
+        try:
+            argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+            net = os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError:
+            continue  # gone meanwhile
+        if argv:  # kernel threads and zombies have none
+            table[pid] = (argv, cgroups, net)
+    return table
+
+
+def _self_and_ancestors() -> set[int]:
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1].replace("\\040", " ") for line in f]
+
+
+def _lab_daemon(argv: list[str], path_mark: str) -> bool:
+    return os.path.basename(argv[0]) in LAB_DAEMONS and any(
+        arg.startswith(path_mark) or path_mark in arg for arg in argv
+    )
+
+
+def _lab_ssh(argv: list[str], path_mark: str) -> bool:
+    """ssh run with a lab's own ssh_config (its connections and its docker socket tunnels, ssh provider)."""
+    if os.path.basename(argv[0]) != "ssh" or "-F" not in argv[:-1]:
+        return False
+    return argv[argv.index("-F") + 1].startswith(path_mark)

@@ -1,0 +1,70 @@
+"""Running the checks as a pytest process on a lab: the one place that builds that command line
+(for `netproof run`, `netproof upgrade`, the benchmarks and netproof's own tests)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import netproof.checks
+from netproof import system
+from netproof.errors import NetproofError
+from netproof.report import results
+
+CHECKS_DIR = Path(netproof.checks.__file__).resolve().parent  # the checks netproof carries (the checkout's checks/)
+
+
+def checks_dir() -> Path:
+    """checks/ of the folder netproof runs in, else of the checkout netproof comes from."""
+    for candidate in (Path.cwd() / "checks", CHECKS_DIR):
+        if candidate.is_dir():
+            return candidate
+    raise NetproofError(f"no checks/ folder here, and none in netproof's package ({CHECKS_DIR}): reinstall netproof")
+
+
+def pytest_argv(
+    checks: Path,
+    lab: str | None,
+    *,
+    report_dir: Path | None = None,
+    select: str | None = None,
+    workers: str | int | None = "auto",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """`python -m pytest CHECKS --lab=LAB ...`: --lab and --report-dir with '=', as the plugin needs them
+    (lab None: the plugin's own choice, the one running lab or labs/seed.yml brought up for the run)."""
+    argv = [sys.executable, "-m", "pytest", str(checks), "-p", "no:cacheprovider", f"--rootdir={checks.parent}"]
+    if lab is not None:
+        argv.append(f"--lab={lab}")
+    if workers is not None:
+        argv += ["-n", str(workers)]
+    if report_dir is not None:
+        argv.append(f"--report-dir={report_dir}")
+    if select:
+        argv += ["-k", select]
+    return argv + list(extra)
+
+
+def run(
+    lab: str,
+    folder: Path,
+    *,
+    checks: Path | None = None,
+    select: str | None = None,
+    strict: bool = False,
+    footprint: bool = True,
+) -> results.Results:
+    """The checks on a running lab, their output shown as they go; the results they wrote into folder.
+    strict: known Docker defects count as failures; footprint: Docker's footprint taken after them."""
+    checks = checks or checks_dir()
+    flags = ["-q", *(["--strict-defects"] if strict else []), *([] if footprint else ["--no-footprint"])]
+    system.run(
+        pytest_argv(checks, lab, report_dir=folder, select=select, extra=tuple(flags)),
+        check=False,
+        timeout=None,
+        capture=False,
+        cwd=checks.parent,
+    )
+    if not (folder / "results.json").exists():
+        raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
+    return results.load(folder)

@@ -1,0 +1,161 @@
+"""Each phase's report in netproof's words: the check, its case, its evidence and its outcome as properties
+(what the recorder writes), the verdict from runner/verdict.py, and on a failure the involved hosts' dockerd
+log lines from the check's own time window."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netproof.catalogue import Case, Check
+from netproof.facts.defects import symptoms_in
+from netproof.kit import known_defects
+from netproof.kit.evidence import CheckFailed, LabBroken, Proof
+from netproof.lab.model.findings import REQUIREMENTS
+from netproof.lab.providers.base import LabHost
+from netproof.runner.recorder import CASE_PROPERTY, CHECK_PROPERTY, EVIDENCE_PROPERTY, OUTCOME_PROPERTY
+from netproof.runner.session import CASE, STARTED, check_of_item, lab_of
+from netproof.runner.verdict import Phase, judge
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    declared = check_of_item(item)
+    if declared is None or CASE not in item.stash:
+        return
+    case = item.stash[CASE]
+    if call.when == "setup":
+        item.stash[STARTED] = call.start
+    report.user_properties += [
+        (CHECK_PROPERTY, json.dumps({"id": declared.id, "promise": declared.promise})),
+        (CASE_PROPERTY, json.dumps(case.to_dict())),
+    ]
+    phase = _phase(item, call, report)
+    verdict = judge(
+        declared,
+        case,
+        phase,
+        strict=item.config.getoption("netproof_strict_defects"),
+        examine_again=lambda: _examine_again(item, declared, case),
+        recognise=lambda: known_defects.recognise(
+            symptoms_of(item.funcargs.get("proof") if hasattr(item, "funcargs") else None, call.excinfo),
+            _hosts_of(item),
+            case.control_plane,
+        ),
+    )
+    if verdict is None:
+        return
+    if verdict.longrepr is not None:
+        report.longrepr = verdict.longrepr
+    if verdict.xfail is not None:
+        report.outcome, report.wasxfail = "skipped", verdict.xfail
+    netproof_outcome, message = verdict.outcome, verdict.message
+    proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
+    evidence = proof.to_dict() if isinstance(proof, Proof) and call.when == "call" else None
+    if (
+        netproof_outcome in ("failed", "error", "known-defect", "not-promised")
+        and report.when != "teardown"
+        and call.excinfo
+    ):
+        evidence = evidence or {"mechanism": {}, "exhibits": []}
+        if not call.excinfo.errisinstance((CheckFailed, LabBroken)):
+            evidence["exhibits"].append(
+                {"title": "traceback", "kind": "traceback", "content": str(call.excinfo.getrepr(style="short"))}
+            )
+        evidence["exhibits"] += _engine_logs(item, case, since=item.stash.get(STARTED, call.start), until=call.stop)
+        if verdict.recognition is not None and verdict.recognition.known:
+            evidence["exhibits"].append(
+                {
+                    "title": f"known defect {verdict.recognition.defect.reference}: its mechanism, found then",
+                    "kind": "text",
+                    "content": verdict.recognition.mechanism,
+                }
+            )
+    if evidence is not None:
+        report.user_properties.append((EVIDENCE_PROPERTY, json.dumps(evidence)))
+    defect = verdict.recognition.defect.reference if netproof_outcome == "known-defect" else None
+    report.user_properties.append((OUTCOME_PROPERTY, json.dumps([netproof_outcome, message, defect])))
+
+
+def _phase(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> Phase:
+    """What pytest saw of the phase, in the verdict's terms."""
+    excinfo = call.excinfo
+    if report.passed:
+        return Phase(call.when, passed=True)
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return Phase(call.when, skipped=reason)
+    if excinfo is not None and excinfo.errisinstance(LabBroken):
+        return Phase(call.when, lab_broken=str(excinfo.value))
+    if excinfo is not None and excinfo.errisinstance(CheckFailed):
+        return Phase(call.when, check_failed=str(excinfo.value))
+    if excinfo is not None:  # Docker refusing, a tool crashing: one line, the traceback goes to the evidence
+        return Phase(call.when, error=one_line(excinfo, item.config.rootpath))
+    return Phase(call.when, text=report.longreprtext)
+
+
+def symptoms_of(proof: Proof | None, excinfo: pytest.ExceptionInfo | None) -> frozenset[str]:
+    """What the failure shows of known defects: the symptoms the check recorded, those the kit raised with, and
+    those in Docker's own words when it refused (never netproof's prose: rewording a message changes nothing)."""
+    seen = set(proof.symptoms) if isinstance(proof, Proof) else set()
+    error = excinfo.value if excinfo is not None else None
+    seen |= set(getattr(error, "symptoms", ()))
+    said = getattr(error, "explanation", None)  # docker-py's APIError: Docker's own words
+    return frozenset(seen | symptoms_in(str(said or "")))
+
+
+def one_line(excinfo: pytest.ExceptionInfo, root: Path) -> str:
+    """An exception as one line: what was being done (the last line of netproof's or the check's own code it
+    passed through) and the error in its own words (Docker's explanation when Docker refused)."""
+    error = excinfo.value
+    words = getattr(error, "explanation", None) or str(error)
+    words = " ".join(str(words).split())[:400]
+    doing = ""
+    for entry in reversed(excinfo.traceback):
+        path = Path(str(entry.path))
+        if "netproof" in path.parts or path.is_relative_to(root):
+            where = path.relative_to(root) if path.is_relative_to(root) else path.name
+            statement = " ".join(str(entry.statement).split())
+            doing = f" at {where}:{entry.lineno + 1} ({statement[:100]})"
+            break
+    return f"{type(error).__name__}{doing}: {words}"
+
+
+def _examine_again(item: pytest.Item, declared: Check, case: Case) -> str | None:
+    """When a check fails or errors, the doctor looks again at its hosts: a fault that appeared mid-run is the cause."""
+    if "overlay" not in declared.tags and len(case.hosts) < 2:
+        return None
+    from netproof import doctor
+
+    # A requirement the check itself proves (its tags name it: OVL-MTU-001's "mtu") is its verdict, with the
+    # remedy it names, not a broken lab.
+    others = tuple(r for r in REQUIREMENTS if r not in declared.tags)
+    try:
+        causes = doctor.examine(lab_of(item.config), hosts=case.hosts).causes_for(case.hosts, others)
+    except Exception:  # noqa: BLE001 - the doctor's own trouble must not hide the check's verdict
+        return None
+    return "; ".join(causes) or None
+
+
+def _engine_logs(item: pytest.Item, case: Case, since: float, until: float) -> list[dict]:
+    """The involved hosts' dockerd log lines from the check's own time window, as exhibits."""
+    lab = lab_of(item.config)
+    exhibits = []
+    for name in case.hosts:
+        try:
+            text = lab.provider.engine_log(lab.host(name), since, until) or "(no lines in this window)"
+        except Exception as e:  # noqa: BLE001 - the log is evidence, its absence a fact
+            text = f"(could not read it: {type(e).__name__}: {e})"
+        exhibits.append(
+            {"title": f"dockerd log on {name} during the check", "kind": "text", "content": text, "where": name}
+        )
+    return exhibits
+
+
+def _hosts_of(item: pytest.Item) -> list[LabHost]:
+    lab = lab_of(item.config)
+    return [lab.host(h) for h in item.stash[CASE].hosts]

@@ -1,7 +1,0 @@
-"""python -m netproof.cli"""
-
-import sys
-
-from netproof.cli import main
-
-sys.exit(main())

@@ -5,7 +5,7 @@ end, must let nothing through; a third container, on the first bridge, reaching 
 get through where Docker allows it. The firewall rules that name the two bridges are the mechanism.
 """
 
-from netproof.kit import Window, check, firewall, probes, wire
+from netproof.kit import between_containers, check, firewall, probes
 
 
 @check(
@@ -25,15 +25,7 @@ def test_bridges_are_isolated(docker_host, workspace, proof, evidence_dir):
     proof.command(f"the control: GET {a.ip} from {one.name} itself", control.result)
     proof.require(control.through, expected=f"{a} answers on its own bridge", observed=str(control), where=where)
 
-    window = Window(f"{a} and {b}")
-    window.watch(wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / f"{b.name}.pcap"), f"at {b}")
-    window.watch(wire.Capture(a.netns, "eth0", f"ip src host {b.ip}", evidence_dir / f"{a.name}.pcap"), f"at {a}")
-    window.at_once(
-        lambda w: w.ping(a.exec, b.ip),
-        lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT),
-        lambda w: w.ping(b.exec, a.ip),
-        lambda w: w.http(b.exec, a.ip, probes.HTTP_PORT),
-    )
+    window = between_containers(a, b, evidence_dir)
     window.require_nothing_through(
         proof, expected="every probe between the two bridges stopped, both ways", where=where
     )

@@ -8,7 +8,7 @@ rules that name the bridge are the mechanism.
 
 from __future__ import annotations
 
-from netproof.kit import Window, check, facts, firewall, probes, wire
+from netproof.kit import check, facts, firewall, probes
 
 
 @check(
@@ -24,16 +24,7 @@ def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
     b = workspace.server(docker_host, net, role="b", ports={f"{probes.HTTP_PORT}/tcp": None})
     where = f"{docker_host.name}, bridge {net.name} (enable_icc=false)"
 
-    window = Window(f"{a} and {b}")
-    # IP only: the ARP that asks for the other container's address is not a breach.
-    window.watch(wire.Capture(b.netns, "eth0", f"ip src host {a.ip}", evidence_dir / f"{b.name}.pcap"), f"at {b}")
-    window.watch(wire.Capture(a.netns, "eth0", f"ip src host {b.ip}", evidence_dir / f"{a.name}.pcap"), f"at {a}")
-    window.at_once(
-        lambda w: w.ping(a.exec, b.ip),
-        lambda w: w.http(a.exec, b.ip, probes.HTTP_PORT),
-        lambda w: w.ping(b.exec, a.ip),
-        lambda w: w.http(b.exec, a.ip, probes.HTTP_PORT),
-    )
+    window = between_containers(a, b, evidence_dir)
     window.require_nothing_through(
         proof, expected="every probe between the two containers stopped, both ways", where=where
     )

@@ -18,7 +18,7 @@ from netproof.kit.evidence import Proof
 from netproof.kit.namespaces import NetNamespace, underlay_interface
 from netproof.kit.objects import Container, EngineError, Network
 from netproof.kit.routes import random_subnet, random_subnet_v6, route_on_router
-from netproof.kit.window import Window
+from netproof.kit.window import Window, between_containers
 from netproof.kit.workspace import Workspace
 from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
 
@@ -33,6 +33,7 @@ __all__ = [
     "Proof",
     "Window",
     "Workspace",
+    "between_containers",
     "budgets",
     "check",
     "defects",

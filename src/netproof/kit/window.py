@@ -17,10 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from netproof.kit import wire
 from netproof.kit.evidence import Proof
-from netproof.kit.probes import Runner, http_get, ping
+from netproof.kit.probes import HTTP_PORT, Runner, http_get, ping
 
 
 @dataclass
@@ -89,3 +90,19 @@ class Window:
 
     def __str__(self) -> str:
         return f"{self.what}: " + "; ".join(self.attempts)
+
+
+def between_containers(a, b, evidence_dir: Path) -> Window:
+    """A window of every probe both ways between two containers (ping, and HTTP to the other's probes.HTTP_PORT), all
+    at once, with a capture at each of IP from the other (the ARP that asks for the other's address is no breach)."""
+    window = Window(f"{a} and {b}")
+    for here, there in ((b, a), (a, b)):
+        capture = wire.Capture(here.netns, "eth0", f"ip src host {there.ip}", evidence_dir / f"{here.name}.pcap")
+        window.watch(capture, f"at {here}")
+    window.at_once(
+        lambda w: w.ping(a.exec, b.ip),
+        lambda w: w.http(a.exec, b.ip, HTTP_PORT),
+        lambda w: w.ping(b.exec, a.ip),
+        lambda w: w.http(b.exec, a.ip, HTTP_PORT),
+    )
+    return window

@@ -8,7 +8,7 @@ rules that name the bridge are the mechanism.
 
 from __future__ import annotations
 
-from netproof.kit import check, facts, firewall, probes
+from netproof.kit import between_containers, check, facts, firewall, probes
 
 
 @check(

@@ -340,12 +340,13 @@ def test_a_promise_the_engine_does_not_make_is_not_promised_whatever_it_observed
 # A stand-in for FW-USER-001 on the day another check created a network on its host mid-probe: its failure
 # carries moby/moby#43585's symptom, and the plugin looks for the mechanism on the real host (its engine).
 BYPASSED = """
-from netproof.catalogue import check
+from netproof.kit import check, defects
 
 
 @check("TMP-BYPASS-001", scope="host", tags=("firewall",), promise="a DROP in DOCKER-USER holds always")
 def test_bypassed(docker_host, proof):
     proof.command("docker version", docker_host.run(["docker", "version", "--format", "{{.Server.Version}}"]))
+    proof.symptom(defects.BYPASSED_WHILE_CREATING)  # as FW-USER-001 says it
     proof.require(
         False,
         expected="every probe stopped by the inserted DROP",

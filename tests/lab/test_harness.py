@@ -13,8 +13,8 @@ from .conftest import assert_nothing_left, claim
 ROOT = Path(__file__).parents[2]
 
 FAILS_MID_LAB = """
-from netproof.lab.model import topology
 from netproof.lab.image import TEST_IMAGE
+from netproof.lab.model import loader
 
 def test_fails_inside_a_lab(bring_up):
     lab = bring_up(loader.load("{seed}").with_overrides(name="t-harness-fail"))
@@ -23,7 +23,6 @@ def test_fails_inside_a_lab(bring_up):
 """
 
 LEAKS_A_LAB = """
-from netproof.lab.model import topology
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from tests.lab.harness import claim

@@ -101,7 +101,9 @@ KNOWN_DEFECTS = (
         "inserting it again at the top, and does not order two creations against each other: while networks are "
         "created, and after two were created at once, the jump can be missing or below a bridge's own rules, and "
         "what arrives then bypasses the user's rules",
-        frozenset({BYPASSED_WHILE_CREATING, USER_JUMP_MISSING}),
+        # The jump found missing with no network created meanwhile is not this defect's doing (but may be the kv
+        # store's, moby/libnetwork#1838): FW-USER-001 says when networks were created while its probes got through.
+        frozenset({BYPASSED_WHILE_CREATING}),
         "reinserts-user-jump",
         "the check's hosts run Docker 28.0 or later, which leaves the jump in place",
         fixed_in="28.0",  # 28.0 leaves the jump in place (moby/moby#49538)

@@ -66,3 +66,15 @@ def test_the_refusal_stands_after_the_last_draw_for_a_chosen_subnet_or_for_anoth
         with pytest.raises(docker.errors.APIError):
             refusals.drawing_again(Workspace("kv", host, [host]), host, subnet, create)
         assert asked == [subnet]
+
+
+def test_a_workspace_on_a_lab_takes_its_control_plane_manager_hosts_and_patience():
+    class Lab:  # what Workspace.on reads of netproof.lab.lab.Lab
+        topology = type("T", (), {"control_plane": "kv"})()
+        manager = "docker1"
+        docker_hosts = ["docker1", "docker2"]
+        patience = 4.0
+
+    space = Workspace.on(Lab(), retry_known_defects=True)
+    assert (space.control_plane, space.manager, space.docker_hosts) == ("kv", "docker1", ["docker1", "docker2"])
+    assert space.budget(10) == 40 and space.retry_known_defects

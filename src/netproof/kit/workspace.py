@@ -20,7 +20,8 @@ from netproof import system, wait
 from netproof.facts import budgets
 from netproof.facts.defects import NO_ADDRESS, symptoms_in
 from netproof.kit import known_defects, probes, refusals
-from netproof.kit.objects import Container, EngineError, Network, Service, ipam, knows, remove_network
+from netproof.kit.objects import Container, EngineError, Network, ipam, knows, remove_network
+from netproof.kit.services import SwarmServices
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.providers.base import LabHost
@@ -30,7 +31,7 @@ NAME_PREFIX = "np"
 
 
 @dataclass
-class Workspace:
+class Workspace(SwarmServices):
     control_plane: str
     manager: LabHost  # where networks are created
     docker_hosts: list[LabHost]
@@ -46,6 +47,11 @@ class Workspace:
     # What Docker would not remove because of a known defect (recognised by symptom and mechanism, see remove), said
     # with the reference: in no one's way (uniquely named), and gone with the lab.
     left_by_known_defects: list[str] = field(default_factory=list)
+
+    @classmethod
+    def on(cls, lab, **options) -> Workspace:
+        """A workspace on a running lab (netproof.lab.lab.Lab): its control plane, manager, docker hosts, patience."""
+        return cls(lab.topology.control_plane, lab.manager, lab.docker_hosts, patience=lab.patience, **options)
 
     def budget(self, seconds: float) -> float:
         """A wait budget (facts/budgets.py) on this lab: times its patience."""
@@ -293,74 +299,6 @@ class Workspace:
             ]
         )
         return name, result
-
-    def service(
-        self,
-        network: Network,
-        *,
-        replicas: int,
-        mode: str = "replicated",
-        endpoint_mode: str = "vip",
-        role: str = "svc",
-        serving: bool = False,
-        publish: bool = False,
-        on: LabHost | None = None,
-    ) -> Service:
-        """A swarm service on an overlay (created on the manager), `replicated` or `global` (then `replicas` is the
-        number of nodes, the tasks awaited): idle tasks, or `serving` a page on
-        probes.HTTP_PORT, `publish`ed through the routing mesh on a port Docker chooses, its tasks placed `on` one
-        host (by its swarm node). Returns once every task runs, with the tasks' addresses on the network. Removed
-        with the check's other objects."""
-        name = self.unique(role)
-        endpoint = {"Mode": endpoint_mode}
-        if publish:  # no PublishedPort: Docker takes one of its range (30000-32767) on every node
-            endpoint["Ports"] = [{"Protocol": "tcp", "TargetPort": probes.HTTP_PORT, "PublishMode": "ingress"}]
-        service = self.manager.docker().services.create(
-            TEST_IMAGE,
-            ["sh", "-c", probes.SERVE_SCRIPT] if serving else ["sleep", "3600"],
-            name=name,
-            networks=[network.name],
-            mode=docker.types.ServiceMode(mode, replicas=replicas if mode == "replicated" else None),
-            endpoint_spec=endpoint,
-            constraints=[f"node.id=={self.node_of(on)}"] if on is not None else None,
-        )
-        self.holders.append(name)  # removed before the networks, as the holding services are
-
-        def running() -> list[dict]:
-            return [t for t in service.tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
-
-        tasks, ran = wait.poll(
-            running,
-            holds=lambda t: len(t) >= replicas,
-            timeout=self.budget(budgets.SERVICE_TASKS),
-            interval=0.5,
-        )
-        if not ran:
-            raise EngineError(
-                f"{self.manager.name}: service {name} has {len(tasks)} of {replicas} tasks running after "
-                f"{self.budget(budgets.SERVICE_TASKS):.0f} s"
-            )
-        addresses = []
-        for task in tasks:
-            for attachment in task.get("NetworksAttachments", []):
-                if attachment["Network"]["ID"] == network.id:
-                    addresses += [a.split("/")[0] for a in attachment.get("Addresses", [])]
-        service.reload()
-        vips = [
-            v["Addr"].split("/")[0]
-            for v in service.attrs.get("Endpoint", {}).get("VirtualIPs", [])
-            if v.get("NetworkID") == network.id
-        ]
-        published = [p.get("PublishedPort") for p in service.attrs.get("Endpoint", {}).get("Ports", [])]
-        return Service(name, endpoint_mode, sorted(addresses), vips[0] if vips else None, next(iter(published), None))
-
-    def node_of(self, host: LabHost) -> str:
-        """The swarm node ID of a lab host: the node whose address is the host's."""
-        nodes = self.manager.docker().nodes.list()
-        found = [n.id for n in nodes if n.attrs.get("Status", {}).get("Addr") == host.address]
-        if not found:
-            raise EngineError(f"{self.manager.name}: no swarm node has {host.name}'s address {host.address}")
-        return found[0]
 
     def remove(self) -> list[str]:
         """Remove what the check created, containers first, then networks, each host's in parallel with the

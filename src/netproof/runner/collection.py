@@ -72,6 +72,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     except catalogue.CatalogueError as e:
         raise pytest.UsageError(f"netproof: {e}") from None
     checks = []
+    tags_known: set[str] = set()
     for item in items:
         declared = check_of_item(item)
         if declared is None:
@@ -83,7 +84,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f" so it must take the {fixture!r} fixture"
             )
         item.stash[CASE] = _case_of(item, config)
-        for tag in declared.tags:
+        for tag in declared.tags:  # `pytest -m overlay` selects the overlay checks (in xdist's workers too)
+            if tag not in tags_known:
+                config.addinivalue_line("markers", f"{tag}: netproof checks tagged {tag}")
+                tags_known.add(tag)
             item.add_marker(tag)
         checks.append(item)
     chosen = set(map(id, checks))

@@ -54,9 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         for folder in _check_folders(config):  # a bad catalogue stops the run before any lab is touched
-            for declared in catalogue.load(folder):
-                for tag in declared.tags:  # `pytest -m overlay` selects the overlay checks
-                    config.addinivalue_line("markers", f"{tag}: netproof checks tagged {tag}")
+            catalogue.load(folder)
         if config.option.collectonly:  # every case listed, and no lab touched
             config.stash[PLAN] = _planned_topology(config)
             return

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from netproof import wait
+from netproof import system, wait
 from netproof.errors import ExitStatus
 from netproof.lab import controlplane, engines
 from netproof.lab.lab import Lab
@@ -97,6 +97,9 @@ def test_a_healthy_lab_meets_every_requirement(lab):
     assert len(by_requirement["ports"]) == 12 * 3 + 3
     assert {f["observed"] for f in by_requirement["mtu"]} == {"1500"} and len(by_requirement["mtu"]) == 12
     assert {f["observed"] for f in by_requirement["control-plane"] if f["subject"] == "node"} == {"ready, active"}
+    # each docker host's own settings, and the outside host with its web and DNS servers from each
+    assert {(f["subject"], f["ok"]) for f in by_requirement["host"]} == {("ip_forward", True), ("underlay", True)}
+    assert len(by_requirement["outside"]) == 4 * 3
     rc, text = doctor()
     assert rc == 0 and text.rstrip().endswith("every requirement holds"), text
     for title in ("dockerd answers", "IP reachability", "the control plane's ports", "path MTU", "control plane's own"):
@@ -217,3 +220,74 @@ def test_the_small_mtu_lab_shows_its_short_paths_and_lost_fragments(bring_up):
     assert "path MTU from docker1 (10.10.10.101) to docker3 (192.168.50.101) is 1400" in done.stdout
     assert "larger packets are lost (fragments do not pass either)" in done.stdout
     assert all(f["requirement"] == "mtu" for f in found["findings"] if f["ok"] is False), done.stdout
+
+
+def assert_errors_naming(run: ChecksRun, cause: str) -> None:
+    """Every case an error naming the broken part, found before the check ran; no Docker failure."""
+    assert run.outcomes and set(run.outcomes.values()) == {"error"}, run.output[-3000:]
+    for result in run.results().checks:
+        assert result.message.startswith("LAB BROKEN, not a Docker failure: the lab doctor found, before the checks")
+        assert cause in result.message, result.message
+
+
+def test_a_host_that_stops_forwarding(lab, tmp_path, healthy_afterwards):
+    """Issue 26: a docker host's own kernel setting, not Docker: the published-port checks are errors naming it."""
+    docker2 = lab.host("docker2")
+    cause = "docker2 does not forward IPv4 (net.ipv4.ip_forward=0)"
+    with broken(docker2, ["sysctl", "-qw", "net.ipv4.ip_forward=0"], ["sysctl", "-qw", "net.ipv4.ip_forward=1"]):
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text, text
+        run = run_checks(NAME, tmp_path, select="PUB-001 and docker2", workers=None, timeout=300)
+    assert_errors_naming(run, cause)
+
+
+def test_the_outside_hosts_web_server_down(lab, tmp_path, healthy_afterwards):
+    """Issue 26: a service the lab itself provides, not Docker: the egress checks are errors naming it."""
+    outside = lab.topology.role("outside")
+    web = [
+        p
+        for p in system.run(["ip", "netns", "pids", lab.names.netns("outside")]).stdout.split()
+        if "httpd" in Path(f"/proc/{p}/cmdline").read_text()
+    ]
+    assert web, "the outside host's web server"
+    system.run(["kill", *web])
+    try:
+        cause = "its web server (http://198.51.100.10:80/) does not answer docker1: a lab service is down"
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text, text
+        run = run_checks(NAME, tmp_path, select="BR-EGRESS-001 and docker1", workers=None, timeout=300)
+    finally:
+        lab.provider._start_outside_web(outside)
+    assert_errors_naming(run, cause)
+
+
+def test_the_way_to_the_outside_host_broken_at_the_router(lab, tmp_path, healthy_afterwards):
+    """Issue 26: the path from one docker host to the external network, not Docker: its checks that probe the
+    outside host are errors naming it; the other hosts' run."""
+    rule = ["FORWARD", "-s", "192.168.50.101", "-d", "198.51.100.0/24", "-j", "DROP"]
+    cause = "docker3 does not reach the outside host outside (198.51.100.10) (ICMP echo)"
+    with broken(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text, text
+        run = run_checks(NAME, tmp_path, select="PUB-001 and (docker3 or docker4)", workers=None, timeout=300)
+    assert run.outcomes == {"PUB-001[swarm-docker3]": "error", "PUB-001[swarm-docker4]": "passed"}, run.output[-3000:]
+    [errored] = [c for c in run.results().checks if c.outcome == "error"]
+    assert cause in errored.message, errored.message
+
+
+def test_a_hosts_own_firewall_dropping_vxlan_is_named_by_its_rule(lab, tmp_path, healthy_afterwards):
+    """Issue 26: a capture sees VXLAN arrive before the host's INPUT chain: the doctor said the underlay was healthy
+    and 8 overlay cases failed as Docker's. The rule that took the packets is named now, by its counters."""
+    docker4 = lab.host("docker4")
+    rule = ["INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP"]
+    cause = "arrived at docker4, dropped there by its own firewall: filter INPUT: -A INPUT -p udp -m udp --dport 4789"
+    with broken(docker4, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text, text
+        run = ping_checks(tmp_path)
+    assert_attributed(
+        run,
+        "dropped there by its own firewall",
+        failing={"docker3-to-docker4", "docker1-to-docker4"},
+        passing={"docker1-to-docker2", "docker2-to-docker3"},
+    )

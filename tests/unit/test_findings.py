@@ -64,3 +64,24 @@ def test_a_diagnosis_travels_as_json_unchanged():
     d = diagnosis()
     assert Diagnosis.from_dict(d.to_dict()) == Diagnosis(d.lab, d.control_plane, d.findings, 3.2, ("docker1",))
     assert d.to_dict()["healthy"] is False
+
+
+def test_a_broken_way_to_the_outside_host_is_put_only_on_the_checks_that_probe_it_from_there():
+    from netproof.lab.model.findings import Diagnosis, Finding
+
+    found = Diagnosis(
+        "seed",
+        "swarm",
+        [
+            Finding("outside", "ping", "docker3", "outside", False, "1 ICMP echo sent, no reply", cause="docker3 cut"),
+            Finding("outside", "ping", "docker4", "outside", True, "ok"),
+            Finding("host", "ip_forward", "docker2", None, False, "0", cause="docker2 does not forward IPv4"),
+        ],
+        shared_hosts=("docker1",),
+    )
+    assert found.outside_hosts == ("outside",)
+    leaning = ("outside", "host", "engine")
+    assert found.causes_for(("docker3", *found.outside_hosts), leaning) == ["docker3 cut"]
+    assert found.causes_for(("docker4", *found.outside_hosts), leaning) == []
+    assert found.causes_for(("docker3",), ("engine", "host")) == []  # a check that does not probe the outside host
+    assert found.causes_for(("docker2",), ("engine", "host")) == ["docker2 does not forward IPv4"]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from netproof.kit import firewall
 from netproof.kit.firewall import nft_lines
 
 # `nft -s list table ip docker-bridges` on Docker 29.7.2 (firewall-backend nftables) with a user bridge and a
@@ -36,3 +37,41 @@ def test_every_rule_and_map_element_once_in_the_listings_order():
     ]
     assert [line.split(": ", 1)[1] for line in lines if " : jump " not in line] == rules
     assert len([line for line in lines if " : jump " in line]) == 8  # 4 maps, 2 bridges each
+
+
+SAVED_BEFORE = """*filter
+:INPUT ACCEPT [120:9000]
+:FORWARD DROP [0:0]
+[0:0] -A INPUT -p udp -m udp --dport 4789 -j DROP
+[4:240] -A INPUT -s 10.99.0.0/16 -j DROP
+COMMIT
+"""
+SAVED_AFTER = SAVED_BEFORE.replace(
+    "[0:0] -A INPUT -p udp -m udp --dport 4789 -j DROP", "[3:150] -A INPUT -p udp -m udp --dport 4789 -j DROP"
+).replace("[4:240] -A INPUT -s 10.99", "[9:540] -A INPUT -s 10.99")
+
+
+class SavedHost:
+    def __init__(self, text):
+        self.text = text
+
+    def run(self, cmd, timeout=60):
+        from netproof.system import CommandResult
+
+        table = cmd[-1]
+        return CommandResult(cmd, 0, self.text if table == "filter" else "*raw\nCOMMIT\n", "", "docker4")
+
+
+def test_a_drop_rule_of_the_hosts_own_that_took_the_probe_is_named():
+    """Issue 26: VXLAN dropped in docker4's INPUT arrived (a capture sees it first) and never reached Docker."""
+    before, after = firewall.drop_counters(SavedHost(SAVED_BEFORE)), firewall.drop_counters(SavedHost(SAVED_AFTER))
+    taken = firewall.rules_that_dropped(before, after, proto="udp", port=4789, src="10.10.10.101", dst="192.168.50.102")
+    assert taken == ["filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP"]
+    # the rule of another source's counted too, but it could not have taken this probe; nor a TCP probe the UDP rule
+    assert firewall.rules_that_dropped(before, after, proto="tcp", port=7946, src="10.10.10.101", dst="x") == []
+    assert firewall.rules_that_dropped(
+        before, after, proto="udp", port=4789, src="10.99.1.1", dst="192.168.50.102"
+    ) == [
+        "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP",
+        "filter INPUT: -A INPUT -s 10.99.0.0/16 -j DROP",
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from netproof import system
 from netproof.facts.docker import ETCD_PORT, GOSSIP_PORT
+from netproof.kit import firewall
 from netproof.kit.evidence import LabBroken
 from netproof.kit.namespaces import NetNamespace
 from netproof.kit.wire import VXLAN_PORT, Arrival, Capture, arrivals
@@ -65,6 +66,9 @@ class ControlPlaneExamination:
         folder = Path(tempfile.mkdtemp(prefix="netproof-doctor-"))
         seen: dict[str, list[Arrival]] = {}
         blind: dict[str, str] = {}
+        # A capture sees a packet before the host's INPUT chain: what a rule of the host's own drops there arrived,
+        # and never reached Docker's socket. The drop rules' counters, before and after, name such a rule.
+        counted = dict(zip([h.name for h in hosts], system.parallel(firewall.drop_counters, hosts), strict=True))
         try:
             with ExitStack() as captures:
                 started = {}
@@ -89,13 +93,22 @@ class ControlPlaneExamination:
                 )
             for name, capture in started.items():
                 seen[name] = arrivals(capture.dest) if capture.dest.exists() else []
+            after = dict(zip([h.name for h in hosts], system.parallel(firewall.drop_counters, hosts), strict=True))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         for src_name, sent in probes.items():
             src = by_src[src_name]
             for proto, port, dst, why in sent:
                 arrived = _arrived(seen.get(dst.name), proto, src, dst, port, f"{token}:{src.name}")
-                self._port_finding(src, dst, proto, port, why, said[src_name], arrived, blind.get(dst.name))
+                dropped = firewall.rules_that_dropped(
+                    counted.get(dst.name, {}),
+                    after.get(dst.name, {}),
+                    proto=proto,
+                    port=port,
+                    src=str(src.address),
+                    dst=str(dst.address),
+                )
+                self._port_finding(src, dst, proto, port, why, said[src_name], arrived, blind.get(dst.name), dropped)
 
     def _send(self, src: LabHost, token: str, sent: list[tuple[str, int, LabHost, str]]) -> dict[str, str]:
         lacks = self._lacks(src, "bash")
@@ -119,9 +132,11 @@ class ControlPlaneExamination:
         said: dict[str, str],
         arrived: list[Arrival] | None,
         blind: str | None,
+        dropped: list[str] = (),
     ) -> None:
-        """The verdict on one probe, from what the sender saw (sent, connected, refused, timed out) and what
-        arrived at the far end (None: nobody could look there)."""
+        """The verdict on one probe, from what the sender saw (sent, connected, refused, timed out), what
+        arrived at the far end (None: nobody could look there), and which drop rules of the far end's own
+        firewall counted packets of this port meanwhile (what arrived but never reached Docker's socket)."""
         subject = f"{port}/{proto}"
         result = said.get(f"{proto}:{dst.address}:{port}", "no answer from the probe")
         rewritten = next((a.src for a in arrived or [] if a.src != src.address), None)
@@ -130,6 +145,9 @@ class ControlPlaneExamination:
         need = WHY[why].format(port=port)
         if result.startswith("not sent"):
             verdict, cause = (None, result), None
+        elif dropped and not (proto == "tcp" and result == "connected"):
+            verdict = (False, "dropped on arrival")
+            cause = f"arrived at {dst.name}, dropped there by its own firewall: {'; '.join(dropped)}"
         elif (proto == "tcp" and result == "connected") or (proto == "udp" and arrived):
             verdict, cause = (True, ok), None
         elif arrived is None:

@@ -22,6 +22,7 @@ import docker
 
 from netproof import system
 from netproof.doctor.control_plane import ControlPlaneExamination
+from netproof.doctor.surroundings import SurroundingsExamination
 from netproof.facts import budgets
 from netproof.facts.docker import OVERLAY_MTU, VXLAN_OVERHEAD
 from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least
@@ -34,7 +35,7 @@ from netproof.progress import QUIET, Progress
 TOOLS = {"bash": "bash", "ping": "iputils-ping", "tcpdump": "tcpdump", "busybox": "busybox-static"}
 
 
-class Doctor(ControlPlaneExamination):
+class Doctor(ControlPlaneExamination, SurroundingsExamination):
     """Examines one running lab; `examine()` returns what it found."""
 
     def __init__(self, lab: Lab, progress: Progress = QUIET):
@@ -55,11 +56,13 @@ class Doctor(ControlPlaneExamination):
         self.findings = []
         self.missing = dict(system.parallel(self._missing_tools, [*docker_hosts, *([self.kv] if self.kv else [])]))
         answering = self._step("engines", self._engines, docker_hosts)
+        self._step("host settings", self._host_settings, docker_hosts)
         reachable = self._step("reachability", self._reachability, docker_hosts)
         self._step("routing", self._routing)
         self._step("ports", self._ports, answering, reachable)
         self._step("mtu", self._mtu, docker_hosts, reachable)
         self._step("control plane", self._control_plane, docker_hosts, answering)
+        self._step("outside", self._outside, docker_hosts)
         return Diagnosis(self.lab.name, self.plane, self.findings, time.monotonic() - started, tuple(shared))
 
     def _step(self, what: str, run: Callable, *args):

@@ -9,6 +9,9 @@ as their mechanism, each backend in its own syntax: a change of backend shows as
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from netproof.facts.docker import NFT_TABLE
 from netproof.lab.providers.base import LabHost
 
@@ -59,3 +62,61 @@ def nft_lines(listing: str) -> list[str]:
 def _elements(block: str, text: str) -> list[str]:
     inner = text.split("{", 1)[1].rsplit("}", 1)[0]
     return [f"{block}: {item.strip()}" for item in inner.split(",") if item.strip()]
+
+
+def drop_counters(host: LabHost) -> dict[str, int]:
+    """Each rule (and chain policy) of the host's filter and raw tables that drops or rejects, with its packet count:
+    `iptables-save -c`'s words, "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP". Empty where the host
+    has no iptables."""
+    counted: dict[str, int] = {}
+    for table in ("raw", "filter"):
+        saved = host.run(["iptables-save", "-c", "-t", table], timeout=15)
+        if not saved.ok:
+            continue
+        for line in saved.stdout.splitlines():
+            policy = re.match(r"^:(\S+) (DROP) \[(\d+):\d+\]", line)
+            rule = re.match(r"^\[(\d+):\d+\] (-A (\S+) .*-j (DROP|REJECT)\b.*)$", line)
+            if policy:
+                counted[f"{table} {policy.group(1)}: policy DROP"] = int(policy.group(3))
+            elif rule:
+                counted[f"{table} {rule.group(3)}: {rule.group(2)}"] = int(rule.group(1))
+    return counted
+
+
+def rules_that_dropped(
+    before: dict[str, int], after: dict[str, int], *, proto: str, port: int, src: str, dst: str
+) -> list[str]:
+    """The drop rules on the way in whose counters rose meanwhile and that would match the probe (its protocol,
+    port, source and destination address, as far as the rule names them): what took it. Docker's own chains are
+    said to be Docker's."""
+    rose = [rule for rule, packets in after.items() if packets > before.get(rule, packets)]
+    taken = []
+    for rule in rose:
+        chain = rule.split(":")[0].split()[-1]
+        if chain not in ("INPUT", "PREROUTING") or not _could_match(rule, proto, port, src, dst):
+            continue
+        taken.append(f"{rule} (Docker's)" if chain.startswith("DOCKER") or "DOCKER" in rule.split(" -j ")[0] else rule)
+    return taken
+
+
+def _could_match(rule: str, proto: str, port: int, src: str, dst: str) -> bool:
+    words = rule.split()
+    for option, value in (("-p", proto), ("--dport", str(port)), ("-s", src), ("-d", dst)):
+        if option in words:
+            at = words.index(option)
+            if words[at - 1] == "!":
+                continue  # a negated match: it may well take the probe
+            wanted = words[at + 1]
+            if option in ("-s", "-d"):
+                if not _in(value, wanted):
+                    return False
+            elif wanted != value:
+                return False
+    return "--dports" not in words
+
+
+def _in(address: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False

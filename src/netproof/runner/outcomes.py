@@ -135,7 +135,9 @@ def _examine_again(item: pytest.Item, declared: Check, case: Case) -> str | None
     # remedy it names, not a broken lab.
     others = tuple(r for r in REQUIREMENTS if r not in declared.tags)
     try:
-        causes = doctor.examine(lab_of(item.config), hosts=case.hosts).causes_for(case.hosts, others)
+        found = doctor.examine(lab_of(item.config), hosts=case.hosts)
+        leaned_on = (*case.hosts, *found.outside_hosts) if "outside" in item.fixturenames else case.hosts
+        causes = found.causes_for(leaned_on, others)
     except Exception:  # noqa: BLE001 - the doctor's own trouble must not hide the check's verdict
         return None
     return "; ".join(causes) or None

@@ -34,10 +34,11 @@ CASE = pytest.StashKey[Case]()
 STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its engine logs start there
 DIAGNOSIS = pytest.StashKey[Diagnosis]()  # what the lab doctor found before the checks ran
 PLAN = pytest.StashKey[Topology]()  # --collect-only: the lab the run would use, read from its topology alone
-# What a check depends on of the network under Docker, by whether it is tagged overlay. The path MTU is
+# What a check depends on of the network under Docker, by whether it is tagged overlay (and, for a check that probes
+# the outside host, that host's path and services: "outside"). The path MTU is
 # not among them before a check runs (no check here needs large packets to cross hosts); a check that
 # fails is examined again with every requirement.
-NEEDS_BEFORE = {"overlay": ("engine", "reachability", "ports", "control-plane"), "other": ("engine",)}
+NEEDS_BEFORE = {"overlay": ("engine", "host", "reachability", "ports", "control-plane"), "other": ("engine", "host")}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -256,7 +257,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("overlays need a control plane; this lab has none (control_plane: none, bridges only)")
     if diagnosis is not None:
         requirements = NEEDS_BEFORE["overlay" if "overlay" in declared.tags else "other"]
-        causes = diagnosis.causes_for(case.hosts, requirements)
+        hosts = case.hosts
+        if "outside" in item.fixturenames:  # the check probes the outside host: its path and services count too
+            requirements, hosts = (*requirements, "outside"), (*hosts, *diagnosis.outside_hosts)
+        causes = diagnosis.causes_for(hosts, requirements)
         if causes:
             raise LabBroken("the lab doctor found, before the checks: " + "; ".join(causes))
     lab = lab_of(item.config)

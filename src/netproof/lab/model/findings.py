@@ -10,11 +10,13 @@ from dataclasses import asdict, dataclass, field
 # The requirements, in the order the doctor reports them: what Docker needs of the network under it.
 REQUIREMENTS = {
     "engine": "dockerd answers on every docker host",
+    "host": "each docker host's own settings Docker relies on: IPv4 forwarding, its underlay interface up at its MTU",
     "reachability": "IP reachability between docker hosts' underlay addresses (ICMP echo, both ways)",
     "routing": "routes and forwarding on the path",
     "ports": "the control plane's ports between nodes (a packet sent, seen arriving at the far end)",
     "mtu": "path MTU between docker hosts (largest don't-fragment packet that arrives)",
     "control-plane": "the control plane's own state",
+    "outside": "the outside host (the lab's external network) and its web and DNS servers, from every docker host",
 }
 
 
@@ -49,6 +51,12 @@ class Diagnosis:
     @property
     def healthy(self) -> bool:
         return not self.failures
+
+    @property
+    def outside_hosts(self) -> tuple[str, ...]:
+        """The hosts that stand for the external network, as the doctor examined them (the checks that probe it lean
+        on them)."""
+        return tuple(sorted({f.dst for f in self.findings if f.requirement == "outside" and f.dst}))
 
     @property
     def failures(self) -> list[Finding]:

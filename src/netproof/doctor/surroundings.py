@@ -1,0 +1,104 @@
+"""The lab doctor's look at what the checks lean on that is not Docker: the outside host (the lab's stand-in for the
+external network) and its services, reached from every docker host and back; and each docker host's own settings
+Docker relies on (IPv4 forwarding, its underlay interface up at its subnet's MTU). A check whose failure follows
+from one of these is the lab's error, naming it, never Docker's failure."""
+
+from __future__ import annotations
+
+from netproof import system
+from netproof.errors import LabBroken
+from netproof.facts.docker import DEFAULT_MTU
+from netproof.kit.namespaces import underlay_interface
+from netproof.kit.paths import underlay_ping
+from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
+from netproof.lab.providers.base import LabHost
+
+
+class SurroundingsExamination:
+    """The Doctor's steps for the outside host and the hosts' own settings; it holds the lab and `_add`."""
+
+    def _outside(self, hosts: list[LabHost]) -> None:
+        spec = self.lab.topology.role("outside")
+        if spec is None:
+            return
+        outside = self.lab.host(spec.name)
+        for host, said in zip(hosts, system.parallel(lambda h: _ask_outside(h, outside), hosts), strict=True):
+            for subject, (ok, observed, cause) in said.items():
+                self._add("outside", subject, host.name, outside.name, ok, observed, cause=cause)
+
+    def _host_settings(self, hosts: list[LabHost]) -> None:
+        shaped = "underlay-shaping" in self.lab.provider.capabilities  # the lab set its links' MTU: it can judge it
+        for host, said in zip(hosts, system.parallel(lambda h: _own_settings(h, shaped), hosts), strict=True):
+            for subject, (ok, observed, cause) in said.items():
+                self._add("host", subject, host.name, None, ok, observed, cause=cause)
+
+
+def _ask_outside(host: LabHost, outside: LabHost) -> dict[str, tuple[bool | None, str, str | None]]:
+    """Echo, the web server and the DNS server of the outside host, as the docker host finds them."""
+    where = f"the outside host {outside.name} ({outside.address})"
+    echoed, said = underlay_ping(host, outside)
+    found = {
+        "ping": (
+            echoed,
+            "ok" if echoed else said,
+            None
+            if echoed is not False
+            else f"{host.name} does not reach {where} (ICMP echo): the path between them (routes, neighbours, the way "
+            "back) is broken; the checks of egress, published ports and isolation cannot tell Docker's doing from it",
+        )
+    }
+    url = f"http://{outside.address}:{OUTSIDE_HTTP_PORT}/"
+    fetched = host.run(["timeout", "3", "busybox", "wget", "-q", "-O", "-", url], timeout=10)
+    found["http"] = (
+        fetched.ok,
+        "answers" if fetched.ok else (fetched.stderr.strip().splitlines() or ["no answer"])[-1][:80],
+        None
+        if fetched.ok or not echoed
+        else f"{where} answers ICMP echo but its web server ({url}) does not answer {host.name}: a lab service is down",
+    )
+    name = f"www.{LAB_ZONE}"
+    looked = host.run(["timeout", "3", "busybox", "nslookup", name, outside.address], timeout=10)
+    answered = str(outside.address) in looked.stdout.split("Name:")[-1]
+    found["dns"] = (
+        answered,
+        "answers" if answered else "no answer",
+        None
+        if answered or not echoed
+        else f"{where} answers ICMP echo but its DNS server does not resolve {name} for {host.name}: a lab service is "
+        "down (every lab host's resolver, a container's included, is it)",
+    )
+    return found
+
+
+def _own_settings(host: LabHost, judge_mtu: bool) -> dict[str, tuple[bool | None, str, str | None]]:
+    """The host's IPv4 forwarding, and its underlay interface: up, at its subnet's MTU (where the lab made the
+    subnet's links, and so knows what their MTU must be)."""
+    forwarding = host.run(["cat", "/proc/sys/net/ipv4/ip_forward"], timeout=10).stdout.strip()
+    found = {
+        "ip_forward": (
+            forwarding == "1",
+            forwarding or "?",
+            None
+            if forwarding == "1"
+            else f"{host.name} does not forward IPv4 (net.ipv4.ip_forward={forwarding or '?'}): Docker's published "
+            "ports, egress and overlays need it; a setting of the host's, not Docker's",
+        )
+    }
+    try:
+        own, interface = underlay_interface(host)
+    except LabBroken as e:
+        found["underlay"] = (False, "no interface", str(e))
+        return found
+    link = next((lk for lk in own.links()[0] if lk.get("ifname") == interface), {})
+    wanted = host.spec.subnet.mtu or DEFAULT_MTU
+    up = "UP" in link.get("flags", [])
+    fits = link.get("mtu") == wanted or not judge_mtu
+    found["underlay"] = (
+        up and fits,
+        f"{interface} {'up' if up else 'down'}, mtu {link.get('mtu')}",
+        None
+        if up and fits
+        else f"{host.name}'s underlay interface {interface} is {'up' if up else 'down'} with MTU {link.get('mtu')}, "
+        f"its subnet {host.spec.subnet.name}'s is {wanted}: a setting of the host's, not Docker's",
+    )
+    return found

@@ -69,6 +69,7 @@ def require_isolated(proof, lab, container, via: str, outside, evidence_dir, whe
     ends = ends or Ends.ipv4(container, outside)
     over = " IPv6" if ":" in ends.gateway else ""
     window = Window(f"{container} and {outside.name} ({ends.outside})" + (", over IPv6" if over else ""))
+    window.through_the_firewall_of(container.host)
     ip = ["ip", "-6"] if over else ["ip"]
     proof.command(
         f"{container.name} tries to route out via {ends.gateway}",

@@ -179,6 +179,10 @@ def test_icc_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_pat
     ):
         done = checks("ICC-001 and docker3", tmp_path)
     assert_fails(done, "ICC-001", "every probe between the two containers stopped", "got through:", "connected")
+    # issue 26: the rule that let the packets through is named, as the user's
+    assert "rules that let packets through meanwhile: docker3: filter DOCKER-USER: -A DOCKER-USER -j ACCEPT (not" in (
+        done.output
+    ), done.output[-3000:]
 
 
 def test_bridge_isolation_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_path):

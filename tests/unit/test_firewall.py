@@ -66,12 +66,18 @@ def test_a_drop_rule_of_the_hosts_own_that_took_the_probe_is_named():
     """Issue 26: VXLAN dropped in docker4's INPUT arrived (a capture sees it first) and never reached Docker."""
     before, after = firewall.drop_counters(SavedHost(SAVED_BEFORE)), firewall.drop_counters(SavedHost(SAVED_AFTER))
     taken = firewall.rules_that_dropped(before, after, proto="udp", port=4789, src="10.10.10.101", dst="192.168.50.102")
-    assert taken == ["filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP"]
+    assert taken == ["filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP (not Docker's)"]
     # the rule of another source's counted too, but it could not have taken this probe; nor a TCP probe the UDP rule
     assert firewall.rules_that_dropped(before, after, proto="tcp", port=7946, src="10.10.10.101", dst="x") == []
     assert firewall.rules_that_dropped(
         before, after, proto="udp", port=4789, src="10.99.1.1", dst="192.168.50.102"
     ) == [
-        "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP",
-        "filter INPUT: -A INPUT -s 10.99.0.0/16 -j DROP",
+        "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP (not Docker's)",
+        "filter INPUT: -A INPUT -s 10.99.0.0/16 -j DROP (not Docker's)",
     ]
+
+
+def test_a_rule_is_said_with_whose_it_is():
+    assert firewall.whose("filter DOCKER-USER: -A DOCKER-USER -j ACCEPT").endswith("(not Docker's)")
+    assert firewall.whose("filter FORWARD: -A FORWARD -i eth9 -j ACCEPT").endswith("(not Docker's)")
+    assert firewall.whose("filter DOCKER-FORWARD: -A DOCKER-FORWARD -i docker0 -j ACCEPT").endswith("(Docker's)")

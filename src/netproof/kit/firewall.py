@@ -64,23 +64,39 @@ def _elements(block: str, text: str) -> list[str]:
     return [f"{block}: {item.strip()}" for item in inner.split(",") if item.strip()]
 
 
-def drop_counters(host: LabHost) -> dict[str, int]:
-    """Each rule (and chain policy) of the host's filter and raw tables that drops or rejects, with its packet count:
-    `iptables-save -c`'s words, "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP". Empty where the host
-    has no iptables."""
+def rule_counters(host: LabHost, targets: tuple[str, ...] = ("DROP", "REJECT")) -> dict[str, int]:
+    """Each rule (and chain policy) of the host's filter and raw tables with one of those targets, with its packet
+    count: `iptables-save -c`'s words, "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP". Empty where the
+    host has no iptables."""
+    jumps = "|".join(targets)
     counted: dict[str, int] = {}
     for table in ("raw", "filter"):
         saved = host.run(["iptables-save", "-c", "-t", table], timeout=15)
         if not saved.ok:
             continue
         for line in saved.stdout.splitlines():
-            policy = re.match(r"^:(\S+) (DROP) \[(\d+):\d+\]", line)
-            rule = re.match(r"^\[(\d+):\d+\] (-A (\S+) .*-j (DROP|REJECT)\b.*)$", line)
+            policy = re.match(rf"^:(\S+) ({jumps}) \[(\d+):\d+\]", line)
+            rule = re.match(rf"^\[(\d+):\d+\] (-A (\S+) .*-j ({jumps})\b.*)$", line)
             if policy:
-                counted[f"{table} {policy.group(1)}: policy DROP"] = int(policy.group(3))
+                counted[f"{table} {policy.group(1)}: policy {policy.group(2)}"] = int(policy.group(3))
             elif rule:
                 counted[f"{table} {rule.group(3)}: {rule.group(2)}"] = int(rule.group(1))
     return counted
+
+
+def drop_counters(host: LabHost) -> dict[str, int]:
+    return rule_counters(host, ("DROP", "REJECT"))
+
+
+def risen(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """The rules whose counters rose between two readings."""
+    return [rule for rule, packets in after.items() if packets > before.get(rule, packets)]
+
+
+def whose(rule: str) -> str:
+    """A rule said with whose it is: Docker's chains are Docker's, DOCKER-USER and every other chain the user's."""
+    chain = rule.split(":")[0].split()[-1]
+    return f"{rule} (Docker's)" if chain.startswith("DOCKER") and chain != "DOCKER-USER" else f"{rule} (not Docker's)"
 
 
 def rules_that_dropped(
@@ -89,13 +105,12 @@ def rules_that_dropped(
     """The drop rules on the way in whose counters rose meanwhile and that would match the probe (its protocol,
     port, source and destination address, as far as the rule names them): what took it. Docker's own chains are
     said to be Docker's."""
-    rose = [rule for rule, packets in after.items() if packets > before.get(rule, packets)]
     taken = []
-    for rule in rose:
+    for rule in risen(before, after):
         chain = rule.split(":")[0].split()[-1]
         if chain not in ("INPUT", "PREROUTING") or not _could_match(rule, proto, port, src, dst):
             continue
-        taken.append(f"{rule} (Docker's)" if chain.startswith("DOCKER") or "DOCKER" in rule.split(" -j ")[0] else rule)
+        taken.append(whose(rule))
     return taken
 
 

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof.kit import wire
+from netproof.kit import firewall, wire
 from netproof.kit.evidence import Proof
 from netproof.kit.probes import HTTP_PORT, Runner, http_get, ping
 
@@ -32,6 +32,8 @@ class Window:
     attempts: list[str] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
     watched: list[tuple[wire.Capture, str]] = field(default_factory=list)
+    hosts: list = field(default_factory=list)  # whose firewall rules are read before and after the probes
+    let_through: list[str] = field(default_factory=list)  # ACCEPT rules whose counters rose meanwhile, said as whose
 
     # --- probes ----------------------------------------------------------------------------------
 
@@ -60,8 +62,14 @@ class Window:
         """A far end to capture at while the probes run: what it sees counts (at_once)."""
         self.watched.append((capture, label))
 
+    def through_the_firewall_of(self, host) -> None:
+        """A host whose ACCEPT rules are read before and after the probes: where something gets through, the rules
+        that counted packets meanwhile are named (a permissive rule of the user's, high in FORWARD)."""
+        self.hosts.append(host)
+
     def at_once(self, *probes: Callable[[Window], None]) -> None:
         """Run the probes all at once, inside the captures; then count what each far end saw."""
+        before = [firewall.rule_counters(h, ("ACCEPT",)) for h in self.hosts]
         with ExitStack() as captures:
             for capture, _ in self.watched:
                 captures.enter_context(capture)
@@ -70,6 +78,10 @@ class Window:
                     done.result()
         for capture, label in self.watched:
             self.packets_seen(label, wire.count_packets(capture.dest))
+        for host, counted in zip(self.hosts, before, strict=True):
+            rose = firewall.risen(counted, firewall.rule_counters(host, ("ACCEPT",)))
+            said = [f"{host.name}: {firewall.whose(r)}" for r in rose if "-j ACCEPT" in r]
+            self.let_through += sorted(said, key=lambda r: r.endswith("(Docker's)"))  # the user's rules first
 
     def require_nothing_through(self, proof: Proof, *, expected: str, where: str, mechanism: str = "") -> None:
         """The verdict, once: every probe stopped, and at least one probe ran. The probes and captures are evidence;
@@ -77,6 +89,9 @@ class Window:
         for capture, _ in self.watched:
             proof.pcap(capture.describe(), capture.dest, where=capture.host.name)
         proof.text("probes", "\n".join(self.attempts) or "(none ran)")
+        if self.breaches and self.let_through:
+            proof.text("ACCEPT rules that counted packets while the probes ran", "\n".join(self.let_through))
+            mechanism += f"; rules that let packets through meanwhile: {'; '.join(self.let_through[:4])}"
         proof.require(
             self.held,
             expected=expected,
@@ -96,6 +111,7 @@ def between_containers(a, b, evidence_dir: Path) -> Window:
     """A window of every probe both ways between two containers (ping, and HTTP to the other's probes.HTTP_PORT), all
     at once, with a capture at each of IP from the other (the ARP that asks for the other's address is no breach)."""
     window = Window(f"{a} and {b}")
+    window.through_the_firewall_of(a.host)
     for here, there in ((b, a), (a, b)):
         capture = wire.Capture(here.netns, "eth0", f"ip src host {there.ip}", evidence_dir / f"{here.name}.pcap")
         window.watch(capture, f"at {here}")

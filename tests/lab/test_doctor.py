@@ -291,3 +291,19 @@ def test_a_hosts_own_firewall_dropping_vxlan_is_named_by_its_rule(lab, tmp_path,
         failing={"docker3-to-docker4", "docker1-to-docker4"},
         passing={"docker1-to-docker2", "docker2-to-docker3"},
     )
+
+
+def test_a_hosts_own_underlay_interface_with_a_smaller_mtu_is_named(lab, tmp_path, healthy_afterwards):
+    """Issue 26: the cause was called a path MTU and errors blamed gossip; the host's interface is named now."""
+    docker3 = lab.host("docker3")
+    cause = "docker3's underlay interface eth0 is up with MTU 1400, its subnet dc2's is 1500"
+    with broken(docker3, ["ip", "link", "set", "eth0", "mtu", "1400"], ["ip", "link", "set", "eth0", "mtu", "1500"]):
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text, text
+        run = ping_checks(tmp_path)
+    assert_attributed(
+        run,
+        cause,
+        failing={"docker3-to-docker4", "docker2-to-docker3"},
+        passing={"docker1-to-docker2", "docker1-to-docker4"},
+    )

@@ -4,6 +4,7 @@ checkout, lists its checks and runs them against a lab (issue 25: it ran only fr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,12 @@ def test_the_wheel_runs_the_checks_outside_the_checkout(machine, tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     [wheel] = dist.glob("netproof-*.whl")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)]
-    subprocess.run(pip, check=True, timeout=600)
+    subprocess.run(pip, check=True, timeout=600, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+
+    alone = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}  # no checkout in sight
 
     def installed(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, cwd=elsewhere, capture_output=True, text=True, timeout=600)
+        return subprocess.run(argv, cwd=elsewhere, capture_output=True, text=True, timeout=600, env=alone)
 
     listed = installed(str(venv / "bin" / "netproof"), "checks", "list", "--json")
     assert listed.returncode == 0, listed.stderr

@@ -23,6 +23,7 @@ from netproof.lab.model import loader, topology
 from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 
 SEED = Path(__file__).parents[2] / "labs" / "seed.yml"
+SEED_ENGINE = loader.load(SEED).docker_hosts[0].engine
 
 
 def seed(name: str, **overrides) -> topology.Topology:
@@ -78,7 +79,8 @@ def test_status_shows_every_host(seed_lab):
     docker = [h for h in hosts.values() if h["role"] == "docker"]
     assert all(h["state"] == "up" and isinstance(h["dockerd_pid"], int) for h in docker)
     assert all(
-        h["engine_version"].startswith("20.10.") and h["docker_socket"].endswith("/run/docker.sock") for h in docker
+        h["engine_version"].startswith(f"{SEED_ENGINE}.") and h["docker_socket"].endswith("/run/docker.sock")
+        for h in docker
     )
     assert sorted(h["swarm_role"] for h in docker) == ["manager", "worker", "worker", "worker"]
     assert hosts["docker3"]["address"] == "192.168.50.101"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netproof import wait
 from netproof.errors import LabBroken, NetproofError
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
@@ -40,14 +41,20 @@ def start_sshd(provider: NetnsProvider, host: str, address: str, client_key: Pat
     """A real sshd in one host's namespaces, accepting the test's key for root."""
     node = provider.node(host)
     folder = node.dir / "sshd"
-    folder.mkdir()
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "ssh_host_ed25519_key")], check=True
-    )
+    folder.mkdir(exist_ok=True)  # started again: the host keeps its key, as a real host does
+    if not (folder / "ssh_host_ed25519_key").exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "ssh_host_ed25519_key")], check=True
+        )
     (folder / "authorized_keys").write_text(client_key.with_suffix(".pub").read_text())
     (folder / "sshd_config").write_text(SSHD_CONFIG.format(address=address, dir=folder))
     node.run(["mkdir", "-p", "/run/sshd"], check=True)
     node.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")], folder / "sshd.log")
+    wait.until(
+        lambda: node.run(["sh", "-c", f"ss -ltn | grep -q '{address}:22 '"], timeout=5).ok,
+        timeout=15,
+        what=f"sshd on {host} to listen",
+    )
 
 
 def inventory(source: Lab, name: str, key: Path) -> str:

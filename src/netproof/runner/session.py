@@ -182,7 +182,7 @@ def _runs_checks(config: pytest.Config) -> bool:
 
 def _check_folders(config: pytest.Config) -> list[Path]:
     """The folders of checks this run collects: checks/ (or part of it), or any folder when --lab is given."""
-    checks = checkrun.CHECKS_DIR
+    homes = {checkrun.CHECKS_DIR, (config.rootpath / "checks").resolve()}  # the package's, the checkout's
     folders = []
     for arg in config.args:
         for base in (config.invocation_params.dir, config.rootpath):
@@ -191,13 +191,13 @@ def _check_folders(config: pytest.Config) -> list[Path]:
                 continue
             folder = path if path.is_dir() else path.parent
             if (
-                folder == checks
-                or checks in folder.parents
+                folder in homes
+                or any(home in folder.parents for home in homes)
                 or (config.getoption("netproof_lab") and any(folder.glob("test_*.py")))
             ):
                 folders.append(folder)
-            elif path in checks.parents:
-                folders.append(checks)
+            else:
+                folders += [home for home in homes if path in home.parents]
             break
     return sorted(set(folders))
 

@@ -44,6 +44,8 @@ def test_only_the_labs_own_daemons_and_ssh_are_found_by_their_command_lines():
     assert not leftovers._lab_daemon(["less", f"{LAB_DIR}state.json"], LAB_DIR)
     assert leftovers._lab_ssh(["ssh", "-F", f"{LAB_DIR}ssh/ssh_config", "-N", "docker1"], LAB_DIR)
     assert not leftovers._lab_ssh(["ssh", "-F", "/root/.ssh/config", "docker1"], LAB_DIR)
+    assert leftovers._lab_ssh([f"ssh: {LAB_DIR}ssh/566ca10b8924efe46b130de5433c5f0560083fe3 [mux]"], LAB_DIR)
+    assert not leftovers._lab_ssh(["ssh: /root/.ssh/cm-socket [mux]"], LAB_DIR)
     assert not leftovers._lab_ssh(["grep", "-F", f"{LAB_DIR}ssh/ssh_config"], LAB_DIR)
 
 

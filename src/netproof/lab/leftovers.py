@@ -220,7 +220,10 @@ def _lab_daemon(argv: list[str], path_mark: str) -> bool:
 
 
 def _lab_ssh(argv: list[str], path_mark: str) -> bool:
-    """ssh run with a lab's own ssh_config (its connections and its docker socket tunnels, ssh provider)."""
+    """ssh run with a lab's own ssh_config (its connections and its docker socket tunnels, ssh provider), or an
+    SSH connection master, which retitles itself after its control socket in the lab's folder: "ssh: <socket> [mux]"."""
+    if argv[0].startswith(f"ssh: {path_mark}"):
+        return True
     if os.path.basename(argv[0]) != "ssh" or "-F" not in argv[:-1]:
         return False
     return argv[argv.index("-F") + 1].startswith(path_mark)

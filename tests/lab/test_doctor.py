@@ -252,7 +252,7 @@ def test_the_outside_hosts_web_server_down(lab, tmp_path, healthy_afterwards):
     assert web, "the outside host's web server"
     system.run(["kill", *web])
     try:
-        cause = "its web server (http://198.51.100.10:80/) does not answer docker1: a lab service is down"
+        cause = "its web server (http://198.51.100.10:80/) does not answer docker1: a lab service is down"  # or its way
         rc, text = doctor()
         assert rc == ExitStatus.LAB_BROKEN and cause in text, text
         run = run_checks(NAME, tmp_path, select="BR-EGRESS-001 and docker1", workers=None, timeout=300)

@@ -54,7 +54,8 @@ def _ask_outside(host: LabHost, outside: LabHost) -> dict[str, tuple[bool | None
         "answers" if fetched.ok else (fetched.stderr.strip().splitlines() or ["no answer"])[-1][:80],
         None
         if fetched.ok or not echoed
-        else f"{where} answers ICMP echo but its web server ({url}) does not answer {host.name}: a lab service is down",
+        else f"{where} answers ICMP echo but its web server ({url}) does not answer {host.name}: a lab service is "
+        f"down, or the way to it for TCP {OUTSIDE_HTTP_PORT} is blocked",
     )
     name = f"www.{LAB_ZONE}"
     looked = host.run(["timeout", "3", "busybox", "nslookup", name, outside.address], timeout=10)
@@ -65,7 +66,7 @@ def _ask_outside(host: LabHost, outside: LabHost) -> dict[str, tuple[bool | None
         None
         if answered or not echoed
         else f"{where} answers ICMP echo but its DNS server does not resolve {name} for {host.name}: a lab service is "
-        "down (every lab host's resolver, a container's included, is it)",
+        "down, or the way to it for DNS is blocked (every lab host's resolver, a container's included, is it)",
     )
     return found
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from netproof.kit import LabBroken, check, defects, facts, probes
+from netproof.kit import LabBroken, check, defects, facts, host_clock, networks_created, probes
 
 
 @contextmanager
@@ -31,18 +31,6 @@ def user_rule(proof, docker_host, how: str, rule: list[str]):
         yield added.ok
     finally:
         docker_host.run(["iptables", "-D", facts.DOCKER_USER, *rule])
-
-
-def host_clock(docker_host) -> str:
-    """The docker host's own time, for `docker events` (a VM's clock is its own)."""
-    return docker_host.run(["date", "+%s.%N"]).stdout.strip()
-
-
-def networks_created(docker_host, since: str, until: str) -> list[str]:
-    """Networks Docker created on the host between two of its clock readings."""
-    argv = ["docker", "events", "--since", since, "--until", until, "--filter", "type=network"]
-    result = docker_host.run([*argv, "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"], timeout=15)
-    return result.stdout.split()
 
 
 def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetch]:

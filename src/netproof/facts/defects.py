@@ -97,10 +97,11 @@ KNOWN_DEFECTS = (
     ),
     KnownDefect(
         "moby/moby#43585",
-        "before 28.0, Docker rearranges FORWARD for each network it creates, deleting its jump to DOCKER-USER and "
-        "inserting it again at the top, and does not order two creations against each other: while networks are "
-        "created, and after two were created at once, the jump can be missing or below a bridge's own rules, and "
-        "what arrives then bypasses the user's rules",
+        "before 28.0, Docker rearranges FORWARD for each network it creates, deleting its jumps (to DOCKER-USER, and "
+        "to DOCKER-ISOLATION-STAGE-1: ensureJumpRule, moby/libnetwork#1658) and inserting them again at the top, and "
+        "does not order two creations against each other: while networks are created, and after two were created at "
+        "once, a jump can be missing or below a bridge's own rules, and what arrives then bypasses the user's rules "
+        "or the isolation of one bridge from another",
         # The jump found missing with no network created meanwhile is not this defect's doing (but may be the kv
         # store's, moby/libnetwork#1838): FW-USER-001 says when networks were created while its probes got through.
         frozenset({BYPASSED_WHILE_CREATING}),

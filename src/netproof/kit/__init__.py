@@ -16,7 +16,7 @@ from netproof.facts import docker as facts
 from netproof.kit import firewall, kernel, namespaces, paths, probes, routes, wire
 from netproof.kit.evidence import Proof
 from netproof.kit.namespaces import NetNamespace, underlay_interface
-from netproof.kit.objects import Container, EngineError, Network
+from netproof.kit.objects import Container, EngineError, Network, host_clock, networks_created
 from netproof.kit.routes import random_subnet, random_subnet_v6, route_on_router
 from netproof.kit.window import Window, between_containers
 from netproof.kit.workspace import Workspace
@@ -38,6 +38,8 @@ __all__ = [
     "check",
     "defects",
     "facts",
+    "host_clock",
+    "networks_created",
     "firewall",
     "kernel",
     "namespaces",

@@ -122,3 +122,15 @@ def remove_network(network: Network) -> str | None:
     except docker.errors.APIError as e:
         return str(e)
     return None
+
+
+def host_clock(host: LabHost) -> str:
+    """The host's own time, for `docker events` (a VM's clock is its own)."""
+    return host.run(["date", "+%s.%N"]).stdout.strip()
+
+
+def networks_created(host: LabHost, since: str, until: str) -> list[str]:
+    """Networks Docker created on the host between two of its clock readings."""
+    argv = ["docker", "events", "--since", since, "--until", until, "--filter", "type=network"]
+    result = host.run([*argv, "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"], timeout=15)
+    return result.stdout.split()

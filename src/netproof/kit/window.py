@@ -19,8 +19,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof.facts import defects
 from netproof.kit import firewall, wire
 from netproof.kit.evidence import Proof
+from netproof.kit.objects import host_clock, networks_created
 from netproof.kit.probes import HTTP_PORT, Runner, http_get, ping
 
 
@@ -34,6 +36,7 @@ class Window:
     watched: list[tuple[wire.Capture, str]] = field(default_factory=list)
     hosts: list = field(default_factory=list)  # whose firewall rules are read before and after the probes
     let_through: list[str] = field(default_factory=list)  # ACCEPT rules whose counters rose meanwhile, said as whose
+    created_meanwhile: list[str] = field(default_factory=list)  # "<host>: <network>" Docker made while probes ran
 
     # --- probes ----------------------------------------------------------------------------------
 
@@ -70,6 +73,7 @@ class Window:
     def at_once(self, *probes: Callable[[Window], None]) -> None:
         """Run the probes all at once, inside the captures; then count what each far end saw."""
         before = [firewall.rule_counters(h, ("ACCEPT",)) for h in self.hosts]
+        clocks = [host_clock(h) for h in self.hosts]
         with ExitStack() as captures:
             for capture, _ in self.watched:
                 captures.enter_context(capture)
@@ -78,6 +82,9 @@ class Window:
                     done.result()
         for capture, label in self.watched:
             self.packets_seen(label, wire.count_packets(capture.dest))
+        for host, since in zip(self.hosts, clocks, strict=True):
+            made = networks_created(host, since, host_clock(host))
+            self.created_meanwhile += [f"{host.name}: {name}" for name in made]
         for host, counted in zip(self.hosts, before, strict=True):
             rose = firewall.risen(counted, firewall.rule_counters(host, ("ACCEPT",)))
             said = [f"{host.name}: {firewall.whose(r)}" for r in rose if "-j ACCEPT" in r]
@@ -89,6 +96,10 @@ class Window:
         for capture, _ in self.watched:
             proof.pcap(capture.describe(), capture.dest, where=capture.host.name)
         proof.text("probes", "\n".join(self.attempts) or "(none ran)")
+        if self.breaches and self.created_meanwhile:  # Docker before 28.0 rearranges FORWARD for each (moby/moby#43585)
+            proof.symptom(defects.BYPASSED_WHILE_CREATING)
+            proof.text("networks Docker created on the host while the probes ran", "\n".join(self.created_meanwhile))
+            mechanism += f"; while Docker created {len(self.created_meanwhile)} other network(s) meanwhile"
         if self.breaches and self.let_through:
             proof.text("ACCEPT rules that counted packets while the probes ran", "\n".join(self.let_through))
             mechanism += f"; rules that let packets through meanwhile: {'; '.join(self.let_through[:4])}"

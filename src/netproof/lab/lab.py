@@ -81,8 +81,14 @@ class Lab:
         cls, topology: Topology, *, provider: str | None = None, progress: Progress = QUIET, keep: bool = False
     ) -> Lab:
         system.require_root()
-        with held(LabNames(topology.name), "brought up"):
-            return cls._up(topology, provider, progress, keep)
+        names = LabNames(topology.name)
+        with held(names, "brought up"):
+            try:
+                return cls._up(topology, provider, progress, keep)
+            except BaseException:  # rolled back (or refused): the lab is not there, nor is its lock file
+                if not names.state_file.exists():
+                    names.lock_file.unlink(missing_ok=True)
+                raise
 
     @classmethod
     def _up(cls, topology: Topology, provider: str | None, progress: Progress, keep: bool) -> Lab:

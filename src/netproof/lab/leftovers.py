@@ -141,6 +141,9 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
         _remove_cgroup(cgroup, remaining())
     for d in found.dirs:
         system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
+    # Its lock file too (lab.lab.held): whoever holds it is removing this very lab, or gone.
+    for lock in Path("/run/lock").glob(f"{PREFIX}.{lab}.lock" if lab is not None else f"{PREFIX}.*.lock"):
+        lock.unlink(missing_ok=True)
     return find(lab)
 
 

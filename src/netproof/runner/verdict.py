@@ -82,6 +82,9 @@ def judge(
     if phase.when != "call":
         return Verdict("error", message, longrepr=message if raised else None)
     recognition = recognise()
+    if why_not:  # the promise was not made here: what was seen is recorded, a known defect's symptom included
+        seen = f"{message}\n\n({recognition})" if recognition is not None else message
+        return Verdict("not-promised", f"{why_not}\n\nWhat was observed:\n{seen}", longrepr=seen, xfail=why_not)
     if recognition is not None and recognition.known:
         if strict:  # pytest's report stays a failure
             return Verdict(
@@ -95,6 +98,4 @@ def judge(
         )
     if recognition is not None:  # the symptom alone: a failure, saying why it is not put down to the defect
         message = f"{message}\n\n({recognition})"
-    if why_not:
-        return Verdict("not-promised", f"{why_not}\n\nWhat was observed:\n{message}", longrepr=message, xfail=why_not)
     return Verdict("failed", message, longrepr=message)

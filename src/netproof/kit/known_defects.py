@@ -44,8 +44,8 @@ def reinserts_user_jump(host: LabHost) -> str | None:
     if not result.ok or not re.match(r"\d+\.", version) or at_least(version, "28.0"):
         return None
     return (
-        f"{host.name} runs Docker {version}, which deletes and re-inserts FORWARD's jump to DOCKER-USER for every "
-        "network it creates"
+        f"{host.name} runs Docker {version}, which deletes and re-inserts FORWARD's jumps (to DOCKER-USER and to "
+        "DOCKER-ISOLATION-STAGE-1) for every network it creates"
     )
 
 

@@ -33,6 +33,11 @@ def user_rule(proof, docker_host, how: str, rule: list[str]):
         docker_host.run(["iptables", "-D", facts.DOCKER_USER, *rule])
 
 
+def begins_with_user_jump(forward: list[str]) -> bool:
+    """FORWARD as `iptables -S` lists it (its policy first) begins with the jump to DOCKER-USER."""
+    return len(forward) > 1 and forward[1] == f"-A FORWARD -j {facts.DOCKER_USER}"
+
+
 def fetches(outside, docker_host, port: int, tries: int = 2) -> list[probes.Fetch]:
     """Probes the DROP must stop: each given a second, as a window's probes are."""
     return [probes.http_get(probes.on_host(outside), docker_host.address, port, timeout=1) for _ in range(tries)]
@@ -77,6 +82,8 @@ def test_docker_user(docker_host, workspace, proof, outside):
         stopped = fetches(outside, docker_host, port)
         forward = docker_host.infra.iptables.rules("filter", "FORWARD")
         proof.data("FORWARD during the first probes", forward, where=docker_host.name)
+        if not begins_with_user_jump(forward):  # what may have taken the jump away is looked for now
+            proof.symptom(defects.USER_JUMP_MISSING, on=docker_host)
         created = workspace.bridge(docker_host, role="new")  # Docker rewrites its chains: the user's must stay
         chain = docker_host.infra.iptables.rules("filter", facts.DOCKER_USER)
         proof.data(f"{facts.DOCKER_USER} after another network was created", chain, where=docker_host.name)
@@ -90,9 +97,9 @@ def test_docker_user(docker_host, workspace, proof, outside):
                 where=docker_host.name,
             )
             for when, rules in (("during the first probes", forward), ("after the later probes", later)):
-                first_rule = rules[1] if len(rules) > 1 else "(none)"  # rules[0] is the policy
-                if first_rule != f"-A FORWARD -j {facts.DOCKER_USER}":
+                if not begins_with_user_jump(rules):
                     proof.symptom(defects.USER_JUMP_MISSING)
+                    first_rule = rules[1] if len(rules) > 1 else "(none)"  # rules[0] is the policy
                     through.append(f"FORWARD {when} began with {first_rule!r}, not the jump to {facts.DOCKER_USER}")
         if through:  # were other checks creating networks on this host meanwhile (moby/moby#43585)?
             mine = {net.name, created.name}

@@ -4,6 +4,7 @@ check's own (proof.symptom), or read from Docker's and the tools' own words (fac
 from netproof.facts import defects
 from netproof.facts.defects import symptoms_in
 from netproof.kit import known_defects, refusals
+from netproof.kit.evidence import Proof
 from netproof.kit.objects import EngineError
 from netproof.kit.workspace import Workspace
 from netproof.lab.model.topology import Host
@@ -192,3 +193,23 @@ def test_an_overlay_that_cannot_be_removed_for_an_endpoint_count_never_decrement
     )
     assert found.known and found.defect.reference == "moby/libnetwork#1838"
     assert not known_defects.recognise(symptoms_in(refusal), [RecordedHost("docker1", NONE)], "kv").known
+
+
+def test_a_mechanism_seen_while_the_symptom_showed_counts_when_it_has_passed_by_the_verdict():
+    # CI on 20.10 with the kv store: FW-USER-001 found FORWARD without its jump to DOCKER-USER on docker3; by the
+    # verdict no thread was stuck there. What the check saw at once is what decides.
+    proof = Proof("FW-USER-001", "a DROP ... holds", "kv-docker3")
+    proof.symptom(defects.USER_JUMP_MISSING, on=RecordedHost("docker3", STUCK))
+    assert set(proof.sightings) == {"stuck-threads"}
+    assert proof.exhibits[-1].title == f"known defects' mechanisms when {defects.USER_JUMP_MISSING} showed"
+    now = [RecordedHost("docker3", NONE)]
+    found = known_defects.recognise(proof.symptoms, now, "kv", proof.sightings)
+    assert found.known and found.defect.reference == "moby/libnetwork#1838"
+    assert "2 dockerd thread(s) on docker3 stuck" in str(found) and "(when the symptom showed)" in str(found)
+    assert not known_defects.recognise(proof.symptoms, now, "kv").known
+
+
+def test_nothing_is_sighted_where_no_mechanism_shows():
+    proof = Proof("FW-USER-001", "a DROP ... holds", "kv-docker3")
+    proof.symptom(defects.USER_JUMP_MISSING, on=RecordedHost("docker3", NONE))
+    assert proof.sightings == {} and proof.exhibits == []

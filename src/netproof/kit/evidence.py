@@ -17,6 +17,8 @@ from typing import Any
 from netproof.errors import LabBroken  # noqa: F401 - checks and probes raise it from here
 from netproof.facts.defects import symptoms_in
 from netproof.facts.docker import USER_BRIDGE
+from netproof.kit.known_defects import look_for
+from netproof.lab.providers.base import LabHost
 from netproof.system import CommandResult
 
 
@@ -49,6 +51,7 @@ class Proof:
     exhibits: list[Exhibit] = field(default_factory=list)
     mechanisms: dict[str, Any] = field(default_factory=dict)
     symptoms: set[str] = field(default_factory=set)  # tags of facts/defects.py, seen by the check or in words
+    sightings: dict[str, str] = field(default_factory=dict)  # known defects' mechanisms seen while a symptom showed
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -71,9 +74,15 @@ class Proof:
     def pcap(self, title: str, path: Path, where: str = "") -> None:
         self.exhibits.append(Exhibit(title, "pcap", str(path), where))
 
-    def symptom(self, tag: str) -> None:
-        """Something the check saw that may be a known Docker defect's symptom (a tag of facts/defects.py)."""
+    def symptom(self, tag: str, on: LabHost | None = None) -> None:
+        """Something the check saw that may be a known Docker defect's symptom (a tag of facts/defects.py). With
+        the host it showed on, the mechanisms of the defects it points to are looked for there at once."""
         self.symptoms.add(tag)
+        if on is not None:
+            seen = look_for(tag, on)
+            self.sightings.update(seen)
+            if seen:
+                self.text(f"known defects' mechanisms when {tag} showed", "\n".join(seen.values()), on.name)
 
     def mechanism(self, name: str, value: Any) -> Any:
         """A stable fact about how Docker did it (no random names or addresses): compared between runs. A user
@@ -107,6 +116,7 @@ class Proof:
             "case": self.case,
             "mechanism": self.mechanisms,
             "symptoms": sorted(self.symptoms),
+            "sightings": self.sightings,
             "exhibits": [asdict(e) for e in self.exhibits],
         }
 

@@ -72,15 +72,28 @@ class Recognition:
         return f"the symptom of {self.defect.reference}, but {self.defect.lacking}: treated as a failure"
 
 
-def recognise(symptoms: Iterable[str], hosts: list[LabHost], control_plane: str) -> Recognition | None:
+def look_for(symptom: str, host: LabHost) -> dict[str, str]:
+    """The mechanisms of the defects a symptom points to, looked for on the host at once, while the symptom shows:
+    {mechanism: what was found}. A mechanism can pass before the check ends (a stuck thread that exits)."""
+    wanted = {d.mechanism for d in KNOWN_DEFECTS if symptom in d.symptoms}
+    found = {name: MECHANISMS[name](host) for name in sorted(wanted)}
+    return {name: f"{said} (when the symptom showed)" for name, said in found.items() if said}
+
+
+def recognise(
+    symptoms: Iterable[str], hosts: list[LabHost], control_plane: str, sightings: dict[str, str] | None = None
+) -> Recognition | None:
     """The first known defect whose symptom and mechanism the failure shows; else the first whose symptom alone
     it shows (reported as a failure that says so); else None. Symptoms overlap (FORWARD without the jump to
-    DOCKER-USER at its head is both defects' symptom): the mechanism found decides."""
+    DOCKER-USER at its head is both defects' symptom): the mechanism found decides. A mechanism is looked for on
+    the check's hosts now, and taken from `sightings` where the check saw it while the symptom showed."""
     seen = set(symptoms)
     shown = []
     for defect in KNOWN_DEFECTS:
         if control_plane not in defect.control_planes or not seen & defect.symptoms:
             continue
         found = [d for d in (MECHANISMS[defect.mechanism](h) for h in hosts) if d]
+        if not found and sightings and defect.mechanism in sightings:
+            found = [sightings[defect.mechanism]]
         shown.append(Recognition(defect, "; ".join(found) or None))
     return next((r for r in shown if r.known), shown[0] if shown else None)

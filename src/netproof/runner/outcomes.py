@@ -45,6 +45,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             symptoms_of(item.funcargs.get("proof") if hasattr(item, "funcargs") else None, call.excinfo),
             _hosts_of(item),
             case.control_plane,
+            _sightings_of(item),
         ),
     )
     if verdict is None:
@@ -96,6 +97,11 @@ def _phase(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
     if excinfo is not None:  # Docker refusing, a tool crashing: one line, the traceback goes to the evidence
         return Phase(call.when, error=one_line(excinfo, item.config.rootpath))
     return Phase(call.when, text=report.longreprtext)
+
+
+def _sightings_of(item: pytest.Item) -> dict[str, str]:
+    proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
+    return dict(proof.sightings) if isinstance(proof, Proof) else {}
 
 
 def symptoms_of(proof: Proof | None, excinfo: pytest.ExceptionInfo | None) -> frozenset[str]:

@@ -307,3 +307,21 @@ def test_a_hosts_own_underlay_interface_with_a_smaller_mtu_is_named(lab, tmp_pat
         failing={"docker3-to-docker4", "docker2-to-docker3"},
         passing={"docker1-to-docker2", "docker1-to-docker4"},
     )
+
+
+def test_a_hosts_wrong_neighbour_entry_for_its_gateway_is_named(lab, tmp_path, healthy_afterwards):
+    """Issue 26: the gateway's neighbour entry on one host wrong gave up to 22 Docker failures. The doctor names the
+    entry, the host and what the gateway really is; the host's checks are errors saying so, the others run."""
+    docker4, gateway = lab.host("docker4"), "192.168.50.1"
+    wrong = ["ip", "neigh", "replace", gateway, "lladdr", "02:00:5e:00:53:99", "dev", "eth0", "nud", "permanent"]
+    cause = (
+        f"docker4's route to 198.51.100.10 goes via {gateway} on eth0; its neighbour entry for {gateway} is "
+        f"02:00:5e:00:53:99 (PERMANENT), but {gateway} is "
+    )
+    with broken(docker4, wrong, ["ip", "neigh", "del", gateway, "dev", "eth0"]):
+        rc, text = doctor()
+        assert rc == ExitStatus.LAB_BROKEN and cause in text and "the entry is wrong" in text, text
+        run = run_checks(NAME, tmp_path, select="PUB-001 and (docker3 or docker4)", workers=None, timeout=300)
+    assert run.outcomes == {"PUB-001[swarm-docker3]": "passed", "PUB-001[swarm-docker4]": "error"}, run.output[-3000:]
+    [errored] = [c for c in run.results().checks if c.outcome == "error"]
+    assert cause in errored.message and "failed" not in errored.message.split("\n")[0], errored.message

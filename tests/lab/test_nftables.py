@@ -62,3 +62,19 @@ def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path
     assert "+ table ip docker-bridges {" in new[0].lines, new[0].lines[:10]
     assert_nothing_left("t-nft", machine)
     assert_nothing_left("t-nft-ipt", machine)
+
+
+def test_a_host_not_forwarding_ipv6_under_the_nftables_backend_is_named(machine, tmp_path, bring_up):
+    """Issue 26: Docker's nftables backend leaves IPv6 forwarding to the host's operator, and refuses an IPv6 network
+    without it. Off on one host, the doctor names it, and there the IPv6 checks are errors saying so, not Docker's
+    failures, while the host's other checks run."""
+    lab = bring_up(loader.load(NFTABLES).with_overrides(name="t-nft-v6"))
+    lab.host("docker1").run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"], check=True)
+    cause = "docker1 does not forward IPv6 (net.ipv6.conf.all.forwarding=0) and its Docker uses the nftables backend"
+    run = run_checks("t-nft-v6", tmp_path, select="(IPV6-001 or ICC-001) and docker1", workers=None, timeout=300)
+    assert run.outcomes == {"IPV6-001[none-docker1]": "error", "ICC-001[none-docker1]": "passed"}, run.output[-3000:]
+    [errored] = [c for c in run.results().checks if c.outcome == "error"]
+    assert errored.message.startswith("LAB BROKEN, not a Docker failure: the lab doctor found, before the checks")
+    assert cause in errored.message, errored.message
+    lab.down()
+    assert_nothing_left("t-nft-v6", machine)

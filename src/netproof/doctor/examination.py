@@ -26,7 +26,7 @@ from netproof.doctor.surroundings import SurroundingsExamination
 from netproof.facts import budgets
 from netproof.facts.docker import OVERLAY_MTU, VXLAN_OVERHEAD
 from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least
-from netproof.kit.paths import UNDERLAY_MTU_NEEDED, path_mtu, underlay_ping
+from netproof.kit.paths import UNDERLAY_MTU_NEEDED, first_hop, gateway_macs, path_mtu, underlay_ping
 from netproof.lab.lab import Lab
 from netproof.lab.model.findings import Diagnosis, Finding
 from netproof.lab.providers.base import LabHost
@@ -54,6 +54,7 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
         wanted = set(hosts) | set(shared) if hosts is not None else None
         docker_hosts = [h for h in self.lab.docker_hosts if wanted is None or h.name in wanted]
         self.findings = []
+        self.gateway_macs = gateway_macs(self.lab.router)
         self.missing = dict(system.parallel(self._missing_tools, [*docker_hosts, *([self.kv] if self.kv else [])]))
         answering = self._step("engines", self._engines, docker_hosts)
         self._step("host settings", self._host_settings, docker_hosts)
@@ -160,6 +161,10 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
             return (
                 f"{dst.name} is on {src.name}'s own link ({route.stdout.split(' uid')[0].strip()}), and does not answer"
             )
+        for a, b in ((src, dst), (dst, src)):  # a host sending to the wrong neighbour for its gateway, either way
+            said, wrong = first_hop(a, b.address, self.gateway_macs)
+            if wrong:
+                return said
         gateway = via.group(1)
         gateway_ok, _ = underlay_ping(src, gateway, count=1)
         if not gateway_ok:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from netproof import system
 from netproof.errors import LabBroken
 from netproof.facts.docker import DEFAULT_MTU
+from netproof.kit import firewall
 from netproof.kit.namespaces import underlay_interface
-from netproof.kit.paths import underlay_ping
+from netproof.kit.paths import first_hop, underlay_ping
 from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
 from netproof.lab.providers.base import LabHost
 
@@ -22,7 +23,8 @@ class SurroundingsExamination:
         if spec is None:
             return
         outside = self.lab.host(spec.name)
-        for host, said in zip(hosts, system.parallel(lambda h: _ask_outside(h, outside), hosts), strict=True):
+        macs = self.gateway_macs
+        for host, said in zip(hosts, system.parallel(lambda h: _ask_outside(h, outside, macs), hosts), strict=True):
             for subject, (ok, observed, cause) in said.items():
                 self._add("outside", subject, host.name, outside.name, ok, observed, cause=cause)
 
@@ -30,11 +32,15 @@ class SurroundingsExamination:
         shaped = "underlay-shaping" in self.lab.provider.capabilities  # the lab set its links' MTU: it can judge it
         for host, said in zip(hosts, system.parallel(lambda h: _own_settings(h, shaped), hosts), strict=True):
             for subject, (ok, observed, cause) in said.items():
-                self._add("host", subject, host.name, None, ok, observed, cause=cause)
+                requirement = "ipv6" if subject == "ipv6_forward" else "host"  # only IPv6's checks lean on it
+                self._add(requirement, subject, host.name, None, ok, observed, cause=cause)
 
 
-def _ask_outside(host: LabHost, outside: LabHost) -> dict[str, tuple[bool | None, str, str | None]]:
-    """Echo, the web server and the DNS server of the outside host, as the docker host finds them."""
+def _ask_outside(
+    host: LabHost, outside: LabHost, gateway_macs: dict[str, str]
+) -> dict[str, tuple[bool | None, str, str | None]]:
+    """Echo, the web server and the DNS server of the outside host, as the docker host finds them; where echo
+    fails, the host's own first hop towards it (route, neighbour entry)."""
     where = f"the outside host {outside.name} ({outside.address})"
     echoed, said = underlay_ping(host, outside)
     found = {
@@ -44,7 +50,8 @@ def _ask_outside(host: LabHost, outside: LabHost) -> dict[str, tuple[bool | None
             None
             if echoed is not False
             else f"{host.name} does not reach {where} (ICMP echo): the path between them (routes, neighbours, the way "
-            "back) is broken; the checks of egress, published ports and isolation cannot tell Docker's doing from it",
+            "back) is broken; the checks of egress, published ports and isolation cannot tell Docker's doing from it "
+            f"({first_hop(host, outside.address, gateway_macs)[0]})",
         )
     }
     url = f"http://{outside.address}:{OUTSIDE_HTTP_PORT}/"
@@ -85,6 +92,7 @@ def _own_settings(host: LabHost, judge_mtu: bool) -> dict[str, tuple[bool | None
             "ports, egress and overlays need it; a setting of the host's, not Docker's",
         )
     }
+    found.update(_ipv6_forwarding(host))
     try:
         own, interface = underlay_interface(host)
     except LabBroken as e:
@@ -103,3 +111,26 @@ def _own_settings(host: LabHost, judge_mtu: bool) -> dict[str, tuple[bool | None
         f"its subnet {host.spec.subnet.name}'s is {wanted}: a setting of the host's, not Docker's",
     )
     return found
+
+
+def _ipv6_forwarding(host: LabHost) -> dict[str, tuple[bool | None, str, str | None]]:
+    """IPv6 forwarding, where the host's operator must turn it on: Docker's nftables backend does not, and will not
+    create an IPv6 network without it (its documentation asks the operator to); with iptables Docker turns it on
+    itself when it creates one, so the setting is not judged there."""
+    try:
+        if firewall.backend(host) != "nftables":
+            return {}
+    except Exception:  # noqa: BLE001 - a daemon that does not answer is the engine step's finding
+        return {}
+    forwarding = host.run(["cat", "/proc/sys/net/ipv6/conf/all/forwarding"], timeout=10).stdout.strip()
+    return {
+        "ipv6_forward": (
+            forwarding == "1",
+            forwarding or "?",
+            None
+            if forwarding == "1"
+            else f"{host.name} does not forward IPv6 (net.ipv6.conf.all.forwarding={forwarding or '?'}) and its Docker "
+            "uses the nftables backend, which leaves that to the host's operator: Docker's IPv6 networks need it; a "
+            "setting of the host's, not Docker's",
+        )
+    }

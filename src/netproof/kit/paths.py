@@ -3,6 +3,7 @@ echo reaches another, and the path MTU between them. The lab doctor and the chec
 
 from __future__ import annotations
 
+import json
 import re
 
 from netproof.facts.docker import ICMP_OVERHEAD, OVERLAY_MTU, VXLAN_OVERHEAD
@@ -63,3 +64,39 @@ def path_mtu(src: LabHost, dst: LabHost) -> tuple[int | None, str]:
     if cached:
         note += f" ({src.name}'s kernel has this MTU cached from a router's reply for {cached.group(1)} s more)"
     return low, note
+
+
+def gateway_macs(router: LabHost | None) -> dict[str, str]:
+    """The link address of each of the lab router's own addresses: what a host's neighbour entry for its gateway
+    must say (none known without a router of the lab's)."""
+    listed = router.run(["ip", "-j", "addr", "show"], timeout=10) if router is not None else None
+    try:
+        links = json.loads(listed.stdout) if listed is not None and listed.ok else []
+    except ValueError:
+        return {}
+    return {a["local"]: link["address"] for link in links for a in link.get("addr_info", []) if link.get("address")}
+
+
+def first_hop(src: LabHost, address: str, gateway_macs: dict[str, str] | None = None) -> tuple[str, bool]:
+    """How src sends to an address, as its own tables say it: the route (via which gateway, on which interface) and
+    that gateway's neighbour entry; with the gateways' own link addresses (where the lab knows them), whether the
+    entry points at the gateway. (A sentence for the doctor's cause, whether the route or entry is known wrong.)"""
+    route = src.run(["ip", "-j", "route", "get", address], timeout=10)
+    try:
+        [hop] = json.loads(route.stdout)[:1] if route.ok else [{}]
+    except (ValueError, TypeError):
+        hop = {}
+    if not hop:
+        return f"{src.name} has no route to {address} ({route.stderr.strip() or 'ip route get failed'})", True
+    via, dev = hop.get("gateway") or address, hop.get("dev", "?")
+    said = f"{src.name}'s route to {address} goes " + (f"via {via} " if hop.get("gateway") else "") + f"on {dev}"
+    neigh = src.run(["ip", "-j", "neigh", "show", via, "dev", dev], timeout=10)
+    try:
+        entry = (json.loads(neigh.stdout) or [{}])[0] if neigh.ok else {}
+    except (ValueError, TypeError):
+        entry = {}
+    mac, state = entry.get("lladdr"), ",".join(entry.get("state", [])) or "none"
+    said += f"; its neighbour entry for {via} is {mac or 'without a link address'} ({state})"
+    own = (gateway_macs or {}).get(via)
+    wrong = bool(own and mac and own.lower() != mac.lower())
+    return said + (f", but {via} is {own}: the entry is wrong" if wrong else ""), wrong

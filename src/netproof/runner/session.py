@@ -258,6 +258,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if diagnosis is not None:
         requirements = NEEDS_BEFORE["overlay" if "overlay" in declared.tags else "other"]
         hosts = case.hosts
+        if "ipv6" in declared.tags:
+            requirements = (*requirements, "ipv6")
         if "outside" in item.fixturenames:  # the check probes the outside host: its path and services count too
             requirements, hosts = (*requirements, "outside"), (*hosts, *diagnosis.outside_hosts)
         causes = diagnosis.causes_for(hosts, requirements)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 REQUIREMENTS = {
     "engine": "dockerd answers on every docker host",
     "host": "each docker host's own settings Docker relies on: IPv4 forwarding, its underlay interface up at its MTU",
+    "ipv6": "IPv6 forwarding on each docker host whose Docker leaves it to the host (the nftables backend)",
     "reachability": "IP reachability between docker hosts' underlay addresses (ICMP echo, both ways)",
     "routing": "routes and forwarding on the path",
     "ports": "the control plane's ports between nodes (a packet sent, seen arriving at the far end)",
@@ -33,6 +34,11 @@ class Finding:
     @property
     def hosts(self) -> tuple[str, ...]:
         return (self.src, self.dst) if self.dst else (self.src,)
+
+    @property
+    def said(self) -> str:
+        """Its cause; a failure without one (a service not asked for when the way to it is broken) in its cells."""
+        return self.cause or f"{self.row}: {self.subject} {self.observed}"
 
     @property
     def row(self) -> str:
@@ -68,7 +74,7 @@ class Diagnosis:
         attach to an overlay)."""
         involved = set(hosts) | set(self.shared_hosts)
         return [
-            f.cause or f"{f.row}: {f.subject} {f.observed}"
+            f.said
             for f in self.failures
             if set(f.hosts) <= involved and (requirements is None or f.requirement in requirements)
         ]
@@ -100,7 +106,7 @@ class Diagnosis:
         unknown = [f for f in self.findings if f.ok is None]
         if self.failures:
             lines += ["", f"{len(self.failures)} requirement(s) not met:"]
-            lines += [f"  FAIL {f.cause}" for f in self.failures]
+            lines += [f"  FAIL {f.said}" for f in self.failures]
         if unknown:
             lines += ["", "could not tell:"] + [f"  ? {f.row}: {f.subject}: {f.observed}" for f in unknown]
         lines += [

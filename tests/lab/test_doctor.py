@@ -325,3 +325,21 @@ def test_a_hosts_wrong_neighbour_entry_for_its_gateway_is_named(lab, tmp_path, h
     assert run.outcomes == {"PUB-001[swarm-docker3]": "passed", "PUB-001[swarm-docker4]": "error"}, run.output[-3000:]
     [errored] = [c for c in run.results().checks if c.outcome == "error"]
     assert cause in errored.message and "failed" not in errored.message.split("\n")[0], errored.message
+
+
+def test_a_drop_in_a_hosts_own_nftables_table_is_named_by_its_rule(lab, tmp_path, healthy_afterwards):
+    """Issue 26, nftables as iptables: a table of the user's own on docker4 dropping VXLAN at input, with a counter."""
+    docker4 = lab.host("docker4")
+    table = [
+        "add table inet t_doctor_fw",
+        "add chain inet t_doctor_fw input { type filter hook input priority 0; policy accept; }",
+        "add rule inet t_doctor_fw input udp dport 4789 counter drop",
+    ]
+    cause = "dropped there by its own firewall: nft inet t_doctor_fw input: udp dport 4789 counter drop (not Docker's)"
+    for command in table:
+        docker4.run(["nft", command], check=True)
+    try:
+        rc, text = doctor()
+    finally:
+        docker4.run(["nft", "delete", "table", "inet", "t_doctor_fw"], check=True)
+    assert rc == ExitStatus.LAB_BROKEN and cause in text, text

@@ -81,3 +81,38 @@ def test_a_rule_is_said_with_whose_it_is():
     assert firewall.whose("filter DOCKER-USER: -A DOCKER-USER -j ACCEPT").endswith("(not Docker's)")
     assert firewall.whose("filter FORWARD: -A FORWARD -i eth9 -j ACCEPT").endswith("(not Docker's)")
     assert firewall.whose("filter DOCKER-FORWARD: -A DOCKER-FORWARD -i docker0 -j ACCEPT").endswith("(Docker's)")
+
+
+# `nft list ruleset` in a namespace with iptables-nft's INPUT rule and a user's own inet table (recorded here):
+# iptables-save reads the first, nft_counters the second, rules with a counter only.
+RULESET = (Path(__file__).parent / "fixtures" / "nft-ruleset-user-table.txt").read_text()
+
+
+def test_a_rule_of_the_users_own_nftables_table_that_took_the_probe_is_named():
+    """Issue 26: for nftables as for iptables, by its counter before and after."""
+    before = firewall.nft_counters(RULESET, ("DROP", "REJECT"))
+    assert before == {
+        "nft inet userfw input: udp dport 4789 counter drop": 0,
+        "nft inet userfw input: ip saddr 10.10.10.0/24 tcp dport 7946 counter reject with icmp port-unreachable": 0,
+    }
+    counted = RULESET.replace("dport 4789 counter packets 0", "dport 4789 counter packets 3")
+    counted = counted.replace("tcp dport 7946 counter packets 0", "tcp dport 7946 counter packets 2")
+    after = firewall.nft_counters(counted, ("DROP", "REJECT"))
+    vxlan = dict(proto="udp", port=4789, src="10.10.10.101", dst="192.168.50.102")
+    assert firewall.rules_that_dropped(before, after, **vxlan) == [
+        "nft inet userfw input: udp dport 4789 counter drop (not Docker's)"
+    ]
+    gossip = dict(proto="tcp", port=7946, dst="192.168.50.102")
+    assert firewall.rules_that_dropped(before, after, src="10.10.10.101", **gossip) == [
+        "nft inet userfw input: ip saddr 10.10.10.0/24 tcp dport 7946 counter reject with icmp port-unreachable "
+        "(not Docker's)"
+    ]
+    assert firewall.rules_that_dropped(before, after, src="192.168.50.101", **gossip) == []  # another source
+
+
+def test_an_accept_in_the_users_nftables_table_is_one():
+    accepts = firewall.nft_counters(RULESET, ("ACCEPT",))
+    assert list(accepts) == ["nft inet userfw forward_in: ip saddr 198.51.100.10 counter accept"]  # 22's has none
+    assert firewall.is_accept(next(iter(accepts))) and firewall.is_accept("filter FORWARD: -A FORWARD -j ACCEPT")
+    assert not firewall.is_accept("nft inet userfw input: udp dport 4789 counter drop")
+    assert firewall.whose("nft ip docker-bridges filter-FORWARD: counter accept").endswith("(Docker's)")

@@ -65,9 +65,48 @@ def _elements(block: str, text: str) -> list[str]:
 
 
 def rule_counters(host: LabHost, targets: tuple[str, ...] = ("DROP", "REJECT")) -> dict[str, int]:
-    """Each rule (and chain policy) of the host's filter and raw tables with one of those targets, with its packet
-    count: `iptables-save -c`'s words, "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP". Empty where the
-    host has no iptables."""
+    """Each rule (and chain policy) with one of those targets, with its packet count: of the host's iptables filter
+    and raw tables in `iptables-save -c`'s words, "filter INPUT: -A INPUT -p udp -m udp --dport 4789 -j DROP"; and
+    of its nftables tables that iptables does not manage, in nft's, "nft inet fw input: udp dport 4789 counter
+    drop" (only a rule with a counter counts)."""
+    return {**_iptables_counters(host, targets), **_nft_counters(host, targets)}
+
+
+# The tables iptables-nft keeps in nftables (iptables-save reads them) and the family each is in.
+_IPTABLES_NFT = {("ip", t) for t in ("filter", "raw", "nat", "mangle", "security")}
+_IPTABLES_NFT |= {("ip6", t) for t, _ in _IPTABLES_NFT}
+
+
+def _nft_counters(host: LabHost, targets: tuple[str, ...]) -> dict[str, int]:
+    listed = host.run(["nft", "list", "ruleset"], timeout=15)
+    return nft_counters(listed.stdout, targets) if listed.ok else {}
+
+
+def nft_counters(ruleset: str, targets: tuple[str, ...]) -> dict[str, int]:
+    """`nft list ruleset` read for the rules with a counter and one of those verdicts (iptables' targets)."""
+    verdicts = "|".join(t.lower() for t in targets)
+    counted: dict[str, int] = {}
+    table = chain = None
+    for raw in ruleset.splitlines():
+        line = raw.strip()
+        if opened := re.match(r"table (\S+) (\S+) \{", line):
+            table, chain = (opened.group(1), opened.group(2)), None
+        elif opened := re.match(r"chain (\S+) \{", line):
+            chain = opened.group(1)
+        elif table and chain and table not in _IPTABLES_NFT:
+            counter = re.search(r"\bcounter packets (\d+) bytes \d+", line)
+            if counter and re.search(rf"\b({verdicts})\b", line[counter.end() :]):
+                said = re.sub(r"\s+", " ", line[: counter.start()] + "counter" + line[counter.end() :])
+                counted[f"nft {table[0]} {table[1]} {chain}: {said}"] = int(counter.group(1))
+    return counted
+
+
+def is_accept(rule: str) -> bool:
+    """A rule of rule_counters' that lets packets through (iptables' -j ACCEPT, nft's accept)."""
+    return "-j ACCEPT" in rule or (rule.startswith("nft ") and rule.rstrip().endswith("accept"))
+
+
+def _iptables_counters(host: LabHost, targets: tuple[str, ...]) -> dict[str, int]:
     jumps = "|".join(targets)
     counted: dict[str, int] = {}
     for table in ("raw", "filter"):
@@ -94,8 +133,12 @@ def risen(before: dict[str, int], after: dict[str, int]) -> list[str]:
 
 
 def whose(rule: str) -> str:
-    """A rule said with whose it is: Docker's chains are Docker's, DOCKER-USER and every other chain the user's."""
-    chain = rule.split(":")[0].split()[-1]
+    """A rule said with whose it is: Docker's chains (and its nftables table) are Docker's, DOCKER-USER and every
+    other chain or table the user's."""
+    where = rule.split(":")[0].split()
+    if where[0] == "nft":
+        return f"{rule} (Docker's)" if where[2] == NFT_TABLE[1] else f"{rule} (not Docker's)"
+    chain = where[-1]
     return f"{rule} (Docker's)" if chain.startswith("DOCKER") and chain != "DOCKER-USER" else f"{rule} (not Docker's)"
 
 
@@ -108,7 +151,10 @@ def rules_that_dropped(
     taken = []
     for rule in risen(before, after):
         chain = rule.split(":")[0].split()[-1]
-        if chain not in ("INPUT", "PREROUTING") or not _could_match(rule, proto, port, src, dst):
+        if rule.startswith("nft "):  # a chain of any name, at any hook: what it matches decides
+            if not _nft_could_match(rule.split(": ", 1)[1], proto, port, src, dst):
+                continue
+        elif chain not in ("INPUT", "PREROUTING") or not _could_match(rule, proto, port, src, dst):
             continue
         taken.append(whose(rule))
     return taken
@@ -128,6 +174,25 @@ def _could_match(rule: str, proto: str, port: int, src: str, dst: str) -> bool:
             elif wanted != value:
                 return False
     return "--dports" not in words
+
+
+def _nft_could_match(rule: str, proto: str, port: int, src: str, dst: str) -> bool:
+    """As _could_match, for an nft rule's words (udp dport 4789, ip saddr 10.0.0.0/8, meta l4proto udp)."""
+    words = rule.split()
+    for at, word in enumerate(words[:-1]):
+        value = words[at + 1]
+        if value == "!=":
+            continue  # a negated match: it may well take the probe
+        if word == "dport" and value.isdigit() and value != str(port):
+            return False
+        if word == "dport" and words[at - 1] in ("tcp", "udp") and words[at - 1] != proto:
+            return False
+        if word == "l4proto" and value in ("tcp", "udp") and value != proto:
+            return False
+        if word in ("saddr", "daddr") and not value.startswith(("{", "@", "$")):
+            if not _in(src if word == "saddr" else dst, value):
+                return False
+    return True
 
 
 def _in(address: str, network: str) -> bool:

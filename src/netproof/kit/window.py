@@ -87,7 +87,7 @@ class Window:
             self.created_meanwhile += [f"{host.name}: {name}" for name in made]
         for host, counted in zip(self.hosts, before, strict=True):
             rose = firewall.risen(counted, firewall.rule_counters(host, ("ACCEPT",)))
-            said = [f"{host.name}: {firewall.whose(r)}" for r in rose if "-j ACCEPT" in r]
+            said = [f"{host.name}: {firewall.whose(r)}" for r in rose if firewall.is_accept(r)]
             self.let_through += sorted(said, key=lambda r: r.endswith("(Docker's)"))  # the user's rules first
 
     def require_nothing_through(self, proof: Proof, *, expected: str, where: str, mechanism: str = "") -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +34,11 @@ def checks_run(report: Path) -> tuple[float, str]:
     started = time.monotonic()
     argv = checkrun.pytest_argv(ROOT / "checks", NAME, report_dir=report, workers="auto", extra=("-q",))
     subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    return time.monotonic() - started, results.load(report).counts()
+    seconds, recorded = time.monotonic() - started, results.load(report)
+    for case in recorded.checks:  # a figure is only as good as the run it times: say what failed
+        if case.outcome == "failed":
+            print(f"  ({report.name} run) {case.nodeid} failed: {case.message.splitlines()[3:4]}", file=sys.stderr)
+    return seconds, recorded.counts()
 
 
 def main() -> int:

@@ -23,8 +23,8 @@ from netproof.cli.lab_commands import (
     cmd_status,
     cmd_up,
 )
-from netproof.cli.run_commands import cmd_checks_list, cmd_diff, cmd_run, cmd_upgrade
-from netproof.errors import ExitStatus, NetproofError, UsageError
+from netproof.cli.run_commands import cmd_checks_list, cmd_continuity, cmd_diff, cmd_run, cmd_upgrade
+from netproof.errors import ExitStatus, LabBroken, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"netproof: error: {e}", file=sys.stderr)
         return ExitStatus.USAGE
-    except NetproofError as e:  # the lab, or this machine, is not as the command needs it
+    except (NetproofError, LabBroken) as e:  # the lab, or this machine, is not as the command needs it
         print(f"netproof: error: {e}", file=sys.stderr)
         return ExitStatus.LAB_BROKEN
     except KeyboardInterrupt:
@@ -130,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_upgrade)
+
+    p = groups.add_parser(
+        "continuity", help="long-lived flows held through a daemon reload or restart on one host, each gap measured"
+    )
+    p.add_argument("scenario", choices=["reload", "restart"], help="restart keeps connections only with live-restore")
+    add_lab_arguments(p)
+    p.add_argument("--host", help="the docker host whose dockerd is reloaded or restarted (default: the first)")
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_continuity)
 
     p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
     p.add_argument("old")

@@ -157,3 +157,38 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
     return 0
+
+
+def cmd_continuity(args: argparse.Namespace) -> int:
+    from netproof.runner import continuity
+
+    system.require_root()
+    topology = topology_of(args)
+    if args.scenario == "restart" and topology.control_plane == "swarm":
+        live = [h.name for h in topology.docker_hosts if h.daemon.get("live-restore")]
+        if live:
+            raise NetproofError(
+                f"{topology.source}: live-restore (set on {', '.join(live)}) is incompatible with swarm mode; "
+                "use control_plane: none or kv, as labs/live-restore.yml does"
+            )
+    host = args.host or topology.docker_hosts[0].name
+    if host not in {h.name for h in topology.docker_hosts}:
+        raise NetproofError(f"--host {host}: not a docker host of {topology.source}")
+    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("continuity-%Y%m%dT%H%M%SZ")
+    progress = Progress()
+    with output_for_people_on_stderr(args.json):
+        lab = Lab.up(topology, provider=args.provider, progress=progress)
+        try:
+            done = continuity.run_scenario(lab, args.scenario, host, progress)
+        finally:
+            lab.down(progress)
+        page = done.write(folder)
+    if args.json:
+        print(json.dumps({**done.to_dict(), "report": str(page)}, indent=2))
+    else:
+        print(f"{done.promise.id}: {done.promise.operation} on {done.host} (Docker {done.engine})")
+        for t in done.timelines:
+            verdict, why = done.verdict(t)
+            print(f"  {verdict:8} {t.flow}: {why}")
+        print(f"report: {page}")
+    return ExitStatus.PASSED if done.held else ExitStatus.DOCKER_FAILED

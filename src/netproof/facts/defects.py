@@ -23,6 +23,7 @@ REMOTE_NAME_UNKNOWN = "remote-name-unknown"  # a remote container's name never r
 ACTIVE_ENDPOINTS = "network-has-active-endpoints"  # a network Docker will not remove for endpoints long gone
 USER_JUMP_MISSING = "docker-user-jump-missing"  # FORWARD did not begin with its jump to DOCKER-USER
 BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule bypassed while Docker created networks
+FLOWS_PAUSED_AT_START = "flows-paused-while-dockerd-started"  # running containers' flows paused as dockerd started
 
 # Docker's and the tools' own words, and the symptom each shows.
 WORDS = (
@@ -50,12 +51,15 @@ class KnownDefect:
     lacking: str  # said when a symptom shows without the mechanism
     control_planes: tuple[str, ...] = ("swarm", "kv", "none")  # where the defect lives
     fixed_in: str | None = None  # the first release without it
+    since: str | None = None  # the first release netproof saw it on, where older ones were seen without it
     workaround: str = ""
 
     def affects(self, version: str) -> bool:
         from netproof.facts.versions import at_least
 
-        return not (self.fixed_in and at_least(version, self.fixed_in))
+        return not (self.fixed_in and at_least(version, self.fixed_in)) and not (
+            self.since and not at_least(version, self.since)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +69,7 @@ class KnownDefect:
             "mechanism": self.mechanism,
             "control_planes": list(self.control_planes),
             "fixed_in": self.fixed_in,
+            "since": self.since,
             "workaround": self.workaround,
         }
 
@@ -109,5 +114,19 @@ KNOWN_DEFECTS = (
         "the check's hosts run Docker 28.0 or later, which leaves the jump in place",
         fixed_in="28.0",  # 28.0 leaves the jump in place (moby/moby#49538)
         workaround="upgrade to 28.0 or later; before that, create no networks while the user's rules must hold",
+    ),
+    KnownDefect(
+        "moby/moby#34660",
+        "with live-restore, a starting dockerd deletes its iptables chains and builds them again rule by rule while "
+        "the containers it restores keep running: until their rules are back, their traffic meets FORWARD's DROP "
+        "policy (reported on 17.03 and open; the pause grows with the number of containers and ports)",
+        frozenset({FLOWS_PAUSED_AT_START}),
+        "forward-policy-counted",  # seen by the continuity scenario itself, before and after the restart
+        "FORWARD's DROP policy counted no packet while dockerd started",
+        # On this lab (two containers, two published ports): 20.10 and 26.1 kept every flow without a gap (they
+        # add what is missing); 28.5 and 29.7 delete DOCKER-FORWARD's rules, DOCKER-CT, DOCKER-BRIDGE, the
+        # isolation chains and nat's DOCKER on start and make them again: every flow paused about 0.45 s.
+        since="28.0",
+        workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
     ),
 )

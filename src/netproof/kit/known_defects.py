@@ -75,7 +75,7 @@ class Recognition:
 def look_for(symptom: str, host: LabHost) -> dict[str, str]:
     """The mechanisms of the defects a symptom points to, looked for on the host at once, while the symptom shows:
     {mechanism: what was found}. A mechanism can pass before the check ends (a stuck thread that exits)."""
-    wanted = {d.mechanism for d in KNOWN_DEFECTS if symptom in d.symptoms}
+    wanted = {d.mechanism for d in KNOWN_DEFECTS if symptom in d.symptoms and d.mechanism in MECHANISMS}
     found = {name: MECHANISMS[name](host) for name in sorted(wanted)}
     return {name: f"{said} (when the symptom showed)" for name, said in found.items() if said}
 
@@ -92,7 +92,8 @@ def recognise(
     for defect in KNOWN_DEFECTS:
         if control_plane not in defect.control_planes or not seen & defect.symptoms:
             continue
-        found = [d for d in (MECHANISMS[defect.mechanism](h) for h in hosts) if d]
+        look = MECHANISMS.get(defect.mechanism)  # None: seen only while it happened (a counter before and after)
+        found = [d for d in (look(h) for h in hosts) if d] if look else []
         if not found and sightings and defect.mechanism in sightings:
             found = [sightings[defect.mechanism]]
         shown.append(Recognition(defect, "; ".join(found) or None))

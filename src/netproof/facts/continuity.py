@@ -1,0 +1,55 @@
+"""What Docker promises of running containers' connections when something is done to the daemon, written once: the
+continuity scenarios (runner/continuity.py) judge each long-lived flow's timeline against these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ContinuityPromise:
+    id: str
+    operation: str  # what is done to the daemon
+    promise: str  # one sentence
+    reference: str  # where Docker says so
+    keeps_connections: bool  # every flow survives, with no gap over longest_gap; else each is only reported
+
+    longest_gap: float = 0.0  # seconds a flow may go without an echo (0: no gap at all)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "promise": self.promise,
+            "reference": self.reference,
+            "keeps_connections": self.keeps_connections,
+            "longest_gap": self.longest_gap,
+        }
+
+
+RELOAD = ContinuityPromise(
+    "CONT-RELOAD-001",
+    "a daemon reload (SIGHUP)",
+    "reloading dockerd's configuration leaves running containers and their connections alone: no flow is broken "
+    "or paused",
+    "Docker's dockerd reference, configuration reload behavior (docs.docker.com/reference/cli/dockerd/"
+    "#configuration-reload-behavior)",
+    keeps_connections=True,
+)
+LIVE_RESTORE = ContinuityPromise(
+    "CONT-LIVE-001",
+    "a dockerd restart with live-restore",
+    "with live-restore, containers keep running while dockerd is down and restarts, and so do their established "
+    "connections: on a bridge, to and from published ports, and out through masquerade",
+    "Docker's documentation, live restore (docs.docker.com/engine/daemon/live-restore/): 'keep containers running "
+    "when the daemon becomes unavailable'",
+    keeps_connections=True,
+)
+RESTART = ContinuityPromise(
+    "CONT-RESTART-001",
+    "a dockerd restart without live-restore",
+    "without live-restore, dockerd stops its containers when it stops: connections end, and are measured only",
+    "Docker's documentation, live restore (docs.docker.com/engine/daemon/live-restore/)",
+    keeps_connections=False,
+)
+SCENARIOS = {"reload": RELOAD, "restart": LIVE_RESTORE}

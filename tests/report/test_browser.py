@@ -3,6 +3,7 @@ with the network off: the matrix and a failure's evidence render, and so does th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -46,3 +47,17 @@ def test_diff_page_renders(tmp_path):
     diff.write(diff.compare(broken, broken), page)
     rendered = dom(tmp_path / "profile", page)
     assert "No regression" in rendered and 'id="regression"' in rendered
+
+
+def test_the_continuity_page_draws_a_bar_per_flow_with_its_gaps(tmp_path):
+    """Issue 28: the live-restore restart recorded on 28.5, each flow's bar with its gap over the shaded restart."""
+    from netproof.report import continuity
+
+    recorded = Path(__file__).parents[1] / "unit" / "fixtures" / "continuity" / "restart-28.5.json"
+    page = continuity.write(json.loads(recorded.read_text()), tmp_path / "continuity.html")
+    rendered = dom(tmp_path / "profile", page)
+    assert rendered.count('fill="#c62828"') == 4, rendered[-2000:]  # one gap on each of the four flows
+    assert "CONT-LIVE-001" in rendered and "published: outside:40123 to docker1:32768 (udp)" in rendered
+    shot = tmp_path / "continuity.png"
+    chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,700", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 10_000

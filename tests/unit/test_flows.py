@@ -95,3 +95,20 @@ def test_a_gap_outside_the_operation_is_no_defect_of_its():
     run = run_of(RELOAD, {"forward-policy-counted": "..."})
     run.began, run.ended = OPERATION[0] - 60, OPERATION[0] - 50
     assert [run.verdict(t)[0] for t in run.timelines] == ["broken", "broken"]
+
+
+def test_in_an_upgrade_a_flows_gap_is_put_down_to_its_own_hosts_restart_or_said_as_bad():
+    from netproof.runner.upgrade.flow_watch import describe
+    from netproof.runner.upgrade.mesh_watch import Restart
+
+    t = tcp()
+    t.host = "docker1"
+    [gap] = t.gaps
+    own = [(Restart("docker1", "29.7", 0, 0), gap.started - 1, gap.started + 1)]
+    other = [(Restart("docker2", "29.7", 0, 0), gap.started - 1, gap.started + 1)]
+    [said] = describe(t, own)
+    assert not said.bad and "when its own dockerd restarted on 29.7" in said.text
+    [said] = describe(t, other)
+    assert said.bad and "while docker2 restarting on 29.7: a host that was not being restarted" in said.text
+    [said] = describe(t, [])
+    assert not said.bad and "while no engine was restarting" in said.text

@@ -52,4 +52,13 @@ RESTART = ContinuityPromise(
     "Docker's documentation, live restore (docs.docker.com/engine/daemon/live-restore/)",
     keeps_connections=False,
 )
+ROLLING = ContinuityPromise(
+    "CONT-ROLLING-001",
+    "an upgrade, one host at a time",
+    "restarting one host's dockerd leaves the other hosts' containers and their connections alone: only the host "
+    "being restarted may lose its flows",
+    "Docker's documentation, swarm administration: upgrade and restart nodes one at a time, draining each first "
+    "(docs.docker.com/engine/swarm/admin_guide/)",
+    keeps_connections=False,  # a host's own flows end with its restart; others' gaps are judged (flow_watch.py)
+)
 SCENARIOS = {"reload": RELOAD, "restart": LIVE_RESTORE}

@@ -66,6 +66,7 @@ class Timeline:
     gaps: list[Gap] = field(default_factory=list)
     reconnects: list[Reconnect] = field(default_factory=list)
     peers: list[str] = field(default_factory=list)  # the addresses the server saw its client come from
+    host: str = ""  # the docker host the flow goes through, where it goes through one
 
     @property
     def survived(self) -> bool:
@@ -89,6 +90,7 @@ class Timeline:
             "gaps": [g.to_dict() for g in self.gaps],
             "reconnects": [{"down": r.down, "up": r.up, "seconds": r.seconds, "why": r.why} for r in self.reconnects],
             "peers": self.peers,
+            "host": self.host,
         }
 
 
@@ -168,6 +170,7 @@ class Flow:
     address: str  # where the client sends: the server's address, or a published port's host
     port: int
     source_port: int = 0  # udp: the client's fixed port
+    host: str = ""  # the docker host it goes through (its own restart may end it)
     token: str = field(default_factory=lambda: "netproof-flow-" + secrets.token_hex(5))
     _running: list[tuple[subprocess.Popen, Path, NetNamespace]] = field(default_factory=list)
     began: float = 0.0
@@ -216,4 +219,6 @@ class Flow:
         for _, out, _ in self._running:
             out.unlink(missing_ok=True)
         self._running[0][1].parent.rmdir()
-        return timeline(self.name, self.proto, client, server, self.began, ended)
+        found = timeline(self.name, self.proto, client, server, self.began, ended)
+        found.host = self.host
+        return found

@@ -21,8 +21,9 @@ def _e(text: object) -> str:
 def render(run: dict) -> str:
     promise = run["promise"]
     flows = run["flows"]
-    start = min([f["began"] for f in flows] + [run["operation"]["began"]]) if flows else 0.0
-    end = max([f["ended"] for f in flows] + [run["operation"]["ended"]]) if flows else 1.0
+    operations = run.get("operations") or [run["operation"]]  # an upgrade's restarts, a scenario's one operation
+    start = min([f["began"] for f in flows] + [o["began"] for o in operations]) if flows else 0.0
+    end = max([f["ended"] for f in flows] + [o["ended"] for o in operations]) if flows else 1.0
     scale = WIDTH / max(end - start, 0.001)
     broken = sum(f["verdict"] == "broken" for f in flows)
     known = sum(f["verdict"] == "known-defect" for f in flows)
@@ -32,7 +33,7 @@ def render(run: dict) -> str:
         colour, verdict = COLOURS["known-defect"], f"{known} flow(s) interrupted by a known Docker defect"
     else:
         colour, verdict = COLOURS["kept"], "every flow as promised" if promise["keeps_connections"] else "measured"
-    rows = [_bar(f, i, start, scale, run["operation"]) for i, f in enumerate(flows)]
+    rows = [_bar(f, i, start, scale, operations) for i, f in enumerate(flows)]
     height = len(flows) * (BAR + 14) + 30
     svg = (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{LABEL + WIDTH + 20}' height='{height}' role='img' "
@@ -49,8 +50,9 @@ def render(run: dict) -> str:
         f"<header style='background:{colour}'><h1>{_e(promise['operation'])} on {_e(run['host'])} "
         f"(Docker {_e(run['engine'])}): {_e(verdict)}</h1></header><main>"
         f"<p><b>{_e(promise['id'])}</b>: {_e(promise['promise'])}.<br><span class='muted'>{_e(promise['reference'])}"
-        f"</span></p><p>The operation: {_e(run['operation']['said'])}, "
-        f"{run['operation']['ended'] - run['operation']['began']:.1f} s (shaded).</p>"
+        "</span></p><p>"
+        + "; ".join(f"{_e(o['said'])}, {o['ended'] - o['began']:.1f} s" for o in operations)
+        + " (shaded).</p>"
         + "".join(
             f"<p><span class='badge' style='background:{COLOURS['known-defect']}'>known Docker defect</span> "
             f"<b>{_e(d['reference'])}</b>: {_e(d['summary'])}. <span class='muted'>Workaround: {_e(d['workaround'])}"
@@ -62,16 +64,18 @@ def render(run: dict) -> str:
     )
 
 
-def _bar(flow: dict, index: int, start: float, scale: float, operation: dict) -> str:
+def _bar(flow: dict, index: int, start: float, scale: float, operations: list[dict]) -> str:
     y = index * (BAR + 14) + 6
     x0 = LABEL + (flow["began"] - start) * scale
     x1 = LABEL + (flow["ended"] - start) * scale
-    parts = [
-        f"<text x='0' y='{y + BAR - 2}' font-size='12'>{_e(flow['flow'])}</text>",
-        f"<rect x='{LABEL + (operation['began'] - start) * scale:.1f}' y='{y - 3}' "
-        f"width='{max((operation['ended'] - operation['began']) * scale, 2):.1f}' height='{BAR + 6}' fill='#ddd'/>",
-        f"<rect x='{x0:.1f}' y='{y}' width='{max(x1 - x0, 1):.1f}' height='{BAR}' fill='#2e7d32'/>",
+    parts = [f"<text x='0' y='{y + BAR - 2}' font-size='12'>{_e(flow['flow'])}</text>"]
+    parts += [
+        f"<rect x='{LABEL + (o['began'] - start) * scale:.1f}' y='{y - 3}' "
+        f"width='{max((o['ended'] - o['began']) * scale, 2):.1f}' height='{BAR + 6}' fill='#ddd'><title>{_e(o['said'])}"
+        "</title></rect>"
+        for o in operations
     ]
+    parts.append(f"<rect x='{x0:.1f}' y='{y}' width='{max(x1 - x0, 1):.1f}' height='{BAR}' fill='#2e7d32'/>")
     for gap in flow["gaps"]:
         ended = gap["ended"] if gap["ended"] is not None else flow["ended"]
         parts.append(

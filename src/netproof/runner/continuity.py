@@ -44,12 +44,18 @@ class FlowSet:
     flows: list[Flow] = field(default_factory=list)
 
     @classmethod
-    def start(cls, lab: Lab, host_name: str, progress: Progress) -> FlowSet:
-        host, space = lab.host(host_name), Workspace.on(lab)
+    def start(cls, lab: Lab, host_name: str | None, progress: Progress) -> FlowSet:
+        """Flows through one host (a scenario's), or, with None, a bridge flow and a published one on every docker
+        host (an upgrade's: each host's own restart may end them, no other's may pause them)."""
+        space = Workspace.on(lab)
         flows = cls(space)
+        where = f"through {host_name}" if host_name else "on every docker host"
         try:
-            with progress.step(f"starting long-lived flows through {host.name}"):
-                flows.flows = _flows(lab, host, space)
+            with progress.step(f"starting long-lived flows {where}"):
+                if host_name:
+                    flows.flows = _flows(lab, lab.host(host_name), space)
+                else:
+                    flows.flows = [f for h in lab.docker_hosts for f in _flows(lab, h, space, only_own=True)]
                 for flow in flows.flows:
                     flow.start()
         except BaseException:
@@ -66,69 +72,45 @@ class FlowSet:
             self.space.remove()
 
 
-def _flows(lab: Lab, host, space: Workspace) -> list[Flow]:
+def _flows(lab: Lab, host, space: Workspace, only_own: bool = False) -> list[Flow]:
+    """The flows through a host; `only_own`: those whose every hop is the host's own or the outside host's (its
+    bridge and its published tcp port), named after it."""
     net = space.bridge(host, role="flow")
     ports = {f"{TCP_PORT}/tcp": None, f"{UDP_PORT}/udp": None}
     server = space.container(host, net, role="flowsrv", ports=ports)
     client = space.container(host, net, role="flowcli")
-    flows = [
-        Flow(
-            "bridge: container to container, same host (tcp)",
-            "tcp",
-            server.netns,
-            BRIDGE_PORT,
-            client.netns,
-            server.ip,
-            BRIDGE_PORT,
-        )
-    ]
+    flows = [Flow(f"bridge: container to container on {host.name} (tcp)", "tcp", server.netns, BRIDGE_PORT,
+                  client.netns, server.ip, BRIDGE_PORT)]  # fmt: skip
     spec = lab.topology.role("outside")
     if spec is not None:
-        outside = NetNamespace.of_host(lab.host(spec.name))
-        tcp, udp = (_published(server, f"{TCP_PORT}/tcp"), _published(server, f"{UDP_PORT}/udp"))
-        address = host.address
+        outside, address = NetNamespace.of_host(lab.host(spec.name)), host.address
+        tcp = _published(server, f"{TCP_PORT}/tcp")
+        flows.append(Flow(f"published: outside to {host.name}:{tcp} (tcp)", "tcp", server.netns, TCP_PORT, outside,
+                          address, tcp))  # fmt: skip
+        if only_own:
+            return _through(flows, host.name)
+        udp = _published(server, f"{UDP_PORT}/udp")
         flows += [
-            Flow(
-                f"published: outside to {host.name}:{tcp} (tcp)", "tcp", server.netns, TCP_PORT, outside, address, tcp
-            ),
-            Flow(
-                f"published: outside:{CLIENT_UDP_PORT} to {host.name}:{udp} (udp)",
-                "udp",
-                server.netns,
-                UDP_PORT,
-                outside,
-                address,
-                udp,
-                CLIENT_UDP_PORT,
-            ),
-            Flow(
-                "masquerade: container to the outside host (tcp)",
-                "tcp",
-                outside,
-                OUTSIDE_PORT,
-                client.netns,
-                lab.host(spec.name).address,
-                OUTSIDE_PORT,
-            ),
-        ]
+            Flow(f"published: outside:{CLIENT_UDP_PORT} to {host.name}:{udp} (udp)", "udp", server.netns, UDP_PORT,
+                 outside, address, udp, CLIENT_UDP_PORT),
+            Flow("masquerade: container to the outside host (tcp)", "tcp", outside, OUTSIDE_PORT, client.netns,
+                 lab.host(spec.name).address, OUTSIDE_PORT),
+        ]  # fmt: skip
     others = [h for h in lab.docker_hosts if h.name != host.name]
-    if lab.topology.control_plane != "none" and others:
+    if lab.topology.control_plane != "none" and others and not only_own:
         overlay = space.overlay(role="flowov")
         here, there = (
             space.container(host, overlay, role="flowovs"),
             space.container(others[0], overlay, role="flowovc"),
         )
-        flows.append(
-            Flow(
-                f"overlay: {others[0].name} to {host.name} (tcp)",
-                "tcp",
-                here.netns,
-                TCP_PORT,
-                there.netns,
-                here.ip,
-                TCP_PORT,
-            )
-        )
+        flows.append(Flow(f"overlay: {others[0].name} to {host.name} (tcp)", "tcp", here.netns, TCP_PORT, there.netns,
+                          here.ip, TCP_PORT))  # fmt: skip
+    return _through(flows, host.name)
+
+
+def _through(flows: list[Flow], host: str) -> list[Flow]:
+    for flow in flows:
+        flow.host = host
     return flows
 
 

@@ -18,6 +18,7 @@ from netproof.lab.model.topology import Topology
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
 from netproof.runner import checkrun
+from netproof.runner.upgrade.flow_watch import FlowWatch
 from netproof.runner.upgrade.mesh_watch import MeshWatch, Restart
 from netproof.runner.upgrade.outcome import (
     AFTER_SECOND_RESTART,
@@ -46,14 +47,16 @@ def upgrade(
     """The path's engines in turn on one lab; `select` (pytest -k) narrows the checks of each run, never the
     footprint."""
     result = Upgrade(path, reports)
-    watch = None
+    watch = flows = None
     lab = Lab.up(topology.with_overrides(engine=path[0]), progress=progress)
     try:
         run = UpgradeRun(lab, result, progress, checks, select)
         workload = Workload.start(lab, result)
         watch, unwatched = MeshWatch.start(lab, progress)
-        if unwatched:
-            result.findings.append(Finding("lab", unwatched, bad=False))
+        flows, unheld = FlowWatch.start(lab, progress)
+        for why in (unwatched, unheld):
+            if why:
+                result.findings.append(Finding("lab", why, bad=False))
         progress.say(f"upgrade: checks on {path[0]}")
         checkrun.run(lab.name, reports / "before", checks=checks, select=select)
         result.runs.append((path[0], "before"))
@@ -74,6 +77,9 @@ def upgrade(
         if watch:
             seen, watch = watch.stop(result.restarts), None
             result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
+        if flows:  # the timelines drawn in continuity.html beside the runs
+            seen, flows = flows.stop(result.restarts, reports), None
+            result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
         workload.remove()
     except Exception as e:  # noqa: BLE001 - the report of what ran so far is kept; the traceback beside it
         reports.mkdir(parents=True, exist_ok=True)
@@ -82,6 +88,8 @@ def upgrade(
     finally:
         if watch:  # stopped by what stopped the upgrade
             watch.abandon()
+        if flows:
+            flows.abandon()
         lab.down(progress)
     compare_runs(result)
     return result

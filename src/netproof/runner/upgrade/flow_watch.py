@@ -1,0 +1,87 @@
+"""Long-lived flows held through an upgrade (runner/continuity.py's, on every docker host: a bridge flow and one to a
+published port from the outside host): each host's own restart may end its flows (without live-restore Docker
+stops its containers), but no other host's restart may pause them. Each gap is put down to the restarts it
+overlapped, as the routing mesh's are (mesh_watch.py); the timelines are drawn in the upgrade's continuity.html."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netproof.facts.continuity import ROLLING
+from netproof.kit.flows import Timeline
+from netproof.lab.lab import Lab
+from netproof.progress import Progress
+from netproof.report import continuity as page
+from netproof.runner.continuity import FlowSet
+from netproof.runner.upgrade.mesh_watch import Observation, Restart
+
+
+@dataclass
+class FlowWatch:
+    flows: FlowSet
+    clock: float = field(default_factory=lambda: time.time() - time.monotonic())  # monotonic + clock = epoch
+
+    @classmethod
+    def start(cls, lab: Lab, progress: Progress) -> tuple[FlowWatch | None, str | None]:
+        """The flows started; or None and why they are not held through this upgrade."""
+        try:
+            return cls(FlowSet.start(lab, None, progress)), None
+        except Exception as e:  # noqa: BLE001 - an upgrade without its flows still says the rest
+            return None, f"no long-lived flows were held through the upgrade: {e}"
+
+    def abandon(self) -> None:
+        self.flows.stop()
+
+    def stop(self, restarts: list[Restart], folder: Path) -> list[Observation]:
+        """Every flow read and judged against the restarts; the timelines drawn beside the upgrade's runs."""
+        timelines, _ = self.flows.stop()
+        windows = [(r, r.started + self.clock, r.ended + self.clock) for r in restarts]
+        judged = [(t, describe(t, windows)) for t in timelines]
+        page.write(_as_run(judged, windows), folder / "continuity.html")
+        return [o for _, said in judged for o in said]
+
+
+def _as_run(judged: list[tuple[Timeline, list[Observation]]], windows: list) -> dict:
+    """The upgrade's flows as a continuity run (report/continuity.py draws it), every restart shaded."""
+    flows = [
+        {
+            **t.to_dict(),
+            "verdict": "broken" if any(o.bad for o in said) else "measured",
+            "why": "; ".join(o.text.removeprefix(f"{t.flow}: ") for o in said) or "no gap",
+        }
+        for t, said in judged
+    ]
+    return {
+        "scenario": "upgrade",
+        "host": "every docker host",
+        "engine": " -> ".join(dict.fromkeys(r.engine for r, _, _ in windows)) or "?",
+        "promise": ROLLING.to_dict(),
+        "operations": [{"began": b, "ended": e, "said": f"{r.host} to {r.engine}"} for r, b, e in windows],
+        "held": all(f["verdict"] != "broken" for f in flows),
+        "flows": flows,
+    }
+
+
+def describe(t: Timeline, windows: list[tuple[Restart, float, float]]) -> list[Observation]:
+    """Each gap of a flow in words, put down to the restarts it overlapped: its own host's (its containers stopped
+    with dockerd), or only others' (a host nobody touched, paused: bad)."""
+    said = []
+    for gap in t.gaps:
+        end = gap.ended if gap.ended is not None else t.ended
+        during = [(r, b, e) for r, b, e in windows if b <= end and gap.started <= e]
+        own = [r for r, _, _ in during if r.host == t.host]
+        others = [r for r, _, _ in during if r.host != t.host]
+        length = f"{gap.seconds:.1f} s" if gap.seconds is not None else "for good"
+        if own:
+            said.append(Observation(t.host, f"{t.flow}: stopped {length} when its own dockerd restarted on "
+                                    f"{own[0].engine} (Docker stops its containers without live-restore)", False,
+                                    own[0].engine))  # fmt: skip
+        elif others:
+            names = ", ".join(f"{r.host} restarting on {r.engine}" for r in others)
+            said.append(Observation(t.host, f"{t.flow}: paused {length} ({gap.lost} lost) while {names}: a host "
+                                    "that was not being restarted", True, others[0].engine))  # fmt: skip
+        else:
+            said.append(Observation(t.host, f"{t.flow}: paused {length} while no engine was restarting", False))
+    return said

@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 # Docker 29 is not in Debian: these machines carry a static build of it beside the project (its BUILD.md).
 SHARED_29 = ROOT.parent / "shared" / "engines" / "docker-29.7.2-from-source.tar.xz"
+SHARED_29_1 = SHARED_29.with_name("docker-29.7.1-from-source.tar.xz")  # the patch before: a patch upgrade's start
 
 needs_the_shared_build = pytest.mark.skipif(
     not SHARED_29.exists(), reason=f"no static Docker 29 build at {SHARED_29} (see the README: Docker 29)"
@@ -77,16 +78,23 @@ def test_import_of_the_carried_in_build_then_a_version_it_does_not_know(tmp_path
     run = [sys.executable, "-m", "netproof.cli", "engines"]
     done = subprocess.run([*run, "import", str(SHARED_29)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "engine 29.7: dockerd 29.7.2 ready in" in done.stdout
+    assert "engine 29.7.2: dockerd 29.7.2 ready in" in done.stdout
     assert "with the engine's own containerd and runc (containerd 2.3.3, runc 1.4.3)" in done.stdout
     # The engine's folder holds what Docker's tarball holds, and dockerd in it is the one that runs.
-    folder = tmp_path / "cache" / "engines" / "29.7" / "bin"
+    folder = tmp_path / "cache" / "engines" / "29.7.2" / "bin"
     assert {"dockerd", "docker-proxy", "containerd", "containerd-shim-runc-v2", "runc"} <= {
         p.name for p in folder.iterdir()
     }
     listed = subprocess.run([*run, "list"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
-    row = next(line for line in listed.splitlines() if line.startswith("29.7 "))
+    row = next(line for line in listed.splitlines() if line.startswith("29.7 "))  # the release: its newest patch
     assert f"imported from {SHARED_29}" in row and "sha256 ede42b9b495f" in row, row
+    if SHARED_29_1.exists():  # issue 28: the patch before it, side by side, for a patch upgrade
+        older = subprocess.run([*run, "import", str(SHARED_29_1)], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert older.returncode == 0 and "engine 29.7.1: dockerd 29.7.1 ready in" in older.stdout, older.stderr
+        listed = subprocess.run([*run, "list"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+        rows = {line.split()[0]: line for line in listed.splitlines() if line.startswith("29.7")}
+        assert set(rows) == {"29.7", "29.7.1", "29.7.2"}, listed
+        assert "cached: 29.7.1" in rows["29.7.1"] and "cached: 29.7.2" in rows["29.7"], listed
     # Not a tarball: one line naming it.
     bad = subprocess.run([*run, "import", str(ROOT / "README.md")], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1] == (

@@ -71,7 +71,7 @@ def static_folder(root, dockerd=DOCKERD_29, layout="docker"):
     return root
 
 
-def test_a_tarball_in_dockers_layout_is_cached_under_its_major_minor_with_its_runtime(monkeypatch, tmp_path):
+def test_a_tarball_in_dockers_layout_is_cached_under_its_version_and_runs_as_its_release(monkeypatch, tmp_path):
     import tarfile
 
     monkeypatch.setattr(engines, "CACHE_DIR", tmp_path / "cache")
@@ -79,16 +79,37 @@ def test_a_tarball_in_dockers_layout_is_cached_under_its_major_minor_with_its_ru
     tarball = tmp_path / "docker-29.7.2.tgz"
     with tarfile.open(tarball, "w:gz") as t:
         t.add(built / "docker", arcname="docker")
-    assert engines.import_engine(tarball, QUIET) == ("29.7", "29.7.2")
-    engine = engines.resolve("29.7")
-    assert engine.runtime == "the engine's own" and engine.dockerd.endswith("engines/29.7/bin/dockerd")
-    assert engine.path_env().startswith(str(tmp_path / "cache/engines/29.7/bin") + ":")
+    assert engines.import_engine(tarball, QUIET) == ("29.7.2", "29.7.2")
+    engine = engines.resolve("29.7")  # the release: its newest patch cached
+    assert engine.runtime == "the engine's own" and engine.dockerd.endswith("engines/29.7.2/bin/dockerd")
+    assert engine.path_env().startswith(str(tmp_path / "cache/engines/29.7.2/bin") + ":")
     assert engines.runtime_versions(engine.bin_dirs[0]) == "containerd 2.3.3, runc 1.4.3"
     assert engines.origin("29.7").startswith(f"imported from {tarball} (sha256 ")
     assert not list((tmp_path / "cache/engines").glob("import-*"))  # the staging folder is gone
-    dockerd = (tmp_path / "cache/engines/29.7/bin/dockerd").stat()
-    assert engines.import_engine(tarball, QUIET) == ("29.7", "29.7.2")  # the same file again: left as it is
-    assert (tmp_path / "cache/engines/29.7/bin/dockerd").stat().st_ino == dockerd.st_ino
+    dockerd = (tmp_path / "cache/engines/29.7.2/bin/dockerd").stat()
+    assert engines.import_engine(tarball, QUIET) == ("29.7.2", "29.7.2")  # the same file again: left as it is
+    assert (tmp_path / "cache/engines/29.7.2/bin/dockerd").stat().st_ino == dockerd.st_ino
+
+
+def test_two_patch_releases_of_one_minor_sit_side_by_side(monkeypatch, tmp_path):
+    """Issue 28: a patch upgrade (29.7.1 -> 29.7.2) needs both; a topology asks for either, or for 29.7 (the newest)."""
+    monkeypatch.setattr(engines, "CACHE_DIR", tmp_path / "cache")
+    for patch in ("2", "1"):  # the newer first: importing the older must not replace it
+        said = f"#!/bin/sh\necho 'Docker version 29.7.{patch}, build 6a43e3d'\n"
+        assert engines.import_engine(static_folder(tmp_path / patch, dockerd=said), QUIET)[0] == f"29.7.{patch}"
+    assert {"29.7", "29.7.1", "29.7.2"} <= set(engines.known())
+    assert [engines.resolve(v).package_version for v in ("29.7.1", "29.7.2", "29.7")] == ["29.7.1", "29.7.2", "29.7.2"]
+    assert engines.resolve("29.7.1").dockerd.endswith("engines/29.7.1/bin/dockerd")
+
+
+def test_a_release_cached_before_patches_were_kept_apart_is_still_found(monkeypatch, tmp_path):
+    monkeypatch.setattr(engines, "CACHE_DIR", tmp_path / "cache")
+    old = tmp_path / "cache/engines/29.7"
+    (old / "bin").mkdir(parents=True)
+    (old / "package-version").write_text("29.7.2\n")
+    (old / "bin/dockerd").write_text("#!/bin/sh\n")
+    (old / "bin/dockerd").chmod(0o755)
+    assert engines.resolve("29.7").dockerd == str(old / "bin/dockerd")
 
 
 def test_an_engine_imported_under_another_version_is_known(monkeypatch, tmp_path):
@@ -96,8 +117,8 @@ def test_an_engine_imported_under_another_version_is_known(monkeypatch, tmp_path
     folder = static_folder(
         tmp_path / "bin", dockerd="#!/bin/sh\necho 'Docker version 27.5.1, build 9f9e405'\n", layout=""
     )
-    assert engines.import_engine(folder, QUIET) == ("27.5", "27.5.1")
-    assert "27.5" in engines.known() and not engines.supports_kv_store("27.5")
+    assert engines.import_engine(folder, QUIET) == ("27.5.1", "27.5.1")
+    assert "27.5.1" in engines.known() and not engines.supports_kv_store("27.5.1")
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,25 @@ def test_in_an_upgrade_a_flows_gap_is_put_down_to_its_own_hosts_restart_or_said_
     assert said.bad and "while docker2 restarting on 29.7: a host that was not being restarted" in said.text
     [said] = describe(t, [])
     assert not said.bad and "while no engine was restarting" in said.text
+
+
+def test_with_live_restore_a_patch_upgrade_must_keep_the_hosts_own_flows():
+    from netproof.runner.upgrade.flow_watch import describe
+    from netproof.runner.upgrade.mesh_watch import Restart
+
+    t = tcp()  # paused 0.46 s, survived
+    t.host = "docker1"
+    [gap] = t.gaps
+    window = (gap.started - 1, gap.started + 1)
+    [said] = describe(t, [(Restart("docker1", "29.7.2", 0, 0, "29.7.1"), *window)], live_restore=True)
+    assert (
+        not said.bad and "paused 0.5 s while its own dockerd restarted 29.7.1 -> 29.7.2 with live-restore" in said.text
+    )
+    ended = timeline(t.flow, "tcp", recorded("restart-28.5-tcp-client.txt")[:100], [], t.began, t.ended)
+    ended.host = "docker1"
+    last = ended.gaps[-1]
+    window = (last.started - 1, last.started + 1)
+    [said] = describe(ended, [(Restart("docker1", "29.7.2", 0, 0, "29.7.1"), *window)], live_restore=True)
+    assert said.bad and "keeps containers running across patch releases" in said.text
+    [said] = describe(ended, [(Restart("docker1", "29.7.2", 0, 0, "28.5"), *window)], live_restore=True)
+    assert not said.bad and "across minor releases live-restore is not promised" in said.text

@@ -44,7 +44,7 @@ def cmd_engines_fetch(args: argparse.Namespace) -> int:
         engines.check_known(v)
     fetcher = engines.Fetcher(Progress())
     for v in args.versions:
-        print(f"engine {v}: {fetcher.fetch(v, refresh=args.refresh)} ready in {engines.engine_dir(v)}")
+        print(f"engine {v}: {fetcher.fetch(v, refresh=args.refresh)} ready in {engines.cached_dir(v)}")
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from netproof import system
 from netproof.errors import NetproofError
 from netproof.facts import budgets
-from netproof.facts.versions import KV_STORE_REMOVED_IN, RELEASES, Release, at_least
+from netproof.facts.versions import KV_STORE_REMOVED_IN, RELEASES, Release, at_least, version_key
 from netproof.progress import Progress
 
 CACHE_DIR = Path(os.environ.get("NETPROOF_CACHE_DIR", "/var/cache/netproof"))
@@ -92,8 +92,19 @@ def engine_dir(version: str) -> Path:
     return CACHE_DIR / "engines" / version
 
 
+def cached_dir(version: str) -> Path:
+    """Where a cached engine is: its own folder; for a release (major.minor) cached only as patch releases (an
+    import keeps each under its full version, so that two patches of one minor sit side by side: 29.7.1 and 29.7.2
+    for a patch upgrade), the newest patch's."""
+    own = engine_dir(version)
+    if (own / "package-version").exists() or not re.fullmatch(r"\d+\.\d+", version):
+        return own
+    patches = [v for v in _cached() if v.startswith(version + ".")]
+    return engine_dir(max(patches, key=version_key)) if patches else own
+
+
 def cached_version(version: str) -> str | None:
-    stamp = engine_dir(version) / "package-version"
+    stamp = cached_dir(version) / "package-version"
     return stamp.read_text().strip() if stamp.exists() else None
 
 
@@ -104,7 +115,7 @@ def _cached() -> list[str]:
 
 def origin(version: str) -> str:
     """Where a cached engine came from, as recorded when it was cached."""
-    recorded = engine_dir(version) / "origin"
+    recorded = cached_dir(version) / "origin"
     if recorded.exists():
         return recorded.read_text().strip()
     return RELEASES[version].origin if version in RELEASES else "?"
@@ -142,16 +153,16 @@ def resolve(version: str) -> Engine:
         return Engine(SYSTEM, found, ("/usr/sbin", "/usr/bin"))
     found = cached_version(version)
     if not found:
-        static = RELEASES[version].static
+        static = RELEASES[version].static if version in RELEASES else None
         carry = f" (or carry docker-{static}.tgz in and run: netproof engines import docker-{static}.tgz)"
         raise NetproofError(
             f"engine {version} is not in the cache ({engine_dir(version)}); run: netproof engines fetch {version}"
             + (carry if static else "")
         )
-    static_bin = engine_dir(version) / "bin"
+    static_bin = cached_dir(version) / "bin"
     if static_bin.is_dir():
         return Engine(version, found, (str(static_bin),))
-    root = engine_dir(version) / "root"
+    root = cached_dir(version) / "root"
     return Engine(version, found, (str(root / "usr/sbin"), str(root / "usr/bin")))
 
 
@@ -162,7 +173,9 @@ BINARIES = ("dockerd", "docker-proxy", "docker-init", "containerd", "containerd-
 
 def import_engine(source: Path, progress: Progress) -> tuple[str, str]:
     """A static build (Docker's docker-<version>.tgz, any tar of the same layout, or a folder of the binaries)
-    into the cache under its major.minor: (that name, the version dockerd says). Bad input is one line."""
+    into the cache under the version its dockerd says, e.g. 29.7.2 (a topology asks for it so, or for 29.7, the
+    newest patch of that release cached): (the name it is cached under, the version dockerd says). Bad input is
+    one line."""
     if not source.exists():
         raise NetproofError(f"{source}: no such file or folder")
     digest = _sha256(source) if source.is_file() else None
@@ -183,7 +196,7 @@ def import_engine(source: Path, progress: Progress) -> tuple[str, str]:
         if not said.ok or not m:
             why = (said.stderr or said.stdout).strip().splitlines()[-1:] or [f"exit {said.returncode}"]
             raise NetproofError(f"{source}: its dockerd does not run here: {why[0]}")
-        full, version = f"{m.group(1)}.{m.group(2)}.{m.group(3)}", f"{m.group(1)}.{m.group(2)}"
+        full = version = f"{m.group(1)}.{m.group(2)}.{m.group(3)}"
         target = engine_dir(version)
         with progress.step(f"engine {version}: caching dockerd {full} in {target}"):
             (staging / "engine" / "bin").mkdir(parents=True)
@@ -364,7 +377,7 @@ class Fetcher:
                         f"cannot be reached, carry {name} in and run: netproof engines import {name}"
                     ) from None
             version, full = import_engine(tarball, self.progress)
-        if version != release.version:
+        if not full.startswith(release.version + "."):
             raise NetproofError(f"{url}: its dockerd says {full}, not {release.version}.x; cached as engine {version}")
         (engine_dir(version) / "origin").write_text(f"{release.origin} from {url}\n")
         return full

@@ -23,11 +23,14 @@ class FlowWatch:
     flows: FlowSet
     clock: float = field(default_factory=lambda: time.time() - time.monotonic())  # monotonic + clock = epoch
 
+    live_restore: frozenset[str] = frozenset()  # the hosts whose dockerd has live-restore on
+
     @classmethod
     def start(cls, lab: Lab, progress: Progress) -> tuple[FlowWatch | None, str | None]:
         """The flows started; or None and why they are not held through this upgrade."""
+        live = frozenset(h.name for h in lab.docker_hosts if h.spec.daemon.get("live-restore"))
         try:
-            return cls(FlowSet.start(lab, None, progress)), None
+            return cls(FlowSet.start(lab, None, progress), live_restore=live), None
         except Exception as e:  # noqa: BLE001 - an upgrade without its flows still says the rest
             return None, f"no long-lived flows were held through the upgrade: {e}"
 
@@ -38,7 +41,7 @@ class FlowWatch:
         """Every flow read and judged against the restarts; the timelines drawn beside the upgrade's runs."""
         timelines, _ = self.flows.stop()
         windows = [(r, r.started + self.clock, r.ended + self.clock) for r in restarts]
-        judged = [(t, describe(t, windows)) for t in timelines]
+        judged = [(t, describe(t, windows, t.host in self.live_restore)) for t in timelines]
         page.write(_as_run(judged, windows), folder / "continuity.html")
         return [o for _, said in judged for o in said]
 
@@ -64,9 +67,10 @@ def _as_run(judged: list[tuple[Timeline, list[Observation]]], windows: list) -> 
     }
 
 
-def describe(t: Timeline, windows: list[tuple[Restart, float, float]]) -> list[Observation]:
-    """Each gap of a flow in words, put down to the restarts it overlapped: its own host's (its containers stopped
-    with dockerd), or only others' (a host nobody touched, paused: bad)."""
+def describe(t: Timeline, windows: list[tuple[Restart, float, float]], live_restore: bool = False) -> list[Observation]:
+    """Each gap of a flow in words, put down to the restarts it overlapped: its own host's (without live-restore
+    its containers stop with dockerd; with it they must keep running across a patch release, Docker's docs say),
+    or only others' (a host nobody touched, paused: bad)."""
     said = []
     for gap in t.gaps:
         end = gap.ended if gap.ended is not None else t.ended
@@ -74,7 +78,15 @@ def describe(t: Timeline, windows: list[tuple[Restart, float, float]]) -> list[O
         own = [r for r, _, _ in during if r.host == t.host]
         others = [r for r, _, _ in during if r.host != t.host]
         length = f"{gap.seconds:.1f} s" if gap.seconds is not None else "for good"
-        if own:
+        if own and live_restore:
+            patch = own[0].previous.split(".")[:2] == own[0].engine.split(".")[:2]  # live-restore's promise
+            kept = gap.ended is not None and not t.reconnects
+            text = (f"{t.flow}: {'paused' if kept else 'ended'} {length} while its own dockerd restarted "
+                    f"{own[0].previous} -> {own[0].engine} with live-restore"
+                    + ("" if kept else ", which keeps containers running across patch releases (docs: live restore)"
+                       if patch else " (across minor releases live-restore is not promised)"))  # fmt: skip
+            said.append(Observation(t.host, text, not kept and patch, own[0].engine))
+        elif own:
             said.append(Observation(t.host, f"{t.flow}: stopped {length} when its own dockerd restarted on "
                                     f"{own[0].engine} (Docker stops its containers without live-restore)", False,
                                     own[0].engine))  # fmt: skip

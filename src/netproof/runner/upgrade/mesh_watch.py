@@ -35,6 +35,7 @@ class Restart:
     engine: str  # the engine it moved to
     started: float  # time.monotonic()
     ended: float
+    previous: str = ""  # the engine it moved from
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ class UpgradeRun:
             if self.lab.topology.control_plane == "swarm":  # as an operator would, before restarting the next node
                 if not self.rejoin_swarm(host, (old, new, target), since=began_wall):
                     return False
-            self.result.restarts.append(Restart(host.name, new, began, time.monotonic()))
+            self.result.restarts.append(Restart(host.name, new, began, time.monotonic(), old))
             if (rolling or step == len(hosts)) and self.lab.topology.control_plane != "none":
                 self.result.findings.append(self.overlay_recovery(host.name, new))
             if rolling and step < len(hosts):

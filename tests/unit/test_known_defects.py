@@ -213,3 +213,29 @@ def test_nothing_is_sighted_where_no_mechanism_shows():
     proof = Proof("FW-USER-001", "a DROP ... holds", "kv-docker3")
     proof.symptom(defects.USER_JUMP_MISSING, on=RecordedHost("docker3", NONE))
     assert proof.sightings == {} and proof.exhibits == []
+
+
+def test_each_known_defect_names_what_reproduced_it_and_the_engines_it_affects():
+    """Issue 27's database, seeded: every entry was reproduced on netproof's labs by a check or continuity promise."""
+    from netproof import catalogue
+    from netproof.facts import continuity
+    from netproof.runner import checkrun
+
+    ids = {c.id for c in catalogue.load(checkrun.checks_dir())}
+    ids |= {p.id for p in (continuity.RELOAD, continuity.LIVE_RESTORE, continuity.RESTART, continuity.ROLLING)}
+    for defect in defects.KNOWN_DEFECTS:
+        assert defect.reproduced_by and set(defect.reproduced_by) <= ids, defect.reference
+    by_ref = {d.reference: d for d in defects.KNOWN_DEFECTS}
+    assert by_ref["moby/moby#34660"].versions == "28.0 and later (not fixed)"
+    assert by_ref["moby/moby#43585"].versions == "every release netproof runs, until 28.0"
+    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("26.1.5")] == ["moby/moby#43585"]
+    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("28.5.2")] == ["moby/moby#34660"]
+
+
+def test_defects_list_says_each_with_its_reference_and_workaround(capsys):
+    from netproof.cli import main
+
+    assert main(["defects", "list", "--engine", "20.10.24"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n  workaround:") == 2 and "moby/libnetwork#1838  (every release netproof runs, until 23.0" in out
+    assert "moby/moby#34660" not in out

@@ -23,7 +23,14 @@ from netproof.cli.lab_commands import (
     cmd_status,
     cmd_up,
 )
-from netproof.cli.run_commands import cmd_checks_list, cmd_continuity, cmd_diff, cmd_run, cmd_upgrade
+from netproof.cli.run_commands import (
+    cmd_checks_list,
+    cmd_continuity,
+    cmd_defects_list,
+    cmd_diff,
+    cmd_run,
+    cmd_upgrade,
+)
 from netproof.errors import ExitStatus, LabBroken, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
@@ -163,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = eng.add_parser("import", help="cache a static build carried in: docker-<version>.tgz, or a folder of it")
     p.add_argument("source", type=Path, metavar="PATH", help="a tarball laid out as Docker's static ones, or a folder")
     p.set_defaults(func=cmd_engines_import)
+
+    known = groups.add_parser("defects", help="the Docker defects netproof recognises").add_subparsers(
+        title="defects commands", metavar=""
+    )
+    p = known.add_parser("list", help="each known defect: reference, engines, symptoms, mechanism, workaround, checks")
+    p.add_argument("--engine", metavar="VERSION", help="only those that affect this Docker version (e.g. 28.5.2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_defects_list)
 
     cat = groups.add_parser("checks", help="the check catalogue").add_subparsers(title="checks commands", metavar="")
     p = cat.add_parser("list", help="every check: ID, promise, scope, tags, the engines its promise holds on")

@@ -159,6 +159,30 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_defects_list(args: argparse.Namespace) -> int:
+    from netproof.facts.defects import KNOWN_DEFECTS
+
+    if args.engine:
+        versions.version_key(args.engine)  # refuses what is not a version
+    found = [d for d in KNOWN_DEFECTS if not args.engine or d.affects(args.engine)]
+    if args.json:
+        print(json.dumps([{**d.to_dict(), "versions": d.versions} for d in found], indent=2))
+        return 0
+    for d in found:
+        print(f"{d.reference}  ({d.versions}; control planes: {', '.join(d.control_planes)})")
+        for label, value in (
+            ("what", d.summary),
+            ("symptoms", ", ".join(sorted(d.symptoms))),
+            ("confirmed by", d.mechanism),
+            ("reproduced by", ", ".join(d.reproduced_by) or "-"),
+            ("workaround", d.workaround or "-"),
+        ):
+            print(f"  {label + ':':14} {value}")
+    if not found:
+        print(f"no known Docker defect affects {args.engine}")
+    return 0
+
+
 def cmd_continuity(args: argparse.Namespace) -> int:
     from netproof.runner import continuity
 

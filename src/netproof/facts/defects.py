@@ -52,7 +52,14 @@ class KnownDefect:
     control_planes: tuple[str, ...] = ("swarm", "kv", "none")  # where the defect lives
     fixed_in: str | None = None  # the first release without it
     since: str | None = None  # the first release netproof saw it on, where older ones were seen without it
+    reproduced_by: tuple[str, ...] = ()  # the checks (or continuity promises) that met it on netproof's labs
     workaround: str = ""
+
+    @property
+    def versions(self) -> str:
+        """The engines it affects, in words: from the release it was first seen on to the one that fixed it."""
+        start = f"{self.since} and later" if self.since else "every release netproof runs"
+        return f"{start}, until {self.fixed_in}" if self.fixed_in else f"{start} (not fixed)"
 
     def affects(self, version: str) -> bool:
         from netproof.facts.versions import at_least
@@ -70,6 +77,7 @@ class KnownDefect:
             "control_planes": list(self.control_planes),
             "fixed_in": self.fixed_in,
             "since": self.since,
+            "reproduced_by": list(self.reproduced_by),
             "workaround": self.workaround,
         }
 
@@ -99,6 +107,7 @@ KNOWN_DEFECTS = (
         control_planes=("kv",),
         fixed_in="23.0",  # not fixed: the key-value store control plane was removed in 23.0
         workaround="move to swarm: the key-value store control plane was removed in Docker 23.0",
+        reproduced_by=("OVL-VXLAN-001", "FW-USER-001"),
     ),
     KnownDefect(
         "moby/moby#43585",
@@ -114,6 +123,7 @@ KNOWN_DEFECTS = (
         "the check's hosts run Docker 28.0 or later, which leaves the jump in place",
         fixed_in="28.0",  # 28.0 leaves the jump in place (moby/moby#49538)
         workaround="upgrade to 28.0 or later; before that, create no networks while the user's rules must hold",
+        reproduced_by=("FW-USER-001", "BR-ISO-001"),
     ),
     KnownDefect(
         "moby/moby#34660",
@@ -128,5 +138,6 @@ KNOWN_DEFECTS = (
         # isolation chains and nat's DOCKER on start and make them again: every flow paused about 0.45 s.
         since="28.0",
         workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
+        reproduced_by=("CONT-LIVE-001",),
     ),
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 import docker.types
+import requests
 
 from netproof.facts.defects import symptoms_in
 from netproof.kit.namespaces import NetNamespace
@@ -121,6 +122,9 @@ def remove_network(network: Network) -> str | None:
         pass
     except docker.errors.APIError as e:
         return str(e)
+    except requests.exceptions.ConnectionError as e:  # seen in CI, 20.10 with the kv store, removing a bridge: the
+        # daemon refused or dropped the connection for a moment and answered again after; asked again, as a refusal
+        return f"the connection to {network.owner.name}'s dockerd failed: {e}"
     return None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import testinfra.host
 from testinfra.backend import base as testinfra_base
+from urllib3.util.retry import Retry
 
 from netproof.facts import budgets
 from netproof.lab.engines import Engine
@@ -73,6 +74,8 @@ class LabHost(ABC):
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
             self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=self.api_timeout)
+            for adapter in self._docker.api.adapters.values():
+                adapter.max_retries = ASK_AGAIN
         return self._docker
 
     def engine_changed(self) -> None:
@@ -85,6 +88,12 @@ class LabHost(ABC):
     @staticmethod
     def argv(cmd: str | Sequence[str]) -> list[str]:
         return ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+
+
+# A question (GET) the daemon refused or dropped before answering is asked again, twice, a moment later: seen in
+# CI on 20.10 with the key-value store, `docker info` refused once in the middle of a check (connection refused on
+# its socket) while the daemon answered before and after. What changes something is never sent twice.
+ASK_AGAIN = Retry(total=2, connect=2, read=2, status=0, other=0, allowed_methods={"GET", "HEAD"}, backoff_factor=0.3)
 
 
 class _LabHostBackend(testinfra_base.BaseBackend):

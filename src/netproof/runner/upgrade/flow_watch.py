@@ -1,7 +1,9 @@
 """Long-lived flows held through an upgrade (runner/continuity.py's, on every docker host: a bridge flow and one to a
 published port from the outside host): each host's own restart may end its flows (without live-restore Docker
 stops its containers), but no other host's restart may pause them. Each gap is put down to the restarts it
-overlapped, as the routing mesh's are (mesh_watch.py); the timelines are drawn in the upgrade's continuity.html."""
+overlapped, as the routing mesh's are (mesh_watch.py). One set of flows per step of the path, started before its
+first restart and removed before its checks (a footprint never holds them); each step's timelines are drawn in
+continuity-<engine>.html beside the runs."""
 
 from __future__ import annotations
 
@@ -37,12 +39,14 @@ class FlowWatch:
     def abandon(self) -> None:
         self.flows.stop()
 
-    def stop(self, restarts: list[Restart], folder: Path) -> list[Observation]:
-        """Every flow read and judged against the restarts; the timelines drawn beside the upgrade's runs."""
+    def stop(self, restarts: list[Restart], page_path: Path) -> list[Observation]:
+        """Every flow read and judged against the restarts, its containers removed; the timelines drawn in
+        page_path."""
         timelines, _ = self.flows.stop()
         windows = [(r, r.started + self.clock, r.ended + self.clock) for r in restarts]
         judged = [(t, describe(t, windows, t.host in self.live_restore)) for t in timelines]
-        page.write(_as_run(judged, windows), folder / "continuity.html")
+        page_path.parent.mkdir(parents=True, exist_ok=True)
+        page.write(_as_run(judged, windows), page_path)
         return [o for _, said in judged for o in said]
 
 

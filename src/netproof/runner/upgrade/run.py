@@ -53,17 +53,22 @@ def upgrade(
         run = UpgradeRun(lab, result, progress, checks, select)
         workload = Workload.start(lab, result)
         watch, unwatched = MeshWatch.start(lab, progress)
-        flows, unheld = FlowWatch.start(lab, progress)
-        for why in (unwatched, unheld):
-            if why:
-                result.findings.append(Finding("lab", why, bad=False))
+        if unwatched:
+            result.findings.append(Finding("lab", unwatched, bad=False))
         progress.say(f"upgrade: checks on {path[0]}")
         checkrun.run(lab.name, reports / "before", checks=checks, select=select)
         result.runs.append((path[0], "before"))
         for index, target in enumerate(path[1:], 1):
             name = "after" if index == len(path) - 1 else f"step-{index}-{target}"
-            met = len(result.findings)
+            met, restarted = len(result.findings), len(result.restarts)
+            # Flows through this step's restarts only: gone before its checks, so no footprint holds them.
+            flows, unheld = FlowWatch.start(lab, progress)
+            if unheld:
+                result.findings.append(Finding("lab", unheld, bad=False))
             started = run.upgrade_hosts(path[index - 1], target, rolling)
+            if flows:  # the timelines drawn in continuity-<engine>.html beside the runs
+                seen, flows = flows.stop(result.restarts[restarted:], reports / f"continuity-{target}.html"), None
+                result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
             if started:
                 result.findings += workload.after_upgrade(target)
             for finding in result.findings[met:]:
@@ -76,9 +81,6 @@ def upgrade(
             result.runs.append((target, name))
         if watch:
             seen, watch = watch.stop(result.restarts), None
-            result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
-        if flows:  # the timelines drawn in continuity.html beside the runs
-            seen, flows = flows.stop(result.restarts, reports), None
             result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
         workload.remove()
     except Exception as e:  # noqa: BLE001 - the report of what ran so far is kept; the traceback beside it

@@ -59,3 +59,11 @@ def test_internal_ipv6_check_on_a_host_without_its_ipv6_underlay_is_a_broken_lab
     assert done.outcomes == {"IPV6-003[swarm-docker3]": "error"}, done.why_failed()
     broken = "LAB BROKEN, not a Docker failure: docker3 does not reach outside over IPv6 (2001:db8:100::10)"
     assert broken in done.output, done.output[-3000:]
+
+
+def test_published_udp_check_fails_when_a_port_stops_delivering_after_the_restart(lab, tmp_path):
+    """PUB-004 broken by hand: the user's firewall drops what reaches one of the forms' host port."""
+    drop = ["DOCKER-USER", "-p", "udp", "-m", "conntrack", "--ctorigdstport", "17102", "-j", "DROP"]
+    with changed(lab.host("docker1"), ["iptables", "-I", *drop], ["iptables", "-D", *drop]):
+        done = checks("PUB-004 and docker1", tmp_path)
+    assert_fails(done, "PUB-004", "another host port (-p 17102:7102/udp): none", "each port delivers to the container")

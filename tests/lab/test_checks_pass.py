@@ -29,7 +29,7 @@ KNOWN_HERE = {
     ("20.10", "kv"): {"moby/libnetwork#1838", "moby/moby#43585"},
     ("26.1", "swarm"): {"moby/moby#43585"},
     ("28.5", "swarm"): set(),
-    ("29.7", "swarm"): set(),
+    ("29.7", "swarm"): {"moby/moby#53384"},  # PUB-004, -p 17102:7102/udp (28.5 flushes by the host port)
 }
 
 

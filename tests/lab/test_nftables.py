@@ -44,7 +44,9 @@ def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path
     for backend, run in runs.items():
         assert run.returncode == 0, f"{backend}: {run.output[-3000:]}"
         cases = run.results().checks
-        assert {c.outcome for c in cases} <= {"passed", "skipped"}, [(c.id, c.case, c.outcome) for c in cases]
+        assert {c.outcome for c in cases} <= {"passed", "skipped", "known-defect"}, [(c.id, c.outcome) for c in cases]
+        defects = {(c.id, c.defect) for c in cases if c.outcome == "known-defect"}  # 29.7, either backend
+        assert defects <= {("PUB-004", "moby/moby#53384")}, (backend, defects)
         skipped = [c for c in cases if c.outcome == "skipped"]
         for case in skipped:
             overlay = "overlays need a control plane; this lab has none" in case.message

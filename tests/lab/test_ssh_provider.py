@@ -176,8 +176,10 @@ def test_checks_through_ssh_match_the_netns_provider(machine, tmp_path, bring_up
     # The same checks, as many cases each, with the verdicts the netns provider gives on this engine
     # (tests/lab/test_checks_pass.py): every case passed, DNS-003's vip and MESH-001 skipped where the kernel has no
     # IPVS, ENC-001 where it has no ESP, and OVL-VXLAN-002 where the swarm keeps Docker's data path port
-    # (the pairs differ: the inventory lists docker2 first).
-    assert set(over_ssh.outcomes.values()) <= {"passed", "skipped"}, over_ssh.output[-3000:]
+    # (the pairs differ: the inventory lists docker2 first); PUB-004 meets moby/moby#53384 on 29.7.
+    assert set(over_ssh.outcomes.values()) <= {"passed", "skipped", "known-defect"}, over_ssh.output[-3000:]
+    defects = {case for case, outcome in over_ssh.outcomes.items() if outcome == "known-defect"}
+    assert all(case.startswith("PUB-004[") for case in defects), defects
     skipped = {case for case, outcome in over_ssh.outcomes.items() if outcome == "skipped"}
     per_pair = ("OVL-VXLAN-002[", "ENC-001[")
     assert {c for c in skipped if not c.startswith(per_pair)} <= {"DNS-003[swarm-vip]", "MESH-001[swarm]"}, skipped

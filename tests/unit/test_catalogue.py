@@ -55,6 +55,7 @@ def test_the_shipped_catalogue():
         "PUB-001",
         "PUB-002",
         "PUB-003",
+        "PUB-004",
     ]
     ping = next(c for c in checks if c.id == "OVL-PING-001")
     assert (

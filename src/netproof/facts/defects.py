@@ -24,6 +24,8 @@ ACTIVE_ENDPOINTS = "network-has-active-endpoints"  # a network Docker will not r
 USER_JUMP_MISSING = "docker-user-jump-missing"  # FORWARD did not begin with its jump to DOCKER-USER
 BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule bypassed while Docker created networks
 FLOWS_PAUSED_AT_START = "flows-paused-while-dockerd-started"  # running containers' flows paused as dockerd started
+UDP_THROUGH_PROXY = "udp-delivered-through-the-proxy"  # a published udp port's datagrams reached the container from
+# docker-proxy (the bridge's gateway as their source), not by DNAT with the client's own address
 
 # Docker's and the tools' own words, and the symptom each shows.
 WORDS = (
@@ -139,5 +141,20 @@ KNOWN_DEFECTS = (
         since="28.0",
         workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
         reproduced_by=("CONT-LIVE-001",),
+    ),
+    KnownDefect(
+        "moby/moby#53384",
+        "when a container publishing a udp port starts, Docker flushes the port's conntrack entries by the container "
+        "port instead of the host port: with -p HOST:CONTAINER/udp and HOST != CONTAINER, a client that kept "
+        "sending keeps its old entry, so its datagrams go to docker-proxy and reach the container from the bridge's "
+        "gateway instead of the client's own address (or nowhere without the proxy)",
+        frozenset({UDP_THROUGH_PROXY}),
+        "udp-entry-unflushed",  # seen by PUB-004 in the host's conntrack table, for its own flow
+        "no conntrack entry of the client's flow to the host port was left without its DNAT",
+        # Seen on 29.7.2; 28.5 flushed by the host port (PUB-004 passed); the releases between were not run here.
+        since="29.7",
+        workaround="publish udp ports on the container's own port number (-p 7102:7102/udp), or delete the port's "
+        "entries after the container starts: conntrack -D -p udp --orig-port-dst <host port>",
+        reproduced_by=("PUB-004",),
     ),
 )

@@ -84,6 +84,12 @@ class Proof:
             if seen:
                 self.text(f"known defects' mechanisms when {tag} showed", "\n".join(seen.values()), on.name)
 
+    def sighted(self, mechanism: str, said: str, where: str = "") -> None:
+        """A known defect's mechanism the check itself saw (one only it can see: a conntrack entry of its own
+        flow), counted at the verdict as kit.known_defects' looks are."""
+        self.sightings[mechanism] = said
+        self.text(f"a known defect's mechanism: {mechanism}", said, where)
+
     def mechanism(self, name: str, value: Any) -> Any:
         """A stable fact about how Docker did it (no random names or addresses): compared between runs. A user
         bridge's interface name (br-<network ID>) is new in every run: it is recorded as <bridge>."""

@@ -5,12 +5,14 @@ nothing is installed in the containers and no image is needed.
     serve tcp|udp PORT                    echo every line (tcp) or datagram (udp) back; say each new peer
     send tcp ADDRESS PORT EVERY           one connection, a numbered line every EVERY seconds, stop-and-wait for
                                           its echo; a connection that fails is made again
-    send udp ADDRESS PORT EVERY SRCPORT   a numbered datagram every EVERY seconds from a fixed source port
+    send udp ADDRESS PORT EVERY SRCPORT   a numbered datagram every EVERY seconds from a fixed source port (0: one
+                                          the kernel picks, said once)
 
 Each line it prints is an event with the wall-clock time it happened (flows.parse reads them):
     ready <t>                 the server listens
     peer <t> <ip>:<port>      a new peer reached the server (the address it saw)
     up <t>                    the client's connection is made (tcp)
+    bound <t> <port>          the port the client sends from (udp)
     sent <t> <seq>            a message left (udp)
     echo <t> <seq> <sent t>   its echo came back
     down <t> <seq> <why>      the connection failed while that message waited (tcp): it is made again
@@ -99,6 +101,7 @@ def send_udp(address, port, every, source_port):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("0.0.0.0", source_port))
+    say("bound", sock.getsockname()[1])  # the port it sends from (0 asked the kernel for a free one)
     sent_at = {}
 
     def receive():

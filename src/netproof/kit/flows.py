@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -169,32 +170,46 @@ class Flow:
     client: NetNamespace
     address: str  # where the client sends: the server's address, or a published port's host
     port: int
-    source_port: int = 0  # udp: the client's fixed port
+    source_port: int = 0  # udp: the client's fixed port (0: one the kernel picks, see client_port)
     host: str = ""  # the docker host it goes through (its own restart may end it)
     token: str = field(default_factory=lambda: "netproof-flow-" + secrets.token_hex(5))
     _running: list[tuple[subprocess.Popen, Path, NetNamespace]] = field(default_factory=list)
     began: float = 0.0
+    _folder: Path | None = None
     events: dict[str, list[str]] = field(default_factory=dict)  # each end's lines, as its agent printed them
 
     def start(self) -> None:
         """The server listening, then the client sending; LabBroken if either cannot (python3 missing, say)."""
-        folder = Path(tempfile.mkdtemp(prefix=f"{self.token}-"))
-        self._spawn(self.server, ["serve", self.proto, str(self.listen_port)], folder / "server")
-        wait.until(
-            lambda: "ready " in (folder / "server").read_text() or self._ended(0),
-            timeout=15,
-            interval=0.1,
-            what=f"flow {self.name}'s server to listen on {self.server.where}",
-        )
-        if self._ended(0):
-            raise LabBroken(f"flow {self.name}: its server did not start on {self.server.where}: {self._said(0)}")
+        self._folder = Path(tempfile.mkdtemp(prefix=f"{self.token}-"))
+        self._serve(self.server, self._folder / "server")
         argv = ["send", self.proto, self.address, str(self.port), str(EVERY)]
-        self._spawn(self.client, argv + ([str(self.source_port)] if self.proto == "udp" else []), folder / "client")
+        argv += [str(self.source_port)] if self.proto == "udp" else []
+        self._spawn(self.client, argv, self._folder / "client", "client")
         self.began = time.time()
 
-    def _spawn(self, where: NetNamespace, argv: list[str], out: Path) -> None:
+    def _serve(self, where: NetNamespace, out: Path) -> None:
+        self._spawn(where, ["serve", self.proto, str(self.listen_port)], out, "server")
+        wait.until(
+            lambda: "ready " in out.read_text() or self._ended(-1),
+            timeout=15,
+            interval=0.05,
+            what=f"flow {self.name}'s server to listen on {where.where}",
+        )
+        if self._ended(-1):
+            raise LabBroken(f"flow {self.name}: its server did not start on {where.where}: {self._said(-1)}")
+
+    def serve_again(self, where: NetNamespace) -> float:
+        """The server stopped and started in another namespace (its container's after a restart), the client still
+        sending: when it listens again (epoch). Its events are read after the first server's."""
+        for process, _, ns in [r for r in self._running if r[1].name == "server"]:
+            ns.host.run(["pkill", "-f", f"{self.token}-server"], timeout=15)
+            process.terminate()
+        self._serve(where, self._folder / f"server-{len(self._running)}")
+        return time.time()
+
+    def _spawn(self, where: NetNamespace, argv: list[str], out: Path, end: str) -> None:
         enter = ["nsenter", f"--net={where.path}"] if where.path else []
-        command = where.host.interactive_argv([*enter, "python3", "-u", "-c", AGENT, *argv, self.token])
+        command = where.host.interactive_argv([*enter, "python3", "-u", "-c", AGENT, *argv, f"{self.token}-{end}"])
         process = subprocess.Popen(command, stdout=out.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._running.append((process, out, where))
 
@@ -203,6 +218,12 @@ class Flow:
 
     def _said(self, index: int) -> str:
         return self._running[index][1].read_text().strip()[-300:] or "nothing"
+
+    @property
+    def client_port(self) -> int | None:
+        """The port a udp client sent from, as it said (after stop)."""
+        said = next((line.split() for line in self.events.get("client", []) if line.startswith("bound ")), None)
+        return int(said[2]) if said else None
 
     def stop(self) -> Timeline:
         """Both ends stopped (on their hosts too, where a provider's channel would leave them), and read."""
@@ -214,11 +235,11 @@ class Flow:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        server, client = (out.read_text().splitlines() for _, out, _ in self._running)
+        read = {out.name: out.read_text().splitlines() for _, out, _ in self._running}
+        client = read.pop("client", [])
+        server = [line for name in sorted(read, key=len) for line in read[name]]  # the first server's, then later
         self.events = {"server": server, "client": client}
-        for _, out, _ in self._running:
-            out.unlink(missing_ok=True)
-        self._running[0][1].parent.rmdir()
+        shutil.rmtree(self._folder, ignore_errors=True)
         found = timeline(self.name, self.proto, client, server, self.began, ended)
         found.host = self.host
         return found

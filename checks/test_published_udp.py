@@ -1,0 +1,136 @@
+"""PUB-004: a published UDP port keeps delivering across a restart of its container.
+
+Behaviour: the outside host sends a numbered datagram every 50 ms (each flow from a port of its own) to each of
+a container's published UDP ports, one per form of -p users write (the same port on both sides, another host port,
+a host port Docker picks), and the container's echo server answers. The container is stopped, another one takes
+its address, and it is started again on a new address, the client still sending. Each port must deliver to the new
+container within RECOVERY seconds, and the container must see the client's own address and port (not the
+proxy's). Before 23.0 the conntrack entry of the first container kept such a flow pointed at the old address until
+it expired (moby/moby#8795, fixed by #44742, which flushes the port's entries when it is published again).
+
+Mechanism: the nat table's DNAT rules for the ports, and the host's conntrack entries for them after the restart
+(/proc/net/nf_conntrack in the host's namespace): an entry still replying from the old address is what held a flow.
+"""
+
+from __future__ import annotations
+
+import time
+
+from netproof.kit import check, defects, firewall, flows, host_clock
+from netproof.kit.namespaces import NetNamespace
+
+CONTAINER_PORTS = {"the same port": 7101, "another host port": 7102, "a host port Docker picks": 7103}
+OTHER_HOST_PORT = 17102  # for -p 17102:7102/udp
+RECOVERY = 5.0  # seconds, from the container's start to its first datagram: Docker flushes the entries on start
+
+
+def published_ports(host, name: str) -> dict[int, int]:
+    ports = host.docker().containers.get(name).attrs["NetworkSettings"]["Ports"] or {}
+    return {int(k.split("/")[0]): int(v[0]["HostPort"]) for k, v in ports.items() if k.endswith("/udp") and v}
+
+
+def conntrack_of(host, ports: dict[int, int]) -> list[str]:
+    """The host's udp conntrack entries for the published ports ("... dport=<host port> src=<container> ...")."""
+    table = host.run(["cat", "/proc/net/nf_conntrack"]).stdout.splitlines()
+    wanted = {f"dport={p} " for p in ports.values()}
+    return [" ".join(line.split()) for line in table if " udp " in line and any(w in line + " " for w in wanted)]
+
+
+def not_natted(entries: list[str], host_address: str, host_port: int) -> str | None:
+    """The conntrack entry of a flow to the host port that is not translated to a container (its reply comes from
+    the host itself: docker-proxy's socket), if there is one: an entry Docker did not flush (moby/moby#53384)."""
+    for entry in entries:
+        words = entry.split()
+        if f"dport={host_port}" in words and words.count(f"src={host_address}") == 1:
+            reply = words[[i for i, w in enumerate(words) if w.startswith("src=")][1]]
+            if reply == f"src={host_address}":
+                return entry
+    return None
+
+
+def first_datagram_again(events: list[str]) -> tuple[float | None, str | None]:
+    """When the server started again first heard from its client (epoch), and the address it saw."""
+    readies = [i for i, line in enumerate(events) if line.startswith("ready ")]
+    later = events[readies[1] :] if len(readies) > 1 else []
+    peer = next((line.split() for line in later if line.startswith("peer ")), None)
+    return (float(peer[1]), peer[2]) if peer else (None, None)
+
+
+def restarted_elsewhere(docker_host, workspace, net, name: str) -> tuple[NetNamespace, str, float]:
+    """The container stopped, its address taken by another, and started again: its new namespace, its new
+    address, and when it was started (epoch, by the host's clock)."""
+    docker_host.run(["docker", "stop", "-t", "0", name], check=True)
+    workspace.container(docker_host, net, role="fill")
+    started = float(host_clock(docker_host))  # the host's own clock, as the server agent's there
+    docker_host.run(["docker", "start", name], check=True)
+    again = docker_host.docker().containers.get(name).attrs["NetworkSettings"]
+    moved = NetNamespace(docker_host, again["SandboxKey"], f"container {name}, started again")
+    return moved, again["Networks"][net.name]["IPAddress"], started
+
+
+@check(
+    "PUB-004",
+    scope="host",
+    tags=("bridge", "published-ports", "udp"),
+    since="23.0",
+    reference="moby/moby#44742 (23.0): conntrack entries of a published UDP port flushed when it is published",
+    promise="a published UDP port delivers the same client's datagrams to its container again after the container "
+    "is restarted on a new address, whatever form of -p published it, showing the client's own address",
+)
+def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
+    net = workspace.bridge(docker_host, role="udp")
+    forms = {7101: 7101, 7102: OTHER_HOST_PORT, 7103: None}
+    c = workspace.container(docker_host, net, role="udp", ports={f"{p}/udp": h for p, h in forms.items()})
+    ports = published_ports(docker_host, c.name)
+    proof.data("published udp ports (container: host)", ports, where=docker_host.name)
+    client = NetNamespace.of_host(outside)
+    held = [
+        flows.Flow(form, "udp", c.netns, p, client, docker_host.address, ports[p])  # from a port the kernel picks
+        for form, p in CONTAINER_PORTS.items()
+    ]
+    for flow in held:
+        flow.start()
+    try:
+        time.sleep(1)
+        moved, new_ip, started = restarted_elsewhere(docker_host, workspace, net, c.name)
+        for flow in held:
+            flow.serve_again(moved)
+        time.sleep(RECOVERY + 1)
+        entries = proof.data("conntrack entries after the restart", conntrack_of(docker_host, ports), docker_host.name)
+        after = proof.data("published udp ports after the restart", published_ports(docker_host, c.name))
+    finally:
+        for flow in held:
+            flow.stop()
+    proof.text("addresses", f"first {c.ip}, after the restart {new_ip}", where=docker_host.name)
+    if new_ip == c.ip:
+        raise RuntimeError(f"{c.name} came back on its old address {c.ip}: the check would prove nothing")
+    late, stale = [], []
+    for flow in held:
+        proof.text(f"{flow.name}: the server's events", "\n".join(flow.events["server"]))
+        first, seen = first_datagram_again(flow.events["server"])
+        said = f"{flow.name} (-p {flow.port}:{flow.listen_port}/udp)"
+        if after.get(flow.listen_port) != flow.port:  # Docker may pick another one: a client cannot follow it
+            proof.text(f"{flow.name}: published again on another host port", f"{flow.port} -> {after}")
+            continue
+        if first is None or first - started > RECOVERY:
+            late.append(f"{said}: " + (f"first datagram {first - started:.1f} s after the start" if first else "none"))
+        elif seen != f"{outside.address}:{flow.client_port}":
+            late.append(f"{said}: the container saw {seen}, not the client's {outside.address}:{flow.client_port}")
+            entry = not_natted(entries, str(docker_host.address), flow.port) if flow.port != flow.listen_port else None
+            stale += [f"{said}: {entry}"] if entry else []
+    if late and len(stale) == len(late):  # every miss is an entry Docker left unflushed for a host port of its own
+        proof.symptom(defects.UDP_THROUGH_PROXY)
+        proof.sighted("udp-entry-unflushed", "; ".join(stale), docker_host.name)
+    proof.require(
+        not late,
+        expected=f"each port delivers to the container's new address within {RECOVERY:.0f} s, from the client's own",
+        observed="; ".join(late),
+        where=f"{outside.name} -> {docker_host.name} ({c.name}: {c.ip} -> {new_ip})",
+    )
+    picked = str(after.get(7103))
+    dnat = [r for r in firewall.rules(docker_host, "nat", "DOCKER") if "udp" in r and f"{new_ip}:" in r]  # its own
+    proof.mechanism(
+        "DNAT for the published udp ports",
+        sorted(r.replace(new_ip, "<container>").replace(picked, "<picked>") for r in dnat),
+    )
+    proof.mechanism("a host port Docker picked is kept across a restart", after.get(7103) == ports[7103])

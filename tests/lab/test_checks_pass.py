@@ -1,5 +1,5 @@
-"""The checks pass on the seed lab, with pytest -n auto and (nightly) serially, with the same cases: on
-engine 20.10 with both control planes, and on 28.5, 29.7 (a static build) and (nightly) 26.1 with swarm. A
+"""The checks pass on the seed lab, with pytest -n auto and (nightly) serially, with the same cases: on 28.5 and
+29.7 (a static build) with swarm, and (nightly) on 26.1 with swarm and 20.10 with both control planes. A
 check whose promise the engine predates is not-promised; a known defect is allowed only where it is known. And a
 run with no lab up brings the seed lab up once for all workers and down once after them."""
 
@@ -37,10 +37,15 @@ KNOWN_HERE = {
 @pytest.mark.parametrize(
     "engine, control_plane",
     [
-        # Nightly, to keep CI under 40 minutes: 20.10 (end of life in 2023) stays in CI through its kv run, and the
-        # breakage tests and the doctor's, which are pinned to it.
+        # Nightly, to keep CI under 40 minutes: 20.10 (end of life in 2023) stays in CI through the breakage tests and
+        # the doctor's, which are pinned to it.
         pytest.param("20.10", "swarm", marks=pytest.mark.nightly),
-        ("20.10", "kv"),
+        # Nightly: 20.10's dockerd with the key-value store crashes now and then under every check at once (CI met it
+        # on 2026-12-05, after a refused connection in the run before: a nil endpoint count in libnetwork's endpoint.Delete, panic, after "etcd cluster is
+        # unavailable ... network is unreachable" from a thread stuck in an overlay namespace, moby/libnetwork#1838),
+        # and every case on that host ends as the lab's error. Docker's, on a control plane removed in 23.0; the kv
+        # store stays in CI through the doctor's tests and the kv lab's own.
+        pytest.param("20.10", "kv", marks=pytest.mark.nightly),
         # Nightly, to keep CI under 40 minutes; in CI, 26.1 starts the upgrade path (26.1 -> 28.5 -> 29.7: OVL-PING-001
         # and the footprint on it).
         pytest.param("26.1", "swarm", marks=pytest.mark.nightly),

@@ -40,11 +40,11 @@ KNOWN_HERE = {
         # Nightly, to keep CI under 40 minutes: 20.10 (end of life in 2023) stays in CI through the breakage tests and
         # the doctor's, which are pinned to it.
         pytest.param("20.10", "swarm", marks=pytest.mark.nightly),
-        # Nightly: 20.10's dockerd with the key-value store crashes now and then under every check at once (CI met it
-        # on 2026-12-05, after a refused connection in the run before: a nil endpoint count in libnetwork's endpoint.Delete, panic, after "etcd cluster is
-        # unavailable ... network is unreachable" from a thread stuck in an overlay namespace, moby/libnetwork#1838),
-        # and every case on that host ends as the lab's error. Docker's, on a control plane removed in 23.0; the kv
-        # store stays in CI through the doctor's tests and the kv lab's own.
+        # Nightly: 20.10's dockerd with the key-value store crashes now and then under every check at once (CI met
+        # it on 2026-12-05, after a refused connection in the run before: a nil endpoint count in libnetwork's
+        # endpoint.Delete, panic, after "etcd cluster is unavailable ... network is unreachable" from a thread stuck
+        # in an overlay namespace, moby/libnetwork#1838), and every case on that host ends as the lab's error.
+        # Docker's, on a control plane removed in 23.0; the kv store stays in CI through the doctor's tests.
         pytest.param("20.10", "kv", marks=pytest.mark.nightly),
         # Nightly, to keep CI under 40 minutes; in CI, 26.1 starts the upgrade path (26.1 -> 28.5 -> 29.7: OVL-PING-001
         # and the footprint on it).

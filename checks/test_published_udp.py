@@ -24,9 +24,9 @@ OTHER_HOST_PORT = 17102  # for -p 17102:7102/udp
 RECOVERY = 5.0  # seconds, from the container's start to its first datagram: Docker flushes the entries on start
 
 
-def published_ports(host, name: str) -> dict[int, int]:
-    ports = host.docker().containers.get(name).attrs["NetworkSettings"]["Ports"] or {}
-    return {int(k.split("/")[0]): int(v[0]["HostPort"]) for k, v in ports.items() if k.endswith("/udp") and v}
+def published_ports(c) -> dict[int, int]:
+    """Each of the container's udp ports and the host port Docker publishes it on now."""
+    return {p: c.host_port(p, "udp") for p in CONTAINER_PORTS.values()}
 
 
 def conntrack_of(host, ports: dict[int, int]) -> list[str]:
@@ -81,7 +81,7 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
     net = workspace.bridge(docker_host, role="udp")
     forms = {7101: 7101, 7102: OTHER_HOST_PORT, 7103: None}
     c = workspace.container(docker_host, net, role="udp", ports={f"{p}/udp": h for p, h in forms.items()})
-    ports = published_ports(docker_host, c.name)
+    ports = published_ports(c)
     proof.data("published udp ports (container: host)", ports, where=docker_host.name)
     client = NetNamespace.of_host(outside)
     held = [
@@ -97,7 +97,7 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
             flow.serve_again(moved)
         time.sleep(RECOVERY + 1)
         entries = proof.data("conntrack entries after the restart", conntrack_of(docker_host, ports), docker_host.name)
-        after = proof.data("published udp ports after the restart", published_ports(docker_host, c.name))
+        after = proof.data("published udp ports after the restart", published_ports(c))
     finally:
         for flow in held:
             flow.stop()

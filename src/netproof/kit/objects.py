@@ -83,10 +83,11 @@ class Container:
     def netns(self) -> NetNamespace:
         return NetNamespace(self.host, self.sandbox, f"container {self.name}")
 
-    def host_port(self, port: int) -> int | None:
-        """The host port Docker published the container's TCP `port` on, or None."""
+    def host_port(self, port: int, proto: str = "tcp") -> int | None:
+        """The host port Docker publishes the container's `port` on now (it may change as the container restarts),
+        or None."""
         ports = self.host.docker().containers.get(self.name).attrs["NetworkSettings"]["Ports"] or {}
-        binding = (ports.get(f"{port}/tcp") or [{}])[0]
+        binding = (ports.get(f"{port}/{proto}") or [{}])[0]
         return int(binding["HostPort"]) if binding.get("HostPort") else None
 
 

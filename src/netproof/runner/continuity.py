@@ -84,12 +84,12 @@ def _flows(lab: Lab, host, space: Workspace, only_own: bool = False) -> list[Flo
     spec = lab.topology.role("outside")
     if spec is not None:
         outside, address = NetNamespace.of_host(lab.host(spec.name)), host.address
-        tcp = _published(server, f"{TCP_PORT}/tcp")
+        tcp = _published(server, TCP_PORT, "tcp")
         flows.append(Flow(f"published: outside to {host.name}:{tcp} (tcp)", "tcp", server.netns, TCP_PORT, outside,
                           address, tcp))  # fmt: skip
         if only_own:
             return _through(flows, host.name)
-        udp = _published(server, f"{UDP_PORT}/udp")
+        udp = _published(server, UDP_PORT, "udp")
         flows += [
             Flow(f"published: outside:{CLIENT_UDP_PORT} to {host.name}:{udp} (udp)", "udp", server.netns, UDP_PORT,
                  outside, address, udp, CLIENT_UDP_PORT),
@@ -114,12 +114,11 @@ def _through(flows: list[Flow], host: str) -> list[Flow]:
     return flows
 
 
-def _published(container, port: str) -> int:
-    ports = container.host.docker().containers.get(container.name).attrs["NetworkSettings"]["Ports"] or {}
-    binding = (ports.get(port) or [{}])[0]
-    if not binding.get("HostPort"):
-        raise NetproofError(f"{container}: Docker published no host port for {port}")
-    return int(binding["HostPort"])
+def _published(container, port: int, proto: str) -> int:
+    found = container.host_port(port, proto)
+    if found is None:
+        raise NetproofError(f"{container}: Docker published no host port for {port}/{proto}")
+    return found
 
 
 @dataclass
@@ -140,7 +139,7 @@ class ContinuityRun:
     def verdict(self, t: Timeline) -> tuple[str, str]:
         """("kept" | "broken" | "measured", why) for one flow against the promise."""
         gaps = f"{len(t.gaps)} gap(s), the longest {t.longest:.2f} s, {t.sent - t.echoed} of {t.sent} messages lost"
-        again = [r for r in t.reconnects]
+        again = t.reconnects
         remade = (
             f"; its connection failed {len(again)} time(s) and was made again after "
             + ", ".join(f"{r.seconds:.2f} s" if r.seconds is not None else "never" for r in again)

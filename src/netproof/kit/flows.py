@@ -13,17 +13,16 @@ from __future__ import annotations
 import itertools
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof import wait
-from netproof.errors import LabBroken
+from netproof.kit import agents
+from netproof.kit.agents import Agent
 from netproof.kit.namespaces import NetNamespace
 
-AGENT = (Path(__file__).parent / "flow_agent.py").read_text()
+AGENT = agents.source("flow_agent")
 EVERY = 0.05  # seconds between a flow's messages
 GAP = 0.25  # seconds without an echo (five messages' time) that count as a gap in a TCP flow
 IN_FLIGHT = 1.0  # seconds before the flow stopped: a message sent then may still be on its way, and is not judged
@@ -173,7 +172,7 @@ class Flow:
     source_port: int = 0  # udp: the client's fixed port (0: one the kernel picks, see client_port)
     host: str = ""  # the docker host it goes through (its own restart may end it)
     token: str = field(default_factory=lambda: "netproof-flow-" + secrets.token_hex(5))
-    _running: list[tuple[subprocess.Popen, Path, NetNamespace]] = field(default_factory=list)
+    _running: list[Agent] = field(default_factory=list)
     began: float = 0.0
     _folder: Path | None = None
     events: dict[str, list[str]] = field(default_factory=dict)  # each end's lines, as its agent printed them
@@ -189,35 +188,18 @@ class Flow:
 
     def _serve(self, where: NetNamespace, out: Path) -> None:
         self._spawn(where, ["serve", self.proto, str(self.listen_port)], out, "server")
-        wait.until(
-            lambda: "ready " in out.read_text() or self._ended(-1),
-            timeout=15,
-            interval=0.05,
-            what=f"flow {self.name}'s server to listen on {where.where}",
-        )
-        if self._ended(-1):
-            raise LabBroken(f"flow {self.name}: its server did not start on {where.where}: {self._said(-1)}")
+        self._running[-1].await_ready(f"flow {self.name}'s server")
 
     def serve_again(self, where: NetNamespace) -> float:
         """The server stopped and started in another namespace (its container's after a restart), the client still
         sending: when it listens again (epoch). Its events are read after the first server's."""
-        for process, _, ns in [r for r in self._running if r[1].name == "server"]:
-            ns.host.run(["pkill", "-f", f"{self.token}-server"], timeout=15)
-            process.terminate()
+        for agent in [a for a in self._running if a.out.name == "server"]:
+            agent.stop()
         self._serve(where, self._folder / f"server-{len(self._running)}")
         return time.time()
 
     def _spawn(self, where: NetNamespace, argv: list[str], out: Path, end: str) -> None:
-        enter = ["nsenter", f"--net={where.path}"] if where.path else []
-        command = where.host.interactive_argv([*enter, "python3", "-u", "-c", AGENT, *argv, f"{self.token}-{end}"])
-        process = subprocess.Popen(command, stdout=out.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self._running.append((process, out, where))
-
-    def _ended(self, index: int) -> bool:
-        return self._running[index][0].poll() is not None
-
-    def _said(self, index: int) -> str:
-        return self._running[index][1].read_text().strip()[-300:] or "nothing"
+        self._running.append(Agent(where, AGENT, argv, out, f"{self.token}-{end}").start())
 
     @property
     def client_port(self) -> int | None:
@@ -228,14 +210,9 @@ class Flow:
     def stop(self) -> Timeline:
         """Both ends stopped (on their hosts too, where a provider's channel would leave them), and read."""
         ended = time.time()
-        for process, _, where in reversed(self._running):
-            where.host.run(["pkill", "-f", self.token], timeout=15)
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        read = {out.name: out.read_text().splitlines() for _, out, _ in self._running}
+        for agent in reversed(self._running):
+            agent.stop()
+        read = {agent.out.name: agent.lines() for agent in self._running}
         client = read.pop("client", [])
         server = [line for name in sorted(read, key=len) for line in read[name]]  # the first server's, then later
         self.events = {"server": server, "client": client}

@@ -75,7 +75,7 @@ def find(lab: str | None = None) -> Leftovers:
     machine_net = os.stat("/proc/self/ns/net").st_ino  # netproof itself runs in the machine's own
     # Holders (by the name netproof execs them under) and the lab's daemons reveal their network namespaces, and
     # so the rest (containerd's shims, containers), even when /run/netns has lost the namespace's name.
-    # A lab's containers (by their cgroups) reveal theirs: netproof's flow agents run in them (kit/flows.py).
+    # A lab's containers (by their cgroups) reveal theirs: netproof's agents run in them (kit/agents.py).
     for argv, cgroups, net in table.values():
         lab_owned = argv[0].startswith(holder_prefix) or _lab_daemon(argv, path_mark) or f"/{ns_prefix}" in cgroups
         if net != machine_net and lab_owned:

@@ -234,6 +234,21 @@ def test_service_dns_check_fails_when_queries_no_longer_reach_the_embedded_dns(l
     assert_fails(done, "DNS-003", "resolves to", "within", "Observed: no answer")
 
 
+def test_upstream_failover_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
+    done = checks("DNS-004 and docker1", tmp_path, sabotage="dns")
+    assert_fails(done, "DNS-004", "asks the next server after SERVFAIL", "Observed: no answer", "(servfail): not asked")
+
+
+def test_the_nxdomain_check_sees_20_10_ask_the_next_server_after_an_nxdomain(lab, tmp_path):
+    # 20.10 passed an NXDOMAIN that was not authoritative over for the next --dns server (moby/moby#45565 changed
+    # that in 24.0.1): the check sees the second server asked, and the promise is not made here.
+    done = checks("DNS-005 and docker1", tmp_path)
+    assert done.outcomes == {"DNS-005[swarm-docker1]": "not-promised"}, done.why_failed()
+    [case] = done.results().checks
+    assert "Observed: NOERROR 192.0.2.44" in case.message, case.message
+    assert "(answer): A service.upstream.test from" in case.message, case.message
+
+
 def test_the_labs_dns_server_unreachable_is_a_broken_lab(lab, tmp_path):
     rule = ["FORWARD", "-p", "udp", "--dport", "53", "-j", "DROP"]
     with changed(lab.router, ["iptables", "-I", *rule], ["iptables", "-D", *rule]):

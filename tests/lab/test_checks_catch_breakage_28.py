@@ -1,7 +1,8 @@
 """Checks promised only by newer engines are broken by hand on a 28.5 lab of their own (on older engines they
 are not promised, so they cannot fail there): PUB-002 and PUB-003 (from 28.0) fail, pointing at the cause,
 when Docker's drops in the raw table are gone; IPV6-003 (from 27.0) when an ACCEPT goes ahead of Docker's
-IPv6 isolation rules, and is a broken lab when a host's IPv6 underlay is.
+IPv6 isolation rules, and is a broken lab when a host's IPv6 underlay is; DNS-005 (from 24.0.1) when queries no
+longer reach the embedded DNS.
 The checks every engine promises are broken on the 20.10 lab in test_checks_catch_breakage."""
 
 from __future__ import annotations
@@ -67,3 +68,8 @@ def test_published_udp_check_fails_when_a_port_stops_delivering_after_the_restar
     with changed(lab.host("docker1"), ["iptables", "-I", *drop], ["iptables", "-D", *drop]):
         done = checks("PUB-004 and docker1", tmp_path)
     assert_fails(done, "PUB-004", "another host port (-p 17102:7102/udp): none", "each port delivers to the container")
+
+
+def test_nxdomain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
+    done = checks("DNS-005 and docker1", tmp_path, sabotage="dns")
+    assert_fails(done, "DNS-005", "the first server", "asked for service.upstream.test", "(nxdomain): not asked")

@@ -33,6 +33,8 @@ def test_the_shipped_catalogue():
         "DNS-001",
         "DNS-002",
         "DNS-003",
+        "DNS-004",
+        "DNS-005",
         "ENC-001",
         "FW-USER-001",
         "FW-USER-002",

@@ -13,7 +13,7 @@ from netproof.catalogue import check
 from netproof.errors import LabBroken
 from netproof.facts import budgets, defects
 from netproof.facts import docker as facts
-from netproof.kit import firewall, flows, kernel, namespaces, paths, probes, routes, wire
+from netproof.kit import firewall, flows, kernel, namespaces, paths, probes, routes, upstreams, wire
 from netproof.kit.evidence import Proof
 from netproof.kit.namespaces import NetNamespace, underlay_interface
 from netproof.kit.objects import Container, EngineError, Network, host_clock, networks_created
@@ -51,6 +51,7 @@ __all__ = [
     "route_on_router",
     "routes",
     "underlay_interface",
+    "upstreams",
     "wait",
     "wire",
 ]

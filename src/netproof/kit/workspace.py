@@ -22,6 +22,7 @@ from netproof.facts.defects import NO_ADDRESS, symptoms_in
 from netproof.kit import known_defects, probes, refusals
 from netproof.kit.objects import Container, EngineError, Network, ipam, knows, remove_network
 from netproof.kit.services import SwarmServices
+from netproof.kit.upstreams import DnsUpstream
 from netproof.lab import readiness
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.providers.base import LabHost
@@ -47,6 +48,7 @@ class Workspace(SwarmServices):
     # What Docker would not remove because of a known defect (recognised by symptom and mechanism, see remove), said
     # with the reference: in no one's way (uniquely named), and gone with the lab.
     left_by_known_defects: list[str] = field(default_factory=list)
+    upstreams: list[DnsUpstream] = field(default_factory=list)  # DNS servers of the check's own, stopped first
 
     @classmethod
     def on(cls, lab, **options) -> Workspace:
@@ -253,6 +255,14 @@ class Workspace(SwarmServices):
         )
         return c
 
+    def dns_upstream(
+        self, host: LabHost, network: Network, mode: str, records: dict[str, str] | None = None
+    ) -> DnsUpstream:
+        """A DNS server of the check's own on the network, answering the way `mode` says (kit/upstreams.py)."""
+        upstream = DnsUpstream(self.container(host, network, role=f"dns-{mode}"), mode, records)
+        self.upstreams.append(upstream)
+        return upstream.start()
+
     def connect(self, host: LabHost, network: Network, container: str, *, alias: str) -> tuple[CommandResult, str]:
         """`docker network connect --alias`: a container on another network too, under an alias; the last
         attempt and its address there ("" if none). A swarm attachment that runs out of the manager's 20 s
@@ -305,6 +315,8 @@ class Workspace(SwarmServices):
         others' (the engines are separate); returns what could not be removed, but for what a known Docker
         defect kept (left_by_known_defects)."""
         problems: list[str] = []
+        for upstream in self.upstreams:
+            upstream.stop()
 
         def container(entry: tuple[LabHost, str]) -> None:
             host, name = entry

@@ -1,0 +1,111 @@
+"""DNS-004, DNS-005: what the embedded DNS does with a container's own --dns servers when they fail.
+
+Behaviour: DNS servers of the check's own, each answering one way (kit/dns_agent.py: a name's address, NXDOMAIN,
+SERVFAIL, REFUSED, or nothing), run in containers of a user bridge; containers started with `--dns` pointing at them
+in a given order ask the embedded DNS (127.0.0.11) for a name from a socket of their own. The answer's response
+code is read exactly, and each server's own log says whether the embedded DNS asked it, and when.
+
+DNS-004: a server that answers SERVFAIL or REFUSED, or nothing within 4 s, is passed over for the next
+(docker/libnetwork#2121 for SERVFAIL, #2171 for REFUSED). DNS-005: an NXDOMAIN is an answer, passed on to the
+container and no other server asked (moby/moby#45565, in 24.0.1). Before, the embedded DNS asked the next server
+after an NXDOMAIN that was not authoritative, which a forwarding resolver's never is: a name one upstream does not
+know was looked up on the next.
+
+Mechanism: the container's resolv.conf (Docker's embedded DNS, and the servers it forwards to as Docker writes them).
+"""
+
+from __future__ import annotations
+
+from netproof.kit import check, facts, upstreams
+
+NAME = "service.upstream.test"  # a name only the check's own servers know
+ADDRESS = "192.0.2.44"  # its address (TEST-NET-1): an answer, never a destination
+ASK_TIMEOUT = 3 * facts.EXTERNAL_DNS_TIMEOUT  # room for one server's silence and the next one's answer
+
+
+@check(
+    "DNS-004",
+    scope="host",
+    tags=("bridge", "dns"),
+    reference="docker/libnetwork#2121 (on SERVFAIL), docker/libnetwork#2171 (on REFUSED)",
+    promise="the embedded DNS asks a container's --dns servers in order, moving on to the next when one answers "
+    "SERVFAIL or REFUSED or does not answer, and the container gets the next one's answer",
+)
+def test_upstream_failover(docker_host, workspace, proof):
+    net = workspace.bridge(docker_host, role="dns")
+    answering = workspace.dns_upstream(docker_host, net, "answer", {NAME: ADDRESS})
+    failing = {mode: workspace.dns_upstream(docker_host, net, mode) for mode in ("servfail", "refused", "silent")}
+    orders = {
+        "SERVFAIL, then REFUSED": [failing["servfail"], failing["refused"], answering],
+        f"no answer in {facts.EXTERNAL_DNS_TIMEOUT:.0f} s": [failing["silent"], answering],
+    }
+    for after, servers in orders.items():
+        asker = ask_through(proof, workspace, docker_host, net, servers)
+        answer, got = ask(proof, asker, servers)
+        proof.require(
+            answer.rcode == "NOERROR" and answer.addresses == (ADDRESS,),
+            expected=f"{NAME} resolves to {ADDRESS}: the embedded DNS asks the next server after {after}",
+            observed=f"{answer}; {said(got)}",
+            where=f"{asker} on {net.name}, --dns {' '.join(s.address for s in servers)}",
+        )
+        firsts = [min(q.at for q in got[s]) if got[s] else None for s in servers]
+        proof.require(
+            None not in firsts and firsts == sorted(firsts),
+            expected="every server asked, in the order given, up to the one that answered",
+            observed=said(got),
+            where=f"{asker} on {net.name}",
+        )
+
+
+@check(
+    "DNS-005",
+    scope="host",
+    tags=("bridge", "dns"),
+    since="24.0.1",
+    reference="moby/moby#45565, in 24.0.1 by #45573: an upstream's answer is passed on as it is",
+    promise="an NXDOMAIN from a container's first --dns server is the container's answer: the embedded DNS does not "
+    "ask the next server",
+)
+def test_nxdomain_is_an_answer(docker_host, workspace, proof):
+    net = workspace.bridge(docker_host, role="dns")
+    denying = workspace.dns_upstream(docker_host, net, "nxdomain")
+    answering = workspace.dns_upstream(docker_host, net, "answer", {NAME: ADDRESS})
+    servers = [denying, answering]
+    asker = ask_through(proof, workspace, docker_host, net, servers)
+    answer, got = ask(proof, asker, servers)
+    where = f"{asker} on {net.name}, --dns {denying.address} --dns {answering.address}"
+    proof.require(
+        bool(got[denying]),
+        expected=f"the first server, {denying}, asked for {NAME}",
+        observed=said(got),
+        where=where,
+    )
+    proof.require(
+        answer.rcode == "NXDOMAIN" and not got[answering],
+        expected=f"{NAME} answered NXDOMAIN, as the first server said, and the second server not asked",
+        observed=f"{answer}; {said(got)}",
+        where=where,
+    )
+
+
+def ask_through(proof, workspace, host, net, servers):
+    """A container on the network whose --dns servers are these, in this order; its resolv.conf recorded."""
+    asker = workspace.container(host, net, role="ask", dns=[s.address for s in servers])
+    resolv = proof.command(f"{asker.name}: /etc/resolv.conf", asker.exec(["cat", "/etc/resolv.conf"]))
+    proof.mechanism(f"{asker.name}'s resolver", [line for line in resolv.stdout.splitlines() if line.strip()])
+    return asker
+
+
+def ask(proof, asker, servers):
+    """The asker's question to its embedded DNS; its answer, and what each server was asked because of it (a server
+    may serve several askers: what it had been asked before is not counted)."""
+    before = {s: len(s.queries(NAME)) for s in servers}
+    result, answer = upstreams.ask(asker, NAME, ASK_TIMEOUT)
+    got = {s: s.queries(NAME)[before[s] :] for s in servers}
+    proof.command(f"A {NAME}? to {facts.EMBEDDED_DNS} from {asker.name}: {answer}", result)
+    proof.text(f"what {asker.name}'s servers were asked", said(got))
+    return answer, got
+
+
+def said(got) -> str:
+    return "; ".join(f"{s}: {', '.join(map(str, queries)) or 'not asked'}" for s, queries in got.items())

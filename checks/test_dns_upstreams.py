@@ -16,6 +16,8 @@ Mechanism: the container's resolv.conf (Docker's embedded DNS, and the servers i
 
 from __future__ import annotations
 
+import re
+
 from netproof.kit import check, facts, upstreams
 
 NAME = "service.upstream.test"  # a name only the check's own servers know
@@ -89,10 +91,15 @@ def test_nxdomain_is_an_answer(docker_host, workspace, proof):
 
 
 def ask_through(proof, workspace, host, net, servers):
-    """A container on the network whose --dns servers are these, in this order; its resolv.conf recorded."""
+    """A container on the network whose --dns servers are these, in this order; its resolv.conf recorded, each
+    server's address said by the way it answers (the same on every run, to compare engines by)."""
     asker = workspace.container(host, net, role="ask", dns=[s.address for s in servers])
     resolv = proof.command(f"{asker.name}: /etc/resolv.conf", asker.exec(["cat", "/etc/resolv.conf"]))
-    proof.mechanism(f"{asker.name}'s resolver", [line for line in resolv.stdout.splitlines() if line.strip()])
+    said = [line.strip() for line in resolv.stdout.splitlines()]
+    lines = [line for line in said if line and (not line.startswith("#") or line.startswith("# ExtServers"))]
+    for server in servers:
+        lines = [re.sub(rf"\b{re.escape(server.address)}\b", f"<{server.mode}>", line) for line in lines]
+    proof.mechanism(f"resolver of a container asking {' then '.join(s.mode for s in servers)}", lines)
     return asker
 
 

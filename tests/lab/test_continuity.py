@@ -31,12 +31,15 @@ def test_a_reload_keeps_every_flow_and_a_live_restore_restart_pauses_them_as_mob
     assert rc == 0 and reload["promise"]["id"] == "CONT-RELOAD-001", reload
     assert len(reload["flows"]) == 4 and {f["verdict"] for f in reload["flows"]} == {"kept"}, reload["flows"]
     assert all(f["sent"] > 150 and f["echoed"] == f["sent"] for f in reload["flows"])
+    # the containers' own names and the outside host's, asked of their embedded DNS afterwards (moby/moby#45646)
+    assert len(reload["names"]) == 2 and all(n["resolved"] for n in reload["names"]), reload["names"]
     rc, restart = continuity("restart", "t-cont-restart", tmp_path / "restart")
     assert restart["promise"]["id"] == "CONT-LIVE-001"
     for f in restart["flows"]:  # every flow paused, none broken: the connections and the udp stream survived
         assert f["verdict"] == "known-defect" and f["survived"], f
         assert 0 < f["longest_gap"] < 3 and "moby/moby#34660" in f["why"], f
     assert rc == 0 and restart["known_defects"][0]["reference"] == "moby/moby#34660"
+    assert len(restart["names"]) == 2 and all(n["resolved"] for n in restart["names"]), restart["names"]
     assert (tmp_path / "restart").glob("continuity-*/continuity.html")
     assert_nothing_left("t-cont-reload", machine)
     assert_nothing_left("t-cont-restart", machine)
@@ -54,6 +57,11 @@ def test_the_flows_see_a_drop_put_in_by_hand_for_a_second_and_nothing_else(machi
         time.sleep(1)
         docker1.run(["iptables", "-D", facts.DOCKER_USER, *rule], check=True)
         time.sleep(3)
+        assert all(n["resolved"] for n in flows.names())
+        # and a name question sees an embedded DNS that no longer answers: its rules gone from the container
+        client = flows.questions[0].asker
+        client.netns.run(["iptables", "-t", "nat", "-F"], timeout=15)
+        assert not any(n["resolved"] for n in flows.names() if n["asker"] == client.name)
     finally:
         timelines, _ = flows.stop()
     by_name = {t.flow.split(":")[0] + " " + t.proto: t for t in timelines}

@@ -214,5 +214,8 @@ def cmd_continuity(args: argparse.Namespace) -> int:
         for t in done.timelines:
             verdict, why = done.verdict(t)
             print(f"  {verdict:8} {t.flow}: {why}")
+        for n in done.names:
+            said = "resolves" if n["resolved"] else "NOT RESOLVED"
+            print(f"  {said:8} {n['name']} from {n['asker']} afterwards: {n['answer']} (expected {n['expected']})")
         print(f"report: {page}")
     return ExitStatus.PASSED if done.held else ExitStatus.DOCKER_FAILED

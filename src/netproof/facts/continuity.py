@@ -13,6 +13,8 @@ class ContinuityPromise:
     promise: str  # one sentence
     reference: str  # where Docker says so
     keeps_connections: bool  # every flow survives, with no gap over longest_gap; else each is only reported
+    # and the containers made before it still resolve names through the embedded DNS (moby/moby#45646: a restart
+    # left running containers without it)
 
     longest_gap: float = 0.0  # seconds a flow may go without an echo (0: no gap at all)
 
@@ -31,7 +33,7 @@ RELOAD = ContinuityPromise(
     "CONT-RELOAD-001",
     "a daemon reload (SIGHUP)",
     "reloading dockerd's configuration leaves running containers and their connections alone: no flow is broken "
-    "or paused",
+    "or paused, and their names still resolve",
     "Docker's dockerd reference, configuration reload behavior (docs.docker.com/reference/cli/dockerd/"
     "#configuration-reload-behavior)",
     keeps_connections=True,
@@ -40,9 +42,9 @@ LIVE_RESTORE = ContinuityPromise(
     "CONT-LIVE-001",
     "a dockerd restart with live-restore",
     "with live-restore, containers keep running while dockerd is down and restarts, and so do their established "
-    "connections: on a bridge, to and from published ports, and out through masquerade",
+    "connections (on a bridge, to and from published ports, and out through masquerade) and their embedded DNS",
     "Docker's documentation, live restore (docs.docker.com/engine/daemon/live-restore/): 'keep containers running "
-    "when the daemon becomes unavailable'",
+    "when the daemon becomes unavailable'; moby/moby#45646 (24.0: the embedded DNS lost across a restart)",
     keeps_connections=True,
 )
 RESTART = ContinuityPromise(

@@ -60,7 +60,25 @@ def render(run: dict) -> str:
             for d in run.get("known_defects", [])
         )
         + f"<h2>Timelines</h2>{svg}<h2>Flows</h2><table><tr><th>flow</th><th>verdict</th><th>what it met</th>"
-        f"<th>the server saw its client as</th></tr>{table}</table></main></body></html>"
+        f"<th>the server saw its client as</th></tr>{table}</table>"
+        + _names(run.get("names") or [])
+        + "</main></body></html>"
+    )
+
+
+def _names(names: list[dict]) -> str:
+    """The names the containers made before the operation asked their embedded DNS for, afterwards."""
+    if not names:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(n['name'])}</td><td>{_e(n['asker'])}</td><td><span class='badge' style='background:"
+        f"{COLOURS['kept' if n['resolved'] else 'broken']}'>{'resolves' if n['resolved'] else 'not resolved'}</span>"
+        f"</td><td>{_e(n['answer'])} (expected {_e(n['expected'])})</td></tr>"
+        for n in names
+    )
+    return (
+        "<h2>Names afterwards</h2><table><tr><th>name</th><th>asked by</th><th>verdict</th><th>answer</th></tr>"
+        f"{rows}</table>"
     )
 
 

@@ -8,6 +8,8 @@ The flows, all touching the host operated on:
   - the second container out to the outside host, through Docker's masquerade (tcp);
   - where the lab has a control plane, a container on another docker host to one on this host over an overlay (tcp).
 Servers and clients are the flow agent, run inside the containers' namespaces from the host: no special image.
+After the operation, the containers made before it ask their embedded DNS for each other's names and the lab's
+outside name (kit/upstreams.py's question, from a socket in the container's namespace).
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof.errors import NetproofError
+from netproof.errors import LabBroken, NetproofError
 from netproof.facts.continuity import LIVE_RESTORE, RESTART, SCENARIOS, ContinuityPromise
 from netproof.facts.defects import FLOWS_PAUSED_AT_START, KNOWN_DEFECTS
-from netproof.kit import firewall
+from netproof.kit import firewall, upstreams
 from netproof.kit.flows import GAP, Flow, Timeline
 from netproof.kit.known_defects import recognise
 from netproof.kit.namespaces import NetNamespace
+from netproof.kit.objects import Container
 from netproof.kit.workspace import Workspace
 from netproof.lab import engines
 from netproof.lab.lab import Lab
 from netproof.lab.model.engine_start import engine_start
+from netproof.lab.model.topology import LAB_ZONE
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
 from netproof.system import write_atomically
@@ -34,6 +38,26 @@ from netproof.system import write_atomically
 # Where the servers listen (each flow its own) and the udp client's fixed port.
 TCP_PORT, UDP_PORT, OUTSIDE_PORT, BRIDGE_PORT, CLIENT_UDP_PORT = 7000, 7001, 7002, 7003, 40123
 HOLD = 5.0  # seconds the flows run before the operation and after it
+ASK_TIMEOUT = 5.0  # seconds a name's question waits for the embedded DNS's answer
+
+
+@dataclass(frozen=True)
+class NameQuestion:
+    """A name a container made before the operation asks its embedded DNS for afterwards, and its right answer."""
+
+    asker: Container
+    name: str
+    address: str
+
+    def ask(self) -> dict:
+        try:
+            _, answer = upstreams.ask(self.asker, self.name, ASK_TIMEOUT)
+        except LabBroken as e:  # the container is gone (stopped with its dockerd): nothing to ask from
+            answer, resolved = e, False
+        else:
+            resolved = answer.rcode == "NOERROR" and answer.addresses == (self.address,)
+        return {"asker": self.asker.name, "name": self.name, "expected": self.address, "answer": str(answer),
+                "resolved": resolved}  # fmt: skip
 
 
 @dataclass
@@ -42,6 +66,7 @@ class FlowSet:
 
     space: Workspace
     flows: list[Flow] = field(default_factory=list)
+    questions: list[NameQuestion] = field(default_factory=list)  # asked after the operation
 
     @classmethod
     def start(cls, lab: Lab, host_name: str | None, progress: Progress) -> FlowSet:
@@ -53,15 +78,20 @@ class FlowSet:
         try:
             with progress.step(f"starting long-lived flows {where}"):
                 if host_name:
-                    flows.flows = _flows(lab, lab.host(host_name), space)
+                    flows.flows = _flows(lab, lab.host(host_name), space, flows.questions)
                 else:
-                    flows.flows = [f for h in lab.docker_hosts for f in _flows(lab, h, space, only_own=True)]
+                    hosts = lab.docker_hosts
+                    flows.flows = [f for h in hosts for f in _flows(lab, h, space, flows.questions, only_own=True)]
                 for flow in flows.flows:
                     flow.start()
         except BaseException:
             flows.stop()
             raise
         return flows
+
+    def names(self) -> list[dict]:
+        """Each name question asked now, with its answer."""
+        return [question.ask() for question in self.questions]
 
     def stop(self) -> tuple[list[Timeline], list[dict[str, list[str]]]]:
         """Every flow's timeline, and what its agents printed."""
@@ -72,18 +102,21 @@ class FlowSet:
             self.space.remove()
 
 
-def _flows(lab: Lab, host, space: Workspace, only_own: bool = False) -> list[Flow]:
+def _flows(lab: Lab, host, space: Workspace, questions: list[NameQuestion], only_own: bool = False) -> list[Flow]:
     """The flows through a host; `only_own`: those whose every hop is the host's own or the outside host's (its
-    bridge and its published tcp port), named after it."""
+    bridge and its published tcp port), named after it. The names its containers will be asked for go to
+    `questions`."""
     net = space.bridge(host, role="flow")
     ports = {f"{TCP_PORT}/tcp": None, f"{UDP_PORT}/udp": None}
     server = space.container(host, net, role="flowsrv", ports=ports)
     client = space.container(host, net, role="flowcli")
+    questions.append(NameQuestion(client, server.name, server.ip))
     flows = [Flow(f"bridge: container to container on {host.name} (tcp)", "tcp", server.netns, BRIDGE_PORT,
                   client.netns, server.ip, BRIDGE_PORT)]  # fmt: skip
     spec = lab.topology.role("outside")
     if spec is not None:
         outside, address = NetNamespace.of_host(lab.host(spec.name)), host.address
+        questions.append(NameQuestion(client, f"www.{LAB_ZONE}", str(spec.address)))
         tcp = _published(server, TCP_PORT, "tcp")
         flows.append(Flow(f"published: outside to {host.name}:{tcp} (tcp)", "tcp", server.netns, TCP_PORT, outside,
                           address, tcp))  # fmt: skip
@@ -105,6 +138,7 @@ def _flows(lab: Lab, host, space: Workspace, only_own: bool = False) -> list[Flo
         )
         flows.append(Flow(f"overlay: {others[0].name} to {host.name} (tcp)", "tcp", here.netns, TCP_PORT, there.netns,
                           here.ip, TCP_PORT))  # fmt: skip
+        questions.append(NameQuestion(here, there.name, there.ip))
     return _through(flows, host.name)
 
 
@@ -135,6 +169,7 @@ class ContinuityRun:
     timelines: list[Timeline] = field(default_factory=list)
     sightings: dict[str, str] = field(default_factory=dict)  # known defects' mechanisms seen during the operation
     events: list[dict[str, list[str]]] = field(default_factory=list)  # each flow's agents' lines: the evidence
+    names: list[dict] = field(default_factory=list)  # NameQuestion.ask's answers, after the operation
 
     def verdict(self, t: Timeline) -> tuple[str, str]:
         """("kept" | "broken" | "measured", why) for one flow against the promise."""
@@ -158,8 +193,10 @@ class ContinuityRun:
 
     @property
     def held(self) -> bool:
-        """No flow broke the promise (a known Docker defect's doing is said, and allowed, as in a checks run)."""
-        return all(self.verdict(t)[0] != "broken" for t in self.timelines)
+        """No flow broke the promise (a known Docker defect's doing is said, and allowed, as in a checks run), and,
+        where the containers were to be left alone, every name still resolves."""
+        names = all(n["resolved"] for n in self.names) or not self.promise.keeps_connections
+        return names and all(self.verdict(t)[0] != "broken" for t in self.timelines)
 
     def to_dict(self) -> dict:
         return {
@@ -170,6 +207,7 @@ class ContinuityRun:
             "operation": {"began": self.began, "ended": self.ended, "said": self.said},
             "held": self.held,
             "known_defects": [d.to_dict() for d in KNOWN_DEFECTS if d.mechanism in self.sightings],
+            "names": self.names,
             "flows": [
                 {**t.to_dict(), "verdict": self.verdict(t)[0], "why": self.verdict(t)[1]} for t in self.timelines
             ],
@@ -214,6 +252,7 @@ def run_scenario(lab: Lab, scenario: str, host_name: str, progress: Progress, ho
                 run.sightings = _policy_drops(host, policy)
         run.ended = time.time()
         time.sleep(hold)
+        run.names = flows.names()
     finally:
         run.timelines, run.events = flows.stop()
     return run

@@ -3,7 +3,8 @@ published port from the outside host): each host's own restart may end its flows
 stops its containers), but no other host's restart may pause them. Each gap is put down to the restarts it
 overlapped, as the routing mesh's are (mesh_watch.py). One set of flows per step of the path, started before its
 first restart and removed before its checks (a footprint never holds them); each step's timelines are drawn in
-continuity-<engine>.html beside the runs."""
+continuity-<engine>.html beside the runs. On hosts with live-restore, whose containers outlive the upgrade, those
+containers ask their embedded DNS for names at the step's end (moby/moby#45646: a restart left them without it)."""
 
 from __future__ import annotations
 
@@ -42,12 +43,25 @@ class FlowWatch:
     def stop(self, restarts: list[Restart], page_path: Path) -> list[Observation]:
         """Every flow read and judged against the restarts, its containers removed; the timelines drawn in
         page_path."""
+        kept = [q for q in self.flows.questions if q.asker.host.name in self.live_restore]
+        names = [(q.asker.host.name, q.ask()) for q in kept]
         timelines, _ = self.flows.stop()
         windows = [(r, r.started + self.clock, r.ended + self.clock) for r in restarts]
         judged = [(t, describe(t, windows, t.host in self.live_restore)) for t in timelines]
         page_path.parent.mkdir(parents=True, exist_ok=True)
-        page.write(_as_run(judged, windows), page_path)
-        return [o for _, said in judged for o in said]
+        page.write({**_as_run(judged, windows), "names": [n for _, n in names]}, page_path)
+        return [o for _, said in judged for o in said] + [_named(host, n, restarts) for host, n in names]
+
+
+def _named(host: str, name: dict, restarts: list[Restart]) -> Observation:
+    """A name asked by a container that lived through its host's upgrade with live-restore: not resolving is bad
+    across a patch release (live-restore's promise), and said across others."""
+    own = [r for r in restarts if r.host == host]
+    patch = bool(own) and own[-1].previous.split(".")[:2] == own[-1].engine.split(".")[:2]
+    said = "resolves" if name["resolved"] else "does not resolve"
+    text = (f"{name['name']} {said} from {name['asker']} after its dockerd restarted with live-restore: "
+            f"{name['answer']}")  # fmt: skip
+    return Observation(host, text, not name["resolved"] and patch, own[-1].engine if own else "")
 
 
 def _as_run(judged: list[tuple[Timeline, list[Observation]]], windows: list) -> dict:

@@ -2,7 +2,7 @@
 are not promised, so they cannot fail there): PUB-002 and PUB-003 (from 28.0) fail, pointing at the cause,
 when Docker's drops in the raw table are gone; IPV6-003 (from 27.0) when an ACCEPT goes ahead of Docker's
 IPv6 isolation rules, and is a broken lab when a host's IPv6 underlay is; DNS-005 (from 24.0.1) when queries no
-longer reach the embedded DNS.
+longer reach the embedded DNS; GW-MODE-001 (from 28.0) when a routed network is masqueraded by hand.
 The checks every engine promises are broken on the 20.10 lab in test_checks_catch_breakage."""
 
 from __future__ import annotations
@@ -73,3 +73,13 @@ def test_published_udp_check_fails_when_a_port_stops_delivering_after_the_restar
 def test_nxdomain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
     done = checks("DNS-005 and docker1", tmp_path, sabotage="dns")
     assert_fails(done, "DNS-005", "the first server", "asked for service.upstream.test", "(nxdomain): not asked")
+
+
+def test_gateway_mode_check_fails_when_a_routed_network_is_masqueraded_by_hand(lab, tmp_path):
+    # A MASQUERADE for everything leaving docker1's underlay, ahead of Docker's rules: a routed network's
+    # containers then arrive at the outside host as docker1, which routed mode promises they do not.
+    docker1 = lab.host("docker1")
+    rule = ["POSTROUTING", "-o", "eth0", "-j", "MASQUERADE"]
+    with changed(docker1, ["iptables", "-t", "nat", "-I", *rule], ["iptables", "-t", "nat", "-D", *rule]):
+        done = checks("GW-MODE-001 and routed and docker1", tmp_path)
+    assert_fails(done, "GW-MODE-001", "the container's own address, not masqueraded", "it arrived from 10.10.10.101")

@@ -38,6 +38,7 @@ def test_the_shipped_catalogue():
         "ENC-001",
         "FW-USER-001",
         "FW-USER-002",
+        "GW-MODE-001",
         "ICC-001",
         "IPV6-001",
         "IPV6-002",

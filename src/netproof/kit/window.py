@@ -46,12 +46,18 @@ class Window:
         if p.any_reply:
             self.breaches.append(str(p))
 
-    def http(self, run: Runner, address: str, port: int, tries: int = 1) -> None:
+    def http(self, run: Runner, address: str, port: int, tries: int = 1, label: str = "") -> None:
+        """`label`, if given, starts what is said of each try ("outside -> 10.0.0.2: GET ..."): whose it was."""
         for _ in range(tries):
             f = http_get(run, address, port, timeout=1)  # a lab answers in well under a millisecond
-            self.attempts.append(str(f))
+            said = f"{label}: {f}" if label else str(f)
+            self.attempts.append(said)
             if f.through:
-                self.breaches.append(str(f))
+                self.breaches.append(said)
+
+    def got_through(self, label: str) -> bool:
+        """Whether a probe said under this label got through."""
+        return any(b.startswith(f"{label}: ") for b in self.breaches)
 
     def packets_seen(self, description: str, count: int) -> None:
         """Packets that arrived where nothing may arrive count as a breach even if no reply came back."""

@@ -143,8 +143,9 @@ def run_upgrade(
     return done, folders[0]
 
 
-def netproof(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "netproof.cli", *args], capture_output=True, text=True, timeout=300)
+def netproof(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "netproof.cli", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
         raise AssertionError(f"netproof {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done

@@ -28,6 +28,7 @@ from netproof.cli.run_commands import (
     cmd_continuity,
     cmd_defects_list,
     cmd_diff,
+    cmd_matrix,
     cmd_run,
     cmd_upgrade,
 )
@@ -139,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_upgrade)
 
     p = groups.add_parser(
+        "matrix", help="the checks on several engines, one lab each in turn, and one report of every check on each"
+    )
+    add_lab_arguments(p, engine=False)
+    every = ",".join(versions.RELEASES)
+    p.add_argument("--engines", default=every, help=f"engines in order, comma-separated (default {every})")
+    p.add_argument("--select", metavar="EXPR", help="only the checks matching EXPR (pytest -k), e.g. 'DNS or PUB'")
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_matrix)
+
+    p = groups.add_parser(
         "continuity", help="long-lived flows held through a daemon reload or restart on one host, each gap measured"
     )
     p.add_argument("scenario", choices=["reload", "restart"], help="restart keeps connections only with live-restore")
@@ -187,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--markdown", action="store_true", help="the README's table of checks")
     p.add_argument("--checks", metavar="DIR", help="a checks folder (default: checks/ of this checkout)")
+    p.add_argument(
+        "--observed", metavar="MATRIX", help="also the range each promise was seen to hold on, from a matrix.json"
+    )
     p.set_defaults(func=cmd_checks_list)
 
     box = groups.add_parser("box", help="the Vagrant box of the vagrant provider").add_subparsers(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netproof import system
 from netproof.cli.common import output_for_people_on_stderr, topology_of
-from netproof.errors import ExitStatus, NetproofError
+from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
 from netproof.lab.lab import Lab
@@ -136,9 +136,14 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
     checks = catalogue.load(Path(args.checks) if args.checks else checkrun.checks_dir())
     if args.engine:
         versions.version_key(args.engine)  # refuses what is not a version
+    seen = observed_ranges(Path(args.observed)) if args.observed else {}
     if args.json:
         rows = [
-            {**c.to_dict(), **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {})}
+            {
+                **c.to_dict(),
+                **({"promised_on_engine": c.promised_on(args.engine)} if args.engine else {}),
+                **({"observed": seen.get(c.id, "not run")} if seen else {}),
+            }
             for c in checks
         ]
         print(json.dumps(rows, indent=2))
@@ -146,10 +151,11 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
         print(catalogue.markdown(checks))
     else:
         header = ("ID", "SCOPE", "TAGS", "NEEDS", "ENGINES") + ((f"ON {args.engine}",) if args.engine else ())
-        header += ("PROMISE",)
+        header += (("OBSERVED",) if seen else ()) + ("PROMISE",)
         rows = [header] + [
             (c.id, c.scope, ",".join(c.tags), ",".join(c.needs) or "-", c.engines)
             + ((("yes" if c.promised_on(args.engine) else "not promised"),) if args.engine else ())
+            + ((seen.get(c.id, "not run"),) if seen else ())
             + (c.promise,)
             for c in checks
         ]
@@ -157,6 +163,17 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
     return 0
+
+
+def observed_ranges(path: Path) -> dict[str, str]:
+    """Each check's observed range from a matrix.json (or the folder holding it), with the engines it covers."""
+    path = path / "matrix.json" if path.is_dir() else path
+    try:
+        matrix = json.loads(path.read_text())
+        over = ",".join(matrix["engines"])
+        return {r["id"]: f"{r['observed']} (of {over})" for r in matrix["rows"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--observed {path}: not a netproof matrix.json ({e})") from None
 
 
 def cmd_defects_list(args: argparse.Namespace) -> int:
@@ -181,6 +198,35 @@ def cmd_defects_list(args: argparse.Namespace) -> int:
     if not found:
         print(f"no known Docker defect affects {args.engine}")
     return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from netproof.runner.matrix import run_matrix
+
+    system.require_root()
+    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in wanted if e not in engines.known()]
+    if unknown or not wanted:
+        known = ", ".join(engines.known())
+        raise UsageError(f"--engines {args.engines}: no engine {', '.join(unknown) or 'given'}; known: {known}")
+    topology = topology_of(args)
+    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("matrix-%Y%m%dT%H%M%SZ")
+    with output_for_people_on_stderr(args.json):
+        built, page = run_matrix(topology, wanted, folder, Progress(), provider=args.provider, select=args.select)
+    if args.json:
+        print(json.dumps({**built, "report": str(page)}, indent=2))
+    else:
+        for c in built["columns"]:
+            counts = ", ".join(f"{n} {o}" for o, n in c["summary"].items() if n)
+            cost = f"{c['seconds']:.0f} s, {c['cpu_seconds']:.0f} CPU-s"
+            print(f"Docker {c['engine']} ({', '.join(c['docker'])}): {counts}; {cost}")
+        changed = [r["id"] for r in built["rows"] if any(c and c.get("differs_from_left") for c in r["cells"].values())]
+        print(f"changes between engines: {', '.join(changed) or 'none'}")
+        print(f"range mismatches: {'; '.join(built['mismatches']) or 'none'}")
+        print(f"report: {page}")
+    if any(c["summary"]["failed"] for c in built["columns"]):  # Docker's failures first, as in a run
+        return ExitStatus.DOCKER_FAILED
+    return ExitStatus.LAB_BROKEN if any(c["summary"]["error"] for c in built["columns"]) else ExitStatus.PASSED
 
 
 def cmd_continuity(args: argparse.Namespace) -> int:

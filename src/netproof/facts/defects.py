@@ -56,6 +56,7 @@ class KnownDefect:
     since: str | None = None  # the first release netproof saw it on, where older ones were seen without it
     reproduced_by: tuple[str, ...] = ()  # the checks (or continuity promises) that met it on netproof's labs
     workaround: str = ""
+    needs_setting: str = ""  # a daemon.json setting without which it cannot strike (live-restore), if any
 
     @property
     def versions(self) -> str:
@@ -81,6 +82,7 @@ class KnownDefect:
             "since": self.since,
             "reproduced_by": list(self.reproduced_by),
             "workaround": self.workaround,
+            "needs_setting": self.needs_setting,
         }
 
 
@@ -141,6 +143,7 @@ KNOWN_DEFECTS = (
         since="28.0",
         workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
         reproduced_by=("CONT-LIVE-001",),
+        needs_setting="live-restore",
     ),
     KnownDefect(
         "moby/moby#53384",

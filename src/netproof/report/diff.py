@@ -49,9 +49,18 @@ class RunDiff:
     problems: list[str] = field(default_factory=list)  # what the upgrade met that is a regression (a refusal)
     footprint: list[footprint.FootprintChange] = field(default_factory=list)
     footprint_note: str = ""  # why footprints were not compared, if they were not
+    verdict: dict | None = None  # an upgrade's go / no-go (runner/upgrade/verdict.py), shown first
 
     def footprint_of(self, kind: str) -> list[footprint.FootprintChange]:
         return [c for c in self.footprint if c.kind == kind]
+
+    @property
+    def folded_versions(self) -> list[tuple[str, str, str | None, str | None]]:
+        """The version changes, hosts with the same change folded into one line ("docker1, docker2")."""
+        hosts: dict[tuple, list[str]] = {}
+        for host, what, old, new in self.versions:
+            hosts.setdefault((what, old, new), []).append(host)
+        return [(", ".join(dict.fromkeys(h)), what, old, new) for (what, old, new), h in hosts.items()]
 
     def of_kind(self, kind: str) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -210,7 +219,7 @@ def render_terminal(diff: RunDiff) -> str:
         lines += ["", "during the upgrade:"] + [f"  {n}" for n in diff.notes]
     if diff.versions:
         lines += ["", "versions and configuration:"]
-        lines += [f"  {host:10} {f:11} {a or '-'} -> {b or '-'}" for host, f, a, b in diff.versions]
+        lines += [f"  {host:10} {f:11} {a or '-'} -> {b or '-'}" for host, f, a, b in diff.folded_versions]
     for kind in KIND_ORDER:
         for c in diff.of_kind(kind):
             lines.append("")
@@ -221,6 +230,28 @@ def render_terminal(diff: RunDiff) -> str:
         for c in diff.footprint_of(kind):
             lines += ["", f"{kind.upper():11} {c.item}  ({c.scope})"] + [f"    {d}" for d in c.lines]
     return "\n".join(lines)
+
+
+def render_verdict(verdict: dict) -> str:
+    """An upgrade's verdict, for the terminal: its word, then why."""
+    lines = [f"VERDICT: {verdict['verdict'].upper()}"]
+    for key, label in (("reasons", "no-go"), ("caveats", "caveat"), ("notes", "note")):
+        lines += [f"  {label}: {line}" for line in verdict.get(key, [])]
+    return "\n".join(lines)
+
+
+def _verdict_html(verdict: dict) -> str:
+    e = html.escape
+    colour = {"go": "#2e7d32", "no-go": "#c62828"}.get(verdict["verdict"], "#ef6c00")
+    items = "".join(
+        f"<li><b>{label}</b>: {e(line)}</li>"
+        for key, label in (("reasons", "no-go"), ("caveats", "caveat"), ("notes", "note"))
+        for line in verdict.get(key, [])
+    )
+    return (
+        f"<section id='verdict' style='border-left:6px solid {colour};padding:4px 12px;margin-top:16px'>"
+        f"<h2 style='color:{colour}'>Verdict: {e(verdict['verdict'])}</h2><ul>{items}</ul></section>"
+    )
 
 
 def _footprint_headline(diff: RunDiff) -> str:
@@ -244,6 +275,7 @@ def render_html(diff: RunDiff) -> str:
         "td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
         "pre{background:#f4f4f4;padding:6px;margin:0;white-space:pre-wrap}</style></head><body>",
         f"<header style='background:{colour}'><h1 style='margin:0'>{e(title)}</h1></header><main>",
+        _verdict_html(diff.verdict) if diff.verdict else "",
         _contents(diff),
     ]
     if diff.problems:
@@ -258,7 +290,7 @@ def render_html(diff: RunDiff) -> str:
     if diff.versions:
         rows = "".join(
             f"<tr><td>{e(h)}</td><td>{e(f)}</td><td>{e(a or '-')}</td><td>{e(b or '-')}</td></tr>"
-            for h, f, a, b in diff.versions
+            for h, f, a, b in diff.folded_versions
         )
         parts.append(f"<table id='versions'><tr><th>host</th><th>what</th><th>old</th><th>new</th></tr>{rows}</table>")
     else:

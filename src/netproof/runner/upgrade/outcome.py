@@ -37,6 +37,7 @@ class Finding:
     text: str
     bad: bool = True  # counts as a regression (exit status 1)
     engine: str = ""  # the engine being moved to when it was met
+    seconds: float | None = None  # what it measured, where it is a time (overlay traffic's recovery)
 
     def __str__(self) -> str:
         return f"{self.host}: {self.text}"
@@ -51,6 +52,7 @@ class Upgrade:
     overall: diff.RunDiff | None = None
     findings: list[Finding] = field(default_factory=list)
     restarts: list[Restart] = field(default_factory=list)  # each host's engine change, in order
+    verdict: dict | None = None  # go / no-go with reasons (verdict.py), set once the runs are compared
 
     @property
     def regressed(self) -> bool:
@@ -66,6 +68,7 @@ class Upgrade:
             "findings": [{"host": f.host, "text": f.text, "bad": f.bad, "engine": f.engine} for f in self.findings],
             "steps": [d.to_dict() for d in self.steps],
             "overall": self.overall.to_dict() if self.overall else None,
+            "verdict": self.verdict,
         }
 
     def render_terminal(self) -> str:
@@ -77,7 +80,7 @@ class Upgrade:
             parts.append(f"=== the whole path {' -> '.join(e for e, _ in self.runs)} ===")
         if self.overall is not None:
             parts.append(diff.render_terminal(self.overall))
-        return "\n".join(parts)
+        return "\n".join(parts + ([diff.render_verdict(self.verdict)] if self.verdict else []))
 
     @property
     def diffs(self) -> list[tuple[str, diff.RunDiff]]:
@@ -92,7 +95,8 @@ class Upgrade:
 
 
 def compare_runs(result: Upgrade) -> None:
-    """Each step's diff and the first against the last, written beside the runs; the findings as notes."""
+    """Each step's diff and the first against the last (write_diffs puts them beside the runs); the findings as
+    notes."""
     from netproof.report import results
 
     loaded = [results.load(result.folder / name) for _, name in result.runs]
@@ -107,5 +111,11 @@ def compare_runs(result: Upgrade) -> None:
     for (target, _), step in zip(result.runs[1:], result.steps, strict=False):
         step.problems = [str(f) for f in result.findings if f.engine == target and f.bad]
         step.notes = [str(f) for f in result.findings if f.engine == target and not f.bad]
+
+
+def write_diffs(result: Upgrade) -> None:
+    """Each diff beside the runs, the upgrade's verdict at the top of the whole path's."""
+    if result.overall is not None:
+        result.overall.verdict = result.verdict
     for name, d in result.diffs:
         diff.write(d, result.folder / name)

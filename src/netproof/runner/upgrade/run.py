@@ -6,7 +6,7 @@ import time
 import traceback
 from pathlib import Path
 
-from netproof import wait
+from netproof import catalogue, wait
 from netproof.errors import NetproofError
 from netproof.facts import budgets
 from netproof.kit import probes
@@ -30,7 +30,9 @@ from netproof.runner.upgrade.outcome import (
     Finding,
     Upgrade,
     compare_runs,
+    write_diffs,
 )
+from netproof.runner.upgrade.verdict import judge
 from netproof.runner.upgrade.workload import Workload
 
 
@@ -94,6 +96,9 @@ def upgrade(
             flows.abandon()
         lab.down(progress)
     compare_runs(result)
+    settings = frozenset(k for h in topology.docker_hosts for k, v in h.daemon.items() if v)
+    result.verdict = judge(result, catalogue.load(checks), topology.control_plane, settings).to_dict()
+    write_diffs(result)
     return result
 
 
@@ -237,11 +242,12 @@ class UpgradeRun:
                     interval=1,
                     what=f"overlay traffic to {host} to flow again after its upgrade",
                 )
+                took = time.monotonic() - started
                 return Finding(
                     host,
-                    f"overlay traffic to and from it came back {time.monotonic() - started:.1f} s after its dockerd "
-                    f"restarted ({engine})",
+                    f"overlay traffic to and from it came back {took:.1f} s after its dockerd restarted ({engine})",
                     bad=False,
+                    seconds=took,
                 )
             except Exception as e:  # noqa: BLE001 - what the upgrade met is reported, not raised
                 return Finding(host, f"overlay traffic to and from it did not come back on {engine}: {e}")

@@ -1,0 +1,55 @@
+"""The upgrade's verdict (runner/upgrade/verdict.py) on recorded runs: the seed lab's GW-MODE-001, DNS-005 and
+PUB-002 cases on 26.1 as "before" and on 28.5 as "after" (tests/unit/fixtures/matrix): go, go with caveats, or
+no-go, each with reasons a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netproof import catalogue
+from netproof.report import diff, results
+from netproof.runner.upgrade.outcome import Finding, Upgrade
+from netproof.runner.upgrade.verdict import judge
+
+RECORDED = Path(__file__).parent / "fixtures" / "matrix"
+CHECKS = catalogue.load(Path(__file__).parents[2] / "checks")
+
+
+def upgrade(findings: list[Finding] = ()) -> Upgrade:
+    done = Upgrade(["26.1", "28.5"], RECORDED, findings=list(findings))
+    done.overall = diff.compare(results.load(RECORDED / "26.1"), results.load(RECORDED / "28.5"))
+    return done
+
+
+def test_promises_newly_kept_are_notes_grouped_per_check_with_why():
+    said = judge(upgrade(), CHECKS, "swarm")
+    assert said.go == "go" and not said.reasons and not said.caveats
+    assert "PUB-002 on 4 of 4 hosts: not-promised -> passed (the promise holds from 28.0: moby/moby#48724" in (
+        "\n".join(said.notes)
+    )
+    assert any(n.startswith("GW-MODE-001 on 16 of 16 cases: not-promised -> passed") for n in said.notes), said.notes
+
+
+def test_what_the_upgrade_met_is_a_no_go_with_its_reason():
+    met = Finding("docker2", "flow paused 1.2 s while docker1 restarting on 28.5: a host that was not being restarted")
+    said = judge(upgrade([met]), CHECKS, "swarm")
+    assert said.go == "no-go" and said.reasons == [str(met)]
+
+
+def test_a_host_far_slower_to_carry_overlay_traffic_again_is_a_caveat():
+    times = {"docker1": 2.1, "docker2": 3.9, "docker3": 27.0, "docker4": 2.5}
+    findings = [Finding(h, f"came back {s} s", bad=False, seconds=s) for h, s in times.items()]
+    said = judge(upgrade(findings), CHECKS, "swarm")
+    assert said.go == "go, with caveats"
+    assert said.caveats == [
+        "docker3's overlay traffic took 27 s to come back after its restart, the other hosts' 2 to 4 s: look at its "
+        "dockerd log before upgrading such hosts"
+    ]
+
+
+def test_a_known_defect_of_the_target_engine_is_a_caveat_even_unmet():
+    done = upgrade()
+    done.path = ["28.5", "29.7"]
+    said = judge(done, CHECKS, "none")
+    assert said.go == "go, with caveats"
+    assert any(c.startswith("known Docker defect moby/moby#53384 on 29.7") for c in said.caveats), said.caveats

@@ -27,7 +27,7 @@ ESP_HERE = subprocess.run(list(kernel.ESP_PROBE), capture_output=True).returncod
 KNOWN_HERE = {
     ("20.10", "swarm"): {"moby/moby#43585"},
     ("20.10", "kv"): {"moby/libnetwork#1838", "moby/moby#43585"},
-    ("26.1", "swarm"): {"moby/moby#43585"},
+    ("26.1", "swarm"): {"moby/moby#43585", "moby/moby#44688"},  # #44688: PUB-004, its first datagrams proxied
     ("28.5", "swarm"): set(),
     ("29.7", "swarm"): {"moby/moby#53384"},  # PUB-004, -p 17102:7102/udp (28.5 flushes by the host port)
 }

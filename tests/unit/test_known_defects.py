@@ -228,7 +228,8 @@ def test_each_known_defect_names_what_reproduced_it_and_the_engines_it_affects()
     by_ref = {d.reference: d for d in defects.KNOWN_DEFECTS}
     assert by_ref["moby/moby#34660"].versions == "28.0 and later (not fixed)"
     assert by_ref["moby/moby#43585"].versions == "every release netproof runs, until 28.0"
-    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("26.1.5")] == ["moby/moby#43585"]
+    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("26.1.5")] == ["moby/moby#43585", "moby/moby#44688"]
+    assert by_ref["moby/moby#44688"].versions == "23.0 and later, until 28.0"
     assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("28.5.2")] == ["moby/moby#34660"]
 
 

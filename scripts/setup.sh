@@ -10,12 +10,12 @@ fi
 # Debian packages: the 20.10 engine with containerd and runc, etcd for the key-value control plane,
 # busybox-static for the test image, tcpdump for captures, iputils-ping for the lab doctor's
 # don't-fragment pings, nftables for Docker 29's nftables firewall backend (its nft tool; the package's own
-# service stays disabled), chromium for the report's browser test;
+# service stays disabled), chromium for the report's browser test, iperf3 for bench/datapath_bench.py;
 # ssh for the ssh provider (sshd only for its test). With NETPROOF_VMS=1 (the vagrant provider, the nightly
 # tests): Vagrant with libvirt and qemu, debootstrap and qemu-utils for its box (no libvirtd is started: each lab
 # runs its own).
 packages=(docker.io containerd runc etcd-server busybox-static tcpdump iputils-ping iptables nftables iproute2 util-linux procps
-          debian-archive-keyring python3-venv chromium openssh-client openssh-server dnsmasq-base e2fsprogs)
+          debian-archive-keyring python3-venv chromium openssh-client openssh-server dnsmasq-base e2fsprogs iperf3)
 if [ "${NETPROOF_VMS:-0}" = 1 ]; then
   packages+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils debootstrap)
 fi

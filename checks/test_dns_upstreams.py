@@ -1,4 +1,5 @@
-"""DNS-004, DNS-005: what the embedded DNS does with a container's own --dns servers when they fail.
+"""DNS-004, DNS-005, DNS-006: a container's own --dns servers, what the embedded DNS does when they fail, and the
+--dns-search and --dns-opt a container is given.
 
 Behaviour: DNS servers of the check's own, each answering one way (kit/dns_agent.py: a name's address, NXDOMAIN,
 SERVFAIL, REFUSED, or nothing), run in containers of a user bridge; containers started with `--dns` pointing at them
@@ -11,6 +12,11 @@ container and no other server asked (moby/moby#45565, in 24.0.1). Before, the em
 after an NXDOMAIN that was not authoritative, which a forwarding resolver's never is: a name one upstream does not
 know was looked up on the next.
 
+DNS-006: a container started with --dns-search and --dns-opt gets them in its resolv.conf, as given, and its own
+resolver acts on the search domain: a short name is looked up there, as the server's log shows. What the options
+do is the container's resolver library's (busybox's nslookup ignores ndots: seen here, it asked for a dotted name
+as it is and never in the search domain), so of them the check requires only that Docker wrote them.
+
 Mechanism: the container's resolv.conf (Docker's embedded DNS, and the servers it forwards to as Docker writes them).
 """
 
@@ -18,9 +24,10 @@ from __future__ import annotations
 
 import re
 
-from netproof.kit import check, facts, upstreams
+from netproof.kit import check, facts, probes, upstreams
 
-NAME = "service.upstream.test"  # a name only the check's own servers know
+ZONE = "upstream.test"
+NAME = f"service.{ZONE}"  # a name only the check's own servers know
 ADDRESS = "192.0.2.44"  # its address (TEST-NET-1): an answer, never a destination
 ASK_TIMEOUT = 3 * facts.EXTERNAL_DNS_TIMEOUT  # room for one server's silence and the next one's answer
 
@@ -86,6 +93,43 @@ def test_nxdomain_is_an_answer(docker_host, workspace, proof):
         answer.rcode == "NXDOMAIN" and not got[answering],
         expected=f"{NAME} answered NXDOMAIN, as the first server said, and the second server not asked",
         observed=f"{answer}; {said(got)}",
+        where=where,
+    )
+
+
+@check(
+    "DNS-006",
+    scope="host",
+    tags=("bridge", "dns"),
+    reference="docker run --dns-search, --dns-opt (docs.docker.com/engine/network/#dns-services)",
+    promise="a container's --dns-search domains are its resolver's search list, so a short name resolves in them, and "
+    "its --dns-opt options are written into its resolv.conf as given",
+)
+def test_search_domains_and_options(docker_host, workspace, proof):
+    net = workspace.bridge(docker_host, role="dns")
+    server = workspace.dns_upstream(docker_host, net, "answer", {NAME: ADDRESS})
+    asker = workspace.container(
+        docker_host, net, role="ask", dns=[server.address], dns_search=[ZONE], dns_opt=["ndots:2", "timeout:3"]
+    )
+    resolv = proof.command(f"{asker.name}: /etc/resolv.conf", asker.exec(["cat", "/etc/resolv.conf"]))
+    said = [line.strip() for line in resolv.stdout.splitlines() if line.startswith(("search", "options"))]
+    proof.mechanism("resolver of a container given --dns-search and --dns-opt", said)
+    where = f"{asker} on {net.name}, --dns-search {ZONE} --dns-opt ndots:2 --dns-opt timeout:3"
+    result, answered = probes.nslookup(asker.exec, "service")
+    proof.command(f"nslookup service in {asker.name}", result)
+    asked = [q.name for q in server.queries() if q.qtype == "A"]
+    proof.text(f"what {server} was asked", ", ".join(asked) or "nothing")
+    proof.require(
+        answered == [ADDRESS] and NAME in asked,
+        expected=f"service resolves to {ADDRESS} as {NAME}, in the search domain",
+        observed=f"{', '.join(answered) or 'no answer'}; the server was asked {', '.join(asked) or 'nothing'}",
+        where=where,
+    )
+    proof.require(
+        any(line.startswith("search") and ZONE in line for line in said)
+        and any("ndots:2" in line and "timeout:3" in line for line in said),
+        expected=f"resolv.conf says search {ZONE} and options ndots:2 timeout:3",
+        observed="; ".join(said) or "neither",
         where=where,
     )
 

@@ -239,6 +239,11 @@ def test_upstream_failover_check_fails_when_queries_no_longer_reach_the_embedded
     assert_fails(done, "DNS-004", "asks the next server after SERVFAIL", "Observed: no answer", "(servfail): not asked")
 
 
+def test_search_domain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
+    done = checks("DNS-006 and docker1", tmp_path, sabotage="dns")
+    assert_fails(done, "DNS-006", "in the search domain", "no answer", "asked nothing")
+
+
 def test_the_nxdomain_check_sees_20_10_ask_the_next_server_after_an_nxdomain(lab, tmp_path):
     # 20.10 passed an NXDOMAIN that was not authoritative over for the next --dns server (moby/moby#45565 changed
     # that in 24.0.1): the check sees the second server asked, and the promise is not made here.

@@ -42,4 +42,7 @@ def test_every_check_on_the_four_engines(machine, tmp_path):
     rc, built = matrix(tmp_path, "t-matrix4", "20.10,26.1,28.5,29.7", timeout=1800)
     assert len(built["columns"]) == 4 and rc in (0, 1), built["columns"]  # a Docker failure is a finding here
     assert all(any(cell for cell in r["cells"].values()) for r in built["rows"]), "a check ran on no engine"
+    assert any(r["observed"] == r["declared"] or r["observed"] == "every engine" for r in built["rows"])  # confirmed
+    page = dom(tmp_path / "profile", tmp_path.joinpath(built["report"]))
+    assert page.count("<th><a href=") == 4 and all(f'data-id="{r["id"]}"' in page for r in built["rows"])
     assert_nothing_left("t-matrix4", machine)

@@ -35,6 +35,7 @@ def test_the_shipped_catalogue():
         "DNS-003",
         "DNS-004",
         "DNS-005",
+        "DNS-006",
         "ENC-001",
         "FW-USER-001",
         "FW-USER-002",

@@ -45,11 +45,15 @@ def measure(
     listening = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         run = ["iperf3", "--client", address, "--port", str(port), "--time", str(SECONDS), "--json"]
-        result, ok = wait.poll(lambda: client.run(run, timeout=SECONDS + 20), holds=lambda r: r.ok, timeout=10)
+        done = lambda r: r.ok and '"sum_received"' in r.stdout  # noqa: E731 - a refusal while it starts: again
+        result, ok = wait.poll(lambda: client.run(run, timeout=SECONDS + 20), holds=done, timeout=10)
         if not ok:
             said = listening.stderr.read().decode()[-300:] if listening.poll() is not None else ""
             raise LabBroken(f"iperf3 {path}: {(result.stdout + result.stderr).strip()[-300:]} {said}".strip())
-        found = json.loads(result.stdout)["end"]
+        said = json.loads(result.stdout)
+        if "sum_received" not in said.get("end", {}):
+            raise LabBroken(f"iperf3 {path}: {said.get('error') or 'no result'}")
+        found = said["end"]
     finally:
         server.host.run(["pkill", "-f", f"iperf3 --server --one-off --port {listen_port}"], timeout=15)
         listening.terminate()

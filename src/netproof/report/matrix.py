@@ -23,7 +23,7 @@ from netproof.report.results import OUTCOMES, Results
 from netproof.system import write_atomically
 
 SCHEMA = "netproof-matrix/1"
-WORST_FIRST = ("failed", "error", "known-defect", "not-promised", "skipped", "passed")  # a cell's colour
+WORST_FIRST = ("failed", "error", "known-defect", "not-promised", "passed", "skipped")  # a cell's colour
 MISMATCH = "#f9a825"  # a cell whose observation contradicts the check's declared range
 
 
@@ -54,8 +54,8 @@ def cell(column: Column, check_id: str, check: Check | None) -> dict | None:
     if not cases:
         return None
     counts = Counter(c.outcome for c in cases)
-    seen = [held(c.outcome, c.message) for c in cases]
-    holds = None if None in seen else all(seen)
+    seen = [h for h in (held(c.outcome, c.message) for c in cases) if h is not None]  # the cases that could say
+    holds = all(seen) if seen else None
     versions = sorted({v for c in cases for v in c.engines.values()}) or [column.engine]
     declared = check.promised_on(versions[0]) if check else None
     defects = sorted({c.defect for c in cases if c.defect})

@@ -8,7 +8,7 @@ network's subnet, recorded with the check's own names taken out.
 
 from __future__ import annotations
 
-from netproof.kit import OUTSIDE_HTTP_PORT, NetNamespace, check, facts, firewall, probes, wire
+from netproof.kit import check, facts, firewall, probes
 
 
 def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str) -> None:
@@ -17,17 +17,7 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
     Other checks' requests reach the outside host at the same time: the request carries the
     container's name, and only the packets carrying it are counted.
     """
-    outside_ns = NetNamespace.of_host(outside)
-    capture = wire.Capture(
-        outside_ns,
-        outside_ns.interface_with_address(outside.address) or "any",
-        f"tcp dst port {OUTSIDE_HTTP_PORT}",
-        evidence_dir / f"at-{outside.name}-from-{container.name}.pcap",
-    )
-    with capture:
-        fetch = probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
-    proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
-    proof.pcap(capture.describe(), capture.dest, where=outside.name)
+    fetch, sources = probes.fetched_from_outside(proof, container, outside, evidence_dir)
     rules = record_nat(proof, docker_host, subnet)
     proof.require(
         fetch.result.ok and "netproof" in fetch.result.stdout,
@@ -35,7 +25,6 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
         observed="; ".join([str(fetch), *why_not_out(docker_host, subnet, rules)]),
         where=where,
     )
-    sources = wire.senders_of(capture.dest, container.name.encode())
     proof.require(
         sources == [docker_host.address],
         expected=f"the connection arrives at {outside.name} from {docker_host.name}'s underlay address "

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from netproof.kit import (
     OUTSIDE_HTTP_PORT,
-    NetNamespace,
     Window,
     check,
     facts,
@@ -29,7 +28,6 @@ from netproof.kit import (
     probes,
     random_subnet,
     route_on_router,
-    wire,
 )
 
 
@@ -88,7 +86,7 @@ def test_gateway_mode(docker_host, lab, workspace, proof, outside, evidence_dir,
         proof.require(routed, expected="the router takes the route", observed="it did not", where="router")
         window.at_once(*(lambda w, c=c, p=p: w.http(*p, tries=2, label=c) for c, p in forbidden.items()))
         reached = {cell: reach(proof, run, ip, cell) for cell, (run, ip, ok) in into.items() if ok}
-        went = went_out(proof, shown, outside, evidence_dir) if allowed.out else None
+        went = probes.fetched_from_outside(proof, shown, outside, evidence_dir) if allowed.out else None
     table = {cell: "got through" if window.got_through(cell) else "stopped" for cell in forbidden}
     table |= {cell: "answered" if fetch.through else str(fetch) for cell, fetch in reached.items()}
     if went is not None:
@@ -110,22 +108,6 @@ def reach(proof, run, ip: str, cell: str) -> probes.Fetch:
     fetch = probes.http_get(run, ip, probes.HTTP_PORT, timeout=3)
     proof.command(f"{cell}: GET http://{ip}:{probes.HTTP_PORT}/", fetch.result)
     return fetch
-
-
-def went_out(proof, container, outside, evidence_dir) -> tuple[probes.Fetch, list[str]]:
-    """The container's GET of the outside host's page, and the addresses a capture there saw it come from."""
-    outside_ns = NetNamespace.of_host(outside)
-    capture = wire.Capture(
-        outside_ns,
-        outside_ns.interface_with_address(outside.address) or "any",
-        f"tcp dst port {OUTSIDE_HTTP_PORT}",
-        evidence_dir / f"at-{outside.name}-from-{container.name}.pcap",
-    )
-    with capture:
-        fetch = probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
-    proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
-    proof.pcap(capture.describe(), capture.dest, where=outside.name)
-    return fetch, wire.senders_of(capture.dest, container.name.encode())
 
 
 def require_out(proof, went, container, docker_host, outside, whose: str, where: str) -> None:

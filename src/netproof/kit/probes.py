@@ -11,10 +11,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from netproof import wait
 from netproof.facts import budgets
+from netproof.kit import wire
 from netproof.kit.evidence import LabBroken, Proof
+from netproof.kit.namespaces import NetNamespace
+from netproof.lab.model.topology import OUTSIDE_HTTP_PORT
 from netproof.lab.providers.base import LabHost
 from netproof.system import CommandResult
 
@@ -181,3 +185,21 @@ def settled_lookup(
 def _last_line(result: CommandResult) -> str:
     lines = (result.stderr or result.stdout).strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def fetched_from_outside(proof: Proof, container, outside, evidence_dir: Path) -> tuple[Fetch, list[str]]:
+    """The container's GET of the outside host's page, and the addresses a capture at the outside host saw it come
+    from. Other checks' requests reach the outside host at the same time: the request carries the container's name,
+    and only the packets carrying it count. The request and the capture are recorded as evidence."""
+    outside_ns = NetNamespace.of_host(outside)
+    capture = wire.Capture(
+        outside_ns,
+        outside_ns.interface_with_address(outside.address) or "any",
+        f"tcp dst port {OUTSIDE_HTTP_PORT}",
+        evidence_dir / f"at-{outside.name}-from-{container.name}.pcap",
+    )
+    with capture:
+        fetch = http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
+    proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
+    proof.pcap(capture.describe(), capture.dest, where=outside.name)
+    return fetch, wire.senders_of(capture.dest, container.name.encode())

@@ -4,21 +4,25 @@ after `down`, after an interrupted `up`, and after a crash followed by `clean`."
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
 from netproof.errors import ExitStatus
+from netproof.lab import image
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader, topology
+from netproof.progress import Progress
 
 from .conftest import Machine, assert_nothing_left, claim, netproof, take_down
 
@@ -116,6 +120,23 @@ def test_hosts_resolve_the_labs_zone_and_nothing_outside_the_lab(seed_lab):
     assert "Name:" not in elsewhere.stdout.split("example.com", 1)[-1], elsewhere.stdout
     log = (seed_lab.provider.node("outside").dir / "dnsmasq.log").read_text()
     assert "query[A] example.com" in log and "forwarded" not in log, log
+
+
+def test_the_test_image_is_trusted_by_content_not_by_name(seed_lab):
+    """An image someone else put under the test image's name is imported over at the next up or attach, and said."""
+    host = seed_lab.docker_hosts[0]
+    other = io.BytesIO()
+    with tarfile.open(fileobj=other, mode="w") as tar:
+        tar.addfile(tarfile.TarInfo("not-netproofs"))
+    repository, tag = TEST_IMAGE.split(":")
+    host.docker().api.import_image_from_data(other.getvalue(), repository=repository, tag=tag)
+    layer = image.layer_digest(image.rootfs_tar())
+    assert image.holds_ours(host, layer) is not True
+    said = io.StringIO()
+    assert image.install(seed_lab.docker_hosts, Progress(said)) == [host.name]
+    assert image.holds_ours(host, layer) is True
+    assert f"{host.name}: {TEST_IMAGE} is" in said.getvalue() and "imported over" in said.getvalue(), said.getvalue()
+    assert all(image.holds_ours(h, layer) is True for h in seed_lab.docker_hosts)
 
 
 def test_up_on_a_name_already_up_is_refused(seed_lab):

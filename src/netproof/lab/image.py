@@ -3,11 +3,13 @@
 It is imported (`docker import`, the same as FROM scratch plus COPY) from a tar made here,
 so a lab needs no registry and every host has the identical image. Its name is in a registry that
 cannot exist (`.invalid`, RFC 6761: it never resolves): where a host lacks it, no pull can fetch another
-image of that name from anyone, and `docker run` is told `--pull never` as well.
+image of that name from anyone, and `docker run` is told `--pull never` as well. The name is trusted by content:
+an image under it whose one layer is not the tar made here (its diff ID, the tar's sha256) is imported over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import tarfile
@@ -51,13 +53,35 @@ def rootfs_tar() -> bytes:
     return buf.getvalue()
 
 
+def layer_digest(data: bytes) -> str:
+    """The diff ID Docker gives the one layer of an image imported from this tar."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def holds_ours(host: LabHost, layer: str) -> bool | str:
+    """True if the host's image of the test image's name is the one made here; False if it has none; else what
+    it holds instead (an image of that name someone else made)."""
+    try:
+        found = host.docker().images.get(TEST_IMAGE)
+    except docker.errors.ImageNotFound:
+        return False
+    layers = found.attrs.get("RootFS", {}).get("Layers") or []
+    return True if layers == [layer] else f"{found.short_id} with layers {', '.join(x[:19] for x in layers)}"
+
+
 def install(hosts: list[LabHost], progress: Progress) -> list[str]:
-    """Imports the test image where it is missing; returns the hosts it was imported on."""
-    missing = [h for h in hosts if not h.docker().images.list(name=TEST_IMAGE)]
+    """Imports the test image where it is missing or is not the one made here; returns the hosts it was imported
+    on."""
+    data = rootfs_tar()
+    layer = layer_digest(data)
+    held = {h.name: holds_ours(h, layer) for h in hosts}
+    missing = [h for h in hosts if held[h.name] is not True]
+    for h in missing:
+        if held[h.name]:
+            progress.say(f"  {h.name}: {TEST_IMAGE} is {held[h.name]}, not netproof's ({layer[:19]}): imported over")
     if not missing:
         return []
     with progress.step(f"importing the test image {TEST_IMAGE} on {len(missing)} hosts"):
-        data = rootfs_tar()
         repository, tag = TEST_IMAGE.split(":")
 
         def load(host: LabHost) -> None:
@@ -65,6 +89,12 @@ def install(hosts: list[LabHost], progress: Progress) -> list[str]:
 
         with ThreadPoolExecutor(max_workers=len(missing)) as pool:
             list(pool.map(load, missing))
+    unlike = {h.name: holds_ours(h, layer) for h in missing}
+    if any(v is not True for v in unlike.values()):
+        raise NetproofError(
+            f"the test image {TEST_IMAGE} is not netproof's after its import ({layer[:19]} expected): "
+            + "; ".join(f"{name}: {v or 'none'}" for name, v in unlike.items() if v is not True)
+        )
     return [h.name for h in missing]
 
 

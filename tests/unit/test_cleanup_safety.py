@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from netproof.errors import NetproofError
+from netproof.errors import ExitStatus, UsageError
 from netproof.lab import leftovers
 from netproof.lab.lab import held
 from netproof.lab.model.names import LabNames
@@ -18,8 +18,15 @@ LAB_DIR = "/var/lib/netproof/labs/seed/"
 
 
 def test_an_empty_lab_name_is_refused_not_every_lab():
-    with pytest.raises(NetproofError, match="lab name ''"):
+    with pytest.raises(UsageError, match="lab name ''"):
         leftovers.find("")
+
+
+def test_a_name_that_is_no_lab_name_is_bad_input_to_the_command_too():
+    done = subprocess.run(
+        [sys.executable, "-m", "netproof.cli", "lab", "clean", "--name", ""], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == ExitStatus.USAGE and done.stderr.count("\n") == 1, done.stderr
 
 
 @pytest.mark.parametrize("value", ["", "labs", "./state", "/"])

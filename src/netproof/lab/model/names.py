@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from netproof.errors import NetproofError, UsageError
+from netproof.errors import UsageError
 
 PREFIX = "netproof"
 
@@ -34,7 +34,7 @@ class LabNames:
 
     def __post_init__(self) -> None:
         if not isinstance(self.lab, str) or not NAME_RE.fullmatch(self.lab) or len(self.lab) > LAB_NAME_MAX:
-            raise NetproofError(
+            raise UsageError(
                 f"lab name {self.lab!r} must start with a letter, hold only a-z, 0-9 and '-', and be at most "
                 f"{LAB_NAME_MAX} characters"
             )

@@ -62,11 +62,21 @@ class Ends:
         return cls(container.ip, gateway, net.subnet, outside.address)
 
 
+def require_outside_answers(proof, docker_host, outside, address: str) -> None:
+    """The control on the window's path beyond Docker: the docker host itself fetches the outside host's page at the
+    address the window probes. Without it a stopped probe means nothing, and the lab, not Docker, is broken."""
+    fetched = probes.http_get(probes.on_host(docker_host), address, OUTSIDE_HTTP_PORT)
+    proof.command(f"the control: GET {address} ({outside.name}) from {docker_host.name} itself", fetched.result)
+    if not fetched.through:
+        raise LabBroken(f"{docker_host.name} does not reach {outside.name}'s page at {address} by itself: {fetched}")
+
+
 def require_isolated(proof, lab, container, via: str, outside, evidence_dir, where: str, ends: Ends | None = None):
     """Every probe between the container and the outside host stopped, both ways: all at once, each direction
     with a capture at its far end, while the router routes the network's subnet via the container's host
     (`via`, its address in the ends' family). IPv4 unless told other ends."""
     ends = ends or Ends.ipv4(container, outside)
+    require_outside_answers(proof, container.host, outside, ends.outside)
     over = " IPv6" if ":" in ends.gateway else ""
     window = Window(f"{container} and {outside.name} ({ends.outside})" + (", over IPv6" if over else ""))
     window.through_the_firewall_of(container.host)
@@ -165,14 +175,6 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
     require_nothing_published(proof, workspace, pair.src, net, where)
 
 
-def require_ipv6_underlay(docker_host, outside) -> None:
-    """The docker host reaches the outside host over IPv6 by itself: without that, no probe of this check means
-    anything, and the lab (not Docker) is what is broken."""
-    underlay = probes.ping(probes.on_host(docker_host), outside.address6, count=1)
-    if not underlay.ok:
-        raise LabBroken(f"{docker_host.name} does not reach {outside.name} over IPv6 ({outside.address6}): {underlay}")
-
-
 @check(
     "IPV6-003",
     needs=("ipv6-underlay", "router-routes"),
@@ -185,7 +187,7 @@ def require_ipv6_underlay(docker_host, outside) -> None:
     "before it Docker filtered IPv6 only with ip6tables and experimental set",
 )
 def test_internal_bridge_ipv6(docker_host, workspace, proof, outside, lab, evidence_dir):
-    require_ipv6_underlay(docker_host, outside)
+    require_outside_answers(proof, docker_host, outside, outside.address6)
     # The control: an --ipv6 bridge that is not internal gets out over IPv6 from this host, so the probes below
     # can get through, and only the internal network's isolation can stop them.
     plain6 = random_subnet_v6()

@@ -31,6 +31,9 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             (an ssh lab's host): its connections drop and it takes no new ones, so no probe can be sent
   probe-gone  as a negative check's window opens, remove (docker rm -f) the containers the check made: its
             probes find no container to run in
+  outside-silent  once a container on an --internal network exists, the outside host (network namespace
+            NETPROOF_SABOTAGE_NETNS) drops what comes to its HTTP port (nftables table np_sabotage, which the
+            test deletes): the lab, not Docker, stops an isolation check's probes, after the doctor's look
 """
 
 import os
@@ -85,6 +88,11 @@ def _sabotaged_container(self, host, network, **options):
         host.run(["sh", "-c", f"{shim} && ip link set npshim up && ip route add {made.ip}/32 dev npshim"])
     if what == "esp-flush" and len(self._sabotage_seen) == 4:
         host.run(["ip", "xfrm", "state", "flush"])
+    if what == "outside-silent" and network.internal:
+        at = ["ip", "netns", "exec", os.environ["NETPROOF_SABOTAGE_NETNS"], "nft"]
+        system.run([*at, "add table inet np_sabotage"], check=False)
+        system.run([*at, "add chain inet np_sabotage in { type filter hook input priority -10 ; }"], check=False)
+        system.run([*at, "add rule inet np_sabotage in tcp dport 80 drop"], check=False)
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

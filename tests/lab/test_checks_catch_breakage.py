@@ -174,6 +174,32 @@ def test_bridge_egress_with_the_host_not_forwarding_is_the_hosts_error(lab, tmp_
     assert "docker2 does not forward IPv4 (net.ipv4.ip_forward=0)" in done.output, done.output[-3000:]
 
 
+def test_an_outside_host_that_stops_answering_is_the_labs_error_not_an_isolation_pass(lab, tmp_path, monkeypatch):
+    # Issue 25: a negative check's window stopped by the lab (the outside host silent, after the doctor looked)
+    # proves nothing; the control before it (the docker host fetching the outside page itself) names the lab.
+    outside = lab.names.netns("outside")
+    monkeypatch.setenv("NETPROOF_SABOTAGE_NETNS", outside)
+    try:
+        done = checks("ISO-INT-001 and docker3", tmp_path, sabotage="outside-silent")
+    finally:
+        netproof(
+            "lab",
+            "exec",
+            "--name",
+            lab.name,
+            "outside",
+            "--",
+            "nft",
+            "delete",
+            "table",
+            "inet",
+            "np_sabotage",
+            check=False,
+        )
+    assert done.returncode == ExitStatus.LAB_BROKEN and set(done.outcomes.values()) == {"error"}, done.output[-3000:]
+    assert "docker3 does not reach outside's page at 198.51.100.10 by itself" in done.output, done.output[-3000:]
+
+
 def test_icc_check_fails_when_an_accept_goes_ahead_of_dockers_rules(lab, tmp_path):
     docker3 = lab.host("docker3")
     with changed(

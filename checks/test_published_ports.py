@@ -87,6 +87,8 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
     net = workspace.bridge(docker_host, role="loc")
     local_port = 20000 + secrets.randbelow(20000)
     local = workspace.server(docker_host, net, role="loc", ports={f"{probes.HTTP_PORT}/tcp": ("127.0.0.1", local_port)})
+    # The control: the port answers where it is published, so nothing arriving from the neighbour means Docker refused.
+    require_answers(proof, docker_host, "127.0.0.1", local_port, f"{docker_host.name} itself -> 127.0.0.1:{local_port}")
     # The underlay interfaces, by their addresses: on a VM, eth0 is the management network.
     _, interface = underlay_interface(docker_host)
     _, neighbour_interface = underlay_interface(neighbour)

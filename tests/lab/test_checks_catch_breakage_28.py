@@ -83,3 +83,10 @@ def test_gateway_mode_check_fails_when_a_routed_network_is_masqueraded_by_hand(l
     with changed(docker1, ["iptables", "-t", "nat", "-I", *rule], ["iptables", "-t", "nat", "-D", *rule]):
         done = checks("GW-MODE-001 and routed and docker1", tmp_path)
     assert_fails(done, "GW-MODE-001", "the container's own address, not masqueraded", "it arrived from 10.10.10.101")
+
+
+def test_localhost_publication_check_fails_when_the_port_does_not_answer_where_it_is_published(lab, tmp_path):
+    # Its control: with the port's forwarding gone (nat DOCKER flushed, docker-proxy stopped), a neighbour's SYNs
+    # arriving nowhere would prove nothing; the check fails on the host's own 127.0.0.1 instead of passing.
+    done = checks("PUB-003 and docker1", tmp_path, sabotage="published")
+    assert_fails(done, "PUB-003", "docker1 reaches the published port at 127.0.0.1:", "docker1 itself -> 127.0.0.1:")

@@ -58,7 +58,7 @@ def test_internal_ipv6_check_on_a_host_without_its_ipv6_underlay_is_a_broken_lab
     with changed(lab.host("docker3"), ["ip", "-6", "route", "del", *route], ["ip", "-6", "route", "add", *route]):
         done = checks("IPV6-003 and docker3", tmp_path)
     assert done.outcomes == {"IPV6-003[swarm-docker3]": "error"}, done.why_failed()
-    broken = "LAB BROKEN, not a Docker failure: docker3 does not reach outside over IPv6 (2001:db8:100::10)"
+    broken = "LAB BROKEN, not a Docker failure: docker3 does not reach outside's page at 2001:db8:100::10 by itself"
     assert broken in done.output, done.output[-3000:]
 
 

@@ -40,7 +40,7 @@ import os
 import time
 
 from netproof import system
-from netproof.kit import window, workspace
+from netproof.kit import OUTSIDE_HTTP_PORT, window, workspace
 from netproof.kit.namespaces import NetNamespace
 
 _MADE: list = []  # every container the run's checks made, for probe-gone
@@ -92,7 +92,7 @@ def _sabotaged_container(self, host, network, **options):
         at = ["ip", "netns", "exec", os.environ["NETPROOF_SABOTAGE_NETNS"], "nft"]
         system.run([*at, "add table inet np_sabotage"], check=False)
         system.run([*at, "add chain inet np_sabotage in { type filter hook input priority -10 ; }"], check=False)
-        system.run([*at, "add rule inet np_sabotage in tcp dport 80 drop"], check=False)
+        system.run([*at, f"add rule inet np_sabotage in tcp dport {OUTSIDE_HTTP_PORT} drop"], check=False)
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

@@ -24,7 +24,7 @@ FRAGMENTS = "ip[6:2] & 0x3fff != 0"  # more-fragments set, or an offset: a piece
 def df_ping(container, target: str, payload: int, count: int = 2):
     """A don't-fragment ping from inside the container's namespace (iputils ping, the host's)."""
     argv = ["ping", "-n", "-M", "do", "-c", str(count), "-i", "0.2", "-W", "1", "-s", str(payload), target]
-    return probes.ran(container.netns.run(argv))
+    return probes.send(container.netns.run, argv, probes.PING)
 
 
 def received(result) -> bool:

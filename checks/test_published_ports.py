@@ -22,6 +22,8 @@ import pytest
 
 from netproof.kit import Window, check, firewall, probes, random_subnet, route_on_router, underlay_interface, wire
 
+CRAFTER = probes.Tool("python3 (wire.CRAFT_SYN)", (r"^sent 3 frames$",))  # its own last words
+
 SINCE_28 = "28.0"
 
 
@@ -108,10 +110,9 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
         str(local_port),
         neighbour_interface,
     ]
-    with at_container:
-        sent = probes.ran(neighbour.run(craft, timeout=30))  # no python3 on the neighbour: a broken lab
+    with at_container:  # frames not sent (no python3 on the neighbour, a socket refused) prove nothing: a broken lab
+        sent = probes.send(lambda argv: neighbour.run(argv, timeout=30), craft, CRAFTER)
     proof.command(f"{neighbour.name} sends SYNs to 127.0.0.1:{local_port} with {docker_host.name}'s MAC {mac}", sent)
-    proof.require(sent.ok, expected="the frames were sent", observed=sent.stderr.strip()[-300:], where=neighbour.name)
     proof.pcap(at_container.describe(), at_container.dest, where=docker_host.name)
     arrived = wire.count_packets(at_container.dest)
     localnet = docker_host.run(["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]).stdout.strip()

@@ -28,6 +28,7 @@ NETWORK_VISIBLE = 10  # a network Docker just created to be found by its ID (see
 ALLOCATION = 10  # a network's subnet to be allocated
 NETWORK_REMOVAL = 20  # a network to be removed once its containers are gone
 SERVICE_TASKS = 60  # a service's tasks to run
+WINDOW = 45  # a negative check's window: its probes (30 s each at most, at once) and the captures outliving them
 LISTENING = 10  # a probe server in a container to listen
 FDB_SETTLE = 5  # a remote container's forwarding entry on a host's VXLAN device
 

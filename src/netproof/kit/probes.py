@@ -8,6 +8,7 @@ lab host's run. Probes use busybox, which the test image and every netns host ha
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,27 +35,100 @@ def on_host(host: LabHost) -> Runner:
     return lambda argv: host.run(["busybox", *argv])
 
 
-# What says a probe never ran, whatever its exit status: the tool is missing, the way to the host failed (SSH), or
-# the docker CLI could not reach the container (gone, stopped, the daemon away). A blocked path says none of these.
-NOT_SENT = (
-    "No such file or directory",
-    "applet not found",
-    "(no answer over SSH)",
-    "Error response from daemon",
-    "No such container",
-    "is not running",
-    "Cannot connect to the Docker daemon",
+class ProbeDidNotRun(LabBroken):
+    """A probe that shows no proof of having run: whatever its exit status, it proves nothing about the path."""
+
+
+# Proof is an allow-list. Every probe runs inside a shell line of netproof's own that says when the probe started
+# and with what status its tool ended; a probe counts only with both, and with its tool's own words that it was
+# sent (ping's "N packets transmitted", wget's own errors). Anything else (the runner's timeout, an outer
+# `timeout`, the docker CLI or SSH failing in any words, a tool missing, refused or silent) never ran.
+STARTED = "netproof-probe: started"
+ENDED = "netproof-probe: ended"
+WRAPPER = f'echo "{STARTED}" >&2; "$@"; echo "{ENDED} $?" >&2'
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A probe's tool, and the words it says only when it ran (regular expressions over its output)."""
+
+    name: str
+    ran_words: tuple[str, ...]
+    quiet_success: bool = False  # its exit status 0 with some output is its own word that it ran
+    windowed: bool = False  # run under busybox `timeout`: its ending on the window's deadline (143, 124) is the probe
+
+    def ran(self, status: int, output: str) -> bool:
+        if self.quiet_success and status == 0 and output.strip():
+            return True
+        if self.windowed and status in (124, 143):
+            return True
+        return any(re.search(words, output, re.MULTILINE) for words in self.ran_words)
+
+
+PING = Tool(
+    "ping",
+    (
+        r"\d+ packets transmitted",  # busybox and iputils, whatever came back
+        r"ping: bad address",  # busybox: the name did not resolve (a container's DNS, Docker's)
+        r"ping: sendto: ",  # busybox: the kernel refused to send (no route: the container's routing, Docker's)
+        r"ping: connect: Network is unreachable",  # iputils, the same
+    ),
 )
-NOT_SENT_STATUS = (125, 126, 127, 255)  # the docker CLI's own failure, not executable, not found, SSH's
+WGET = Tool(
+    "wget",
+    (
+        r"HTTP/\d",  # an answer of any status
+        r"wget: can't connect to remote host",  # refused or unreachable
+        r"wget: bad address",
+        r"wget: download timed out",
+        r"wget: error getting response",
+        r"wget: connection closed prematurely",
+    ),
+    quiet_success=True,
+    windowed=True,
+)
+NSLOOKUP = Tool(
+    "nslookup",
+    (r"^Server:", r"can't find ", r"no servers could be reached", r"connection timed out"),
+    quiet_success=True,
+)
 
 
-def ran(result: CommandResult) -> CommandResult:
-    """A probe that could not even be sent proves nothing: a negative check that counted it would pass without
-    proof. That is a broken lab (the host, the channel to it, the probe's container), never a blocked path."""
-    text = result.stderr + result.stdout
-    if result.returncode in NOT_SENT_STATUS or any(words in text for words in NOT_SENT):
-        raise LabBroken(f"a probe could not be sent on {result.where}: {result.command}: {text.strip()[-200:]}")
-    return result
+def send(run: Runner, argv: list[str], tool: Tool) -> CommandResult:
+    """Run a probe so that it proves it ran: the tool's own result (its argv, its status, its output), or
+    ProbeDidNotRun naming where, the probe and what was said instead."""
+    return judged(run(["sh", "-c", WRAPPER, "netproof-probe", *argv]), argv, tool)
+
+
+def judged(result: CommandResult, argv: list[str], tool: Tool) -> CommandResult:
+    """The wrapped probe's result as its tool's own, if it shows it ran (send)."""
+    via = _via(result.argv)
+    said = (result.stderr + result.stdout).replace(STARTED, "").strip()
+    said = " ".join(said.split())[-240:] or "nothing"
+    probe = f"{via}{shlex.join(argv)}"
+    if STARTED not in result.stderr:
+        raise ProbeDidNotRun(f"a probe did not start on {result.where}: {probe} (exit {result.returncode}): {said}")
+    ended = re.search(rf"^{ENDED} (\d+)$", result.stderr, re.MULTILINE)
+    if ended is None:
+        raise ProbeDidNotRun(f"a probe did not finish on {result.where}: {probe} (exit {result.returncode}): {said}")
+    own = "\n".join(line for line in result.stderr.splitlines() if not line.startswith(("netproof-probe: ",)))
+    status = int(ended.group(1))
+    if not tool.ran(status, result.stdout + own):
+        raise ProbeDidNotRun(
+            f"{tool.name} did not run on {result.where}: {probe} (exit {status}): "
+            f"{' '.join((own + result.stdout).split())[-240:] or 'it said nothing'}"
+        )
+    return CommandResult(argv, status, result.stdout, own.strip() + ("\n" if own.strip() else ""), result.where)
+
+
+def _via(argv: list[str]) -> str:
+    """How the probe was reached, before netproof's shell line: "docker exec np-...-a " or "nsenter --net=... "."""
+    try:
+        cut = argv.index(WRAPPER) - 2
+    except ValueError:
+        return ""
+    before = [a for a in argv[:cut] if a != "busybox"]
+    return shlex.join(before) + " " if before else ""
 
 
 @dataclass
@@ -79,7 +153,7 @@ class Ping:
 
 
 def ping(run: Runner, target: str, count: int = 3, wait: int = 2) -> Ping:
-    result = ran(run(["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target]))
+    result = send(run, ["ping", "-c", str(count), "-i", "0.2", "-W", str(wait), target], PING)
     m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", result.stdout)
     sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     return Ping(target, sent, received, result)
@@ -159,12 +233,12 @@ def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str 
     host = f"[{address}]" if ":" in address else address  # an IPv6 address is bracketed in a URL
     url = f"http://{host}:{port}/" + (f"?{query}" if query else "")
     # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
-    return Fetch(url, ran(run(["timeout", str(timeout), "wget", "-q", "-O", "-", url])))
+    return Fetch(url, send(run, ["timeout", str(timeout), "wget", "-q", "-O", "-", url], WGET))
 
 
 def nslookup(run: Runner, name: str) -> tuple[CommandResult, list[str]]:
     """busybox nslookup where the probe starts (a container asks its resolver); the IPv4 addresses answered."""
-    result = ran(run(["nslookup", name]))
+    result = send(run, ["nslookup", name], NSLOOKUP)
     answer = result.stdout.split("Name:", 1)[1] if "Name:" in result.stdout else ""
     return result, re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer)
 

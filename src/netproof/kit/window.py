@@ -7,8 +7,9 @@ got through" required once.
     window.require_nothing_through(proof, expected="every probe from a to b stopped", where=where)
 
 A reply, a connection, or a single packet seen at a far end is a breach. A window with no probe in it holds
-nothing: it fails (a negative check passes only when its probes demonstrably ran), and a probe that could not
-be sent at all is a broken lab (probes.ran raises LabBroken).
+nothing: it fails (a negative check passes only when its probes demonstrably ran). A probe without proof that it
+ran (probes.send), or a capture that did not listen until the window closed (wire.Capture), is a broken lab: the
+window then says nothing, never "nothing got through".
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof.facts import defects
+from netproof.facts import budgets, defects
 from netproof.kit import firewall, wire
 from netproof.kit.evidence import Proof
 from netproof.kit.objects import host_clock, networks_created
@@ -68,7 +69,9 @@ class Window:
     # --- the window --------------------------------------------------------------------------------
 
     def watch(self, capture: wire.Capture, label: str) -> None:
-        """A far end to capture at while the probes run: what it sees counts (at_once)."""
+        """A far end to capture at while the probes run: what it sees counts (at_once). Its deadline is the window's:
+        it must outlive the slowest probe, or it proves nothing (it says so when it closes)."""
+        capture.max_seconds = max(capture.max_seconds, budgets.WINDOW)
         self.watched.append((capture, label))
 
     def through_the_firewall_of(self, host) -> None:

@@ -75,13 +75,35 @@ class Capture:
 
     def __exit__(self, *exc) -> None:
         time.sleep(0.3)  # the last replies in flight
+        alive = self._thread is not None and self._thread.is_alive()
         self.host.run(["pkill", "-INT", "-f", self.remote])
         self._thread.join(timeout=15)
         try:
-            self.dest.parent.mkdir(parents=True, exist_ok=True)
-            self.dest.write_bytes(self.host.read_file(self.remote))
+            copied = self._copy()
         finally:
             self.host.run(["rm", "-f", self.remote])
+        if exc[0] is not None:  # the window's own trouble says more
+            return
+        # A capture proves "nothing arrived" only if it listened to the end: tcpdump alive when the window closed,
+        # and its own count of what it captured when stopped.
+        said = self.result.stderr if self.result is not None else ""
+        if not alive or "packets captured" not in said:
+            ended = "had ended before the window closed" if not alive else "did not say what it captured"
+            raise LabBroken(
+                f"the capture on {self.netns.where} {self.interface} {ended}: "
+                f"{' '.join(said.split())[-200:] or 'it said nothing'}"
+            )
+        if copied is not None:
+            raise LabBroken(f"the capture on {self.netns.where} left no pcap to read: {copied}")
+
+    def _copy(self) -> str | None:
+        """The pcap brought to this machine; why not, if it could not be."""
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dest.write_bytes(self.host.read_file(self.remote))
+        except Exception as e:  # noqa: BLE001 - a capture that left nothing is the lab's, said by __exit__
+            return f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        return None
 
     def describe(self) -> str:
         return f"tcpdump on {self.netns.where} {self.interface} '{self.bpf}' -> {self.dest}"
@@ -260,4 +282,5 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((iface, 0))
 for _ in range(3):
     s.send(frame)
+print("sent 3 frames")
 """

@@ -31,6 +31,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             (an ssh lab's host): its connections drop and it takes no new ones, so no probe can be sent
   probe-gone  as a negative check's window opens, remove (docker rm -f) the containers the check made: its
             probes find no container to run in
+  tool-noexec  once a container exists on the host NETPROOF_SABOTAGE_HOST, its busybox (every probe's tool, and
+            the shell: busybox's sh runs its own applets whatever /bin holds) can no longer be executed
   outside-silent  once a container on an --internal network exists, the outside host (network namespace
             NETPROOF_SABOTAGE_NETNS) drops what comes to its HTTP port (nftables table np_sabotage, which the
             test deletes): the lab, not Docker, stops an isolation check's probes, after the doctor's look
@@ -93,6 +95,8 @@ def _sabotaged_container(self, host, network, **options):
         system.run([*at, "add table inet np_sabotage"], check=False)
         system.run([*at, "add chain inet np_sabotage in { type filter hook input priority -10 ; }"], check=False)
         system.run([*at, f"add rule inet np_sabotage in tcp dport {OUTSIDE_HTTP_PORT} drop"], check=False)
+    if what == "tool-noexec" and host.name == os.environ.get("NETPROOF_SABOTAGE_HOST"):
+        host.run(["docker", "exec", made.name, "chmod", "644", "/bin/busybox"], check=True)
     if what == "gwbridge" and network.internal:
         host.run(["docker", "network", "connect", "docker_gwbridge", made.name], check=True)
     return made

@@ -128,6 +128,8 @@ def _via(argv: list[str]) -> str:
     except ValueError:
         return ""
     before = [a for a in argv[:cut] if a != "busybox"]
+    if "docker" in before:  # a provider's way into the host (nsenter, ssh) says nothing of the probe
+        before = before[before.index("docker") :]
     return shlex.join(before) + " " if before else ""
 
 

@@ -81,22 +81,28 @@ def run(
     capture=False: the output goes to netproof's own, as the command writes it)."""
     try:
         stdin = None if input is not None else subprocess.DEVNULL
-        done = subprocess.run(
-            argv, capture_output=capture, text=True, timeout=timeout, input=input, stdin=stdin, env=env, cwd=cwd
-        )
+        given = input.encode() if input is not None else None
+        done = subprocess.run(argv, capture_output=capture, timeout=timeout, input=given, stdin=stdin, env=env, cwd=cwd)
     except FileNotFoundError:
         raise NetproofError(f"{where}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        result = CommandResult(argv, -1, out, err + f"\n(timed out after {timeout}s)", where)
+        result = CommandResult(
+            argv, -1, decoded(e.stdout), decoded(e.stderr) + f"\n(timed out after {timeout}s)", where
+        )
         if check:
             raise CommandError(result) from None
         return result
-    result = CommandResult(argv, done.returncode, done.stdout or "", done.stderr or "", where)
+    result = CommandResult(argv, done.returncode, decoded(done.stdout), decoded(done.stderr), where)
     if check and not result.ok:
         raise CommandError(result)
     return result
+
+
+def decoded(output: bytes | str | None) -> str:
+    """A command's output as text: whatever bytes a host printed (a file name in Latin-1, a binary), none can raise."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 def spawn(argv: list[str], log: Path) -> None:

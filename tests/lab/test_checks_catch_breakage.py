@@ -436,3 +436,28 @@ def test_a_known_defect_keeps_its_failure_and_strict_fails_the_run(lab, tmp_path
     assert strict.returncode == 1, strict.output[-3000:]  # ...unless the gate must be defect-free
     assert strict.outcomes == {"TMP-BYPASS-001[swarm-docker3]": "known-defect"}
     assert "(counted as failures)" in strict.output
+
+
+RAISES = """
+from netproof.catalogue import check
+
+
+@check("TMP-RAISE-001", scope="host", promise="a docker host has an eth0")
+def test_raises(docker_host, proof):
+    links = {}  # netproof's own bug: the check reads a key it never filled in
+    proof.require(links["eth0"]["up"], expected="eth0 up", observed="down", where=docker_host.name)
+"""
+
+
+def test_an_exception_of_netproofs_own_code_is_not_dockers_failure(lab, tmp_path):
+    # Issue 33: netproof's own exception is a third outcome, exit 11: neither Docker's failure nor a pass.
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    (folder / "test_raises.py").write_text(RAISES)
+    run = run_checks(NAME, tmp_path / "report", checks=folder, workers=None, select="docker1")
+    assert run.returncode == ExitStatus.CRASHED, run.output[-3000:]
+    assert run.outcomes == {"TMP-RAISE-001[swarm-docker1]": "unjudged"}, run.output[-3000:]
+    (case,) = run.results().checks
+    assert case.message.startswith("netproof could not judge: KeyError at ") and 'links["eth0"]' in case.message
+    assert "netproof: 1 unjudged" in run.output and "TMP-RAISE-001 failed" not in run.output
+    assert "netproof could not judge" in (run.report / "index.html").read_text()

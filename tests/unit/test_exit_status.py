@@ -34,6 +34,9 @@ def run_with(*outcomes: str, strict: bool = False) -> results.Results:
         (("failed",), False, ExitStatus.DOCKER_FAILED),
         (("error",), False, ExitStatus.LAB_BROKEN),
         (("error", "failed"), False, ExitStatus.DOCKER_FAILED),  # Docker's failures stand whatever else broke
+        (("unjudged",), False, ExitStatus.CRASHED),  # netproof's own fault: never a pass, never Docker's
+        (("unjudged", "error"), False, ExitStatus.CRASHED),
+        (("unjudged", "failed"), False, ExitStatus.DOCKER_FAILED),
     ],
 )
 def test_the_exit_status_names_the_party_at_fault(outcomes, strict, status):

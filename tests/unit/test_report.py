@@ -15,7 +15,15 @@ RECORDED = Path(__file__).parents[1] / "fixtures" / "results-20.10-swarm-isolati
 
 def test_recorded_results_load_with_their_summary():
     run = results.load(RECORDED)
-    assert run.summary == {"passed": 15, "failed": 1, "error": 0, "skipped": 0, "known-defect": 0, "not-promised": 0}
+    assert run.summary == {
+        "passed": 15,
+        "failed": 1,
+        "error": 0,
+        "unjudged": 0,
+        "skipped": 0,
+        "known-defect": 0,
+        "not-promised": 0,
+    }
     assert run.counts() == "15 passed, 1 failed"
     assert run.verdict == "fail"
     failed = [c for c in run.checks if c.outcome == "failed"]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import docker.errors
 import pytest
+import requests
 
 from netproof.catalogue import Case, Check
 from netproof.facts import defects
 from netproof.kit import known_defects
 from netproof.kit.evidence import CheckFailed, Proof
 from netproof.kit.objects import EngineError
-from netproof.runner.outcomes import symptoms_of
+from netproof.runner.outcomes import symptoms_of, whose
 from netproof.runner.verdict import LAB_BROKEN, Phase, judge
-from netproof.system import CommandResult
+from netproof.system import CommandError, CommandResult
+from netproof.wait import WaitTimeout
 from tests.unit.test_known_defects import STUCK, HostRunning, RecordedHost
 
 ALL = Check("OVL-PING-001", "containers on one overlay reach each other", "pair")
@@ -169,6 +172,30 @@ TABLE = [
         "(the symptom of moby/libnetwork#1838, but",
         None,
     ),
+    (
+        "netproof's own exception",
+        ALL,
+        ON_28,
+        Phase("call", netproof_fault="KeyError at checks/test_x.py:12 (found['eth0']): 'eth0'"),
+        False,
+        "the doctor is never asked",
+        Seen(True),
+        "unjudged",
+        "netproof could not judge: KeyError",
+        None,
+    ),
+    (
+        "netproof's own exception where the promise is not made",
+        SINCE_28,
+        ON_20,
+        Phase("call", netproof_fault="UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff"),
+        False,
+        None,
+        None,
+        "unjudged",
+        "netproof could not judge",
+        None,
+    ),
 ]
 
 
@@ -232,3 +259,28 @@ def test_dockers_own_words_in_a_refusal_are_symptoms():
     assert symptoms_of(None, excinfo) == {defects.NETWORK_NOT_FOUND}
     found = known_defects.recognise(symptoms_of(None, excinfo), [RecordedHost("docker3", STUCK)], "kv")
     assert found.known
+
+
+@pytest.mark.parametrize(
+    "error,party",
+    [
+        (EngineError("docker1: network create refused", said="Pool overlaps"), "docker"),
+        (docker.errors.APIError("500 Server Error", explanation="failed to set up container networking"), "docker"),
+        (
+            CommandError(CommandResult(["docker", "exec", "c", "x"], 1, "", "Error response from daemon: x", "d1")),
+            "docker",
+        ),
+        (CommandError(CommandResult(["ip", "link", "del", "x"], 1, "", "Cannot find device", "docker1")), "lab"),
+        (CommandError(CommandResult(["docker", "ps"], 1, "", "Cannot connect to the Docker daemon", "docker1")), "lab"),
+        (WaitTimeout("timed out after 10 s waiting for a server to listen"), "lab"),
+        (docker.errors.DockerException("Error while fetching server API version"), "lab"),
+        (requests.exceptions.ConnectionError("Connection aborted"), "lab"),
+        (KeyError("eth0"), "netproof"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "netproof"),
+        (FileNotFoundError("evidence/at-outside.pcap"), "netproof"),
+        (AssertionError("a bare assert"), "netproof"),
+        (TypeError("unsupported operand"), "netproof"),
+    ],
+)
+def test_only_dockers_own_answers_can_fail_a_case(error, party):
+    assert whose(error) == party

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netproof import system
+from netproof import outcomes, system
 from netproof.cli.common import output_for_people_on_stderr, topology_of
 from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.facts import versions
@@ -224,9 +224,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(f"changes between engines: {', '.join(changed) or 'none'}")
         print(f"range mismatches: {'; '.join(built['mismatches']) or 'none'}")
         print(f"report: {page}")
-    if any(c["summary"]["failed"] for c in built["columns"]):  # Docker's failures first, as in a run
-        return ExitStatus.DOCKER_FAILED
-    return ExitStatus.LAB_BROKEN if any(c["summary"]["error"] for c in built["columns"]) else ExitStatus.PASSED
+    counts = {o: sum(c["summary"].get(o, 0) for c in built["columns"]) for o in outcomes.NAMES}
+    return outcomes.exit_status(counts)  # the one rule, over every column
 
 
 def cmd_continuity(args: argparse.Namespace) -> int:

@@ -45,7 +45,12 @@ class Agent:
 
     def await_ready(self, what: str) -> None:
         """Until it says "ready"; LabBroken (with what it said) if it ended first: python3 missing, say."""
-        wait.until(lambda: "ready " in self.out.read_text() or self.ended, timeout=READY, interval=0.05, what=what)
+        wait.until(
+            lambda: "ready " in self.out.read_text(errors="replace") or self.ended,
+            timeout=READY,
+            interval=0.05,
+            what=what,
+        )
         if self.ended:
             raise LabBroken(f"{what}: it did not start on {self.where.where}: {self.said}")
 
@@ -55,10 +60,10 @@ class Agent:
 
     @property
     def said(self) -> str:
-        return self.out.read_text().strip()[-300:] or "nothing"
+        return self.out.read_text(errors="replace").strip()[-300:] or "nothing"
 
     def lines(self) -> list[str]:
-        return self.out.read_text().splitlines()
+        return self.out.read_text(errors="replace").splitlines()
 
     def stop(self) -> None:
         """Stopped on its host too, where a provider's channel would leave it running."""

@@ -48,7 +48,7 @@ def measure(
         done = lambda r: r.ok and '"sum_received"' in r.stdout  # noqa: E731 - a refusal while it starts: again
         result, ok = wait.poll(lambda: client.run(run, timeout=SECONDS + 20), holds=done, timeout=10)
         if not ok:
-            said = listening.stderr.read().decode()[-300:] if listening.poll() is not None else ""
+            said = listening.stderr.read().decode(errors="replace")[-300:] if listening.poll() is not None else ""
             raise LabBroken(f"iperf3 {path}: {(result.stdout + result.stderr).strip()[-300:]} {said}".strip())
         said = json.loads(result.stdout)
         if "sum_received" not in said.get("end", {}):

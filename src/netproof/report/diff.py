@@ -9,12 +9,13 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof import outcomes
 from netproof.footprint import KINDS as FOOTPRINT_KINDS
 from netproof.footprint import compare as footprint
 from netproof.report.results import CheckResult, Results
 from netproof.system import write_atomically
 
-BAD = ("failed", "error")
+BAD = outcomes.BAD
 VERSION_FIELDS = ("docker", "api", "containerd", "runc", "runtime", "kernel", "iptables")
 KIND_ORDER = ("regression", "fix", "outcome changed", "known defect rate", "added", "removed", "mechanism changed")
 

@@ -9,18 +9,11 @@ import html
 import json
 from pathlib import Path
 
+from netproof import outcomes
 from netproof.report.results import OUTCOMES, CheckResult, Results
 from netproof.system import write_atomically
 
-COLOURS = {
-    "passed": "#2e7d32",
-    "failed": "#c62828",
-    "error": "#6a1b9a",
-    "skipped": "#757575",
-    "known-defect": "#ef6c00",
-    "not-promised": "#00838f",
-}
-SYMBOLS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–", "known-defect": "≈", "not-promised": "○"}
+COLOURS, SYMBOLS = outcomes.COLOURS, outcomes.SYMBOLS
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -58,12 +51,17 @@ def write_report(results: Results, path: Path) -> Path:
 
 def render(results: Results) -> str:
     verdict = results.verdict
-    colour = {"pass": COLOURS["passed"], "fail": COLOURS["failed"], "lab problems": COLOURS["error"]}[verdict]
+    colour = {
+        "pass": COLOURS["passed"],
+        "fail": COLOURS["failed"],
+        "lab problems": COLOURS["error"],
+        "netproof could not judge": COLOURS["unjudged"],
+    }[verdict]
     counts = results.counts()
     lab = results.lab
     engines = sorted({e.get("docker") or e.get("engine") or "?" for e in results.environment})
     title = f"netproof: {verdict.upper()} — lab {lab['name']}, {lab['control_plane']}, Docker {', '.join(engines)}"
-    failures = [c for c in results.checks if c.outcome in ("failed", "error")]
+    failures = [c for c in results.checks if c.outcome in outcomes.BAD]
     differences = [c for c in results.checks if c.outcome in ("known-defect", "not-promised", "skipped")]
     rates = _e("".join(f" · known defect {r}" for r in results.rate_lines()))
     parts = [

@@ -8,16 +8,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from netproof import outcomes
 from netproof.report.results import Results
 from netproof.system import write_atomically
 
-ELEMENT = {
-    "failed": "failure",
-    "error": "error",
-    "skipped": "skipped",
-    "known-defect": "skipped",
-    "not-promised": "skipped",
-}
+ELEMENT = {o.name: o.junit for o in outcomes.OUTCOMES if o.junit}
 
 
 # What XML 1.0 cannot hold, whatever a host printed (a terminal's escape codes, a NUL): said as \x.. instead.
@@ -39,7 +34,7 @@ def write(results: Results, path: Path) -> Path:
         name=f"netproof {results.lab['name']}",
         tests=str(len(results.checks)),
         failures=str(failures),
-        errors=str(summary["error"]),
+        errors=str(summary["error"] + summary["unjudged"]),
         skipped=str(skipped),
         time=str(results.run["duration"]),
         timestamp=results.run["started"],

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from netproof import outcomes
 from netproof.catalogue import Check
 from netproof.facts.versions import version_key
 from netproof.report.html import COLOURS, CSS, SYMBOLS
@@ -23,7 +24,8 @@ from netproof.report.results import OUTCOMES, Results
 from netproof.system import write_atomically
 
 SCHEMA = "netproof-matrix/1"
-WORST_FIRST = ("failed", "error", "known-defect", "not-promised", "passed", "skipped")  # a cell's colour
+# A cell's colour: its gravest case's, but a variant skipped beside passed ones leaves it green.
+WORST_FIRST = (*(o for o in outcomes.GRAVEST_FIRST if o not in ("skipped", "passed")), "passed", "skipped")
 MISMATCH = "#f9a825"  # a cell whose observation contradicts the check's declared range
 
 
@@ -59,7 +61,7 @@ def cell(column: Column, check_id: str, check: Check | None) -> dict | None:
     versions = sorted({v for c in cases for v in c.engines.values()}) or [column.engine]
     declared = check.promised_on(versions[0]) if check else None
     defects = sorted({c.defect for c in cases if c.defect})
-    broke = next((c for c in cases if c.outcome in ("failed", "error")), None)
+    broke = next((c for c in cases if c.outcome in outcomes.BAD), None)
     return {
         "outcomes": {o: counts[o] for o in OUTCOMES if counts[o]},
         "holds": holds,

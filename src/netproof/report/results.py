@@ -12,20 +12,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof import outcomes
 from netproof.errors import ExitStatus
 from netproof.system import write_atomically
 
 SCHEMA = "netproof.results/2"
 OLD_SCHEMAS = ("netproof.results/1",)  # still read (netproof diff of an older run)
-# One vocabulary, the same in results.json, junit.xml, the HTML report, netproof diff and the terminal:
-OUTCOMES = (
-    "passed",  # Docker kept its promise
-    "failed",  # Docker broke its promise
-    "error",  # the lab is broken (underlay, control plane, a tool missing), not Docker
-    "skipped",  # not run here, with the reason (the kernel lacks a feature, the lab has no outside host)
-    "known-defect",  # a documented Docker bug, recognised by symptom and mechanism, with its reference
-    "not-promised",  # the engine predates or postdates the promise; what was observed is kept
-)
+# One vocabulary, the same in results.json, junit.xml, the HTML report, netproof diff and the terminal: outcomes.py
+OUTCOMES = outcomes.NAMES
 
 # The schema, field by field (kept here, next to the code that writes it):
 #   schema                 "netproof.results/2" (netproof diff also reads /1, whose "expected-difference"
@@ -111,15 +105,14 @@ class Results:
 
     @property
     def exit_status(self) -> ExitStatus:
-        """Docker's failures first (they stand whatever else broke), then a broken lab."""
-        s = self.summary
-        if s["failed"] or (self.strict and s["known-defect"]):
-            return ExitStatus.DOCKER_FAILED
-        return ExitStatus.LAB_BROKEN if s["error"] else ExitStatus.PASSED
+        """Which party is at fault (outcomes.exit_status)."""
+        return outcomes.exit_status(self.summary, self.strict)
 
     @property
     def verdict(self) -> str:
         s = self.summary
+        if s["unjudged"] and not s["failed"]:
+            return "netproof could not judge"
         if s["error"]:
             return "lab problems"
         return "fail" if s["failed"] or (self.strict and s["known-defect"]) else "pass"

@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import docker.errors
 import pytest
+import requests
 
 from netproof.catalogue import Case, Check
+from netproof.errors import NetproofError
 from netproof.facts.defects import symptoms_in
 from netproof.kit import known_defects
 from netproof.kit.evidence import CheckFailed, LabBroken, Proof
+from netproof.kit.objects import EngineError
 from netproof.lab.model.findings import REQUIREMENTS
 from netproof.lab.providers.base import LabHost
 from netproof.runner.recorder import CASE_PROPERTY, CHECK_PROPERTY, EVIDENCE_PROPERTY, OUTCOME_PROPERTY
 from netproof.runner.session import CASE, STARTED, check_of_item, lab_of
 from netproof.runner.verdict import Phase, judge
+from netproof.system import CommandError
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -58,7 +63,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     proof = item.funcargs.get("proof") if hasattr(item, "funcargs") else None
     evidence = proof.to_dict() if isinstance(proof, Proof) and call.when == "call" else None
     if (
-        netproof_outcome in ("failed", "error", "known-defect", "not-promised")
+        netproof_outcome in ("failed", "error", "unjudged", "known-defect", "not-promised")
         and report.when != "teardown"
         and call.excinfo
     ):
@@ -94,9 +99,39 @@ def _phase(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         return Phase(call.when, lab_broken=str(excinfo.value))
     if excinfo is not None and excinfo.errisinstance(CheckFailed):
         return Phase(call.when, check_failed=str(excinfo.value))
-    if excinfo is not None:  # Docker refusing, a tool crashing: one line, the traceback goes to the evidence
-        return Phase(call.when, error=one_line(excinfo, item.config.rootpath))
+    if excinfo is not None:  # one line; the traceback goes to the evidence
+        said = one_line(excinfo, item.config.rootpath)
+        party = whose(excinfo.value)
+        if party == "docker":
+            return Phase(call.when, error=said)
+        if party == "lab":
+            return Phase(call.when, lab_broken=said)
+        return Phase(call.when, netproof_fault=f"{said}\n{last_frames(excinfo)}")
     return Phase(call.when, text=report.longreprtext)
+
+
+def whose(error: BaseException) -> str:
+    """Whose exception it is. Only Docker's own answers can fail a case: its API's errors, a request it failed (the
+    kit's EngineError), its CLI's "Error response from daemon". A daemon not answering, a tool or a command of a lab
+    host failing, a wait running out (netproof's NetproofError family): the lab's. Anything else is netproof's own
+    code (a check's included): "netproof could not judge", never Docker's failure nor a pass."""
+    if isinstance(error, EngineError | docker.errors.APIError):
+        return "docker"
+    if isinstance(error, CommandError):
+        said = error.result.stderr + error.result.stdout
+        return "docker" if "docker" in error.result.argv and "Error response from daemon" in said else "lab"
+    if isinstance(error, NetproofError | docker.errors.DockerException | requests.exceptions.RequestException):
+        return "lab"
+    return "netproof"
+
+
+def last_frames(excinfo: pytest.ExceptionInfo, count: int = 3) -> str:
+    """The traceback's last frames, one line each: where netproof's own code went wrong."""
+    frames = [
+        f"  {Path(str(e.path)).name}:{e.lineno + 1} {' '.join(str(e.statement).split())[:120]}"
+        for e in excinfo.traceback[-count:]
+    ]
+    return "\n".join(frames)
 
 
 def _sightings_of(item: pytest.Item) -> dict[str, str]:

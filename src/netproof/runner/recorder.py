@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from netproof import __version__, system
+from netproof import __version__, outcomes, system
 from netproof.errors import NetproofError
 from netproof.lab import controlplane, engines
 from netproof.lab.lab import Lab
@@ -25,8 +25,6 @@ CHECK_PROPERTY = "netproof.check"  # {id, promise}
 CASE_PROPERTY = "netproof.case"  # Case.to_dict()
 EVIDENCE_PROPERTY = "netproof.evidence"  # Proof.to_dict()
 OUTCOME_PROPERTY = "netproof.outcome"  # [outcome, message, known defect's reference or null]
-# When a check's phases say different things, the gravest stands (a teardown error outranks a pass).
-GRAVITY = {o: i for i, o in enumerate(("passed", "skipped", "not-promised", "known-defect", "failed", "error"))}
 
 
 class RunRecorder:
@@ -123,7 +121,7 @@ class RunRecorder:
             result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
         if OUTCOME_PROPERTY in props:
             outcome, message, defect = json.loads(props[OUTCOME_PROPERTY])
-            if GRAVITY[outcome] > GRAVITY[result.outcome] or (
+            if outcomes.GRAVITY[outcome] > outcomes.GRAVITY[result.outcome] or (
                 outcome == result.outcome and message and not result.message
             ):
                 result.outcome, result.message, result.defect = outcome, message, defect

@@ -1,11 +1,11 @@
 """The verdict of one phase of a check's case, in netproof's words: a pure function of what was seen.
 
-pytest says passed, skipped or failed, and with what exception. netproof says which of its six outcomes that
-is (report/results.py): a broken lab is an `error` naming the broken part, never Docker's failure; an engine
-the promise was not made for gives `not-promised`; a failure that shows a known Docker defect's symptom and
-mechanism is a `known-defect` (a failure under --strict-defects). The two things that need the lab (the doctor
-looking again, a known defect's mechanism) are asked for only where the verdict depends on them, through the
-callables given.
+pytest says passed, skipped or failed, and with what exception. netproof says which of its outcomes that is
+(outcomes.py): a broken lab is an `error` naming the broken part, never Docker's failure; an exception of
+netproof's own code is `unjudged` ("netproof could not judge"); an engine the promise was not made for gives
+`not-promised`; a failure that shows a known Docker defect's symptom and mechanism is a `known-defect` (a failure
+under --strict-defects). The two things that need the lab (the doctor looking again, a known defect's mechanism)
+are asked for only where the verdict depends on them, through the callables given.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from netproof.catalogue import Case, Check
 
 LAB_BROKEN = "LAB BROKEN, not a Docker failure"
+COULD_NOT_JUDGE = "netproof could not judge"
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Phase:
     skipped: str | None = None  # the reason, when skipped
     lab_broken: str | None = None  # a LabBroken's words
     check_failed: str | None = None  # a CheckFailed's message: Docker did not keep its promise
-    error: str | None = None  # any other exception, as one line (Docker refusing, a tool crashing)
+    error: str | None = None  # Docker's own answer refusing a request, as one line (its API's error, its CLI's)
+    netproof_fault: str | None = None  # an exception of netproof's own code (or a check's): no one's verdict
     text: str = ""  # pytest's own account, where none of the above says more
 
 
@@ -69,6 +71,9 @@ def judge(
         return Verdict("not-promised", f"{why_not}; it held here") if why_not else Verdict("passed")
     if phase.skipped is not None:
         return Verdict("skipped", phase.skipped.removeprefix("Skipped: "))
+    if phase.netproof_fault is not None:  # netproof's bug: neither Docker's failure nor the lab's, nor a pass
+        said = f"{COULD_NOT_JUDGE}: {phase.netproof_fault}"
+        return Verdict("unjudged", said, longrepr=said)
     if phase.lab_broken is not None:
         said = f"{LAB_BROKEN}: {phase.lab_broken}"
         return Verdict("error", said, longrepr=said)

@@ -55,7 +55,7 @@ class Node:
         """The holder's pid, or None when the host is down."""
         try:
             pid = int((self.dir / "holder.pid").read_text())
-            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
         except (OSError, ValueError):
             return None
         return pid if argv0 == self.mark else None

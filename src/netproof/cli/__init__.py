@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="known Docker defects count as failures (exit 1), for a defect-free gate"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
+    p.add_argument("--checks", metavar="DIR", help="run the checks in DIR instead of netproof's own")
     p.set_defaults(func=cmd_run)
 
     p = groups.add_parser(
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--markdown", action="store_true", help="the README's table of checks")
-    p.add_argument("--checks", metavar="DIR", help="a checks folder (default: checks/ of this checkout)")
+    p.add_argument("--checks", metavar="DIR", help="a checks folder (default: the checks netproof carries)")
     p.add_argument(
         "--observed", metavar="MATRIX", help="also the range each promise was seen to hold on, from a matrix.json"
     )

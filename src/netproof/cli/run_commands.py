@@ -21,11 +21,12 @@ from netproof.runner import checkrun
 
 def cmd_run(args: argparse.Namespace) -> int:
     system.require_root()
-    checks = checkrun.checks_dir()
+    checks = checkrun.checks_dir(args.checks)
     topology = topology_of(args)
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
     with output_for_people_on_stderr(args.json):
+        progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name})")
         lab = Lab.up(topology, provider=args.provider, progress=progress)
         try:
             progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
@@ -133,7 +134,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_checks_list(args: argparse.Namespace) -> int:
     from netproof import catalogue
 
-    checks = catalogue.load(Path(args.checks) if args.checks else checkrun.checks_dir())
+    checks = catalogue.load(checkrun.checks_dir(args.checks))
     if args.engine:
         versions.version_key(args.engine)  # refuses what is not a version
     seen = observed_ranges(Path(args.observed)) if args.observed else {}

@@ -8,18 +8,25 @@ from pathlib import Path
 
 import netproof.checks
 from netproof import system
-from netproof.errors import NetproofError
+from netproof.errors import NetproofError, UsageError
 from netproof.report import results
 
 CHECKS_DIR = Path(netproof.checks.__file__).resolve().parent  # the checks netproof carries (the checkout's checks/)
 
 
-def checks_dir() -> Path:
-    """checks/ of the folder netproof runs in, else of the checkout netproof comes from."""
-    for candidate in (Path.cwd() / "checks", CHECKS_DIR):
-        if candidate.is_dir():
-            return candidate
-    raise NetproofError(f"no checks/ folder here, and none in netproof's package ({CHECKS_DIR}): reinstall netproof")
+def checks_dir(given: str | Path | None = None) -> Path:
+    """The checks a command runs: the ones netproof carries, or only when asked (--checks DIR) another folder. Never
+    a folder for its name: a checks/ in the working directory is someone else's until they say so."""
+    if given is None:
+        if not CHECKS_DIR.is_dir():
+            raise NetproofError(f"netproof's own checks are missing ({CHECKS_DIR}): reinstall netproof")
+        return CHECKS_DIR
+    folder = Path(given).resolve()
+    if not folder.is_dir():
+        raise UsageError(f"--checks {given}: no such checks folder")
+    if not any(folder.glob("test_*.py")):
+        raise UsageError(f"--checks {given}: no checks in it (no test_*.py)")
+    return folder
 
 
 def pytest_argv(

@@ -3,8 +3,9 @@ through its state file, and brought down at the end if this run brought it up.
 
 The process that owns the run (the xdist controller under `-n`, or the only process) chooses the lab: `--lab`
 names a running lab (name or state file) or a topology file to bring up for the run; without it, the one
-running lab, else labs/seed.yml brought up. Workers only attach. Nothing happens unless the run collects checks
-(paths under checks/, or --lab given): `pytest tests` never touches a lab.
+running lab, else labs/seed.yml brought up. Workers only attach. Nothing happens unless the run collects netproof's
+own checks or --lab is given (`pytest tests`, or another project's checks/, never touches a lab), and a run that
+only shows something (--collect-only, --markers, --fixtures, --setup-plan, --help) plans from the topology alone.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         for folder in _check_folders(config):  # a bad catalogue stops the run before any lab is touched
             catalogue.load(folder)
-        if config.option.collectonly:  # every case listed, and no lab touched
+        if only_informs(config):  # every case listed, fixtures or markers shown: no lab touched
             config.stash[PLAN] = _planned_topology(config)
             return
         state, owned = _open_lab(config)
@@ -176,13 +177,22 @@ def _refuse_a_root_taken_from_an_option(config: pytest.Config) -> None:
                 )
 
 
+# pytest's options that show something and run nothing: they plan from the topology and never open a lab.
+INFORMATIONAL = ("collectonly", "markers", "showfixtures", "show_fixtures_per_test", "setupplan", "help", "version")
+
+
+def only_informs(config: pytest.Config) -> bool:
+    return any(getattr(config.option, option, False) for option in INFORMATIONAL)
+
+
 def _runs_checks(config: pytest.Config) -> bool:
     return bool(config.getoption("netproof_lab")) or bool(_check_folders(config))
 
 
 def _check_folders(config: pytest.Config) -> list[Path]:
-    """The folders of checks this run collects: checks/ (or part of it), or any folder when --lab is given."""
-    homes = {checkrun.CHECKS_DIR, (config.rootpath / "checks").resolve()}  # the package's, the checkout's
+    """The folders of checks this run collects: netproof's own (or part of them), or any folder when --lab is given.
+    Never a folder for its name: another project's checks/ wakes nothing."""
+    homes = {checkrun.CHECKS_DIR}
     folders = []
     for arg in config.args:
         for base in (config.invocation_params.dir, config.rootpath):
@@ -250,7 +260,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     not a wait for Docker's own timeouts, not a Docker failure. A check of overlays on a lab without a control
     plane (control_plane: none) is skipped, saying so; so is one whose lab lacks what it needs (runner/needs.py)."""
     declared, diagnosis = check_of_item(item), item.config.stash.get(DIAGNOSIS, None)
-    if declared is None or CASE not in item.stash:
+    if declared is None or CASE not in item.stash or PLAN in item.config.stash:  # --setup-plan: nothing is set up
         return
     case = item.stash[CASE]
     if "overlay" in declared.tags and case.control_plane == "none":

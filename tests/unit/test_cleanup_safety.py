@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from netproof.errors import ExitStatus, UsageError
+from netproof import cli
+from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.lab import leftovers
 from netproof.lab.lab import held
 from netproof.lab.model.names import LabNames
@@ -92,3 +93,77 @@ def test_a_systemd_unit_called_netproof_is_no_labs_cgroup(tmp_path, monkeypatch)
     monkeypatch.setattr(leftovers, "CGROUP_ROOT", tmp_path)
     found = {str(p.relative_to(tmp_path)) for p in leftovers.find("seed").cgroups}
     assert found == {"memory/netproof.seed.docker1", "netproof.seed.docker2"}
+
+
+def _labs(tmp_path, monkeypatch) -> Path:
+    """A state folder of the test's own, and no namespace or cgroup of the machine's: a lab really running here (a CI
+    job's) must not be seen, let alone cleaned, by this test."""
+    monkeypatch.setenv("NETPROOF_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(leftovers, "NETNS_DIR", tmp_path / "netns")
+    monkeypatch.setattr(leftovers, "CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(leftovers, "_process_table", lambda spared: {})
+    root = tmp_path / "state" / "labs"
+    root.mkdir(parents=True)
+    return root
+
+
+def test_clean_without_a_name_leaves_a_lab_whose_state_says_it_is_up(tmp_path, monkeypatch, capsys):
+    """Issue 33: `lab clean` took every lab on the machine, running ones of other users or CI jobs included."""
+    root = _labs(tmp_path, monkeypatch)
+    (root / "theirs").mkdir()
+    (root / "theirs" / "state.json").write_text("{}")
+    (root / "crashed").mkdir()  # a lab whose state was lost: its leftovers are what clean is for
+    (root / "crashed" / "docker1").mkdir()
+    assert cli.main(["lab", "clean"]) == 0
+    said = capsys.readouterr().out
+    assert "leaving lab theirs: its state says it is up" in said and "clean: every lab crashed leftover is gone" in said
+    assert (root / "theirs" / "state.json").exists() and not (root / "crashed").exists()
+    assert cli.main(["lab", "clean", "--all"]) == 0  # said, and (not on a terminal) done
+    assert not (root / "theirs").exists()
+
+
+def test_clean_refuses_a_state_folder_that_is_not_a_labs(tmp_path, monkeypatch, capsys):
+    root = _labs(tmp_path, monkeypatch)
+    (root / "work").mkdir()
+    (root / "work" / ".git").mkdir()
+    assert cli.main(["lab", "clean", "--name", "work"]) == ExitStatus.LAB_BROKEN
+    assert "not a lab's folder (it holds a .git)" in capsys.readouterr().err
+    assert (root / "work" / ".git").exists()
+    (root / "seed.yml").write_text("name: seed\n")  # NETPROOF_STATE_DIR pointed at a checkout
+    assert cli.main(["lab", "clean"]) != 0
+    assert (root / "seed.yml").exists()
+
+
+def test_a_lock_is_taken_only_in_roots_own_folder_and_never_through_a_link(tmp_path, monkeypatch):
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setattr(LabNames, "lock_file", property(lambda self: folder / f"{self.lab}.lock"))
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    (folder / "seed.lock").symlink_to(target)
+    with pytest.raises(NetproofError, match="cannot open the lab's lock"), held(LabNames("seed"), "brought up"):
+        pass
+    assert target.read_text() == "keep me"
+    folder.chmod(0o777)
+    with pytest.raises(NetproofError, match="must be root's alone"), held(LabNames("other"), "brought up"):
+        pass
+
+
+def test_a_cgroup_or_process_is_a_labs_by_a_whole_name_component():
+    assert leftovers._lab_of("netproof.seed.docker1") == "seed"
+    for other in ("netproof.service", "netproof.seed.docker1.scope", "netproof.seed", "xnetproof.seed.docker1"):
+        assert leftovers._lab_of(other) is None
+    assert leftovers._in_lab_cgroup("12:memory:/netproof.seed.docker1/4f1e", "seed")
+    assert not leftovers._in_lab_cgroup("12:memory:/netproof.seed.docker1/4f1e", "see")
+    assert not leftovers._in_lab_cgroup("0::/system.slice/netproof.seed.docker1.scope", None)
+    assert not leftovers._in_lab_cgroup("0::/user.slice/my-netproof.seed.docker1-copy", None)
+
+
+def test_clean_without_a_name_leaves_a_lab_whose_hosts_run_whatever_its_state_folder(tmp_path, monkeypatch, capsys):
+    """A CI job's lab with another NETPROOF_STATE_DIR: no state here, but its hosts' holders run."""
+    root = _labs(tmp_path, monkeypatch)
+    (root / "ci-job").mkdir()
+    holder = {4242: (["netproof-host ci-job/docker1"], "0::/", 1)}
+    monkeypatch.setattr(leftovers, "_process_table", lambda spared: holder)
+    assert cli.main(["lab", "clean"]) == 0
+    assert "leaving lab ci-job: its hosts are running" in capsys.readouterr().out and (root / "ci-job").exists()

@@ -108,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="lab name (default: the only running lab)")
     p.set_defaults(func=cmd_down)
 
-    p = lab.add_parser("clean", help="remove every leftover of every netproof lab, state file or not")
-    p.add_argument("--name", help="only the leftovers of this lab")
+    p = lab.add_parser("clean", help="remove the leftovers of stopped netproof labs, state file or not")
+    p.add_argument("--name", help="only the leftovers of this lab (up or not)")
+    p.add_argument("--all", action="store_true", help="labs whose state says they are up too (asked on a terminal)")
     p.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
     p.set_defaults(func=cmd_clean)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from netproof import system
 from netproof.cli.common import topology_of
@@ -104,29 +105,50 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    system.require_root()
-    if args.name is not None:
-        with held(LabNames(args.name), "cleaned", lab_gone_after=True):
-            return _clean(args)
-    return _clean(args)
-
-
-def _clean(args: argparse.Namespace) -> int:
+    """One lab by name; without a name, every lab whose state does not say it is up (--all: those too, said first
+    and, on a terminal, asked). A running lab of someone else's, or of a CI job, is never taken unnamed."""
     from netproof.lab import leftovers
 
-    found = leftovers.find(args.name)
-    which = f"lab {args.name}" if args.name is not None else "netproof lab"
-    if not found:
-        print(f"nothing to clean: no {which} leftovers on this machine")
+    system.require_root()
+    if args.name is not None:
+        return _clean(args.name, args.dry_run)
+    names = leftovers.lab_names()
+    alive = leftovers.labs_with_live_hosts()
+    up = [n for n in names if LabNames(n).state_file.exists() or n in alive]
+    if up and not args.all:
+        for name in up:
+            why = "its state says it is up" if LabNames(name).state_file.exists() else "its hosts are running"
+            print(f"leaving lab {name}: {why} (netproof lab down --name {name}, or name it to clean)")
+    chosen = names if args.all else [n for n in names if n not in up]
+    if not chosen:
+        print("nothing to clean: no leftovers of a stopped netproof lab on this machine")
         return 0
-    for line in found.describe():
-        print(("would remove " if args.dry_run else "removing ") + line)
-    if args.dry_run:
-        return 0
-    left = leftovers.remove(args.name)
-    if left:
-        raise NetproofError("could not remove: " + "; ".join(left.describe()))
-    print(f"clean: every {which} leftover is gone")
+    if args.all and up and not args.dry_run and sys.stdin.isatty():
+        answer = input(f"remove every lab above, running ones included ({', '.join(up)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 0
+    for name in chosen:
+        _clean(name, args.dry_run)
+    return 0
+
+
+def _clean(name: str, dry_run: bool) -> int:
+    from netproof.lab import leftovers
+
+    with held(LabNames(name), "cleaned", lab_gone_after=True):
+        found = leftovers.find(name)
+        if not found:
+            print(f"nothing to clean: no lab {name} leftovers on this machine")
+            return 0
+        for line in found.describe():
+            print(("would remove " if dry_run else "removing ") + line)
+        if dry_run:
+            return 0
+        left = leftovers.remove(name)
+        if left:
+            raise NetproofError("could not remove: " + "; ".join(left.describe()))
+        print(f"clean: every lab {name} leftover is gone")
     return 0
 
 

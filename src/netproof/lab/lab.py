@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -271,25 +272,55 @@ def held(names: LabNames, doing: str, *, lab_gone_after: bool = False) -> Iterat
     """The lab's lock, for bringing it up, down or cleaning it: a second netproof doing the same to the same lab is
     refused at once (before it builds anything, so it has nothing of the first's to roll back). After down and clean
     the lock file goes too: the lab leaves nothing behind."""
-    names.lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(names.lock_file, "a+") as lock:
+    fd = take_lock(names.lock_file)
+    if fd is None:
+        holder = _read_lock(names.lock_file) or "?"
+        raise NetproofError(
+            f"lab {names.lab} is being brought up, down or cleaned by another netproof (pid {holder}); wait for it"
+        )
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} ({doing})".encode(), 0)
+        yield
+    finally:
+        os.ftruncate(fd, 0)
+        if lab_gone_after:  # unlinked while still held: whoever opens it next finds it gone and makes another
+            names.lock_file.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def take_lock(path: Path) -> int | None:
+    """The lock file's descriptor, locked; None if another process holds it. Only in a folder of root's alone, opened
+    without following a link, and the same file as the name still points at (one unlinked under us is taken again)."""
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    seen = os.lstat(folder)
+    if not stat.S_ISDIR(seen.st_mode) or seen.st_uid != os.geteuid() or seen.st_mode & 0o077:
+        raise NetproofError(f"{folder}: the lab locks' folder must be root's alone (0700, not a link); remove it")
+    while True:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as e:  # a link planted at its name (ELOOP), or worse: never followed
+            raise NetproofError(f"{path}: cannot open the lab's lock ({e.strerror}); remove it") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "?"
-            raise NetproofError(
-                f"lab {names.lab} is being brought up, down or cleaned by another netproof (pid {holder}); wait for it"
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"{os.getpid()} ({doing})")
-        lock.flush()
+            os.close(fd)
+            return None
         try:
-            yield
-        finally:
-            lock.seek(0)
-            lock.truncate()
-            if lab_gone_after:
-                names.lock_file.unlink(missing_ok=True)
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # unlinked by its holder as it let go: take the new one
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        return os.read(fd, 200).decode(errors="replace").strip()
+    finally:
+        os.close(fd)

@@ -11,6 +11,7 @@ killed: a lab's pieces are recognised by the names netproof gives them (see lab/
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import time
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof import system, wait
+from netproof.errors import NetproofError
 from netproof.facts import budgets
-from netproof.lab.model.names import HOLDER_MARK, PREFIX, LabNames, state_root
+from netproof.lab.model.names import HOLDER_MARK, LOCK_DIR, NAME_RE, PREFIX, LabNames, state_root
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETNS_DIR = Path("/run/netns")
@@ -77,13 +79,16 @@ def find(lab: str | None = None) -> Leftovers:
     # so the rest (containerd's shims, containers), even when /run/netns has lost the namespace's name.
     # A lab's containers (by their cgroups) reveal theirs: netproof's agents run in them (kit/agents.py).
     for argv, cgroups, net in table.values():
-        lab_owned = argv[0].startswith(holder_prefix) or _lab_daemon(argv, path_mark) or f"/{ns_prefix}" in cgroups
+        lab_owned = argv[0].startswith(holder_prefix) or _lab_daemon(argv, path_mark) or _in_lab_cgroup(cgroups, lab)
         if net != machine_net and lab_owned:
             inodes.add(net)
     processes = {
         pid: " ".join(argv)
         for pid, (argv, cgroups, net) in table.items()
-        if net in inodes or f"/{ns_prefix}" in cgroups or argv[0].startswith(holder_prefix) or _lab_ssh(argv, path_mark)
+        if net in inodes
+        or _in_lab_cgroup(cgroups, lab)
+        or argv[0].startswith(holder_prefix)
+        or _lab_ssh(argv, path_mark)
     }
 
     # Where dockerd puts a lab's containers (--cgroup-parent): under each controller (cgroup v1) or the root (v2);
@@ -91,15 +96,70 @@ def find(lab: str | None = None) -> Leftovers:
     cgroups = sorted(
         p
         for p in {*CGROUP_ROOT.glob(f"*/{ns_prefix}*"), *CGROUP_ROOT.glob(f"{ns_prefix}*")}
-        if p.is_dir() and not p.name.endswith(SYSTEMD_UNITS) and not p.parent.name.endswith(SYSTEMD_UNITS)
+        if p.is_dir()
+        and _lab_of(p.name) is not None
+        and (lab is None or _lab_of(p.name) == lab)
+        and not p.parent.name.endswith(SYSTEMD_UNITS)
     )
     mounts = [m for m in _mount_points() if m.startswith(path_mark) or m.startswith(f"{NETNS_DIR}/{ns_prefix}")]
     mounts = [m for m in mounts if not m.startswith(f"{NETNS_DIR}/")]  # those go with their namespace
     if lab is not None:
-        dirs = [lab_dir] if lab_dir.exists() else []
+        dirs = [lab_dir] if lab_dir.exists() or lab_dir.is_symlink() else []
     else:
         dirs = sorted(p for p in state_root().iterdir()) if state_root().is_dir() else []
+    for d in dirs:
+        _refuse_what_is_not_a_labs(d)
     return Leftovers(processes, netns, cgroups, mounts, dirs)
+
+
+def lab_names() -> list[str]:
+    """The name of every lab something is left of on this machine: its state folder, network namespaces, cgroups."""
+    names = {p.name for p in state_root().iterdir()} if state_root().is_dir() else set()
+    if NETNS_DIR.is_dir():
+        names |= {n.split(".")[1] for n in (p.name for p in NETNS_DIR.glob(f"{PREFIX}.*.*")) if len(n.split(".")) == 3}
+    names |= {_lab_of(p.name) for p in {*CGROUP_ROOT.glob(f"*/{PREFIX}.*"), *CGROUP_ROOT.glob(f"{PREFIX}.*")}}
+    return sorted(n for n in names if n and NAME_RE.fullmatch(n))
+
+
+def labs_with_live_hosts() -> set[str]:
+    """Labs whose hosts' holders run: up, whatever this state folder says (another NETPROOF_STATE_DIR's, say)."""
+    marks = (argv[0] for argv, _, _ in _process_table(_self_and_ancestors()).values() if argv)
+    return {m.split(" ", 1)[1].split("/")[0] for m in marks if m.startswith(f"{HOLDER_MARK} ") and "/" in m}
+
+
+def _lab_of(component: str) -> str | None:
+    """The lab a path component netproof names belongs to (netproof.<lab>.<host>), exactly; None for anything else
+    (a systemd unit netproof.service, netproof.seed.docker1.scope, a name with more dots)."""
+    parts = component.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX or not all(NAME_RE.fullmatch(p) for p in parts[1:]):
+        return None
+    return parts[1]
+
+
+def _in_lab_cgroup(cgroups: str, lab: str | None) -> bool:
+    """Whether a process's /proc/PID/cgroup lines put it under a lab's cgroup, by a whole path component."""
+    for line in cgroups.splitlines():
+        for component in line.rpartition(":")[2].split("/"):
+            owner = _lab_of(component)
+            if owner is not None and (lab is None or owner == lab):
+                return True
+    return False
+
+
+def _refuse_what_is_not_a_labs(folder: Path) -> None:
+    """Clean-up removes a lab's folder whole: never one that is not a lab's (NETPROOF_STATE_DIR pointed at a checkout,
+    a link planted there)."""
+    why = None
+    if folder.is_symlink():
+        why = "it is a link"
+    elif not folder.is_dir():
+        why = "it is not a folder"
+    elif not NAME_RE.fullmatch(folder.name):
+        why = "its name is no lab's"
+    elif (folder / ".git").exists():
+        why = "it holds a .git"
+    if why:
+        raise NetproofError(f"{folder}: not a lab's folder ({why}); netproof removes nothing there: move it away")
 
 
 def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
@@ -143,10 +203,24 @@ def remove(lab: str | None = None, timeout: float = 10) -> Leftovers:
         _remove_cgroup(cgroup, remaining())
     for d in found.dirs:
         system.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
-    # Its lock file too (lab.lab.held): whoever holds it is removing this very lab, or gone.
-    for lock in Path("/run/lock").glob(f"{PREFIX}.{lab}.lock" if lab is not None else f"{PREFIX}.*.lock"):
-        lock.unlink(missing_ok=True)
+    # Its lock file too, if no one holds it (lab.lab.held): never unlinked under a holder.
+    for lock in LOCK_DIR.glob(f"{PREFIX}.{lab}.lock" if lab is not None else f"{PREFIX}.*.lock"):
+        _unlink_unheld(lock)
     return find(lab)
+
+
+def _unlink_unheld(lock: Path) -> None:
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def signal_all(pids, signum: int) -> None:

@@ -23,6 +23,7 @@ def state_root() -> Path:
     return Path(os.path.normpath(raw)) / "labs"
 
 
+LOCK_DIR = Path("/run/netproof/locks")
 HOLDER_MARK = f"{PREFIX}-host"  # argv[0] of the process that keeps a host's namespaces alive
 NAME_RE = re.compile(r"[a-z][a-z0-9-]*")  # lab and host names, whole (fullmatch): no dots, slashes or newlines
 LAB_NAME_MAX = 24
@@ -60,8 +61,9 @@ class LabNames:
     @property
     def lock_file(self) -> Path:
         """Held by whoever brings the lab up, down or cleans it: outside its folder (which down and clean remove), in
-        /run/lock (gone at reboot, as the lab is), named as the lab's network namespaces are: one per machine."""
-        return Path("/run/lock") / f"{PREFIX}.{self.lab}.lock"
+        a folder of root's alone under /run (gone at reboot, as the lab is; /run/lock is anyone's to plant a link in),
+        named as the lab's network namespaces are: one per machine."""
+        return LOCK_DIR / f"{PREFIX}.{self.lab}.lock"
 
     def node_dir(self, node: str) -> Path:
         return self.dir / node

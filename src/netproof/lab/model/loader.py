@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,7 @@ from netproof.lab.model.topology import (
     check_engine,
     check_lab_name,
     check_name,
+    shown,
 )
 
 TOP_KEYS = ("name", "control_plane", "engine", "daemon", "swarm", "provider", "ssh", "router", "subnets", "hosts")
@@ -110,10 +113,17 @@ def find(path: str | Path) -> Path:
 def load(path: str | Path) -> Topology:
     path = find(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise TopologyError(f"{path}: {size} bytes; a topology file is at most {MAX_BYTES} bytes")
-        text = path.read_bytes().decode("utf-8")
+        # Only a regular file: a FIFO would never open (O_NONBLOCK: it does, and is refused), a device never end.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise TopologyError(f"{path}: not a regular file; give a topology file")
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_BYTES:
+                raise TopologyError(f"{path}: {size} bytes; a topology file is at most {MAX_BYTES} bytes")
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise TopologyError(f"{path}: more than {MAX_BYTES} bytes; a topology file is at most that")
+        text = data.decode("utf-8")
     except OSError as e:
         raise TopologyError(f"{path}: cannot read the topology file: {e.strerror}") from None
     except UnicodeDecodeError as e:
@@ -139,12 +149,20 @@ def parse(text: str, source: str = "<topology>") -> Topology:
     return replace(_Loader(source).topology(doc), text=text)
 
 
+# Where no underlay can be: this network, loopback, link-local, multicast, reserved, the broadcast address.
+NOT_UNDERLAY = tuple(
+    ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+)
+# A host's name is an interface's in the router's namespace and a namespace's: never one the kernel or Docker uses.
+INTERFACE_LIKE = re.compile(r"lo|all|default|eth[0-9]+|docker0|(?:br-|veth|vxlan).*")
+
+
 class _Loader(SshSection):
     def __init__(self, source: str):
         self.source = source
 
     def fail(self, key: str, message: str) -> TopologyError:
-        return TopologyError(f"{self.source}: {key}: {message}")
+        return TopologyError(f"{self.source}: {shown(key, 80)}: {shown(message, 400)}")
 
     def mapping(self, value: Any, key: str, allowed: tuple[str, ...] | None) -> dict:
         if not isinstance(value, dict):
@@ -252,6 +270,9 @@ class _Loader(SshSection):
                 raise self.fail(f"{key}.cidr", f"not an IPv4 network: {e}") from None
             if network.num_addresses < 4:
                 raise self.fail(f"{key}.cidr", f"{network} is too small for a router and a host")
+            cannot = next((n for n in NOT_UNDERLAY if network.overlaps(n)), None)
+            if cannot is not None or network.prefixlen < 8:
+                raise self.fail(f"{key}.cidr", f"{network} cannot be an underlay (it covers {cannot or 'too much'})")
             gateway = self.address(spec.get("gateway", network.network_address + 1), f"{key}.gateway", network)
             for other in subnets.values():
                 if network.overlaps(other.network):
@@ -315,6 +336,10 @@ class _Loader(SshSection):
             check_name(name, IFNAMSIZ, self.source, key)
             if name == ROUTER:
                 raise self.fail(key, f"{ROUTER!r} is the lab's built-in router; name the host otherwise")
+            if INTERFACE_LIKE.fullmatch(name):
+                raise self.fail(
+                    key, f"{name!r} is an interface's name (the kernel's or Docker's); name the host otherwise"
+                )
             spec = self.mapping(spec or {}, key, HOST_KEYS)
             role = spec.get("role", "docker")
             if role not in ROLES:

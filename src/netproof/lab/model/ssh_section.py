@@ -80,6 +80,7 @@ class SshSection:
         try:
             return str(ipaddress.ip_address(text))
         except ValueError:
-            if isinstance(value, str) and HOSTNAME.fullmatch(text):
+            # A name has a letter: ssh would take "1234" or "10.1" for an address (0.0.4.210, 10.0.0.1).
+            if isinstance(value, str) and HOSTNAME.fullmatch(text) and re.search("[A-Za-z]", text):
                 return text
         raise self.fail(key, f"{value!r} is not an IP address or a host name")

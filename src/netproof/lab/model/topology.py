@@ -8,6 +8,7 @@ what is wrong, so the user can fix the file without reading this code.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field, replace
 
 from netproof.errors import UsageError
@@ -31,7 +32,19 @@ SWARM_KEYS = ("data_path_port", "default_addr_pool", "subnet_size", "advertise")
 
 
 class TopologyError(UsageError):
-    pass
+    """A topology refused, in one line a terminal can show whatever the file held."""
+
+    def __init__(self, message: str):
+        super().__init__(shown(message, 600))
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a newline, a terminal's escape codes
+
+
+def shown(text: str, limit: int) -> str:
+    """Text from a file as one line a terminal shows as it is: control characters escaped, cut to a readable length."""
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ process found by the text of its command line alone, no systemd unit called netp
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,24 @@ def test_clean_without_a_name_leaves_a_lab_whose_hosts_run_whatever_its_state_fo
     monkeypatch.setattr(leftovers, "_process_table", lambda spared: holder)
     assert cli.main(["lab", "clean"]) == 0
     assert "leaving lab ci-job: its hosts are running" in capsys.readouterr().out and (root / "ci-job").exists()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "{}",
+        '{"schema": "netproof.lab/1"}',
+        "[1, 2]",
+        '{"schema": "netproof.lab/1", "topology_text": 7, "topology_file": "x", "overrides": {}}',
+        '{"schema": "netproof.lab/1", "topology_text": "name: x\\n", "topology_file": "x", "overrides": {}}',
+        "not json",
+    ],
+)
+def test_a_hand_edited_state_file_is_one_line_never_a_traceback(state, tmp_path):
+    from netproof.lab.lab import STATE_SCHEMA, Lab
+
+    path = tmp_path / "state.json"
+    path.write_text(state.replace('"netproof.lab/1"', json.dumps(STATE_SCHEMA)))
+    with pytest.raises(NetproofError) as e:
+        Lab.attach(str(path))
+    assert str(path) in str(e.value) and "\n" not in str(e.value) and "lab clean" in str(e.value)

@@ -22,6 +22,7 @@ from netproof.cli.lab_commands import (
     cmd_schema,
     cmd_status,
     cmd_up,
+    cmd_validate,
 )
 from netproof.cli.run_commands import (
     cmd_checks_list,
@@ -75,7 +76,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netproof", description="Prove Docker networking on a real multi-host lab.")
     parser.add_argument("--version", action="version", version=f"netproof {__version__}")
-    groups = parser.add_subparsers(title="commands", metavar="{lab,run,upgrade,diff,checks,engines,box}")
+    groups = parser.add_subparsers(title="commands")
 
     lab = groups.add_parser("lab", help="bring a lab up or down, look into it").add_subparsers(
         title="lab commands", metavar=""
@@ -84,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab_arguments(p)
     p.add_argument("--keep", action="store_true", help="on failure, keep what was built for inspection")
     p.set_defaults(func=cmd_up)
+
+    p = lab.add_parser("validate", help="check a topology file without a lab: keys, values, provider, engines")
+    p.add_argument("topology", help="topology file")
+    p.set_defaults(func=cmd_validate)
 
     p = lab.add_parser("schema", help="print the topology file's JSON Schema (labs/topology.schema.json), for editors")
     p.set_defaults(func=cmd_schema)

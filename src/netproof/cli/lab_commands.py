@@ -11,6 +11,7 @@ from netproof import system
 from netproof.cli.common import topology_of
 from netproof.errors import ExitStatus, NetproofError
 from netproof.lab.lab import Lab, held
+from netproof.lab.model import loader
 from netproof.lab.model.names import LabNames
 from netproof.progress import QUIET, Progress
 
@@ -26,6 +27,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from netproof.lab.model import schema
 
     print(json.dumps(schema.schema(), indent=2))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Every check of a topology file that needs no lab: its keys and values, its provider's abilities, its engines.
+    Nothing is built, nothing needs root."""
+    from netproof.lab.providers import make_provider
+
+    topology = loader.load(args.topology)  # engines are judged there: a version netproof knows
+    make_provider(topology.provider, LabNames(topology.name), QUIET).refuse_what_it_cannot(topology)
+    hosts = topology.docker_hosts
+    print(
+        f"{args.topology}: a valid topology: lab {topology.name}, provider {topology.provider}, control plane "
+        f"{topology.control_plane}, {len(hosts)} docker host(s) on Docker {', '.join(topology.engines)}, "
+        f"{len(topology.subnets)} subnet(s)"
+    )
     return 0
 
 

@@ -178,13 +178,24 @@ class Lab:
             raise NetproofError(
                 f"{state_file}: unreadable lab state ({e}); remove the lab with netproof lab clean"
             ) from None
-        if state.get("schema") != STATE_SCHEMA:
+        if not isinstance(state, dict) or state.get("schema") != STATE_SCHEMA:
             raise NetproofError(
-                f"{state_file}: state schema {state.get('schema')} is not {STATE_SCHEMA}; netproof lab clean removes it"
+                f"{state_file}: state schema {state.get('schema') if isinstance(state, dict) else None} is not "
+                f"{STATE_SCHEMA}; netproof lab clean removes it"
             )
-        topology = parse(state["topology_text"], state["topology_file"]).with_overrides(**state["overrides"])
-        topology = with_host_engines(topology, state.get("host_engines", {}))
-        provider = make_provider(state["provider"], LabNames(state["name"]), progress)
+        try:  # a state file edited by hand (or by a bug) is said in one line, never a traceback
+            topology = parse(state["topology_text"], state["topology_file"]).with_overrides(**state["overrides"])
+            topology = with_host_engines(topology, state.get("host_engines", {}))
+            provider = make_provider(state["provider"], LabNames(state["name"]), progress)
+        except NetproofError as e:
+            raise NetproofError(
+                f"{state_file}: its topology no longer holds ({e}); netproof lab clean removes it"
+            ) from None
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            said = f"{type(e).__name__}: {str(e)[:120]}"
+            raise NetproofError(
+                f"{state_file}: not a lab state netproof wrote ({said}); netproof lab clean removes it"
+            ) from None
         return cls(topology, provider, state)
 
     @staticmethod

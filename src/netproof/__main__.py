@@ -1,0 +1,7 @@
+"""python -m netproof: the netproof command."""
+
+import sys
+
+from netproof.cli import main
+
+sys.exit(main())

@@ -17,4 +17,7 @@ def test_every_package_is_in_the_wheel():
     }
     assert found | {"netproof.checks", "netproof.labs"} == set(config["packages"])
     assert config["package-dir"] == {"": "src", "netproof.checks": "checks", "netproof.labs": "labs"}
-    assert "Vagrantfile" in config["data-files"]["share/netproof"]
+    assert (
+        "Vagrantfile"
+        in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["netproof.labs"]
+    )

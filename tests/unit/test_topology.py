@@ -51,7 +51,9 @@ def test_seed_lab_is_the_reference_lab():
 def test_a_good_file_gets_defaults():
     t = parse(GOOD)
     assert t.control_plane == "swarm"
-    assert [h.engine for h in t.docker_hosts] == ["20.10", "20.10"]
+    assert [h.engine for h in t.docker_hosts] == ["29.7", "29.7"]  # the newest netproof knows, and said so
+    assert t.engine_note.endswith("names no engine: Docker 29.7, the newest netproof knows (engine: to choose)")
+    assert parse(GOOD.replace("name: t\n", 'name: t\nengine: "28.5"\n')).engine_note is None
     assert t.text == GOOD
 
 
@@ -118,7 +120,7 @@ def test_kv_control_plane_needs_a_kv_host():
 
 
 def test_kv_control_plane_with_an_engine_that_removed_it():
-    text = "control_plane: kv\n" + GOOD + "  kv: {subnet: a, address: 10.1.0.5, role: kv}\n"
+    text = "control_plane: kv\nengine: '20.10'\n" + GOOD + "  kv: {subnet: a, address: 10.1.0.5, role: kv}\n"
     message = error_of(text.replace("h2: {subnet: b,", "h2: {engine: '28.5', subnet: b,"))
     assert "hosts.h2.engine" in message and "removed it in 23.0" in message
 

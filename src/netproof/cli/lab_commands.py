@@ -38,6 +38,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     topology = loader.load(args.topology)  # engines are judged there: a version netproof knows
     make_provider(topology.provider, LabNames(topology.name), QUIET).refuse_what_it_cannot(topology)
     hosts = topology.docker_hosts
+    if topology.engine_note:
+        print(topology.engine_note)
     print(
         f"{args.topology}: a valid topology: lab {topology.name}, provider {topology.provider}, control plane "
         f"{topology.control_plane}, {len(hosts)} docker host(s) on Docker {', '.join(topology.engines)}, "

@@ -26,7 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     progress = Progress()
     with output_for_people_on_stderr(args.json):
-        progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name})")
+        note = f"; {topology.engine_note}" if topology.engine_note else ""
+        progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name}){note}")
         lab = Lab.up(topology, provider=args.provider, progress=progress)
         try:
             progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")

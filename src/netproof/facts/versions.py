@@ -30,6 +30,7 @@ RELEASES = {
         Release("29.7", None, kv_store=False, static="29.7.2"),  # no Debian suite ships 29 yet
     )
 }
+NEWEST = max(RELEASES, key=lambda v: tuple(int(n) for n in v.split(".")))  # a topology's engine when it names none
 KV_STORE_REMOVED_IN = "23.0"  # the legacy --cluster-store control plane (Docker 23.0 release notes)
 
 

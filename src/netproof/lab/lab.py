@@ -126,6 +126,8 @@ class Lab:
             "overrides": _overrides(topology),
         }
         started = time.monotonic()
+        if topology.engine_note:
+            progress.say(f"lab {topology.name}: {topology.engine_note}")
         progress.say(
             f"lab {topology.name}: up ({provider}, {topology.control_plane}, engines {', '.join(topology.engines)})"
         )

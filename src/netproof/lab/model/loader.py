@@ -5,7 +5,7 @@ the key and what is wrong, so the user can fix the file without reading this cod
 
     name: seed
     control_plane: swarm          # or kv (the legacy key-value store, engines before 23.0), or none (bridges only)
-    engine: "20.10"               # default for docker hosts; a host may say its own
+    engine: "28.5"                # default for docker hosts (none: the newest netproof knows); a host may say its own
     subnets:
       dc1: {cidr: 10.10.10.0/24}  # the router takes the first address as gateway
       ext: {cidr: 198.51.100.0/24, cidr6: "2001:db8:100::/64"}  # dual stack (netns only); see Host.address6
@@ -27,7 +27,7 @@ The swarm's own settings, as `docker swarm init` takes them (control_plane: swar
       advertise: eth0             # the interface whose address each node advertises (default: its underlay address)
 
 Where the lab runs is the provider's business: `provider: netns` (the default, namespaces on
-this machine), `vagrant` (VMs from the top-level Vagrantfile) or `ssh` (hosts that already
+this machine), `vagrant` (VMs from labs/Vagrantfile) or `ssh` (hosts that already
 exist; the file is then their inventory, and an `ssh:` section says how to log in):
 
     provider: ssh
@@ -54,6 +54,7 @@ from typing import Any
 import yaml
 
 import netproof.labs
+from netproof.facts import versions
 from netproof.facts.docker import DATA_PATH_PORTS, SWARM_PORTS
 from netproof.lab.model.ssh_section import SshSection
 from netproof.lab.model.strict_yaml import MAX_BYTES, StrictYaml
@@ -185,7 +186,7 @@ class _Loader(SshSection):
         control_plane = top.get("control_plane", "swarm")
         if control_plane not in CONTROL_PLANES:
             raise self.fail("control_plane", f"{control_plane!r} is not one of {', '.join(CONTROL_PLANES)}")
-        default_engine = str(top.get("engine", "20.10"))
+        default_engine = str(top.get("engine", versions.NEWEST))
         check_engine(default_engine, self.source, "engine")
         provider = str(top.get("provider", "netns"))
         if provider not in PROVIDERS:
@@ -204,7 +205,17 @@ class _Loader(SshSection):
             raise self.fail("router.drop_fragments", f"{drop_fragments!r} is not true or false")
         swarm = self.swarm_options(top.get("swarm"), subnets)
         topo = Topology(
-            name, control_plane, subnets, hosts, self.source, provider, ssh, drop_fragments=drop_fragments, swarm=swarm
+            name,
+            control_plane,
+            subnets,
+            hosts,
+            self.source,
+            provider,
+            ssh,
+            drop_fragments=drop_fragments,
+            swarm=swarm,
+            engine_defaulted="engine" not in top
+            and not any(isinstance(s, dict) and "engine" in s for s in top["hosts"].values()),
         )
         if not topo.docker_hosts:
             raise self.fail("hosts", "no docker host; give at least one host without a role (role: docker)")

@@ -143,6 +143,14 @@ class Topology:
     swarm: SwarmOptions = field(default_factory=SwarmOptions)
     text: str = field(default="", compare=False, repr=False)  # the file as written, kept in the lab's state
     engine_overridden: bool = field(default=False, compare=False)
+    engine_defaulted: bool = field(default=False, compare=False)  # the file names no engine: versions.NEWEST
+
+    @property
+    def engine_note(self) -> str | None:
+        """What a run says first when the file chose no engine."""
+        if not self.engine_defaulted or self.engine_overridden:
+            return None
+        return f"{self.source} names no engine: Docker {versions.NEWEST}, the newest netproof knows (engine: to choose)"
 
     @property
     def docker_hosts(self) -> list[Host]:

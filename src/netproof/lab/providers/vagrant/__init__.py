@@ -1,4 +1,4 @@
-"""Provider `vagrant`: one VM per host, from the top-level Vagrantfile, driven by python-vagrant.
+"""Provider `vagrant`: one VM per host, from labs/Vagrantfile, driven by python-vagrant.
 
 The VMs run under the lab's own libvirtd, in the lab's hypervisor namespace (hypervisor.py),
 which is also the lab's router: its libvirt networks route between the underlay subnets and
@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from netproof import system, wait
 from netproof.errors import NetproofError
 from netproof.facts import budgets
 from netproof.lab import engines, leftovers
+from netproof.lab.model import loader
 from netproof.lab.model.engine_start import EngineStart
 from netproof.lab.model.topology import ROUTER, Topology
 from netproof.lab.providers.base import EngineControl, LabHost, Provider
@@ -31,15 +31,9 @@ from netproof.lab.providers.sshhost import SshAccess, SshHost, SshTarget, docker
 from netproof.lab.providers.vagrant import box
 from netproof.lab.providers.vagrant.hypervisor import Hypervisor
 
-# The checkout's top level, where the Vagrantfile is; an installed netproof carries it in <prefix>/share/netproof.
-VAGRANTFILE_DIR = next(
-    (
-        d
-        for d in (Path(__file__).resolve().parents[5], Path(sys.prefix) / "share" / "netproof")
-        if (d / "Vagrantfile").is_file()
-    ),
-    Path(sys.prefix) / "share" / "netproof",
-)
+# The Vagrantfile travels with the labs (the package netproof.labs, the checkout's labs/): found wherever netproof is
+# installed. Vagrant's own files go to the lab's folder (VAGRANT_DOTFILE_PATH), never beside it.
+VAGRANTFILE_DIR = loader.SHIPPED
 VAGRANT_TOOLS = {
     "vagrant": "vagrant",
     "libvirtd": "libvirt-daemon-system",
@@ -128,9 +122,7 @@ class VagrantProvider(Provider, EngineControl):
         }  # the hypervisor's
         system.require_tools({**namespaces, **VAGRANT_TOOLS})
         if not (VAGRANTFILE_DIR / "Vagrantfile").exists():
-            raise NetproofError(
-                f"no Vagrantfile in {VAGRANTFILE_DIR}; the vagrant provider runs from a netproof checkout"
-            )
+            raise NetproofError(f"no Vagrantfile in {VAGRANTFILE_DIR}, where netproof's labs are; reinstall netproof")
         if not box.is_added():
             raise NetproofError(
                 f"the Vagrant box {box.BOX_NAME} is not built yet, or was built by an earlier netproof with other "

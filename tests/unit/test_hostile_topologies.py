@@ -150,7 +150,7 @@ def test_a_host_named_as_an_interface_is_refused(host):
     refused(seed_like(host=host), rf"hosts.{host}: '{host}' is an interface's name")
 
 
-@pytest.mark.parametrize("address", ["1234", "10.1", "0x0a000001"])
+@pytest.mark.parametrize("address", ["1234", "10.1", "0x0a000001", "'0x0a000001'", "'012.1'"])
 def test_an_ssh_address_is_a_dotted_quad_or_a_name_with_a_letter(address):
     refused(ssh_lab(address=address), "hosts.docker1.ssh: .* is not an IP address or a host name")
 

@@ -5,11 +5,14 @@ its tool ended, and the tool's own words that it ran. The table below is every w
 it, each with the outcome a negative check (a window) and a positive check must give: `error`, never `passed`
 nor `failed`."""
 
+import time
+
 import pytest
 
 from netproof.catalogue import Case, Check
-from netproof.kit import probes
+from netproof.kit import probes, wire
 from netproof.kit.evidence import CheckFailed, LabBroken, Proof
+from netproof.kit.namespaces import NetNamespace
 from netproof.kit.window import Window
 from netproof.runner.verdict import Phase, judge
 from netproof.system import CommandResult
@@ -183,3 +186,42 @@ def test_an_nslookup_that_ran_is_told_from_one_that_did_not():
     assert probes.nslookup(in_shell(nx, status=1), "np-c")[1] == []
     with pytest.raises(LabBroken, match="nslookup did not run"):
         probes.nslookup(in_shell(stderr="nslookup: applet not found", status=127), "np-b")
+
+
+class CapturingHost:
+    """A lab host whose tcpdump lives `lives` seconds and says what it says; its pcap header is there at once."""
+
+    name = "outside"
+
+    def __init__(self, lives: float, said: str):
+        self.lives, self.said = lives, said
+
+    def run(self, argv, timeout: float = 60, check: bool = False):
+        if argv[0] == "timeout":  # the capture itself
+            time.sleep(self.lives)
+            return CommandResult(argv, 0, "", self.said, self.name)
+        return CommandResult(argv, 0, "", "", self.name)
+
+    def read_file(self, path: str) -> bytes:
+        return b""
+
+
+def capture_through_a_window(host, tmp_path, window: float = 0.5):
+    capture = wire.Capture(NetNamespace.of_host(host), "eth0", "tcp", tmp_path / "at-outside.pcap")
+    with capture:
+        time.sleep(window)
+
+
+def test_a_capture_that_died_before_the_window_closed_proves_nothing(tmp_path):
+    with pytest.raises(LabBroken, match="capture on outside, host namespace eth0 had ended before the window closed"):
+        capture_through_a_window(CapturingHost(0.2, "tcpdump: pcap_loop: The interface went down"), tmp_path)
+
+
+def test_a_capture_that_did_not_say_what_it_captured_proves_nothing(tmp_path):
+    with pytest.raises(LabBroken, match="did not say what it captured"):
+        capture_through_a_window(CapturingHost(1.2, ""), tmp_path)
+
+
+def test_a_capture_alive_to_the_end_counts(tmp_path):
+    said = "3 packets captured\n3 packets received by filter\n0 packets dropped by kernel"
+    capture_through_a_window(CapturingHost(1.0, said), tmp_path)

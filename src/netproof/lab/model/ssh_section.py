@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,11 @@ class SshSection:
         try:
             return str(ipaddress.ip_address(text))
         except ValueError:
-            # A name has a letter: ssh would take "1234" or "10.1" for an address (0.0.4.210, 10.0.0.1).
+            # A name has a letter, and is no address in another spelling: ssh would take "1234", "10.1" or
+            # "0x0a000001" for one (0.0.4.210, 10.0.0.1, 10.0.0.1).
             if isinstance(value, str) and HOSTNAME.fullmatch(text) and re.search("[A-Za-z]", text):
-                return text
+                try:
+                    socket.inet_aton(text)
+                except OSError:
+                    return text
         raise self.fail(key, f"{value!r} is not an IP address or a host name")

@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from netproof.jobs import checkrun
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.report import results
-from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[1]
 TARGET_PARALLEL = 90.0

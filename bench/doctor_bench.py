@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from netproof import doctor
+from netproof.jobs import checkrun
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.report import results
-from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[1]
 NAME = "bench-doctor"

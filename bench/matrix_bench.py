@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from netproof.jobs.matrix import run_matrix
 from netproof.lab.model import loader
 from netproof.progress import Progress
-from netproof.runner.matrix import run_matrix
 
 ROOT = Path(__file__).parents[1]
 TARGET = 600.0

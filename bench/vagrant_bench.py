@@ -17,11 +17,11 @@ from pathlib import Path
 
 from lab_bench import memory_of
 
+from netproof.jobs import checkrun
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.lab.providers.vagrant import box
 from netproof.progress import QUIET
-from netproof.runner import checkrun
 
 ROOT = Path(__file__).parents[1]
 LAB = "bench-vagrant"

@@ -30,6 +30,7 @@ def _in(container):
 @check(
     "DNS-001",
     scope="pair",
+    needs=("overlay",),
     tags=("overlay", "dns"),
     promise="a container's name and network alias resolve, through the embedded DNS, to its address on that "
     "network from containers on the same network on any host, and not from a network it is not on",
@@ -138,7 +139,7 @@ def test_external_names(docker_host, workspace, proof, outside):
 
 @check(
     "DNS-003",
-    needs=("swarm",),
+    needs=("overlay", "swarm"),
     scope="lab",
     tags=("overlay", "dns", "swarm"),
     promise="a swarm service resolves from containers on its network on every host: with --endpoint-mode dnsrr "

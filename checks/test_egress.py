@@ -55,6 +55,7 @@ def why_not_out(docker_host, subnet: str, nat_rules: list[str]) -> list[str]:
 @check(
     "OVL-EGRESS-001",
     scope="host",
+    needs=("overlay",),
     tags=("overlay", "gateway", "egress", "nat"),
     promise="a container on a normal overlay reaches the external network through docker_gwbridge, "
     "leaving with its host's address",

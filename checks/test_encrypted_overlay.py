@@ -28,7 +28,7 @@ def esp_states(host, src: str, dst: str) -> list[str]:
 
 @check(
     "ENC-001",
-    needs=("swarm", "kernel:esp"),
+    needs=("overlay", "swarm", "kernel:esp"),
     scope="pair",
     tags=("overlay", "wire", "swarm", "encrypted"),
     promise="an overlay created with --opt encrypted carries its containers' traffic between hosts only as IPsec "

@@ -12,6 +12,7 @@ def default_route(routes):
 @check(
     "OVL-GWBR-001",
     scope="host",
+    needs=("overlay",),
     tags=("overlay", "gateway"),
     promise="a container on a normal overlay gets eth1 on docker_gwbridge, its default route out",
 )
@@ -59,6 +60,7 @@ def test_gateway_bridge_present(docker_host, workspace, proof):
 @check(
     "OVL-GWBR-002",
     scope="host",
+    needs=("overlay",),
     tags=("overlay", "gateway", "isolation"),
     promise="a container on an --internal overlay has no docker_gwbridge interface and no default route",
 )

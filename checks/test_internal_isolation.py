@@ -156,7 +156,7 @@ def test_internal_bridge(docker_host, workspace, proof, outside, lab, evidence_d
 
 @check(
     "ISO-INT-002",
-    needs=("router-routes",),
+    needs=("overlay", "router-routes"),
     scope="pair",
     tags=("overlay", "isolation", "firewall"),
     promise="containers on an --internal overlay reach each other across hosts and nothing else: "
@@ -177,7 +177,7 @@ def test_internal_overlay(pair, workspace, proof, outside, lab, evidence_dir):
 
 @check(
     "IPV6-003",
-    needs=("ipv6-underlay", "router-routes"),
+    needs=("ipv6", "ipv6-underlay", "router-routes"),
     scope="host",
     tags=("bridge", "ipv6", "isolation", "firewall"),
     promise="containers on an --internal --ipv6 bridge reach each other over IPv6 and nothing else: not the "

@@ -18,6 +18,7 @@ from netproof.kit import EngineError, check, probes, random_subnet, random_subne
 @check(
     "IPV6-001",
     scope="host",
+    needs=("ipv6",),
     tags=("bridge", "ipv6", "reachability"),
     promise="containers on a bridge network created with --ipv6 get addresses of its IPv6 subnet and reach each "
     "other over IPv6",
@@ -33,6 +34,7 @@ def test_ipv6_bridge(docker_host, workspace, proof):
 @check(
     "IPV6-002",
     scope="host",
+    needs=("ipv6",),
     tags=("bridge", "ipv6", "isolation"),
     promise="a container on an --ipv6 network and on one without has IPv6 only where it was asked for: its interface "
     "on the IPv4-only network has no IPv6 address, link-local included (so it takes no router-advertised one either)",

@@ -35,6 +35,8 @@ def received(result) -> bool:
 @check(
     "OVL-MTU-001",
     scope="pair",
+    needs=("overlay",),
+    proves=("mtu",),  # the path MTU is what it judges: too small a path is its verdict, with the remedy, not the lab's
     tags=("overlay", "mtu"),
     promise="across hosts on an overlay, packets up to its containers' MTU (the underlay MTU it is sized for, "
     "1500 or its com.docker.network.driver.mtu, less 50 bytes of VXLAN) arrive whole, and larger don't-fragment "

@@ -132,6 +132,7 @@ def require_gateway_bridge_leg(proof, here, inside):
 @check(
     "OVL-VETH-001",
     scope="pair",
+    needs=("overlay",),
     tags=("overlay", "plumbing"),
     promise="each host with a container on an overlay has the network's namespace: a bridge, a VXLAN "
     "device (MTU 1450, the network's VNI) and a veth to each local container, with forwarding "

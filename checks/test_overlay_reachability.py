@@ -6,6 +6,7 @@ from netproof.kit import budgets, check, probes, wait
 @check(
     "OVL-PING-001",
     scope="pair",
+    needs=("overlay",),
     tags=("overlay", "reachability", "dns"),
     promise="containers on the same overlay network reach each other across hosts, by IP and by name",
 )

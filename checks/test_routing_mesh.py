@@ -27,7 +27,7 @@ def mesh_rules(host, port: int) -> list[str]:
 
 @check(
     "MESH-001",
-    needs=("swarm", "kernel:ipvs"),
+    needs=("overlay", "swarm", "kernel:ipvs"),
     scope="lab",
     tags=("overlay", "swarm", "published"),
     promise="a swarm service's port published through the routing mesh answers on every node's underlay address, "

@@ -9,6 +9,7 @@ from netproof.kit import check, facts, probes, underlay_interface, wire
 @check(
     "OVL-VXLAN-001",
     scope="pair",
+    needs=("overlay",),
     tags=("overlay", "wire"),
     promise="overlay traffic between hosts is VXLAN between their underlay addresses, "
     "tagged with the VNI of its network, carrying the containers' own frames",
@@ -49,7 +50,7 @@ def test_vxlan_on_the_wire(pair, workspace, proof, evidence_dir, lab):
 
 @check(
     "OVL-VXLAN-002",
-    needs=("swarm",),
+    needs=("overlay", "swarm"),
     scope="pair",
     tags=("overlay", "wire", "swarm"),
     promise="a swarm given a data path port (docker swarm init --data-path-port) carries overlay traffic between "

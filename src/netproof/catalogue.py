@@ -27,6 +27,8 @@ from pathlib import Path
 from netproof.errors import UsageError
 from netproof.facts.versions import version_key
 
+# The checks netproof carries: the package netproof.checks (the checkout's checks/), found without importing it.
+SHIPPED_CHECKS = Path(importlib.util.find_spec("netproof.checks").submodule_search_locations[0]).resolve()
 # The fixture each scope's checks take: one docker host, a pair of them, or the whole lab.
 SCOPES = {"host": "docker_host", "pair": "pair", "lab": "lab"}
 ID_FORM = re.compile(r"^[A-Z][A-Z0-9]{1,7}(-[A-Z][A-Z0-9]{1,9})?-\d{3}$")  # OVL-PING-001, DNS-001
@@ -34,6 +36,8 @@ ID_EXAMPLE = "AREA-WORD-NNN, e.g. OVL-PING-001 or DNS-001"
 # What a check may need of its lab beyond Docker: the runner judges each before the check runs, and a case whose
 # lab lacks one is skipped saying which and why (runner/needs.py).
 NEEDS = {
+    "overlay": "overlay networks between hosts: a control plane, the underlay's reachability and its ports",
+    "ipv6": "IPv6 forwarding on the docker hosts (where Docker leaves it to the host)",
     "swarm": "the swarm control plane",
     "iptables": "Docker's iptables firewall backend (not nftables)",
     "ipv6-underlay": "an underlay with IPv6 (the subnets' cidr6)",
@@ -59,7 +63,8 @@ class Check:
     reference: str | None = None  # the release note or moby PR that says so
     where: str = ""  # file:line of the declaration
     variants: tuple[str, ...] = ()  # forms of the promise, each its own case per scope (the `variant` fixture)
-    needs: tuple[str, ...] = ()  # what of the lab it needs beyond Docker (NEEDS)
+    needs: tuple[str, ...] = ()  # what of the lab it needs beyond Docker (NEEDS): this, never its tags, gates it
+    proves: tuple[str, ...] = ()  # what of the underlay it proves itself (the path MTU): its verdict, not the lab's
 
     @property
     def variant_count(self) -> int:
@@ -94,6 +99,7 @@ class Check:
             "where": self.where,
             "variants": list(self.variants),
             "needs": list(self.needs),
+            "proves": list(self.proves),
         }
 
 
@@ -126,6 +132,7 @@ def check(
     reference: str | None = None,
     variants: Iterable[str] = (),
     needs: Iterable[str] = (),
+    proves: Iterable[str] = (),
 ) -> Callable:
     """Declare a conformance check (see the module's docstring)."""
 
@@ -133,7 +140,17 @@ def check(
         source = Path(inspect.getsourcefile(fn) or "?")
         where = f"{_relative(source)}:{fn.__code__.co_firstlineno}"
         fn.netproof_check = Check(
-            id, promise, scope, tuple(tags), since, until, reference, where, tuple(variants), tuple(needs)
+            id,
+            promise,
+            scope,
+            tuple(tags),
+            since,
+            until,
+            reference,
+            where,
+            tuple(variants),
+            tuple(needs),
+            tuple(proves),
         )
         fn.__test__ = True
         module = sys.modules.get(fn.__module__)

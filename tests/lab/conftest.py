@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from netproof import catalogue, wait
+from netproof.jobs import checkrun
 from netproof.lab.model.names import state_root
 from netproof.report import results
-from netproof.runner import checkrun
 
 from .harness import bring_up, claim, nothing_left_by_the_session, take_down  # noqa: F401 - fixtures and helpers
 

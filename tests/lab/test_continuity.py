@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 
+from netproof.jobs.continuity import FlowSet
 from netproof.kit import facts
 from netproof.lab.model import loader
 from netproof.progress import QUIET
-from netproof.runner.continuity import FlowSet
 
 from .conftest import ROOT, assert_nothing_left, claim, netproof
 

@@ -47,6 +47,7 @@ def test_the_wheel_runs_the_checks_outside_the_checkout(machine, tmp_path):
     )
     doc = yaml.safe_load(Path(shipped.stdout.strip()).read_text())
     assert Path(shipped.stdout.strip()).is_relative_to(venv), shipped.stdout  # not the checkout's
+    assert (Path(shipped.stdout.strip()).parent / "Vagrantfile").is_file(), "the vagrant provider's file travels too"
     doc["name"] = claim(NAME)
     (elsewhere / "wheel.yml").write_text(yaml.safe_dump(doc))
     run = installed(

@@ -9,12 +9,12 @@ import time
 import pytest
 
 from netproof.facts import budgets
+from netproof.jobs.upgrade import AFTER_SECOND_RESTART, Upgrade, UpgradeRun
 from netproof.lab import controlplane, engines
 from netproof.lab.model import loader
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
 from netproof.report import results
-from netproof.runner.upgrade import AFTER_SECOND_RESTART, Upgrade, UpgradeRun
 
 from ..browser import dom
 from .conftest import ROOT, assert_nothing_left, run_upgrade

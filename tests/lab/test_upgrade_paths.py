@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from netproof.footprint import compare
+from netproof.jobs.upgrade import AFTER_SECOND_RESTART
 from netproof.lab.lab import Lab
 from netproof.lab.model import loader
 from netproof.report import results
 from netproof.runner import footprint as take
-from netproof.runner.upgrade import AFTER_SECOND_RESTART
 
 from ..browser import dom
 from .conftest import assert_nothing_left, run_upgrade

@@ -3,6 +3,7 @@ refused in one line (naming the places) when an ID is malformed or declared twic
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import textwrap
 from pathlib import Path
@@ -13,7 +14,7 @@ from netproof import catalogue
 from netproof.catalogue import CatalogueError, Check
 from netproof.errors import NetproofError
 from netproof.facts import versions
-from netproof.runner import checkrun
+from netproof.jobs import checkrun
 
 ROOT = Path(__file__).parents[2]
 
@@ -213,3 +214,25 @@ def test_variants_are_cases_of_one_check_and_named_once_each(tmp_path):
     )
     with pytest.raises(CatalogueError, match=r"test_twice.py:4: TWO-MODES-001: variants \['a', 'a'\] name one twice"):
         catalogue.load(folder)
+
+
+def test_no_checks_tags_change_its_gating():
+    """Issue 34: tags such as overlay, ipv6 and mtu silently changed how the doctor gated a check. What a check needs
+    (and proves itself) is declared apart from its tags, which only select and group."""
+    from netproof.lab.model.findings import REQUIREMENTS
+    from netproof.runner import needs
+
+    every_tag = tuple(sorted({t for c in catalogue.load(ROOT / "checks") for t in c.tags} | set(REQUIREMENTS)))
+    for declared in catalogue.load(ROOT / "checks"):
+        for tags in ((), every_tag):
+            other = dataclasses.replace(declared, tags=tags)
+            for outside in (False, True):
+                assert needs.requirements_before(other, outside) == needs.requirements_before(declared, outside)
+            for hosts in (1, 2):
+                assert needs.examined_after(other, hosts, tuple(REQUIREMENTS)) == needs.examined_after(
+                    declared, hosts, tuple(REQUIREMENTS)
+                )
+        assert set(declared.proves) <= set(REQUIREMENTS), (declared.id, declared.proves)
+    tags = {t for c in catalogue.load(ROOT / "checks") for t in c.tags}
+    needed = {n for c in catalogue.load(ROOT / "checks") for n in c.needs}
+    print(f"tags (select, group): {sorted(tags)}\nneeds (gate): {sorted(needed)}")

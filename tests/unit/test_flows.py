@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 from netproof.facts.continuity import LIVE_RESTORE, RELOAD
+from netproof.jobs.continuity import ContinuityRun
 from netproof.kit.flows import Timeline, timeline
 from netproof.report import continuity as page
-from netproof.runner.continuity import ContinuityRun
 
 FIXTURES = Path(__file__).parent / "fixtures" / "continuity"
 RECORDED = json.loads((FIXTURES / "restart-28.5.json").read_text())
@@ -98,8 +98,8 @@ def test_a_gap_outside_the_operation_is_no_defect_of_its():
 
 
 def test_in_an_upgrade_a_flows_gap_is_put_down_to_its_own_hosts_restart_or_said_as_bad():
-    from netproof.runner.upgrade.flow_watch import describe
-    from netproof.runner.upgrade.mesh_watch import Restart
+    from netproof.jobs.upgrade.flow_watch import describe
+    from netproof.jobs.upgrade.mesh_watch import Restart
 
     t = tcp()
     t.host = "docker1"
@@ -115,8 +115,8 @@ def test_in_an_upgrade_a_flows_gap_is_put_down_to_its_own_hosts_restart_or_said_
 
 
 def test_with_live_restore_a_patch_upgrade_must_keep_the_hosts_own_flows():
-    from netproof.runner.upgrade.flow_watch import describe
-    from netproof.runner.upgrade.mesh_watch import Restart
+    from netproof.jobs.upgrade.flow_watch import describe
+    from netproof.jobs.upgrade.mesh_watch import Restart
 
     t = tcp()  # paused 0.46 s, survived
     t.host = "docker1"

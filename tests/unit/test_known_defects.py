@@ -219,7 +219,7 @@ def test_each_known_defect_names_what_reproduced_it_and_the_engines_it_affects()
     """Issue 27's database, seeded: every entry was reproduced on netproof's labs by a check or continuity promise."""
     from netproof import catalogue
     from netproof.facts import continuity
-    from netproof.runner import checkrun
+    from netproof.jobs import checkrun
 
     ids = {c.id for c in catalogue.load(checkrun.checks_dir())}
     ids |= {p.id for p in (continuity.RELOAD, continuity.LIVE_RESTORE, continuity.RESTART, continuity.ROLLING)}

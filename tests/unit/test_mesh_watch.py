@@ -1,7 +1,7 @@
 """The routing mesh's gaps through an upgrade, told from the requests made: which node went quiet, for how long,
 and whose restart it was (its own: expected; another node's: its users were not answered)."""
 
-from netproof.runner.upgrade.mesh_watch import Gap, Restart, Sample, describe, gaps
+from netproof.jobs.upgrade.mesh_watch import Gap, Restart, Sample, describe, gaps
 
 NO = "GET http://10.10.10.101:30001/: no connection (wget: can't connect to remote host: Connection refused)"
 

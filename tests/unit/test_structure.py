@@ -28,7 +28,7 @@ FLOORS = [
     {"lab", "report"},  # the lab wing, and the reports (which read only the lab's model)
     {"kit"},  # the check author's kit
     {"doctor"},
-    {"runner"},
+    {"runner", "jobs"},  # the pytest plugin, and the jobs that run it as a process: never importing each other
     {"cli"},
 ]
 FLOOR = {room: n for n, rooms in enumerate(FLOORS) for room in rooms}
@@ -101,3 +101,24 @@ print("\\n".join(sorted(m for m in sys.modules if m.startswith("netproof"))))
         and not m.startswith(allowed)
     ]
     assert not beyond, f"the report imported more than the model: {beyond}"
+
+
+def test_jobs_and_the_pytest_plugin_never_import_each_other():
+    """A job runs the checks as a pytest process (jobs/checkrun.py builds its command line); the plugin runs inside
+    it. They meet only through that command line (issue 34)."""
+    crossing = []
+    for room, other in (("jobs", "runner"), ("runner", "jobs")):
+        for path in sorted((SRC / room).rglob("*.py")):
+            crossing += [
+                f"{path.relative_to(ROOT)}:{line} imports {m}" for line, m in _imports(path) if _room(m) == other
+            ]
+    assert not crossing, crossing
+
+
+def test_the_command_line_brings_no_lab_up_and_names_no_report_folder():
+    """cli/ parses, dispatches and prints: a lab's lifetime and a run's folder are the jobs' (issue 34)."""
+    found = []
+    for path in sorted((SRC / "cli").rglob("*.py")):
+        text = path.read_text()
+        found += [f"{path.name}: {words}" for words in ("Lab.up(", "strftime(", "datetime.now(") if words in text]
+    assert not found, found

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from netproof import catalogue
+from netproof.errors import ExitStatus
+from netproof.jobs.upgrade.outcome import Finding, Upgrade
+from netproof.jobs.upgrade.verdict import judge
 from netproof.report import diff, results
-from netproof.runner.upgrade.outcome import Finding, Upgrade
-from netproof.runner.upgrade.verdict import judge
 
 RECORDED = Path(__file__).parent / "fixtures" / "matrix"
 CHECKS = catalogue.load(Path(__file__).parents[2] / "checks")
@@ -53,3 +56,29 @@ def test_a_known_defect_of_the_target_engine_is_a_caveat_even_unmet():
     said = judge(done, CHECKS, "none")
     assert said.go == "go, with caveats"
     assert any(c.startswith("known Docker defect moby/moby#53384 on 29.7") for c in said.caveats), said.caveats
+
+
+@pytest.mark.parametrize(
+    "counts,bad_finding,status",
+    [
+        ({"passed": 30}, False, ExitStatus.PASSED),
+        ({"passed": 20, "error": 10}, False, ExitStatus.LAB_BROKEN),  # the lab broke mid-upgrade: never 0
+        ({"passed": 29, "unjudged": 1}, False, ExitStatus.CRASHED),
+        ({"passed": 20, "error": 10}, True, ExitStatus.DOCKER_FAILED),  # a regression stands whatever else broke
+    ],
+)
+def test_an_upgrade_exits_by_the_one_rule(counts, bad_finding, status, tmp_path):
+    """Issue 34: an upgrade whose lab broke exited 0 (it looked only for regressions)."""
+    done = Upgrade(["28.5", "29.7"], tmp_path)
+    if bad_finding:
+        done.findings.append(Finding("docker1", "dockerd 29.7 did not start", bad=True))
+    assert done.exit_status(counts) == status
+
+
+def test_a_case_that_passed_and_now_errs_is_no_regression_of_dockers():
+    """The lab broke (or netproof did), not Docker: the diff says the outcome changed, and the upgrade exits 10."""
+    old, new = results.load(RECORDED / "28.5"), results.load(RECORDED / "28.5")
+    case = next(c for c in new.checks if c.outcome == "passed")
+    case.outcome, case.message = "error", "LAB BROKEN, not a Docker failure: docker3 does not forward IPv4"
+    changes = diff.compare(old, new)
+    assert not changes.regressed and changes.of_kind("outcome changed")

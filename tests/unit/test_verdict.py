@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import docker.errors
 import pytest
 import requests
@@ -284,3 +286,30 @@ def test_dockers_own_words_in_a_refusal_are_symptoms():
 )
 def test_only_dockers_own_answers_can_fail_a_case(error, party):
     assert whose(error) == party
+
+
+def _phase_report(when: str, outcome: str, message: str | None, evidence: str):
+    from types import SimpleNamespace
+
+    from netproof.runner import recorder
+
+    props = [
+        (recorder.CHECK_PROPERTY, json.dumps({"id": "ICC-001", "promise": "p"})),
+        (recorder.CASE_PROPERTY, json.dumps(ON_28.to_dict())),
+        (recorder.EVIDENCE_PROPERTY, json.dumps({"mechanism": {}, "exhibits": [{"title": evidence}]})),
+        (recorder.OUTCOME_PROPERTY, json.dumps([outcome, message, None])),
+    ]
+    return SimpleNamespace(user_properties=props, nodeid="checks/test_icc.py::ICC-001[swarm-docker1]", duration=1.0)
+
+
+def test_the_recorder_keeps_dockers_failure_when_teardown_also_errs():
+    """Issue 34: the recorder ranked error above failed, so a teardown's error overwrote Docker's failure."""
+    from netproof.runner.recorder import RunRecorder
+
+    recorded = object.__new__(RunRecorder)
+    recorded.checks = {}
+    recorded.record(_phase_report("call", "failed", "ICC-001 failed: got through", "the probes"))
+    recorded.record(_phase_report("teardown", "error", "LAB BROKEN: a network would not go", "dockerd log"))
+    (case,) = recorded.checks.values()
+    assert (case.outcome, case.message) == ("failed", "ICC-001 failed: got through")
+    assert case.evidence == [{"title": "the probes"}]

@@ -10,6 +10,7 @@ import sys
 from netproof import system
 from netproof.cli.common import topology_of
 from netproof.errors import ExitStatus, NetproofError
+from netproof.jobs.base import lab_left_up
 from netproof.lab.lab import Lab, held
 from netproof.lab.model import loader
 from netproof.lab.model.names import LabNames
@@ -18,7 +19,7 @@ from netproof.progress import QUIET, Progress
 
 def cmd_up(args: argparse.Namespace) -> int:
     system.require_root()
-    lab = Lab.up(topology_of(args), provider=args.provider, progress=Progress(), keep=args.keep)
+    lab = lab_left_up(topology_of(args), Progress(), args.provider, keep=args.keep)
     print_status(lab)
     return 0
 

@@ -4,36 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from netproof import outcomes, system
 from netproof.cli.common import output_for_people_on_stderr, topology_of
 from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.facts import versions
+from netproof.jobs import checkrun
+from netproof.jobs.base import one_lab, reports_folder
 from netproof.lab import engines
-from netproof.lab.lab import Lab
 from netproof.lab.model.names import LabNames
 from netproof.lab.providers import make_provider, require_engine_control
 from netproof.progress import Progress
-from netproof.runner import checkrun
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     system.require_root()
     checks = checkrun.checks_dir(args.checks)
     topology = topology_of(args)
-    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    progress = Progress()
     with output_for_people_on_stderr(args.json):
-        note = f"; {topology.engine_note}" if topology.engine_note else ""
-        progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name}){note}")
-        lab = Lab.up(topology, provider=args.provider, progress=progress)
-        try:
-            progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
-            results = checkrun.run(lab.name, folder, checks=checks, strict=args.strict)
-        finally:
-            lab.down(progress)
+        results, folder = checkrun.run_on_new_lab(
+            topology, checks, args.reports, Progress(), args.provider, args.strict
+        )
     if args.json:
         print(json.dumps(results.summary_for_machines(folder), indent=2))
     else:
@@ -62,7 +54,7 @@ def one_screen_summary(results, folder: Path) -> str:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from netproof.runner import upgrade
+    from netproof.jobs import upgrade
 
     system.require_root()
     topology = topology_of(args)
@@ -77,22 +69,23 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
             f"engine {path[0]} has no key-value store control plane (Docker removed it in "
             f"{versions.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
         )
-    folder = (
-        Path(args.reports).resolve() / f"upgrade-{'-to-'.join(path)}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    )
+    folder = reports_folder(args.reports, "upgrade", "-to-".join(path))
     with output_for_people_on_stderr(args.json):
         done = upgrade.upgrade(
             topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
         )
+    status = done.exit_status(done.counts())
     if args.json:
-        print(json.dumps(done.to_dict(), indent=2))
-        return 1 if done.regressed else 0
+        print(json.dumps({**done.to_dict(), "exit_status": int(status)}, indent=2))
+        return status
     print(done.render_terminal())
     written = ", ".join(str(folder / name) for name, _ in done.diffs)
     print(f"\nreports: {', '.join(str(folder / name / 'index.html') for _, name in done.runs)}; diff: {written}")
     if done.regressed:
         print("regressions found (exit status 1)")
-    return 1 if done.regressed else 0
+    elif status != ExitStatus.PASSED:
+        print(f"no regression, but not every case could say (exit status {int(status)}: docs/checks.md)")
+    return status
 
 
 def upgrade_path(args: argparse.Namespace) -> list[str]:
@@ -203,7 +196,7 @@ def cmd_defects_list(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from netproof.runner.matrix import run_matrix
+    from netproof.jobs.matrix import run_matrix
 
     system.require_root()
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -212,7 +205,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         known = ", ".join(engines.known())
         raise UsageError(f"--engines {args.engines}: no engine {', '.join(unknown) or 'given'}; known: {known}")
     topology = topology_of(args)
-    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("matrix-%Y%m%dT%H%M%SZ")
+    folder = reports_folder(args.reports, "matrix")
     with output_for_people_on_stderr(args.json):
         built, page = run_matrix(topology, wanted, folder, Progress(), provider=args.provider, select=args.select)
     if args.json:
@@ -231,7 +224,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_continuity(args: argparse.Namespace) -> int:
-    from netproof.runner import continuity
+    from netproof.jobs import continuity
 
     system.require_root()
     topology = topology_of(args)
@@ -245,14 +238,11 @@ def cmd_continuity(args: argparse.Namespace) -> int:
     host = args.host or topology.docker_hosts[0].name
     if host not in {h.name for h in topology.docker_hosts}:
         raise NetproofError(f"--host {host}: not a docker host of {topology.source}")
-    folder = Path(args.reports).resolve() / datetime.now(UTC).strftime("continuity-%Y%m%dT%H%M%SZ")
+    folder = reports_folder(args.reports, "continuity")
     progress = Progress()
     with output_for_people_on_stderr(args.json):
-        lab = Lab.up(topology, provider=args.provider, progress=progress)
-        try:
+        with one_lab(topology, progress, args.provider) as lab:
             done = continuity.run_scenario(lab, args.scenario, host, progress)
-        finally:
-            lab.down(progress)
         page = done.write(folder)
     if args.json:
         print(json.dumps({**done.to_dict(), "report": str(page)}, indent=2))

@@ -16,6 +16,8 @@ from netproof.report.results import CheckResult, Results
 from netproof.system import write_atomically
 
 BAD = outcomes.BAD
+# Only Docker's failure is a regression: a case that passed and now errs broke the lab (or netproof), not Docker.
+REGRESSED = ("failed",)
 VERSION_FIELDS = ("docker", "api", "containerd", "runc", "runtime", "kernel", "iptables")
 KIND_ORDER = ("regression", "fix", "outcome changed", "known defect rate", "added", "removed", "mechanism changed")
 
@@ -99,7 +101,7 @@ def compare(old: Results, new: Results) -> RunDiff:
         if n is None:
             changes.append(Change("removed", *key, o.outcome, None))
             continue
-        if o.outcome == "passed" and n.outcome in BAD:
+        if o.outcome == "passed" and n.outcome in REGRESSED:
             changes.append(Change("regression", *key, o.outcome, n.outcome, _first_lines(n.message)))
         elif o.outcome in BAD and n.outcome == "passed":
             changes.append(Change("fix", *key, o.outcome, n.outcome))

@@ -9,6 +9,25 @@ from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
 
 ON_VMS = "run on VMs (lab providers vagrant, ssh)"
+# What the lab doctor must have found healthy on a case's hosts before a check runs, by what the check needs (never
+# by its tags): Docker on each host, and each host's own settings; overlays, the path between hosts and the control
+# plane; IPv6, the hosts' forwarding. A check that probes the outside host leans on its path and services too.
+BEFORE = ("engine", "host")
+BEFORE_BY_NEED = {"overlay": ("reachability", "ports", "control-plane"), "ipv6": ("ipv6",)}
+
+
+def requirements_before(check: Check, probes_outside: bool) -> tuple[str, ...]:
+    """The doctor's requirements a case of the check depends on, judged before it runs (an unmet one: error)."""
+    required = [*BEFORE, *(r for need in check.needs for r in BEFORE_BY_NEED.get(need, ()))]
+    return (*required, "outside") if probes_outside else tuple(required)
+
+
+def examined_after(check: Check, hosts: int, every: tuple[str, ...]) -> tuple[str, ...]:
+    """The requirements the doctor looks at again after a case failed or erred (none for a one-host case of a check
+    needing no overlay: nothing between hosts to have changed), less what the check proves itself (the path MTU)."""
+    if "overlay" not in check.needs and hosts < 2:
+        return ()
+    return tuple(r for r in every if r not in check.proves)
 
 
 def unmet(check: Check, lab: Lab, hosts: list[LabHost]) -> str | None:
@@ -18,6 +37,9 @@ def unmet(check: Check, lab: Lab, hosts: list[LabHost]) -> str | None:
         if why:
             return why
     return None
+
+
+NO_CONTROL_PLANE = "overlays need a control plane; this lab has none (control_plane: none, bridges only)"
 
 
 def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:

@@ -19,6 +19,7 @@ from netproof.kit.evidence import CheckFailed, LabBroken, Proof
 from netproof.kit.objects import EngineError
 from netproof.lab.model.findings import REQUIREMENTS
 from netproof.lab.providers.base import LabHost
+from netproof.runner import needs
 from netproof.runner.recorder import CASE_PROPERTY, CHECK_PROPERTY, EVIDENCE_PROPERTY, OUTCOME_PROPERTY
 from netproof.runner.session import CASE, STARTED, check_of_item, lab_of
 from netproof.runner.verdict import Phase, judge
@@ -168,13 +169,11 @@ def one_line(excinfo: pytest.ExceptionInfo, root: Path) -> str:
 
 def _examine_again(item: pytest.Item, declared: Check, case: Case) -> str | None:
     """When a check fails or errors, the doctor looks again at its hosts: a fault that appeared mid-run is the cause."""
-    if "overlay" not in declared.tags and len(case.hosts) < 2:
+    others = needs.examined_after(declared, len(case.hosts), tuple(REQUIREMENTS))
+    if not others:
         return None
     from netproof import doctor
 
-    # A requirement the check itself proves (its tags name it: OVL-MTU-001's "mtu") is its verdict, with the
-    # remedy it names, not a broken lab.
-    others = tuple(r for r in REQUIREMENTS if r not in declared.tags)
     try:
         found = doctor.examine(lab_of(item.config), hosts=case.hosts)
         leaned_on = (*case.hosts, *found.outside_hosts) if "outside" in item.fixturenames else case.hosts

@@ -116,15 +116,19 @@ class RunRecorder:
                 engines=case["engines"],
             )
         result.duration += report.duration
-        if EVIDENCE_PROPERTY in props:
-            proof = json.loads(props[EVIDENCE_PROPERTY])
-            result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
+        # When a case's phases say different things, the gravest stands with its own message and evidence: Docker's
+        # failure in the call is not overwritten by a teardown's error (outcomes.GRAVITY).
+        stands = False
         if OUTCOME_PROPERTY in props:
             outcome, message, defect = json.loads(props[OUTCOME_PROPERTY])
-            if outcomes.GRAVITY[outcome] > outcomes.GRAVITY[result.outcome] or (
+            stands = outcomes.GRAVITY[outcome] > outcomes.GRAVITY[result.outcome] or bool(
                 outcome == result.outcome and message and not result.message
-            ):
+            )
+            if stands:
                 result.outcome, result.message, result.defect = outcome, message, defect
+        if EVIDENCE_PROPERTY in props and (stands or not result.evidence):
+            proof = json.loads(props[EVIDENCE_PROPERTY])
+            result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]
 
     def results(self) -> Results:
         topo = self.lab.topology

@@ -24,7 +24,7 @@ from netproof.lab.model import loader
 from netproof.lab.model.findings import Diagnosis
 from netproof.lab.model.topology import Topology
 from netproof.progress import Progress
-from netproof.runner import checkrun, needs
+from netproof.runner import needs
 from netproof.runner.recorder import RunRecorder
 
 LAB_STATE = pytest.StashKey[str]()  # the state file of the run's lab
@@ -35,11 +35,6 @@ CASE = pytest.StashKey[Case]()
 STARTED = pytest.StashKey[float]()  # when the check's setup began (epoch): its engine logs start there
 DIAGNOSIS = pytest.StashKey[Diagnosis]()  # what the lab doctor found before the checks ran
 PLAN = pytest.StashKey[Topology]()  # --collect-only: the lab the run would use, read from its topology alone
-# What a check depends on of the network under Docker, by whether it is tagged overlay (and, for a check that probes
-# the outside host, that host's path and services: "outside"). The path MTU is
-# not among them before a check runs (no check here needs large packets to cross hosts); a check that
-# fails is examined again with every requirement.
-NEEDS_BEFORE = {"overlay": ("engine", "host", "reachability", "ports", "control-plane"), "other": ("engine", "host")}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -197,7 +192,7 @@ def _runs_checks(config: pytest.Config) -> bool:
 def _check_folders(config: pytest.Config) -> list[Path]:
     """The folders of checks this run collects: netproof's own (or part of them), or any folder when --lab is given.
     Never a folder for its name: another project's checks/ wakes nothing."""
-    homes = {checkrun.CHECKS_DIR}
+    homes = {catalogue.SHIPPED_CHECKS}
     folders = []
     for arg in config.args:
         for base in (config.invocation_params.dir, config.rootpath):
@@ -268,15 +263,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if declared is None or CASE not in item.stash or PLAN in item.config.stash:  # --setup-plan: nothing is set up
         return
     case = item.stash[CASE]
-    if "overlay" in declared.tags and case.control_plane == "none":
-        pytest.skip("overlays need a control plane; this lab has none (control_plane: none, bridges only)")
+    if "overlay" in declared.needs and case.control_plane == "none":  # before the doctor: nothing to examine
+        pytest.skip(needs.NO_CONTROL_PLANE)
     if diagnosis is not None:
-        requirements = NEEDS_BEFORE["overlay" if "overlay" in declared.tags else "other"]
-        hosts = case.hosts
-        if "ipv6" in declared.tags:
-            requirements = (*requirements, "ipv6")
-        if "outside" in item.fixturenames:  # the check probes the outside host: its path and services count too
-            requirements, hosts = (*requirements, "outside"), (*hosts, *diagnosis.outside_hosts)
+        probes_outside = "outside" in item.fixturenames
+        requirements = needs.requirements_before(declared, probes_outside)
+        hosts = (*case.hosts, *diagnosis.outside_hosts) if probes_outside else case.hosts
         causes = diagnosis.causes_for(hosts, requirements)
         if causes:
             raise LabBroken("the lab doctor found, before the checks: " + "; ".join(causes))

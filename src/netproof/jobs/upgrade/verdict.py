@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from netproof.catalogue import Check
 from netproof.facts.defects import KNOWN_DEFECTS
+from netproof.jobs.upgrade.outcome import Upgrade
 from netproof.report.diff import Change
-from netproof.runner.upgrade.outcome import Upgrade
 
 SLOW_RECOVERY = 3.0  # times the other hosts' median: a host this much slower to carry overlay traffic is a caveat
 SLOW_FLOOR = 10.0  # seconds under which no recovery is called slow

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from netproof import catalogue
+from netproof.jobs import checkrun
 from netproof.lab.lab import Lab
 from netproof.lab.model.topology import Topology
 from netproof.progress import Progress
 from netproof.report import matrix as page
 from netproof.report.matrix import Column
-from netproof.runner import checkrun
 
 
 def machine_cpu_seconds() -> float:

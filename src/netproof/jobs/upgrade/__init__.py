@@ -14,7 +14,7 @@ last), `rolling-<engine>-<n>-<host>/` (mixed versions); `diff.html` first agains
 one step `diff-<a>-to-<b>.html` for each.
 """
 
-from netproof.runner.upgrade.outcome import AFTER_SECOND_RESTART, Finding, Upgrade
-from netproof.runner.upgrade.run import UpgradeRun, upgrade
+from netproof.jobs.upgrade.outcome import AFTER_SECOND_RESTART, Finding, Upgrade
+from netproof.jobs.upgrade.run import UpgradeRun, upgrade
 
 __all__ = ["AFTER_SECOND_RESTART", "Finding", "Upgrade", "UpgradeRun", "upgrade"]

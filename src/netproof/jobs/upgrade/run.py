@@ -9,18 +9,10 @@ from pathlib import Path
 from netproof import catalogue, wait
 from netproof.errors import NetproofError
 from netproof.facts import budgets
-from netproof.kit import probes
-from netproof.kit.workspace import Workspace
-from netproof.lab import controlplane, engines
-from netproof.lab.lab import Lab
-from netproof.lab.model.engine_start import engine_start
-from netproof.lab.model.topology import Topology
-from netproof.lab.providers import require_engine_control
-from netproof.progress import Progress
-from netproof.runner import checkrun
-from netproof.runner.upgrade.flow_watch import FlowWatch
-from netproof.runner.upgrade.mesh_watch import MeshWatch, Restart
-from netproof.runner.upgrade.outcome import (
+from netproof.jobs import checkrun
+from netproof.jobs.upgrade.flow_watch import FlowWatch
+from netproof.jobs.upgrade.mesh_watch import MeshWatch, Restart
+from netproof.jobs.upgrade.outcome import (
     AFTER_SECOND_RESTART,
     CROSS_HOST_CHECKS,
     KV_FLAGS,
@@ -32,8 +24,16 @@ from netproof.runner.upgrade.outcome import (
     compare_runs,
     write_diffs,
 )
-from netproof.runner.upgrade.verdict import judge
-from netproof.runner.upgrade.workload import Workload
+from netproof.jobs.upgrade.verdict import judge
+from netproof.jobs.upgrade.workload import Workload
+from netproof.kit import probes
+from netproof.kit.workspace import Workspace
+from netproof.lab import controlplane, engines
+from netproof.lab.lab import Lab
+from netproof.lab.model.engine_start import engine_start
+from netproof.lab.model.topology import Topology
+from netproof.lab.providers import require_engine_control
+from netproof.progress import Progress
 
 
 def upgrade(

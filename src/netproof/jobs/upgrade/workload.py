@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netproof.facts.docker import ATTACH_TIMEOUT
+from netproof.jobs.upgrade.outcome import ATTACH_DEFECT, Finding, Upgrade
 from netproof.kit.objects import Container
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
-from netproof.runner.upgrade.outcome import ATTACH_DEFECT, Finding, Upgrade
 
 
 @dataclass

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netproof.facts.continuity import ROLLING
+from netproof.jobs.continuity import FlowSet
+from netproof.jobs.upgrade.mesh_watch import Observation, Restart
 from netproof.kit.flows import Timeline
 from netproof.lab.lab import Lab
 from netproof.progress import Progress
 from netproof.report import continuity as page
-from netproof.runner.continuity import FlowSet
-from netproof.runner.upgrade.mesh_watch import Observation, Restart
 
 
 @dataclass

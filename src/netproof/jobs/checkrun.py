@@ -6,12 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import netproof.checks
-from netproof import system
+from netproof import catalogue, system
 from netproof.errors import NetproofError, UsageError
 from netproof.report import results
 
-CHECKS_DIR = Path(netproof.checks.__file__).resolve().parent  # the checks netproof carries (the checkout's checks/)
+CHECKS_DIR = catalogue.SHIPPED_CHECKS
 
 
 def checks_dir(given: str | Path | None = None) -> Path:
@@ -75,3 +74,18 @@ def run(
     if not (folder / "results.json").exists():
         raise NetproofError(f"the checks wrote no results into {folder}; see pytest's output above")
     return results.load(folder)
+
+
+def run_on_new_lab(
+    topology, checks: Path, reports: str | Path, progress, provider: str | None = None, strict: bool = False
+) -> tuple[results.Results, Path]:
+    """`netproof run`: a lab up for the run, every check on it with pytest -n auto, the report, the lab down. The
+    first line says which checks and which topology."""
+    from netproof.jobs.base import one_lab, reports_folder
+
+    folder = reports_folder(reports)
+    note = f"; {topology.engine_note}" if topology.engine_note else ""
+    progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name}){note}")
+    with one_lab(topology, progress, provider) as lab:
+        progress.say(f"checks: pytest -n auto on lab {lab.name}, report in {folder}")
+        return run(lab.name, folder, checks=checks, strict=strict), folder

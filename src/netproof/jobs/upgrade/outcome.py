@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netproof import outcomes
+from netproof.errors import ExitStatus
 from netproof.facts import versions
+from netproof.jobs.upgrade.mesh_watch import Restart
 from netproof.report import diff
-from netproof.runner.upgrade.mesh_watch import Restart
 
 SWARM_LOG_WORDS = re.compile(r"level=(error|warning)|swarm|agent|dispatcher|heartbeat|node", re.IGNORECASE)
 SWARM_LOG_LINES = 6
@@ -57,6 +59,24 @@ class Upgrade:
     @property
     def regressed(self) -> bool:
         return any(f.bad for f in self.findings) or any(d.regressed for d in [*self.steps, self.overall] if d)
+
+    def exit_status(self, counts: dict[str, int]) -> ExitStatus:
+        """The one rule (outcomes.exit_status) over every run of the path, a regression counting as Docker's failure:
+        an upgrade whose lab broke (errors, and no regression) exits 10, never 0."""
+        if self.regressed:
+            return ExitStatus.DOCKER_FAILED
+        return outcomes.exit_status(counts)
+
+    def counts(self) -> dict[str, int]:
+        """Each outcome's count over every run of the path."""
+        from netproof.report import results
+
+        total: dict[str, int] = {}
+        for _, name in self.runs:
+            if (self.folder / name / "results.json").exists():
+                for outcome, n in results.load(self.folder / name).summary.items():
+                    total[outcome] = total.get(outcome, 0) + n
+        return total
 
     def to_dict(self) -> dict:
         """`netproof upgrade --json`: the path, its runs, what it met, each step's diff and the whole path's."""

@@ -1,5 +1,5 @@
 """What Docker promises of running containers' connections when something is done to the daemon, written once: the
-continuity scenarios (runner/continuity.py) judge each long-lived flow's timeline against these."""
+continuity scenarios (jobs/continuity.py) judge each long-lived flow's timeline against these."""
 
 from __future__ import annotations
 

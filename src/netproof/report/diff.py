@@ -52,7 +52,7 @@ class RunDiff:
     problems: list[str] = field(default_factory=list)  # what the upgrade met that is a regression (a refusal)
     footprint: list[footprint.FootprintChange] = field(default_factory=list)
     footprint_note: str = ""  # why footprints were not compared, if they were not
-    verdict: dict | None = None  # an upgrade's go / no-go (runner/upgrade/verdict.py), shown first
+    verdict: dict | None = None  # an upgrade's go / no-go (jobs/upgrade/verdict.py), shown first
 
     def footprint_of(self, kind: str) -> list[footprint.FootprintChange]:
         return [c for c in self.footprint if c.kind == kind]

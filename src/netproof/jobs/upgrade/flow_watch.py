@@ -1,4 +1,4 @@
-"""Long-lived flows held through an upgrade (runner/continuity.py's, on every docker host: a bridge flow and one to a
+"""Long-lived flows held through an upgrade (jobs/continuity.py's, on every docker host: a bridge flow and one to a
 published port from the outside host): each host's own restart may end its flows (without live-restore Docker
 stops its containers), but no other host's restart may pause them. Each gap is put down to the restarts it
 overlapped, as the routing mesh's are (mesh_watch.py). One set of flows per step of the path, started before its

@@ -109,7 +109,7 @@ def test_in_an_upgrade_a_flows_gap_is_put_down_to_its_own_hosts_restart_or_said_
     [said] = describe(t, own)
     assert not said.bad and "when its own dockerd restarted on 29.7" in said.text
     [said] = describe(t, other)
-    assert said.bad and "while docker2 restarting on 29.7: a host that was not being restarted" in said.text
+    assert said.bad and "while docker2 restarting on 29.7: users of a host that was not being restarted" in said.text
     [said] = describe(t, [])
     assert not said.bad and "while no engine was restarting" in said.text
 

@@ -1,5 +1,5 @@
 """The routing mesh's gaps through an upgrade, told from the requests made: which node went quiet, for how long,
-and whose restart it was (its own: expected; another node's: its users were not answered)."""
+and whose restart it was (its own: expected; another node's: its users were not answered, bad, as for every watch)."""
 
 from netproof.jobs.upgrade.mesh_watch import Gap, Restart, Sample, describe, gaps
 
@@ -37,7 +37,8 @@ def test_a_gap_during_another_nodes_restart_names_that_node_and_what_was_last_sa
     restarts = [Restart("docker1", "28.5", 101.0, 106.0)]
     (said,) = describe(gaps(asked("docker2", "+++--+")), restarts, 30001, began=100.0)
     assert said.host == "docker2" and said.engine == "28.5"
-    assert "while docker1 restarting on 28.5: users of a node that was not being restarted" in said.text
+    assert "while docker1 restarting on 28.5: users of a host that was not being restarted" in said.text
+    assert said.bad, "the one rule of every watch: a host nobody restarted must not stop answering"
     assert NO in said.text
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from netproof.facts.continuity import ROLLING
 from netproof.jobs.continuity import FlowSet
-from netproof.jobs.upgrade.mesh_watch import Observation, Restart
+from netproof.jobs.upgrade.mesh_watch import Observation, Restart, on_a_host_not_restarting
 from netproof.kit.flows import Timeline
 from netproof.lab.lab import Lab
 from netproof.progress import Progress
@@ -109,9 +109,7 @@ def describe(t: Timeline, windows: list[tuple[Restart, float, float]], live_rest
                                     f"{own[0].engine} (Docker stops its containers without live-restore)", False,
                                     own[0].engine))  # fmt: skip
         elif others:
-            names = ", ".join(f"{r.host} restarting on {r.engine}" for r in others)
-            said.append(Observation(t.host, f"{t.flow}: paused {length} ({gap.lost} lost) while {names}: a host "
-                                    "that was not being restarted", True, others[0].engine))  # fmt: skip
+            said.append(on_a_host_not_restarting(t.host, f"{t.flow}: paused {length} ({gap.lost} lost)", others))
         else:
             said.append(Observation(t.host, f"{t.flow}: paused {length} while no engine was restarting", False))
     return said

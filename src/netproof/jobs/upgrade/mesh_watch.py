@@ -82,6 +82,15 @@ def gaps(samples: list[Sample]) -> list[Gap]:
     return sorted(found + list(open_.values()), key=lambda g: g.started)
 
 
+def on_a_host_not_restarting(host: str, text: str, others: list[Restart]) -> Observation:
+    """The one rule, for every watch: a gap on a host whose own dockerd was not restarting, while others' were, is bad
+    (its users were not answered, or its flow paused, because of another node's upgrade)."""
+    names = ", ".join(f"{r.host} restarting on {r.engine}" for r in others)
+    return Observation(
+        host, f"{text} while {names}: users of a host that was not being restarted", True, others[0].engine
+    )
+
+
 def describe(found: list[Gap], restarts: list[Restart], port: int, began: float) -> list[Observation]:
     """Each gap in words, put down to the restarts it overlapped: its own node's (expected), or others'."""
     said = []
@@ -107,16 +116,7 @@ def describe(found: list[Gap], restarts: list[Restart], port: int, began: float)
                 )
             )
         elif others:
-            names = ", ".join(f"{r.host} restarting on {r.engine}" for r in others)
-            said.append(
-                Observation(
-                    gap.node,
-                    f"{text}, while {names}: users of a node that was not being restarted were not answered "
-                    f"(last: {gap.said})",
-                    False,
-                    engine,
-                )
-            )
+            said.append(on_a_host_not_restarting(gap.node, f"{text} (last: {gap.said}),", others))
         else:
             said.append(Observation(gap.node, f"{text}, while no engine was restarting (last: {gap.said})", False))
     return said

@@ -67,6 +67,9 @@ BY_NAME = {o.name: o for o in OUTCOMES}
 # failure is gravest: it stands whatever else broke (a teardown's trouble must not hide it).
 GRAVEST_FIRST = ("failed", "unjudged", "error", "known-defect", "not-promised", "skipped", "passed")
 GRAVITY = {name: len(GRAVEST_FIRST) - i for i, name in enumerate(GRAVEST_FIRST)}
+# A cell holding several cases (a check's variants, a matrix column) takes the gravest's colour, but a variant skipped
+# beside passed ones leaves it green: what could say, held.
+CELL_FIRST = (*(o for o in GRAVEST_FIRST if o not in ("skipped", "passed")), "passed", "skipped")
 COLOURS = {o.name: o.colour for o in OUTCOMES}
 SYMBOLS = {o.name: o.symbol for o in OUTCOMES}
 BAD = tuple(o.name for o in OUTCOMES if o.bad)

@@ -68,3 +68,13 @@ def test_the_report_is_self_contained():
     page = html.render(results.load(RECORDED))
     assert not re.search(r"""(src|href)=['"]https?://""", page)
     assert "<link" not in page and "<script src" not in page
+
+
+def test_the_run_pages_matrix_has_a_column_per_host_and_pair_with_the_variants_in_the_cell():
+    """Issue 34: a column per case variant made 27 columns on the seed lab, most empty for all but one check."""
+    run = results.load(RECORDED)
+    page = html.render(run)
+    table = page[page.index("<table id='matrix'>") :]
+    header = table[: table.index("</tr>")]
+    wheres = {c.hosts[0] if len(c.hosts) == 1 else " → ".join(c.hosts) for c in run.checks if len(c.hosts) <= 2}
+    assert header.count("<th title=") == len(wheres) + any(len(c.hosts) > 2 for c in run.checks)

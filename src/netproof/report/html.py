@@ -113,30 +113,39 @@ def _badge(outcome: str) -> str:
     return f"<span class='badge' style='background:{COLOURS[outcome]}'>{_e(outcome)}</span>"
 
 
+def _where(c: CheckResult) -> str:
+    """A case's column: its host, its pair, or the lab (a lab-wide check's)."""
+    if len(c.hosts) == 1:
+        return c.hosts[0]
+    return " → ".join(c.hosts) if len(c.hosts) == 2 else "lab"
+
+
 def _matrix(results: Results) -> str:
-    """Rows: checks. Columns: the cases (host pairs or hosts), headed by the engines they ran."""
-    engines_of = {}  # case -> the engines its hosts ran
+    """Rows: checks. Columns: where the cases ran (each host, each host pair, the lab), headed by the engines there;
+    a check's variants (gateway modes, endpoint modes) side by side inside its cell, each named on hover."""
+    engines_of: dict[str, set] = {}
     for c in results.checks:
-        engines_of.setdefault(c.case, set()).update(v or "?" for v in c.engines.values())
-    cases = sorted(engines_of)
+        engines_of.setdefault(_where(c), set()).update(v or "?" for v in c.engines.values())
+    columns = sorted(engines_of, key=lambda w: (w == "lab", "→" in w, w))
     ids = sorted({c.id for c in results.checks})
-    by_key = {(c.id, c.case): c for c in results.checks}
+    by_cell: dict[tuple[str, str], list[CheckResult]] = {}
+    for c in sorted(results.checks, key=lambda c: c.case):
+        by_cell.setdefault((c.id, _where(c)), []).append(c)
     head = "".join(
-        f"<th title='{_e(case)}'>{_e(case)}<div class='muted'>{_e(', '.join(sorted(engines_of[case])))}</div></th>"
-        for case in cases
+        f"<th title='{_e(w)}'>{_e(w)}<div class='muted'>{_e(', '.join(sorted(engines_of[w])))}</div></th>"
+        for w in columns
     )
     rows = []
     for check_id in ids:
         cells = []
-        for case in cases:
-            c = by_key.get((check_id, case))
-            if c is None:
+        for where in columns:
+            cases = by_cell.get((check_id, where), [])
+            if not cases:
                 cells.append("<td></td>")
-            else:
-                cells.append(
-                    f"<td class='cell' style='background:{COLOURS[c.outcome]}' "
-                    f"title='{_e(c.outcome)}'>{SYMBOLS[c.outcome]}</td>"
-                )
+                continue
+            worst = next(o for o in outcomes.CELL_FIRST if any(c.outcome == o for c in cases))
+            marks = "".join(f"<span title='{_e(c.case)}: {_e(c.outcome)}'>{SYMBOLS[c.outcome]}</span>" for c in cases)
+            cells.append(f"<td class='cell' style='background:{COLOURS[worst]}' title='{_e(worst)}'>{marks}</td>")
         promise = next((c.promise for c in results.checks if c.id == check_id and c.promise), "")
         rows.append(f"<tr><th title='{_e(promise)}'>{_e(check_id)}</th>{''.join(cells)}</tr>")
     legend = " ".join(f"{_badge(o)}" for o in OUTCOMES)

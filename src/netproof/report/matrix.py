@@ -24,8 +24,7 @@ from netproof.report.results import OUTCOMES, Results
 from netproof.system import write_atomically
 
 SCHEMA = "netproof-matrix/1"
-# A cell's colour: its gravest case's, but a variant skipped beside passed ones leaves it green.
-WORST_FIRST = (*(o for o in outcomes.GRAVEST_FIRST if o not in ("skipped", "passed")), "passed", "skipped")
+WORST_FIRST = outcomes.CELL_FIRST  # a cell's colour
 MISMATCH = "#f9a825"  # a cell whose observation contradicts the check's declared range
 
 

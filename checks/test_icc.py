@@ -29,7 +29,7 @@ def test_icc_off(docker_host, workspace, proof, outside, evidence_dir):
         proof, expected="every probe between the two containers stopped, both ways", where=where
     )
 
-    bridge = net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
+    bridge = net.options.get(facts.BRIDGE_NAME_OPTION) or f"br-{net.id[:12]}"
     rules = firewall.rules(docker_host, "filter")
     proof.data(f"firewall of {docker_host.name} (Docker's rules)", rules, where=docker_host.name)
     proof.mechanism("rules naming the bridge", [r.replace(bridge, "<bridge>") for r in rules if bridge in r])

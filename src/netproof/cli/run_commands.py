@@ -66,8 +66,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         engines.resolve(version)  # refuse early what is not cached
     if topology.control_plane == "kv" and not engines.supports_kv_store(path[0]):
         raise NetproofError(
-            f"engine {path[0]} has no key-value store control plane (Docker removed it in "
-            f"{versions.KV_STORE_REMOVED_IN}): a kv lab starts on an engine before it, e.g. --from 20.10"
+            f"{versions.no_kv_store(f'engine {path[0]}')}: a kv lab starts on an engine before it, e.g. --from 20.10"
         )
     folder = reports_folder(args.reports, "upgrade", "-to-".join(path))
     with output_for_people_on_stderr(args.json):

@@ -24,8 +24,8 @@ from netproof import system
 from netproof.doctor.control_plane import ControlPlaneExamination
 from netproof.doctor.surroundings import SurroundingsExamination
 from netproof.facts import budgets
-from netproof.facts.docker import OVERLAY_MTU, VXLAN_OVERHEAD
-from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least
+from netproof.facts.docker import MTU_OPTION, OVERLAY_MTU, VXLAN_OVERHEAD
+from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least, no_kv_store
 from netproof.kit.paths import UNDERLAY_MTU_NEEDED, first_hop, gateway_macs, path_mtu, underlay_ping
 from netproof.lab.lab import Lab
 from netproof.lab.model.findings import Diagnosis, Finding
@@ -113,8 +113,8 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
                 observed, cause = (
                     f"Docker {version} has no key-value store",
                     (
-                        f"{host.name} runs Docker {version}, which has no key-value store control plane (removed in "
-                        f"{KV_STORE_REMOVED_IN}): this kv lab's overlays cannot work there; migrate to swarm"
+                        f"{host.name}: {no_kv_store(f'Docker {version}')}: this kv lab's overlays cannot work there; "
+                        "migrate to swarm"
                     ),
                 )
             else:
@@ -218,7 +218,7 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
                     str(mtu),
                     cause=f"path MTU from {src.name} ({src.address}) to {dst.name} ({dst.address}) is {mtu}: an "
                     f"overlay's {OVERLAY_MTU}-byte packets need {UNDERLAY_MTU_NEEDED} on the underlay, {note} — "
-                    f"create overlays with -o com.docker.network.driver.mtu={mtu} (the underlay MTU the overlay is "
+                    f"create overlays with -o {MTU_OPTION}={mtu} (the underlay MTU the overlay is "
                     f"sized for: its containers get {mtu - VXLAN_OVERHEAD}), or raise the path's MTU",
                 )
 

@@ -34,6 +34,11 @@ NEWEST = max(RELEASES, key=lambda v: tuple(int(n) for n in v.split(".")))  # a t
 KV_STORE_REMOVED_IN = "23.0"  # the legacy --cluster-store control plane (Docker 23.0 release notes)
 
 
+def no_kv_store(engine: str) -> str:
+    """The one wording of an engine refused for a kv lab: '<engine> has no key-value store control plane (...)'."""
+    return f"{engine} has no key-value store control plane (Docker removed it in {KV_STORE_REMOVED_IN})"
+
+
 def version_key(version: str) -> tuple[int, ...]:
     """'20.10.24+dfsg1-1+deb12u1' -> (20, 10, 24); '26.0' -> (26, 0, 0)."""
     numbers = re.match(r"^v?(\d+(?:\.\d+)*)", str(version).strip())

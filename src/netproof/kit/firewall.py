@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from netproof.facts.docker import NFT_TABLE
+from netproof.facts.docker import DOCKER_USER, NFT_TABLE
 from netproof.lab.providers.base import LabHost
 
 
@@ -139,7 +139,7 @@ def whose(rule: str) -> str:
     if where[0] == "nft":
         return f"{rule} (Docker's)" if where[2] == NFT_TABLE[1] else f"{rule} (not Docker's)"
     chain = where[-1]
-    return f"{rule} (Docker's)" if chain.startswith("DOCKER") and chain != "DOCKER-USER" else f"{rule} (not Docker's)"
+    return f"{rule} (Docker's)" if chain.startswith("DOCKER") and chain != DOCKER_USER else f"{rule} (not Docker's)"
 
 
 def rules_that_dropped(

@@ -11,6 +11,7 @@ import docker.types
 import requests
 
 from netproof.facts.defects import symptoms_in
+from netproof.facts.docker import VXLANID_OPTION
 from netproof.kit.namespaces import NetNamespace
 from netproof.lab.providers.base import LabHost
 from netproof.system import CommandResult
@@ -39,7 +40,7 @@ class Network:
 
     @property
     def vni(self) -> int | None:
-        ids = self.options.get("com.docker.network.driver.overlay.vxlanid_list")
+        ids = self.options.get(VXLANID_OPTION)
         return int(ids.split(",")[0]) if ids else None
 
     def overlay_namespace(self, host: LabHost) -> NetNamespace:
@@ -58,7 +59,7 @@ class Network:
     def expected_vni(self, host: LabHost) -> tuple[int | None, str]:
         """The VNI traffic should carry, and where that came from."""
         if self.vni is not None:
-            return self.vni, "docker network inspect (com.docker.network.driver.overlay.vxlanid_list)"
+            return self.vni, f"docker network inspect ({VXLANID_OPTION})"
         return self.vni_seen_on(
             host
         ), f"the VXLAN device on {host.name} (network inspect does not report it for this control plane)"

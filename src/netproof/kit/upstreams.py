@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netproof.errors import LabBroken
+from netproof.facts.docker import EMBEDDED_DNS
 from netproof.kit import agents
 from netproof.kit.agents import Agent
 from netproof.kit.objects import Container
@@ -107,7 +108,7 @@ def parse_answer(said: str) -> Answer | None:
     return Answer(None, (), float(found[1]), found[2].strip()) if found else None
 
 
-def ask(asker: Container, name: str, timeout: float, server: str = "127.0.0.11") -> tuple[CommandResult, Answer]:
+def ask(asker: Container, name: str, timeout: float, server: str = EMBEDDED_DNS) -> tuple[CommandResult, Answer]:
     """One A query for `name` from the asker's namespace to `server` (its embedded DNS by default), by a socket of
     its own: the answer's response code is read exactly (busybox nslookup says only some). LabBroken if the query
     could not be sent (python3 missing on the host, the namespace gone)."""

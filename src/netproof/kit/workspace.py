@@ -19,6 +19,7 @@ import docker.types
 from netproof import system, wait
 from netproof.facts import budgets
 from netproof.facts.defects import NO_ADDRESS, symptoms_in
+from netproof.facts.docker import BRIDGE_NAME_OPTION
 from netproof.kit import known_defects, probes, refusals
 from netproof.kit.objects import Container, EngineError, Network, ipam, knows, remove_network
 from netproof.kit.services import SwarmServices
@@ -128,7 +129,7 @@ class Workspace(SwarmServices):
         role: str = "br",
         options: dict | None = None,
     ) -> Network:
-        options = {**(options or {}), **({"com.docker.network.bridge.name": bridge_name} if bridge_name else {})}
+        options = {**(options or {}), **({BRIDGE_NAME_OPTION: bridge_name} if bridge_name else {})}
         net = refusals.drawing_again(
             self,
             host,

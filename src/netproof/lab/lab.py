@@ -107,8 +107,8 @@ class Lab:
             for h in topology.docker_hosts:
                 if not engines.supports_kv_store(h.engine):
                     raise NetproofError(
-                        f"{h.name}: engine {h.engine} ({engines.system_version()}) has no key-value store control plane"
-                        f" (Docker removed it in {versions.KV_STORE_REMOVED_IN}); use --control-plane swarm"
+                        f"{h.name}: {versions.no_kv_store(f'engine {h.engine} ({engines.system_version()})')}; use "
+                        "--control-plane swarm"
                     )
         provider = provider or topology.provider
         prov = make_provider(provider, names, progress)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netproof import system
-from netproof.facts.docker import DOCKERS_OWN_NETWORKS
+from netproof.facts.docker import DOCKERS_OWN_NETWORKS, VXLANID_OPTION
 from netproof.footprint import KINDS, SCHEMA
 from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, normalize
 from netproof.kit import probes
@@ -295,7 +295,7 @@ def placeholders_for(lab: Lab, host: LabHost, made: Representative, raw: dict) -
         if net.driver == "bridge" and net.owner.name != host.name:
             continue
         p.network(role, net.id, net.name, net.subnet, net.gateway or endpoint_gateways.get(net.name))
-        vni = net.options.get("com.docker.network.driver.overlay.vxlanid_list")
+        vni = net.options.get(VXLANID_OPTION)
         if vni:
             p.literal(vni, f"<vni:{role}>")
     for container in made.containers[host.name]:

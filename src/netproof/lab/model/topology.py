@@ -350,6 +350,6 @@ def check_control_plane(topo: Topology, engine_key: str | None) -> None:
         if host.engine != engines.SYSTEM and not engines.supports_kv_store(host.engine):
             key = engine_key or f"hosts.{host.name}.engine"
             raise TopologyError(
-                f"{topo.source}: {key}: engine {host.engine} on {host.name} has no key-value store control plane"
-                f" (Docker removed it in {versions.KV_STORE_REMOVED_IN}); use control_plane: swarm, or engine 20.10"
+                f"{topo.source}: {key}: {versions.no_kv_store(f'engine {host.engine} on {host.name}')}; use "
+                "control_plane: swarm, or engine 20.10"
             )

@@ -6,7 +6,6 @@ import copy
 import re
 from pathlib import Path
 
-from netproof.cli.run_commands import one_screen_summary
 from netproof.report import diff, html, results
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "results-20.10-swarm-isolation-broken.json"
@@ -71,5 +70,5 @@ def test_diff_shows_a_change_in_a_known_defects_rate():
 
 
 def test_the_one_screen_summary_says_how_often_a_defect_struck():
-    text = one_screen_summary(with_defects(2, strict=True), Path("/r"))
+    text = with_defects(2, strict=True).render_terminal(Path("/r"))
     assert f"known defect {DEFECT}: 2 of 16 swarm cases (counted as failures: --strict)" in text

@@ -29,28 +29,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results.summary_for_machines(folder), indent=2))
     else:
-        print(one_screen_summary(results, folder))
+        print(results.render_terminal(folder))
     return results.exit_status
-
-
-def one_screen_summary(results, folder: Path) -> str:
-    counts = results.counts()
-    engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in results.environment}))
-    lines = [
-        f"netproof: {results.verdict.upper()} on lab {results.lab['name']} ({results.lab['control_plane']}, Docker "
-        f"{engines_seen}): {counts}"
-    ]
-    for c in results.checks:
-        if c.outcome in ("failed", "error", "known-defect", "not-promised"):
-            why = next(
-                (line for line in (c.message or "").splitlines() if line.startswith("Observed")),
-                (c.message or "").strip()[:160],
-            )
-            lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
-    strict = " (counted as failures: --strict)" if results.strict else ""
-    lines += [f"known defect {line}{strict}" for line in results.rate_lines()]
-    lines.append(f"report: {folder / 'index.html'}")
-    return "\n".join(lines)
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -244,14 +224,8 @@ def cmd_continuity(args: argparse.Namespace) -> int:
             done = continuity.run_scenario(lab, args.scenario, host, progress)
         page = done.write(folder)
     if args.json:
-        print(json.dumps({**done.to_dict(), "report": str(page)}, indent=2))
+        print(json.dumps({**done.to_dict(), "report": str(page), "exit_status": int(done.exit_status)}, indent=2))
     else:
-        print(f"{done.promise.id}: {done.promise.operation} on {done.host} (Docker {done.engine})")
-        for t in done.timelines:
-            verdict, why = done.verdict(t)
-            print(f"  {verdict:8} {t.flow}: {why}")
-        for n in done.names:
-            said = "resolves" if n["resolved"] else "NOT RESOLVED"
-            print(f"  {said:8} {n['name']} from {n['asker']} afterwards: {n['answer']} (expected {n['expected']})")
+        print(done.render_terminal())
         print(f"report: {page}")
-    return ExitStatus.PASSED if done.held else ExitStatus.DOCKER_FAILED
+    return done.exit_status

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netproof.errors import LabBroken, NetproofError
+from netproof.errors import ExitStatus, LabBroken, NetproofError
 from netproof.facts.continuity import LIVE_RESTORE, RESTART, SCENARIOS, ContinuityPromise
 from netproof.facts.defects import FLOWS_PAUSED_AT_START, KNOWN_DEFECTS
 from netproof.kit import firewall, upstreams
@@ -197,6 +197,23 @@ class ContinuityRun:
         where the containers were to be left alone, every name still resolves."""
         names = all(n["resolved"] for n in self.names) or not self.promise.keeps_connections
         return names and all(self.verdict(t)[0] != "broken" for t in self.timelines)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        """The one rule: a promise broken is Docker's (1); a lab that broke on the way raised before this (10)."""
+        return ExitStatus.PASSED if self.held else ExitStatus.DOCKER_FAILED
+
+    def render_terminal(self) -> str:
+        lines = [f"{self.promise.id}: {self.promise.operation} on {self.host} (Docker {self.engine})"]
+        for t in self.timelines:
+            verdict, why = self.verdict(t)
+            lines.append(f"  {verdict:8} {t.flow}: {why}")
+        for n in self.names:
+            said = "resolves" if n["resolved"] else "NOT RESOLVED"
+            lines.append(
+                f"  {said:8} {n['name']} from {n['asker']} afterwards: {n['answer']} (expected {n['expected']})"
+            )
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {

@@ -152,6 +152,25 @@ class Results:
             ],
         }
 
+    def render_terminal(self, folder: Path) -> str:
+        """`netproof run`'s one screen: the verdict and counts, each case that did not pass with why, the report."""
+        engines_seen = ", ".join(sorted({e.get("docker") or "?" for e in self.environment}))
+        lines = [
+            f"netproof: {self.verdict.upper()} on lab {self.lab['name']} ({self.lab['control_plane']}, Docker "
+            f"{engines_seen}): {self.counts()}"
+        ]
+        for c in self.checks:
+            if c.outcome not in ("passed", "skipped"):
+                why = next(
+                    (line for line in (c.message or "").splitlines() if line.startswith("Observed")),
+                    (c.message or "").strip()[:160],
+                )
+                lines.append(f"  {c.outcome:13} {c.id}[{c.case}]  {why}")
+        strict = " (counted as failures: --strict)" if self.strict else ""
+        lines += [f"known defect {line}{strict}" for line in self.rate_lines()]
+        lines.append(f"report: {folder / 'index.html'}")
+        return "\n".join(lines)
+
     def counts(self) -> str:
         """'26 passed, 2 known-defect': the summary in the run's own words."""
         return ", ".join(f"{n} {o}" for o, n in self.summary.items() if n) or "no checks"

@@ -1,6 +1,6 @@
 """A probe's path broken on one docker host, really (issue 33): its `docker exec` hanging as a wedged containerd
 shim makes it, or the probe's tool refused in its containers. That host's cases, negative and positive, are
-`error` naming the probe and what was said; the other host's cases are as before. On 28.5 and 29.7."""
+`error` naming the probe and what was said; the other host's cases are as before. On 28.5 (CI) and 29.7 (nightly)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ BROKEN, HEALTHY = "docker2", "docker1"
 HANGING_CLI = '#!/bin/sh\n[ "$1" = exec ] && exec sleep 45\nexec /run/np-real-docker "$@"\n'
 
 
-@pytest.fixture(scope="module", params=["28.5", "29.7"])
+# 28.5 in CI; 29.7 nightly (both passed when written: 4 tests, 282 s on 2 cores), to keep CI under 40 minutes.
+@pytest.fixture(scope="module", params=["28.5", pytest.param("29.7", marks=pytest.mark.nightly)])
 def lab(request):
     name = f"t-probe{request.param.replace('.', '')}"
     for lab in seed_lab(name, engine=request.param):

@@ -147,6 +147,15 @@ def test_up_on_a_name_already_up_is_refused(seed_lab):
     assert all(h["state"] == "up" for h in seed_lab.status()), "the refused up disturbed the running lab"
 
 
+def test_clean_without_a_name_leaves_a_running_lab_running(seed_lab):
+    """Issue 33: `lab clean` took every lab on the machine, running ones of other users or CI jobs included."""
+    done = netproof("lab", "clean", check=False)
+    assert done.returncode == 0, done.stderr
+    assert "leaving lab t-seed: its state says it is up" in done.stdout, done.stdout
+    assert all(h["state"] == "up" for h in seed_lab.status()), "clean took a running lab it was not given"
+    assert seed_lab.host("docker1").docker().ping()
+
+
 def test_down_on_a_lab_that_is_not_up():
     done = netproof("lab", "down", "--name", "t-not-up", check=False)
     assert done.returncode == ExitStatus.LAB_BROKEN

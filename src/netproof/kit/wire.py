@@ -76,7 +76,9 @@ class Capture:
     def __exit__(self, *exc) -> None:
         time.sleep(0.3)  # the last replies in flight
         alive = self._thread is not None and self._thread.is_alive()
-        self.host.run(["pkill", "-INT", "-f", self.remote])
+        # tcpdump alone: the shell or ssh session that runs it must live on to pass on its last words (what it
+        # captured), which prove it listened to the end.
+        self.host.run(["pkill", "-INT", "-f", f"^tcpdump .*{self.remote}"])
         self._thread.join(timeout=15)
         try:
             copied = self._copy()

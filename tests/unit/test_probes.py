@@ -38,9 +38,6 @@ def as_run(answer: tuple[int, str, str]):
     return lambda argv: CommandResult(["docker", "exec", "np-a", *argv], *answer, "docker1")
 
 
-runner = in_shell
-
-
 def test_ping_counts_replies():
     assert probes.ping(in_shell(REPLIED), "10.0.0.2").ok
     lost = probes.ping(in_shell(LOST, status=1), "10.0.0.2")

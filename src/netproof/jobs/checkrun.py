@@ -8,6 +8,7 @@ from pathlib import Path
 
 from netproof import catalogue, system
 from netproof.errors import NetproofError, UsageError
+from netproof.jobs.base import one_lab, reports_folder
 from netproof.report import results
 
 CHECKS_DIR = catalogue.SHIPPED_CHECKS
@@ -81,8 +82,6 @@ def run_on_new_lab(
 ) -> tuple[results.Results, Path]:
     """`netproof run`: a lab up for the run, every check on it with pytest -n auto, the report, the lab down. The
     first line says which checks and which topology."""
-    from netproof.jobs.base import one_lab, reports_folder
-
     folder = reports_folder(reports)
     note = f"; {topology.engine_note}" if topology.engine_note else ""
     progress.say(f"netproof run: the checks in {checks}, on the topology {topology.source} ({topology.name}){note}")

@@ -24,6 +24,7 @@ FLOORS = [
         "catalogue",
         "footprint",
         "outcomes",
+        "stack",
     },  # the ground floor: no lab, no I/O
     {"lab", "report"},  # the lab wing, and the reports (which read only the lab's model)
     {"kit"},  # the check author's kit
@@ -63,6 +64,11 @@ def test_no_check_function_is_over_60_lines():
             if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 60:
                 long.append(f"{path.name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not long, long
+
+
+def test_every_room_has_its_floor():
+    rooms = {p.relative_to(SRC).parts[0].removesuffix(".py") for p in SRC.rglob("*.py")} - {"__init__", "__main__"}
+    assert not rooms - set(FLOOR), f"give these a floor in FLOORS (and a row in docs/layout.md): {rooms - set(FLOOR)}"
 
 
 def test_imports_flow_one_way():

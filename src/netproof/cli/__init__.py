@@ -33,6 +33,7 @@ from netproof.cli.run_commands import (
     cmd_run,
     cmd_upgrade,
 )
+from netproof.cli.stack_commands import cmd_replay
 from netproof.errors import ExitStatus, LabBroken, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
@@ -166,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_continuity)
+
+    p = groups.add_parser(
+        "replay", help="your compose project on a lab, stood in for, and the truth table of the reachability it needs"
+    )
+    p.add_argument("compose", help="the compose file (read by the real `docker compose config`)")
+    add_lab_arguments(p)
+    p.add_argument("--lab", metavar="NAME", help="replay on this running lab (left up) instead of a new one")
+    p.add_argument("--host", help="the docker host the project goes on (default: the first)")
+    p.add_argument("--env-file", help="compose's --env-file, for the file's ${VARIABLES}")
+    p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
+    p.add_argument("--json", action="store_true", help="the table, every cell, on stdout (progress on stderr)")
+    p.set_defaults(func=cmd_replay)
 
     p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
     p.add_argument("old")

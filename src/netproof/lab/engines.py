@@ -324,28 +324,9 @@ class Fetcher:
             return cached_version(version)
         if release.static:
             return self._fetch_static(release)
-        if not KEYRING.exists():
-            raise NetproofError(f"{KEYRING} is missing; install Debian's debian-archive-keyring")
-        suite = release.suite
-        self._prepare(suite)
-        with self.progress.step(f"engine {version}: reading the package list of Debian {suite}"):
-            self._apt(suite, "update")
-        policy = system.run(["apt-cache", *self._apt_options(suite), "madison", "docker.io"], check=False).stdout
-        versions = [cols[1].strip() for cols in (line.split("|") for line in policy.splitlines()) if len(cols) >= 3]
-        wanted = [v for v in versions if v.startswith(version + ".")]
-        if not wanted:
-            raise NetproofError(
-                f"engine {version}: Debian {suite} at {self.mirror} offers docker.io {', '.join(versions) or 'none'}, "
-                f"not {version}.x"
-            )
-        package_version = wanted[0]
+        package_version, deb = self.debian_package(release.suite, "docker.io", version + ".", f"engine {version}")
+        downloads = deb.parent
         target = engine_dir(version)
-        downloads = self.apt_dir / suite / "downloads"
-        shutil.rmtree(downloads, ignore_errors=True)
-        downloads.mkdir(parents=True)
-        with self.progress.step(f"engine {version}: downloading docker.io {package_version}"):
-            self._apt(suite, "download", f"docker.io={package_version}", cwd=downloads)
-        deb = next(downloads.glob("docker.io_*.deb"))
         with self.progress.step(f"engine {version}: unpacking into {target}"):
             shutil.rmtree(target, ignore_errors=True)
             (target / "root").mkdir(parents=True)
@@ -358,6 +339,29 @@ class Fetcher:
         (target / "origin").write_text(f"{release.origin}: docker.io {package_version}\n")
         shutil.rmtree(downloads, ignore_errors=True)
         return package_version
+
+    def debian_package(self, suite: str, package: str, prefix: str, what: str) -> tuple[str, Path]:
+        """The newest `package` of Debian `suite` whose version starts with `prefix`, downloaded (not installed)
+        into the suite's downloads folder (emptied first): its version and its .deb."""
+        if not KEYRING.exists():
+            raise NetproofError(f"{KEYRING} is missing; install Debian's debian-archive-keyring")
+        self._prepare(suite)
+        with self.progress.step(f"{what}: reading the package list of Debian {suite}"):
+            self._apt(suite, "update")
+        policy = system.run(["apt-cache", *self._apt_options(suite), "madison", package], check=False).stdout
+        versions = [cols[1].strip() for cols in (line.split("|") for line in policy.splitlines()) if len(cols) >= 3]
+        wanted = [v for v in versions if v.startswith(prefix)]
+        if not wanted:
+            raise NetproofError(
+                f"{what}: Debian {suite} at {self.mirror} offers {package} {', '.join(versions) or 'none'}, "
+                f"not {prefix}x"
+            )
+        downloads = self.apt_dir / suite / "downloads"
+        shutil.rmtree(downloads, ignore_errors=True)
+        downloads.mkdir(parents=True)
+        with self.progress.step(f"{what}: downloading {package} {wanted[0]}"):
+            self._apt(suite, "download", f"{package}={wanted[0]}", cwd=downloads)
+        return wanted[0], next(downloads.glob(f"{package}_*.deb"))
 
     def _fetch_static(self, release: Release) -> str:
         """Docker's static tarball from its download site (STATIC_URL), then imported as a carried-in one."""

@@ -1,0 +1,57 @@
+"""`netproof replay` of a compose project with a public and a private network (labs/stacks/shop.compose.yaml) on the
+seed lab: its truth table right on 28.5 and 29.7 (issue 35); a rule put in by hand that opens the private network to
+the public one turns exactly the two cells it opens red; and the replay takes everything it made away with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netproof.errors import ExitStatus
+
+from .conftest import ROOT, netproof
+from .test_checks_catch_breakage import seed_lab
+
+SHOP = str(ROOT / "labs" / "stacks" / "shop.compose.yaml")
+OPENED = "DOCKER-USER -d 10.99.0.0/24 -j ACCEPT"  # the private network's subnet, reached from anywhere
+
+
+@pytest.fixture(scope="module", params=["28.5", "29.7"])
+def lab(request):
+    name = f"t-replay{request.param.replace('.', '')}"
+    for lab in seed_lab(name, engine=request.param):
+        lab.short_name = name
+        yield lab
+
+
+def replayed(lab, tmp_path) -> tuple[int, dict]:
+    done = netproof("replay", SHOP, "--lab", lab.short_name, "--reports", str(tmp_path), "--json", check=False)
+    assert done.returncode in (0, 1), done.stdout + done.stderr[-3000:]
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_shop_replays_with_every_cell_right(lab, tmp_path):
+    status, table = replayed(lab, tmp_path)
+    wrong = [f"{c['source']} -> {c['target']}: {c['observed']['detail']}" for c in table["cells"] if not c["right"]]
+    assert status == ExitStatus.PASSED and not wrong, wrong
+    cells = {(c["source"], c["target"]): c for c in table["cells"]}
+    assert len(cells) == 25
+    assert cells[("backend", "db:5432")]["observed"]["connected"] is True
+    assert cells[("frontend", "db:5432")]["observed"]["connected"] is False
+    published = cells[("outside", "host:80")]["observed"]
+    assert published["seen"] == published["client"] == str(lab.topology.role("outside").address)
+    left = lab.host("docker1").run(["docker", "ps", "-aq"]).stdout.split()
+    assert not left, f"the replay left containers behind: {left}"
+
+
+def test_a_hand_made_rule_turns_the_cells_it_opens_red(lab, tmp_path):
+    docker1 = lab.host("docker1")
+    docker1.run(["iptables", "-I", *OPENED.split()], check=True)
+    try:
+        status, table = replayed(lab, tmp_path)
+    finally:
+        docker1.run(["iptables", "-D", *OPENED.split()], check=True)
+    wrong = sorted((c["source"], c["target"]) for c in table["cells"] if c["right"] is False)
+    assert wrong == [("frontend", "backend@private"), ("frontend", "db@private")], table
+    assert status == ExitStatus.DOCKER_FAILED and table["wrong"] == 2

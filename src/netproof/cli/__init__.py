@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rolling", action="store_true", help="one host at a time, cross-host checks while versions are mixed"
     )
+    p.add_argument(
+        "--workload",
+        metavar="COMPOSE",
+        help="your compose project, made before the first step and its truth table proven after each "
+        "(default: netproof's own, labs/stacks/shop.compose.yaml, on every docker host)",
+    )
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_upgrade)

@@ -10,7 +10,7 @@ from netproof import outcomes, system
 from netproof.cli.common import output_for_people_on_stderr, topology_of
 from netproof.errors import ExitStatus, NetproofError, UsageError
 from netproof.facts import versions
-from netproof.jobs import checkrun
+from netproof.jobs import checkrun, replay
 from netproof.jobs.base import one_lab, reports_folder
 from netproof.lab import engines
 from netproof.lab.model.names import LabNames
@@ -50,9 +50,12 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         )
     folder = reports_folder(args.reports, "upgrade", "-to-".join(path))
     with output_for_people_on_stderr(args.json):
+        progress = Progress()
+        stack = replay.read_project(Path(args.workload), progress) if args.workload else None
         done = upgrade.upgrade(
-            topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=Progress(), select=args.select
-        )
+            topology, path, folder, checkrun.checks_dir(), rolling=args.rolling, progress=progress,
+            select=args.select, stack=stack,
+        )  # fmt: skip
     status = done.exit_status(done.counts())
     if args.json:
         print(json.dumps({**done.to_dict(), "exit_status": int(status)}, indent=2))

@@ -106,7 +106,7 @@ def replay(
     def on(lab: Lab) -> Table:
         replayed = Replay.place(lab, project, docker_host(lab, host), progress)
         try:
-            engine = lab.engine_version(replayed.placement.host.name) or lab.topology.engine
+            engine = lab.engine_version(replayed.placement.host.name)
             table = replayed.observe(lab, f"{replayed.placement.host.name}, engine {engine}", progress)
         finally:
             left = replayed.remove()

@@ -31,7 +31,8 @@ def serving(service: str, ports: tuple[int, ...]) -> str:
     page = f'#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "{MARK} {service} seen $REMOTE_ADDR"\\n'
     daemons = "; ".join(f"httpd -p {p} -h /www" for p in ports)
     made = f"mkdir -p /www/cgi-bin && printf '{page}' > /www{PAGE} && chmod +x /www{PAGE}"
-    script = f"{made} && {daemons}; exec sleep 2147483647"
+    # PID 1 ends on SIGTERM (a bare `sleep` as PID 1 ignores it: every engine stop would wait Docker's 10 s for it)
+    script = f"trap 'exit 0' TERM; {made} && {daemons}; sleep 2147483647 & wait"
     return f"sh -c {shlex.quote(script)}"
 
 
@@ -145,6 +146,12 @@ class Placement:
         wait.until(listening, timeout=self.space.budget(budgets.LISTENING),
                    what=f"{self.project.name}'s {stand_in.service.name} ({stand_in.container}) to listen on "
                    f"{', '.join(map(str, stand_in.ports))}")  # fmt: skip
+
+    def started_at(self) -> dict[str, str]:
+        """When each stand-in's container last started, as Docker says (a restart changes it)."""
+        docker = self.host.docker()
+        return {s.container: docker.containers.get(s.container).attrs["State"]["StartedAt"]
+                for s in self.stand_ins.values()}  # fmt: skip
 
     def restarted(self) -> list[str]:
         """After an engine change: stand-ins that are not running are started again, as `docker compose up -d`

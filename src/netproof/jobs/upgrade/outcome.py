@@ -55,6 +55,7 @@ class Upgrade:
     findings: list[Finding] = field(default_factory=list)
     restarts: list[Restart] = field(default_factory=list)  # each host's engine change, in order
     verdict: dict | None = None  # go / no-go with reasons (verdict.py), set once the runs are compared
+    workload: list[str] = field(default_factory=list)  # the carried stack's truth tables, one line each, in order
 
     @property
     def regressed(self) -> bool:
@@ -89,6 +90,7 @@ class Upgrade:
             "steps": [d.to_dict() for d in self.steps],
             "overall": self.overall.to_dict() if self.overall else None,
             "verdict": self.verdict,
+            "workload": self.workload,
         }
 
     def render_terminal(self) -> str:
@@ -100,6 +102,9 @@ class Upgrade:
             parts.append(f"=== the whole path {' -> '.join(e for e, _ in self.runs)} ===")
         if self.overall is not None:
             parts.append(diff.render_terminal(self.overall))
+        if self.workload:
+            parts += ["", f"=== the workload's truth tables ({self.folder / 'workload' / 'replay.txt'}) ===",
+                      *self.workload]  # fmt: skip
         return "\n".join(parts + ([diff.render_verdict(self.verdict)] if self.verdict else []))
 
     @property

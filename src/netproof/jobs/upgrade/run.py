@@ -10,6 +10,7 @@ from netproof import catalogue, wait
 from netproof.errors import NetproofError
 from netproof.facts import budgets
 from netproof.jobs import checkrun
+from netproof.jobs.replay import read_project
 from netproof.jobs.upgrade.flow_watch import FlowWatch
 from netproof.jobs.upgrade.mesh_watch import MeshWatch, Restart
 from netproof.jobs.upgrade.outcome import (
@@ -24,6 +25,7 @@ from netproof.jobs.upgrade.outcome import (
     compare_runs,
     write_diffs,
 )
+from netproof.jobs.upgrade.stack_watch import SHOP, StackWatch
 from netproof.jobs.upgrade.verdict import judge
 from netproof.jobs.upgrade.workload import Workload
 from netproof.kit import probes
@@ -34,6 +36,7 @@ from netproof.lab.model.engine_start import engine_start
 from netproof.lab.model.topology import Topology
 from netproof.lab.providers import require_engine_control
 from netproof.progress import Progress
+from netproof.stack.project import Project
 
 
 def upgrade(
@@ -45,15 +48,18 @@ def upgrade(
     rolling: bool,
     progress: Progress,
     select: str | None = None,
+    stack: Project | None = None,
 ) -> Upgrade:
     """The path's engines in turn on one lab; `select` (pytest -k) narrows the checks of each run, never the
-    footprint."""
+    footprint; `stack` a user's compose project carried across (else netproof's own, on every docker host)."""
     result = Upgrade(path, reports)
-    watch = flows = None
+    watch = flows = stacks = None
     lab = Lab.up(topology.with_overrides(engine=path[0]), progress=progress)
     try:
         run = UpgradeRun(lab, result, progress, checks, select)
         workload = Workload.start(lab, result)
+        stacks = StackWatch.start(lab, stack or read_project(SHOP, progress), stack is None, result,
+                                  progress)  # fmt: skip
         watch, unwatched = MeshWatch.start(lab, progress)
         if unwatched:
             result.findings.append(Finding("lab", unwatched, bad=False))
@@ -73,6 +79,7 @@ def upgrade(
                 result.findings += [Finding(o.host, o.text, o.bad, o.engine) for o in seen]
             if started:
                 result.findings += workload.after_upgrade(target)
+                result.findings += stacks.after_step(lab, target, progress)
             for finding in result.findings[met:]:
                 finding.engine = target
             if not started:
@@ -90,6 +97,10 @@ def upgrade(
         (reports / "upgrade-error.txt").write_text(traceback.format_exc())
         result.findings.append(Finding("lab", f"the upgrade stopped: {type(e).__name__}: {e} (upgrade-error.txt)"))
     finally:
+        if stacks:
+            stacks.write(reports)
+            result.workload = [f"{t.project} on {t.where}: {t.summary()}" for t in stacks.tables]
+            result.findings += [Finding("lab", f"the workload left {p}", bad=False) for p in stacks.remove()]
         if watch:  # stopped by what stopped the upgrade
             watch.abandon()
         if flows:

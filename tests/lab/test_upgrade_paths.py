@@ -91,6 +91,11 @@ def test_an_upgrade_path_has_a_diff_per_step_and_the_footprint_changes_once_each
     for step in ("diff-26.1-to-28.5.html", "diff-28.5-to-29.7.html"):  # measured after each host's restart
         for host in ("docker1", "docker2", "docker3", "docker4"):
             assert f"{host}: overlay traffic to and from it came back" in (folder / step).read_text(), (step, host)
+    # netproof's own compose workload, made by 26.1 on every host, kept its promises after each step (issue 35).
+    for when in ("before, on 26.1", "after 28.5", "after 29.7"):
+        for host in ("docker1", "docker2", "docker3", "docker4"):
+            assert f"shop on {host}, {when}: 25 cells, 0 wrong" in out, (when, host, out[-4000:])
+    assert (folder / "workload" / "replay.json").exists()
     # The HTML diff in a real browser: a table of contents by kind, the footprint grouped by kind.
     page = dom(tmp_path / "profile", folder / "diff-26.1-to-28.5.html")
     assert 'id="contents"' in page and 'href="#footprint-firewall"' in page

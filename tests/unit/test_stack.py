@@ -106,3 +106,18 @@ def test_the_cells_that_changed_between_two_steps():
     after = _table({("backend", "db:5432"): Observed(False, "bad address 'db'")})
     assert changed(before, after) == ["backend -> db:5432: . -> !x (bad address 'db')"]
     assert changed(before, _table({})) == []
+
+
+def test_the_footprint_leaves_a_workloads_rules_out_and_keeps_the_rest():
+    from netproof.footprint.normalize import without_workloads
+
+    lines = [
+        "-A DOCKER-ISOLATION-STAGE-1 ! -s 10.99.0.0/24 -o br-0123456789ab -j DROP",
+        "-A DOCKER-ISOLATION-STAGE-1 -i br-0123456789ab ! -o br-0123456789ab -j DOCKER-ISOLATION-STAGE-2",
+        "-A DOCKER-ISOLATION-STAGE-1 -i br-0123456789abcd ! -o br-0123456789abcd -j DOCKER-ISOLATION-STAGE-2",
+        "-A POSTROUTING -s 10.99.0.0/16 ! -o docker0 -j MASQUERADE",  # another subnet that merely starts alike
+        "-A DOCKER -i docker0 -j RETURN",
+    ]
+    kept = without_workloads(lines, {"br-0123456789ab"}, {"10.99.0.0/24"})
+    assert kept == lines[2:]
+    assert without_workloads(lines, set(), set()) == lines

@@ -212,3 +212,14 @@ def nft_elements_sorted(lines: list[str]) -> list[str]:
             out.append(line)
         i += 1
     return out
+
+
+def without_workloads(lines: list[str], bridges: Iterable[str], subnets: Iterable[str]) -> list[str]:
+    """A firewall section without the rules of a workload's networks (their bridges, their subnets): a user's
+    objects netproof carries across an upgrade, not Docker's footprint, and restored in whatever order the engine
+    chose."""
+    words = [*bridges, *subnets]
+    if not words:
+        return lines
+    pattern = re.compile("|".join(rf"(?<![\w.-]){re.escape(w)}(?![\w-])" for w in words))
+    return [line for line in lines if not pattern.search(line)]

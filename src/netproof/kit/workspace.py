@@ -128,6 +128,7 @@ class Workspace(SwarmServices):
         ipv6_subnet: str | None = None,
         role: str = "br",
         options: dict | None = None,
+        labels: dict | None = None,
     ) -> Network:
         options = {**(options or {}), **({BRIDGE_NAME_OPTION: bridge_name} if bridge_name else {})}
         net = refusals.drawing_again(
@@ -143,6 +144,7 @@ class Workspace(SwarmServices):
                 options=options or None,
                 ipam=ipam(pool, ipv6_subnet),
                 enable_ipv6=bool(ipv6_subnet),
+                labels=labels,
             ),
         )
         return self._track(net, host)

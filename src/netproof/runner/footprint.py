@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netproof import system
-from netproof.facts.docker import DOCKERS_OWN_NETWORKS, VXLANID_OPTION
+from netproof.facts.docker import BRIDGE_NAME_OPTION, DOCKERS_OWN_NETWORKS, VXLANID_OPTION
 from netproof.footprint import KINDS, SCHEMA
-from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, normalize
+from netproof.footprint.normalize import Placeholders, firewall_tables, flatten, normalize, without_workloads
 from netproof.kit import probes
 from netproof.kit.namespaces import NetNamespace
 from netproof.kit.objects import Container, Network
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
+from netproof.stack.project import WORKLOAD_LABEL
 
 # What each representative network is, by the role its placeholders carry.
 NETWORK_ROLES = ("overlay", "internal-overlay", "user-bridge", "internal-bridge")
@@ -182,8 +183,11 @@ def read_host(host: LabHost, made: Representative) -> dict[str, dict[str, list[s
     raw: dict[str, dict[str, list[str]]] = {kind: {} for kind in KINDS}
     info = host.docker().info()
     _firewall(NetNamespace.of_host(host), "host", raw, info)
+    workload_bridges, workload_subnets = _workloads(host)
+    for section, lines in raw["firewall"].items():
+        raw["firewall"][section] = without_workloads(lines, workload_bridges, workload_subnets)
     links, _ = NetNamespace.of_host(host).addresses_detailed()
-    bridges = {lk["ifname"] for lk in links if _kind(lk) == "bridge"}
+    bridges = {lk["ifname"] for lk in links if _kind(lk) == "bridge"} - workload_bridges
     docker_made = [lk for lk in links if lk["ifname"] in bridges or lk.get("master") in bridges]
     peers = _peer_names(host, made)
     for link in docker_made:
@@ -238,6 +242,15 @@ def _container(host: LabHost, container: Container, role: str, raw: dict, info: 
     raw["inspect"][f"{where}: NetworkSettings"] = flatten(
         {k: v for k, v in settings.items() if k not in ("SandboxID", "SandboxKey")}, drop=("EndpointID",)
     )
+
+
+def _workloads(host: LabHost) -> tuple[set[str], set[str]]:
+    """The bridges and subnets of the networks a workload holds on the host (stack/project.WORKLOAD_LABEL)."""
+    bridges, subnets = set(), set()
+    for net in host.docker().networks.list(filters={"label": WORKLOAD_LABEL}):
+        bridges.add((net.attrs.get("Options") or {}).get(BRIDGE_NAME_OPTION) or f"br-{net.id[:12]}")
+        subnets |= {c["Subnet"] for c in (net.attrs.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")}
+    return bridges, subnets
 
 
 def _firewall(ns: NetNamespace, where: str, raw: dict, info: dict | None) -> None:

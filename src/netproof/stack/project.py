@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from netproof.errors import NetproofError
 
+# The label of the networks and containers netproof makes to stand in for a project: what the footprint leaves out
+# (a workload is a user's objects, not Docker's own footprint), and what a capture of a lab host recognises.
+WORKLOAD_LABEL = "netproof.workload"
 OUTSIDE = "outside"  # a source or target that is the lab's outside host, never a service's name
 ANY_ADDRESS = ("", "0.0.0.0", "::")
 # "web -> db:5432 must connect", "outside -> host:80 must not connect"

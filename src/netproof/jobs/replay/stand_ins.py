@@ -19,7 +19,8 @@ from netproof.kit.objects import EngineError, Network
 from netproof.kit.workspace import Workspace
 from netproof.lab.image import TEST_IMAGE
 from netproof.lab.providers.base import LabHost
-from netproof.stack.project import Project, StackService
+from netproof.stack import capture
+from netproof.stack.project import WORKLOAD_LABEL, Project, StackService
 from netproof.stack.reachability import STAND_IN_PORT
 
 MARK = "netproof-stand-in"  # the first word of a stand-in's page: "netproof-stand-in web seen 198.51.100.10"
@@ -69,8 +70,9 @@ class Placement:
                     v4 = next((s for s in net.subnets if ":" not in s), None)
                     v6 = next((s for s in net.subnets if ":" in s), None)
                     role = f"{project.name}_{key}"
+                    labels = {capture.PROJECT: project.name, capture.NETWORK: key, WORKLOAD_LABEL: project.name}
                     placement.networks[key] = placement.space.bridge(
-                        host, internal=net.internal, subnet=v4, ipv6_subnet=v6, role=role
+                        host, internal=net.internal, subnet=v4, ipv6_subnet=v6, role=role, labels=labels
                     )
             for service in project.services.values():
                 placement.stand_ins[service.name] = placement._stand_in(service)
@@ -99,7 +101,17 @@ class Placement:
                 TEST_IMAGE,
                 serving(service.name, ports),
                 name=name,
-                ports=[tuple(k.split("/")) for k in bindings] or None,
+                labels={
+                    capture.PROJECT: self.project.name,
+                    capture.SERVICE: service.name,
+                    WORKLOAD_LABEL: self.project.name,
+                },  # fmt: skip
+                ports=list(
+                    dict.fromkeys(
+                        [*(tuple(k.split("/")) for k in bindings), *((str(p), "tcp") for p in service.exposed)]
+                    )
+                )
+                or None,
                 host_config=api.create_host_config(
                     port_bindings=bindings or None,
                     restart_policy={"Name": service.restart} if service.restart != "no" else None,

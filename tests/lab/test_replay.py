@@ -1,10 +1,12 @@
 """`netproof replay` of a compose project with a public and a private network (labs/stacks/shop.compose.yaml) on the
 seed lab: its truth table right on 28.5 and 29.7 (issue 35); a rule put in by hand that opens the private network to
-the public one turns exactly the two cells it opens red; and the replay takes everything it made away with it."""
+the public one turns exactly the two cells it opens red; the replay takes everything it made away with it; and a
+capture of a host holding the shop replays to the same table."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,8 +27,8 @@ def lab(request):
         yield lab
 
 
-def replayed(lab, tmp_path) -> tuple[int, dict]:
-    done = netproof("replay", SHOP, "--lab", lab.short_name, "--reports", str(tmp_path), "--json", check=False)
+def replayed(lab, tmp_path, compose: str = SHOP) -> tuple[int, dict]:
+    done = netproof("replay", compose, "--lab", lab.short_name, "--reports", str(tmp_path), "--json", check=False)
     assert done.returncode in (0, 1), done.stdout + done.stderr[-3000:]
     return done.returncode, json.loads(done.stdout)
 
@@ -55,3 +57,28 @@ def test_a_hand_made_rule_turns_the_cells_it_opens_red(lab, tmp_path):
     wrong = sorted((c["source"], c["target"]) for c in table["cells"] if c["right"] is False)
     assert wrong == [("frontend", "backend@private"), ("frontend", "db@private")], table
     assert status == ExitStatus.DOCKER_FAILED and table["wrong"] == 2
+
+
+def test_a_capture_of_the_host_replays_to_the_same_table(lab, tmp_path):
+    """`netproof capture` reads a host holding the shop (made as a replay makes it) into a compose file; replayed,
+    it gives the original's table, but for the intent the file carried (a user's words, on no host)."""
+    from netproof.jobs.replay import Replay, read_project
+    from netproof.progress import QUIET
+
+    placed = Replay.place(lab, read_project(Path(SHOP), QUIET), lab.host("docker1"), QUIET)
+    try:
+        captured = tmp_path / "captured.yaml"
+        done = netproof("capture", "--lab", lab.short_name, "--host", "docker1", "-o", str(captured))
+        assert "captured docker1: 3 services, 2 networks" in done.stdout, done.stdout
+        text = captured.read_text()
+        assert "environment" not in text and "command" not in text
+    finally:
+        assert not placed.remove()
+    original, again = replayed(lab, tmp_path)[1], replayed(lab, tmp_path, str(captured))[1]
+
+    def cells(table):
+        return {(c["source"], c["target"]): (c["expected"], c["observed"]["connected"]) for c in table["cells"]}
+
+    intents = {("frontend", "db:5432")}
+    assert {k: v for k, v in cells(original).items() if k not in intents} == cells(again)
+

@@ -33,7 +33,7 @@ from netproof.cli.run_commands import (
     cmd_run,
     cmd_upgrade,
 )
-from netproof.cli.stack_commands import cmd_replay
+from netproof.cli.stack_commands import cmd_capture, cmd_replay
 from netproof.errors import ExitStatus, LabBroken, NetproofError, UsageError
 from netproof.facts import versions
 from netproof.lab import engines
@@ -167,9 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = groups.add_parser(
         "continuity", help="long-lived flows held through a daemon reload or restart on one host, each gap measured"
     )
-    p.add_argument("scenario", choices=["reload", "restart"], help="restart keeps connections only with live-restore")
+    p.add_argument(
+        "scenario",
+        choices=["reload", "restart", "blip"],
+        help="restart keeps connections only with live-restore; blip cuts a swarm worker off the underlay for 20 s",
+    )
     add_lab_arguments(p)
-    p.add_argument("--host", help="the docker host whose dockerd is reloaded or restarted (default: the first)")
+    p.add_argument(
+        "--host", help="the docker host whose dockerd is reloaded or restarted (default: the first), or cut (the last)"
+    )
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout (progress on stderr)")
     p.set_defaults(func=cmd_continuity)
@@ -185,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="where run folders go (default: reports/)")
     p.add_argument("--json", action="store_true", help="the table, every cell, on stdout (progress on stderr)")
     p.set_defaults(func=cmd_replay)
+
+    p = groups.add_parser(
+        "capture", help="read a running docker host (never write) into a compose project that netproof replays"
+    )
+    p.add_argument("--lab", metavar="NAME", help="the running lab whose host is read (default: the one lab up)")
+    p.add_argument("--host", help="the docker host read (default: the lab's first)")
+    p.add_argument("-o", "--output", metavar="FILE", help="where the compose file goes (default: standard output)")
+    p.set_defaults(func=cmd_capture)
 
     p = groups.add_parser("diff", help="what changed between two runs (run folders or results.json files)")
     p.add_argument("old")

@@ -206,7 +206,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_continuity(args: argparse.Namespace) -> int:
-    from netproof.jobs import continuity
+    from netproof.jobs import blip, continuity
 
     system.require_root()
     topology = topology_of(args)
@@ -217,14 +217,17 @@ def cmd_continuity(args: argparse.Namespace) -> int:
                 f"{topology.source}: live-restore (set on {', '.join(live)}) is incompatible with swarm mode; "
                 "use control_plane: none or kv, as labs/live-restore.yml does"
             )
-    host = args.host or topology.docker_hosts[0].name
+    host = args.host or topology.docker_hosts[-1 if args.scenario == "blip" else 0].name
     if host not in {h.name for h in topology.docker_hosts}:
         raise NetproofError(f"--host {host}: not a docker host of {topology.source}")
     folder = reports_folder(args.reports, "continuity")
     progress = Progress()
     with output_for_people_on_stderr(args.json):
         with one_lab(topology, progress, args.provider) as lab:
-            done = continuity.run_scenario(lab, args.scenario, host, progress)
+            if args.scenario == "blip":
+                done = blip.run_blip(lab, host, progress)
+            else:
+                done = continuity.run_scenario(lab, args.scenario, host, progress)
         page = done.write(folder)
     if args.json:
         print(json.dumps({**done.to_dict(), "report": str(page), "exit_status": int(done.exit_status)}, indent=2))

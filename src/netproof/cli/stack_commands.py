@@ -1,10 +1,13 @@
-"""netproof replay: a user's compose project on a lab, and the truth table of what it relies on."""
+"""netproof replay and capture: a user's compose project on a lab, and the truth table of what it relies on; a running
+host read into such a project."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import yaml
 
 from netproof import system
 from netproof.cli.common import output_for_people_on_stderr, topology_of
@@ -32,3 +35,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"report: {folder / 'replay.json'}")
     return status
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from netproof.jobs.replay.capture import captured
+
+    system.require_root()
+    document, notes, host = captured(args.lab, args.host)
+    header = (
+        f"# Captured by netproof from {host} (read only). Replay it: netproof replay {args.output or 'FILE'}\n"
+        "# Read: only what networking is made of (x-netproof.captured.read); never environment, command, mounts,\n"
+        "# volumes, secrets or other labels. Images are named, never pulled.\n"
+    )
+    text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    if args.output:
+        system.write_atomically(Path(args.output), text)
+        services = len(document["services"])
+        print(f"captured {host}: {services} services, {len(document.get('networks', {}))} networks -> {args.output}")
+        for note in notes:
+            print(f"left out: {note}")
+    else:
+        print(text, end="")
+    return 0

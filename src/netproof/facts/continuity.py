@@ -64,3 +64,13 @@ ROLLING = ContinuityPromise(
     keeps_connections=False,  # a host's own flows end with its restart; others' gaps are judged (flow_watch.py)
 )
 SCENARIOS = {"reload": RELOAD, "restart": LIVE_RESTORE}
+
+BLIP = ContinuityPromise(
+    "CONT-BLIP-001",
+    "a swarm node cut off the underlay for 20 s, then healed",
+    "after a swarm node is cut off the network for a short while and comes back, the names and tasks. records of the "
+    "services whose tasks run on it resolve again on every other node, and connect, within 60 s",
+    "Docker's swarm networking (docs.docker.com/engine/swarm/networking/), service discovery; moby/moby#53141 "
+    "(29.x: NXDOMAIN for good after a 10 to 30 s disconnect, fixed on master by moby/moby#53142)",
+    keeps_connections=False,
+)

@@ -49,5 +49,5 @@ def test_gossip_dropped_after_the_heal_is_the_labs_fault_never_dockers(machine, 
     finally:
         for drop in drops:
             docker4.run(["iptables", "-D", *drop])
-    assert not done.held and not done.known, done.render_terminal()
+    assert not done.held and not done.mechanism, done.render_terminal()
     assert done.exit_status == ExitStatus.LAB_BROKEN and str(GOSSIP_PORT) in done.lab_broken, done.render_terminal()

@@ -26,8 +26,6 @@ BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule byp
 FLOWS_PAUSED_AT_START = "flows-paused-while-dockerd-started"  # running containers' flows paused as dockerd started
 UDP_THROUGH_PROXY = "udp-delivered-through-the-proxy"  # a published udp port's datagrams reached the container from
 # docker-proxy (the bridge's gateway as their source), not by DNAT with the client's own address
-NAMES_LOST_AFTER_BLIP = "names-lost-after-a-node-blip"  # a service's name NXDOMAIN on the other nodes after its
-# task's node was cut off the network for a while and came back
 
 # Docker's and the tools' own words, and the symptom each shows.
 WORDS = (
@@ -146,19 +144,6 @@ KNOWN_DEFECTS = (
         workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
         reproduced_by=("CONT-LIVE-001",),
         needs_setting="live-restore",
-    ),
-    KnownDefect(
-        "moby/moby#53141",
-        "after a swarm node is cut off the network for 10 to 30 s and comes back, the other nodes' embedded DNS "
-        "answers NXDOMAIN for good for the services whose tasks run on it: NetworkDB forgot the node's records when it "
-        "marked it failed, and drops the updates that would restore them on its rejoin; the tasks run on and answer "
-        "at their addresses (fixed on master by moby/moby#53142)",
-        frozenset({NAMES_LOST_AFTER_BLIP}),
-        "names-lost-tasks-reachable",  # seen by CONT-BLIP-001: each lost name's task answers pings at its address
-        "a lost name's task did not answer at its address either (the task or its node is gone, not only its records)",
-        control_planes=("swarm",),
-        since="29.0",
-        workaround="docker service update --force <service> publishes the service's records again",
     ),
     KnownDefect(
         "moby/moby#53384",

@@ -2,7 +2,8 @@
 while (its link unplugged at the lab's router, where its subnet's switch is), then healed, while the other hosts
 keep asking for the names of services whose tasks run on it. After the heal each name and its `tasks.` record must
 resolve again on every other host, and connect, within the promise's time. A name that stays NXDOMAIN while its
-task answers at its address is moby/moby#53141's mechanism (NetworkDB dropping the rejoined node's records).
+task answers at its address shows moby/moby#53141's mechanism (NetworkDB dropping the rejoined node's records): said
+with the failure, which is Docker's.
 
 The services: one in vip mode, one in dnsrr mode, a task each on the cut host, serving a page. The askers: a
 container on the same attachable overlay on every other docker host. Names are asked from the asker's own network
@@ -18,9 +19,7 @@ from pathlib import Path
 from netproof.doctor.examination import examine
 from netproof.errors import ExitStatus, NetproofError
 from netproof.facts.continuity import BLIP
-from netproof.facts.defects import NAMES_LOST_AFTER_BLIP
 from netproof.kit import probes, upstreams
-from netproof.kit.known_defects import recognise
 from netproof.kit.objects import Container
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
@@ -57,7 +56,7 @@ class BlipRun:
     engine: str
     watches: list[NameWatch] = field(default_factory=list)
     task_reachable: dict[str, bool] = field(default_factory=dict)  # per name never back: its task answers pings
-    known: str = ""  # the known defect recognised, with its mechanism
+    mechanism: str = ""  # what the lost names show, where a moby issue's mechanism does
     seconds: float = CUT  # how long the host was cut off
     tasks: dict[str, str] = field(default_factory=dict)  # per service: its task kept through the blip, or replaced
     lab_broken: str = ""  # what the doctor found broken when names did not come back: the lab's, not Docker's
@@ -68,7 +67,7 @@ class BlipRun:
 
     @property
     def exit_status(self) -> ExitStatus:
-        if self.held or self.known:
+        if self.held:
             return ExitStatus.PASSED
         return ExitStatus.LAB_BROKEN if self.lab_broken else ExitStatus.DOCKER_FAILED
 
@@ -76,7 +75,7 @@ class BlipRun:
     def verdict(self) -> str:
         if self.held:
             return "held"
-        return "known defect" if self.known else "the lab broke" if self.lab_broken else "BROKEN"
+        return "the lab broke" if self.lab_broken else "BROKEN"
 
     def render_terminal(self) -> str:
         lines = [f"{BLIP.id}: {self.host} cut off the underlay for {self.seconds:.0f} s, then healed (Docker "
@@ -90,8 +89,8 @@ class BlipRun:
             else:
                 how = f"not back {AGAIN:.0f} s after the heal: {w.last}"
             lines.append(f"  {w.name} from {w.asker.host.name}: {how}")
-        if self.known:
-            lines.append(f"  {self.known}")
+        if self.mechanism:
+            lines.append(f"  {self.mechanism}")
         if self.lab_broken:
             lines.append(f"  the doctor found the lab broken, not Docker: {self.lab_broken}")
         return "\n".join(lines)
@@ -110,7 +109,7 @@ class BlipRun:
             "seconds": self.seconds,
             "held": self.held,
             "verdict": self.verdict,
-            "known_defect": self.known,
+            "mechanism": self.mechanism,
             "lab_broken": self.lab_broken,
             "tasks": self.tasks,
             "names": [
@@ -191,7 +190,7 @@ def run_blip(lab: Lab, host_name: str, progress: Progress, seconds: float = CUT)
                 run.lab_broken = "; ".join(f.said for f in diagnosis.failures)[:400]
             else:
                 unresolved = [w for w in lost if w.resolved is None]
-                run.known = _recognised(lab, unresolved, run) if unresolved else ""
+                run.mechanism = _mechanism(lab, unresolved, run) if unresolved else ""
     finally:
         space.remove()
     return run
@@ -222,23 +221,20 @@ def _ask(w: NameWatch, at: float) -> None:
             w.connected = at
 
 
-def _recognised(lab: Lab, lost: list[NameWatch], run: BlipRun) -> str:
-    """moby/moby#53141's mechanism: a name never back while its task answers at its address (the task runs on, only
-    its records are gone)."""
+def _mechanism(lab: Lab, lost: list[NameWatch], run: BlipRun) -> str:
+    """moby/moby#53141's mechanism, where it shows: every name never back has running tasks that answer at their
+    addresses (the tasks run on, only their records are gone). Not a known defect of netproof's database (its condition
+    was not met on netproof's labs): said with the failure, which stays Docker's."""
     for w in lost:
         addresses = _task_addresses(lab, w.service)
         reached = [probes.ping(w.asker.netns.run, a, count=2, wait=1).ok for a in addresses]
         run.task_reachable[w.name] = bool(reached) and all(reached)
-    sightings = {}
-    if all(run.task_reachable.values()):
-        names = ", ".join(sorted({w.name for w in lost}))
-        sightings["names-lost-tasks-reachable"] = (
-            f"{names}: NXDOMAIN {AGAIN:.0f} s after the heal while each answers pings at its address"
-        )
-    known = recognise({NAMES_LOST_AFTER_BLIP}, lab.docker_hosts, "swarm", sightings)
-    if known is None or not known.known or not known.defect.affects(run.engine):
-        return ""  # a new finding, not the known defect (on an engine it does not affect, say)
-    return str(known)
+    if not all(run.task_reachable.values()):
+        return ""
+    names = ", ".join(sorted({w.name for w in lost}))
+    return (f"{names}: NXDOMAIN {AGAIN:.0f} s after the heal while each service's running task answers pings at its "
+            f"address: the mechanism of moby/moby#53141 (NetworkDB drops a failed node's records and the updates that "
+            f"would restore them; fixed on master by moby/moby#53142)")  # fmt: skip
 
 
 def _task_addresses(lab: Lab, service: str) -> list[str]:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from netproof import wait
+from netproof.errors import LabBroken
 from netproof.facts.docker import ATTACH_TIMEOUT
 from netproof.jobs.upgrade.outcome import ATTACH_DEFECT, Finding, Upgrade
+from netproof.jobs.upgrade.stack_watch import RESTORE
+from netproof.kit import upstreams
 from netproof.kit.objects import Container
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
+
+NAME_TIMEOUT = 5.0  # seconds a name's question waits for the embedded DNS
+NAME_SETTLE = 15.0  # seconds a peer's name may take to reach this host's embedded DNS again
+
+
+def now(c: Container) -> Container:
+    """The container as it is now: a restart gives it another network namespace."""
+    sandbox = c.host.docker().containers.get(c.name).attrs["NetworkSettings"]["SandboxKey"]
+    return dataclasses.replace(c, sandbox=sandbox)
 
 
 @dataclass
 class Workload:
     """A user's workload across the upgrade: on each docker host a container that restarts always, on an
-    overlay (without a control plane, a bridge). After each engine change: is it running, with its address?"""
+    overlay (without a control plane, a bridge). After each engine change: is it running, with its address, and do
+    its peers' names resolve to their addresses from it (across hosts, on the overlay)?"""
 
     space: Workspace
     containers: list[Container]
@@ -58,6 +73,30 @@ class Workload:
                     found.append(Finding(c.host.name, f"{what} is not running on {engine}: {said}"))
             elif address != c.ip:
                 found.append(Finding(c.host.name, f"{what} runs on {engine} with address {address}, was {c.ip}", False))
+        running = {c.name for c in self.containers if not any(c.name in f.text for f in found)}
+        return found + self.names_after(engine, running)
+
+    def names_after(self, engine: str, running: set[str]) -> list[Finding]:
+        """Each workload container asks its embedded DNS for every other's name (on the overlay: across hosts) and
+        gets that container's address: the names the old engine registered, kept by the new one."""
+        found = []
+        up = [now(c) for c in self.containers if c.name in running]  # one not running is said already
+        for asker in up:
+            for peer in (c for c in up if c is not asker and c.network.id == asker.network.id):
+                try:  # a name from another host reaches this one's embedded DNS a moment after a restart
+                    (_, answer), _ = wait.poll(
+                        lambda a=asker, p=peer: upstreams.ask(a, p.name, NAME_TIMEOUT),
+                        holds=lambda r, p=peer: r[1].rcode == "NOERROR" and p.ip in r[1].addresses,
+                        timeout=NAME_SETTLE,
+                        interval=1,
+                    )
+                except LabBroken as e:  # its namespace is gone: said as the lab's
+                    found.append(Finding(asker.host.name, f"{asker.name} could not ask for {peer.name}: {e}", False))
+                    continue
+                if answer.rcode != "NOERROR" or peer.ip not in answer.addresses:
+                    found.append(Finding(asker.host.name, f"the workload container {asker.name} asked for its peer "
+                                         f"{peer.name} on {peer.host.name} after the upgrade to {engine}: {answer} "
+                                         f"(expected {peer.ip}); {RESTORE}"))  # fmt: skip
         return found
 
     def remove(self) -> None:

@@ -121,3 +121,14 @@ def test_the_footprint_leaves_a_workloads_rules_out_and_keeps_the_rest():
     kept = without_workloads(lines, {"br-0123456789ab"}, {"10.99.0.0/24"})
     assert kept == lines[2:]
     assert without_workloads(lines, set(), set()) == lines
+
+
+def test_the_page_draws_each_table_with_its_wrong_cells_and_the_changes_since_the_first():
+    from netproof.report import stack as page
+
+    before = _table({})
+    after = _table({("frontend", "db@private"): Observed(True, "db answered, seeing the client as 10.99.0.1")})
+    text = page.render([before, after], ["udp not probed"])
+    assert text.count("<table class='truth'>") == 2 and "1 wrong" in text and "udp not probed" in text
+    assert "!.</b> frontend &rarr; db@private: should not connect" in text
+    assert text.count("&#9650;") == 1 + 1  # the legend, and the one cell that changed

@@ -33,7 +33,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(table.render_terminal())
     for note in project.notes:
         print(f"note: {note}")
-    print(f"report: {folder / 'replay.json'}")
+    print(f"report: {folder / 'replay.html'} (replay.json and replay.txt beside it)")
     return status
 
 

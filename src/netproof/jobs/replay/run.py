@@ -15,6 +15,7 @@ from netproof.lab import compose
 from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
 from netproof.progress import Progress
+from netproof.report import stack as page
 from netproof.stack.project import Project
 from netproof.stack.reachability import Observed, Table
 from netproof.system import write_atomically
@@ -87,12 +88,13 @@ def counts(table: Table) -> dict[str, int]:
 
 
 def write(folder: Path, tables: list[Table], notes: list[str]) -> Path:
-    """replay.json (every table, every cell) and replay.txt (as the terminal shows them)."""
+    """replay.json (every table, every cell), replay.txt (as the terminal shows them) and replay.html (a grid each)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_atomically(folder / "replay.json", json.dumps({"tables": [t.to_dict() for t in tables], "notes": notes},
                                                         indent=2))  # fmt: skip
     text = "\n\n".join(t.render_terminal() for t in tables) + "".join(f"\nnote: {n}" for n in notes) + "\n"
     write_atomically(folder / "replay.txt", text)
+    page.write(tables, notes, folder / "replay.html")
     return folder
 
 

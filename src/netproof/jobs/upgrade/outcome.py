@@ -103,7 +103,7 @@ class Upgrade:
         if self.overall is not None:
             parts.append(diff.render_terminal(self.overall))
         if self.workload:
-            parts += ["", f"=== the workload's truth tables ({self.folder / 'workload' / 'replay.txt'}) ===",
+            parts += ["", f"=== the workload's truth tables ({self.folder / 'workload' / 'replay.html'}) ===",
                       *self.workload]  # fmt: skip
         return "\n".join(parts + ([diff.render_verdict(self.verdict)] if self.verdict else []))
 

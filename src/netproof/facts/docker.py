@@ -22,6 +22,19 @@ VXLAN_FLAG_I = 0x08  # "the VNI is valid" (RFC 7348)
 # Names Docker gives things.
 GATEWAY_BRIDGE = "docker_gwbridge"  # a swarm/overlay container's way out (its eth1)
 DOCKERS_OWN_NETWORKS = ("bridge", "docker_gwbridge", "ingress")  # networks Docker makes itself
+# Where Docker takes a bridge's subnet when none is asked for (moby daemon/libnetwork/ipamutils,
+# localScopeDefaultNetworks, the same from 20.10 to 29.7): (base, size of each subnet), in Docker's order. It avoids
+# only the subnets of routes it sees on the host, never one reached through the default gateway.
+DEFAULT_LOCAL_POOLS = (
+    ("172.17.0.0/16", 16),
+    ("172.18.0.0/16", 16),
+    ("172.19.0.0/16", 16),
+    ("172.20.0.0/14", 16),
+    ("172.24.0.0/14", 16),
+    ("172.28.0.0/14", 16),
+    ("192.168.0.0/16", 20),
+)
+ADDRESS_POOLS_KEY = "default-address-pools"  # daemon.json
 EMBEDDED_DNS = "127.0.0.11"  # the resolver Docker puts in every container on a user network
 EXTERNAL_DNS_MAX = 3  # the embedded DNS forwards to a container's first three --dns servers (libnetwork maxExtDNS)
 EXTERNAL_DNS_TIMEOUT = 4.0  # seconds it waits for one of them before it asks the next (libnetwork extIOTimeout)

@@ -98,7 +98,8 @@ def test_a_healthy_lab_meets_every_requirement(lab):
     assert {f["observed"] for f in by_requirement["mtu"]} == {"1500"} and len(by_requirement["mtu"]) == 12
     assert {f["observed"] for f in by_requirement["control-plane"] if f["subject"] == "node"} == {"ready, active"}
     # each docker host's own settings, and the outside host with its web and DNS servers from each
-    assert {(f["subject"], f["ok"]) for f in by_requirement["host"]} == {("ip_forward", True), ("underlay", True)}
+    host_settings = {(f["subject"], f["ok"]) for f in by_requirement["host"]}
+    assert host_settings == {("ip_forward", True), ("underlay", True), ("docker-networks", True)}
     assert len(by_requirement["outside"]) == 4 * 3
     rc, text = doctor()
     assert rc == 0 and text.rstrip().endswith("every requirement holds"), text
@@ -123,6 +124,21 @@ def test_a_gossip_port_dropped_on_the_router(lab, tmp_path, healthy_afterwards):
         failing={"docker3-to-docker4", "docker2-to-docker3"},
         passing={"docker1-to-docker2", "docker1-to-docker4"},
     )
+
+
+def test_a_docker_network_over_the_labs_own_subnet_is_named_with_its_remedy(lab, tmp_path, healthy_afterwards):
+    """The rolling upgrade 20.10 -> 28.5's own failure, made by hand (issue 36): docker1 holds a Docker bridge over
+    dc2, which it reaches through its gateway, so docker3's and docker4's traffic goes into that bridge."""
+    docker1 = lab.host("docker1")
+    made = ["docker", "network", "create", "--subnet", "192.168.48.0/20", "np-over-dc2"]
+    with broken(docker1, made, ["docker", "network", "rm", "np-over-dc2"]):
+        rc, text = doctor()
+        run = ping_checks(tmp_path)
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert "docker1 holds a Docker network over lab addresses (br-" in text, text
+    assert "at 192.168.48.0/20 covers docker3 192.168.50.101, docker4 192.168.50.102" in text, text
+    assert "default-address-pools" in text
+    assert set(run.outcomes.values()) <= {"error", "passed"} and "error" in run.outcomes.values(), run.output[-3000:]
 
 
 def test_forwarding_stopped_on_the_router(lab, tmp_path, healthy_afterwards):

@@ -48,3 +48,39 @@ def test_a_lab_subnet_inside_a_wider_pool_takes_only_its_own_piece_out():
 def _moved(subnet: Subnet, to: str = "") -> Subnet:
     network = ipaddress.IPv4Network(to or f"10.{100 + int(subnet.network.network_address.packed[2]) % 100}.0.0/24")
     return dataclasses.replace(subnet, network=network)
+
+
+class _Host:
+    """A docker host whose `ip -j route show` is what docker1 printed in the rolling upgrade 20.10 -> 28.5."""
+
+    name = "docker1"
+    ROUTES = (
+        '[{"dst":"default","gateway":"10.10.10.1","dev":"eth0","flags":[]},'
+        '{"dst":"10.10.10.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.10.10.101","flags":[]},'
+        '{"dst":"172.17.0.0/16","dev":"docker0","protocol":"kernel","scope":"link","prefsrc":"172.17.0.1",'
+        '"flags":["linkdown"]},'
+        '{"dst":"192.168.48.0/20","dev":"br-15ea29cb432a","protocol":"kernel","scope":"link",'
+        '"prefsrc":"192.168.48.1","flags":["linkdown"]}]'
+    )
+
+    def __init__(self, routes: str = ROUTES):
+        self.routes = routes
+
+    def run(self, argv, timeout=None):
+        from netproof.system import CommandResult
+
+        return CommandResult(argv, 0, self.routes, "", self.name)
+
+
+def test_the_doctor_names_a_docker_network_over_the_lab_and_its_remedy():
+    from netproof.doctor.surroundings import docker_networks_over_the_lab
+
+    lab = {str(h.name): str(h.address) for h in SEED.hosts.values()}
+    ok, observed, cause = docker_networks_over_the_lab(_Host(), lab)
+    assert (
+        ok is False
+        and "br-15ea29cb432a at 192.168.48.0/20 covers docker3 192.168.50.101, docker4 192.168.50.102" in cause
+    )
+    assert ADDRESS_POOLS_KEY in cause and "not Docker's failure" in cause
+    clear = _Host(_Host.ROUTES.replace("192.168.48.0/20", "192.168.64.0/20"))
+    assert docker_networks_over_the_lab(clear, lab) == (True, "clear of the lab", None)

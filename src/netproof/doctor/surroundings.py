@@ -5,14 +5,20 @@ from one of these is the lab's error, naming it, never Docker's failure."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
+
 from netproof import system
 from netproof.errors import LabBroken
-from netproof.facts.docker import DEFAULT_MTU
+from netproof.facts.docker import ADDRESS_POOLS_KEY, DEFAULT_MTU
 from netproof.kit import firewall
 from netproof.kit.namespaces import underlay_interface
 from netproof.kit.paths import first_hop, underlay_ping
 from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
 from netproof.lab.providers.base import LabHost
+
+DOCKER_BRIDGE = re.compile(r"^(docker0|docker_gwbridge|br-[0-9a-f]{12})$")  # the interfaces Docker's bridges have
 
 
 class SurroundingsExamination:
@@ -30,7 +36,12 @@ class SurroundingsExamination:
 
     def _host_settings(self, hosts: list[LabHost]) -> None:
         shaped = "underlay-shaping" in self.lab.provider.capabilities  # the lab set its links' MTU: it can judge it
-        for host, said in zip(hosts, system.parallel(lambda h: _own_settings(h, shaped), hosts), strict=True):
+        lab = {h.name: str(h.address) for h in self.lab.topology.hosts.values()}
+
+        def settings(h: LabHost) -> dict:
+            return {**_own_settings(h, shaped), "docker-networks": docker_networks_over_the_lab(h, lab)}
+
+        for host, said in zip(hosts, system.parallel(settings, hosts), strict=True):
             for subject, (ok, observed, cause) in said.items():
                 requirement = "ipv6" if subject == "ipv6_forward" else "host"  # only IPv6's checks lean on it
                 self._add(requirement, subject, host.name, None, ok, observed, cause=cause)
@@ -134,3 +145,34 @@ def _ipv6_forwarding(host: LabHost) -> dict[str, tuple[bool | None, str, str | N
             "setting of the host's, not Docker's",
         )
     }
+
+
+def docker_networks_over_the_lab(host: LabHost, lab: dict[str, str]) -> tuple[bool | None, str, str | None]:
+    """A Docker network on the host whose subnet covers an address the host must reach (another lab host's, the
+    outside host's, its resolver's): its bridge's route wins over the way through the gateway, so the host sends that
+    traffic into the bridge. Docker avoids only the routes it sees; a subnet behind the gateway is its to take."""
+    routes = host.run(["ip", "-j", "route", "show"], timeout=10)
+    try:
+        table = json.loads(routes.stdout or "[]")
+    except json.JSONDecodeError:
+        return None, "routes unreadable", None
+    covered = []
+    for route in table:
+        dev, dst = route.get("dev", ""), route.get("dst", "")
+        if not DOCKER_BRIDGE.match(dev) or "/" not in dst:
+            continue
+        prefix = ipaddress.IPv4Network(dst, strict=False)
+        hit = [f"{name} {address}" for name, address in lab.items()
+               if name != host.name and ipaddress.IPv4Address(address) in prefix]  # fmt: skip
+        if hit:
+            covered.append(f"{dev} at {dst} covers {', '.join(hit)}")
+    if not covered:
+        return True, "clear of the lab", None
+    return (
+        False,
+        "; ".join(covered)[:80],
+        f"{host.name} holds a Docker network over lab addresses ({'; '.join(covered)}): it sends their traffic into "
+        f"that bridge instead of its gateway. Docker took the subnet from its default pools, which avoid only the "
+        f"routes a host sees; keep the pools off the lab (daemon.json {ADDRESS_POOLS_KEY}, as netproof's own labs "
+        "do) or remove that network: the lab's doing, not Docker's failure",
+    )

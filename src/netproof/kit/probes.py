@@ -230,10 +230,11 @@ class Fetch:
         return f"GET {self.url}: {'connected' if self.through else 'no connection'} ({why})"
 
 
-def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str = "") -> Fetch:
-    """GET / from address:port; a `query` (`?query`) lets a capture at the far end tell this request from others."""
+def http_get(run: Runner, address: str, port: int, timeout: int = 2, query: str = "", path: str = "/") -> Fetch:
+    """GET `path` from address:port; a `query` (`?query`) lets a capture at the far end tell this request from
+    others."""
     host = f"[{address}]" if ":" in address else address  # an IPv6 address is bracketed in a URL
-    url = f"http://{host}:{port}/" + (f"?{query}" if query else "")
+    url = f"http://{host}:{port}{path}" + (f"?{query}" if query else "")
     # Bounded by `timeout`: busybox 1.35's own wget -T crashes (segmentation fault).
     return Fetch(url, send(run, ["timeout", str(timeout), "wget", "-q", "-O", "-", url], WGET))
 

@@ -31,14 +31,13 @@ def _probe(placement: Placement, outside: LabHost, cell: Cell) -> Observed:
         run, address, port, client = _path(placement, outside, cell)
         if address is None:
             return Observed(None, f"no address to probe: {port}")
-        page = f"http://{address}:{port}" + ("/" if cell.kind == EGRESS else PAGE)
-        fetch = probes.send(run, ["timeout", str(TIMEOUT), "wget", "-q", "-O", "-", page], probes.WGET)
+        got = probes.http_get(run, address, port, timeout=TIMEOUT, path="/" if cell.kind == EGRESS else PAGE)
     except ProbeDidNotRun as e:
         return Observed(None, str(e))
+    page, fetch = got.url, got.result
     said = " ".join((fetch.stdout + fetch.stderr).split())[-200:]
     if cell.kind == EGRESS:
-        connected = fetch.ok or "HTTP/" in fetch.stderr
-        return Observed(connected, f"GET {page}: {'answered' if connected else 'no connection'} ({said or 'ok'})")
+        return Observed(got.through, f"GET {page}: {'answered' if got.through else 'no connection'} ({said or 'ok'})")
     answered = re.search(rf"{MARK} (\S+) seen (\S+)", fetch.stdout)
     if answered is None:
         return Observed(False, f"GET {page}: no connection ({said or f'exit {fetch.returncode}'})")

@@ -100,3 +100,26 @@ def test_a_capture_of_the_host_replays_to_the_same_table(lab, tmp_path):
 
     intents = {("frontend", "db:5432")}
     assert {k: v for k, v in cells(original).items() if k not in intents} == cells(again)
+
+
+def test_a_cell_that_breaks_after_a_step_is_a_restore_path_regression(lab):
+    """The upgrade's carried workload (jobs/upgrade/stack_watch.py) on one host, broken by hand between its table
+    before and its table after a step (here no engine change: the rule alone breaks it): the cells it breaks are
+    regressions of the restore path, bad findings naming the cell and what the probe said."""
+    from netproof.jobs.replay import read_project
+    from netproof.jobs.upgrade import Upgrade
+    from netproof.jobs.upgrade.stack_watch import RESTORE, StackWatch
+    from netproof.progress import QUIET
+
+    watch = StackWatch.start(lab, read_project(Path(SHOP), QUIET), False, Upgrade([], Path(".")), QUIET)
+    docker1 = lab.host("docker1")
+    dropped = ["DOCKER-USER", "-d", "10.99.0.10", "-p", "tcp", "--dport", "5432", "-j", "DROP"]  # the database
+    try:
+        assert [t.summary() for t in watch.tables] == ["25 cells, 0 wrong"]
+        docker1.run(["iptables", "-I", *dropped], check=True)
+        found = watch.after_step(lab, "the same engine", QUIET)
+    finally:
+        docker1.run(["iptables", "-D", *dropped])
+        assert not watch.remove()
+    bad = [f.text for f in found if f.bad]
+    assert len(bad) == 1 and "backend -> db:5432 should connect" in bad[0] and RESTORE in bad[0], found

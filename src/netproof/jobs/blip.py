@@ -237,14 +237,18 @@ def _mechanism(lab: Lab, lost: list[NameWatch], run: BlipRun) -> str:
             f"would restore them; fixed on master by moby/moby#53142)")  # fmt: skip
 
 
-def _task_addresses(lab: Lab, service: str) -> list[str]:
-    """The overlay addresses of the service's running tasks, as the manager says now."""
+def _running_tasks(lab: Lab, service: str) -> list[dict]:
+    """The service's running tasks, as the manager says now."""
     tasks = lab.manager.docker().services.get(service).tasks(filters={"desired-state": "running"})
-    return [a.split("/")[0] for t in tasks if t["Status"]["State"] == "running"
+    return [t for t in tasks if t["Status"]["State"] == "running"]
+
+
+def _task_addresses(lab: Lab, service: str) -> list[str]:
+    """The overlay addresses of the service's running tasks."""
+    return [a.split("/")[0] for t in _running_tasks(lab, service)
             for n in t.get("NetworksAttachments", []) if n["Network"]["Spec"]["Name"] != "ingress"
             for a in n.get("Addresses", [])]  # fmt: skip
 
 
 def _task_ids(lab: Lab, service: str) -> list[str]:
-    tasks = lab.manager.docker().services.get(service).tasks(filters={"desired-state": "running"})
-    return sorted(t["ID"] for t in tasks)
+    return sorted(t["ID"] for t in _running_tasks(lab, service))

@@ -53,7 +53,7 @@ class Workload:
         return cls(space, containers)
 
     def after_upgrade(self, engine: str) -> list[Finding]:
-        found = []
+        found, running = [], set()
         for c in self.containers:
             try:
                 attrs = c.host.docker().containers.get(c.name).attrs
@@ -73,7 +73,8 @@ class Workload:
                     found.append(Finding(c.host.name, f"{what} is not running on {engine}: {said}"))
             elif address != c.ip:
                 found.append(Finding(c.host.name, f"{what} runs on {engine} with address {address}, was {c.ip}", False))
-        running = {c.name for c in self.containers if not any(c.name in f.text for f in found)}
+            else:
+                running.add(c.name)  # as it was: its peers must find it by name
         return found + self.names_after(engine, running)
 
     def names_after(self, engine: str, running: set[str]) -> list[Finding]:

@@ -8,10 +8,10 @@ network's subnet, recorded with the check's own names taken out.
 
 from __future__ import annotations
 
-from netproof.kit import check, facts, firewall, probes
+from netproof.kit import OUTSIDE_HTTP_PORT, check, facts, firewall, probes, trace
 
 
-def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str) -> None:
+def require_egress(proof, container, docker_host, outside, evidence_dir, subnet: str, where: str, packet_trace) -> None:
     """The container's GET reaches the outside host, from the docker host's underlay address.
 
     Other checks' requests reach the outside host at the same time: the request carries the
@@ -19,8 +19,15 @@ def require_egress(proof, container, docker_host, outside, evidence_dir, subnet:
     """
     fetch, sources = probes.fetched_from_outside(proof, container, outside, evidence_dir)
     rules = record_nat(proof, docker_host, subnet)
+    fetched = fetch.result.ok and "netproof" in fetch.result.stdout
+    if not fetched:
+        packet_trace.why_lost(
+            trace.Conversation(container.ip, outside.address, OUTSIDE_HTTP_PORT),
+            [docker_host, outside],
+            lambda: probes.http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3),
+        )
     proof.require(
-        fetch.result.ok and "netproof" in fetch.result.stdout,
+        fetched,
         expected=f"{container.name} fetches http://{outside.address}/ (the outside host's page)",
         observed="; ".join([str(fetch), *why_not_out(docker_host, subnet, rules)]),
         where=where,
@@ -60,7 +67,7 @@ def why_not_out(docker_host, subnet: str, nat_rules: list[str]) -> list[str]:
     promise="a container on a normal overlay reaches the external network through docker_gwbridge, "
     "leaving with its host's address",
 )
-def test_overlay_egress(docker_host, workspace, proof, outside, evidence_dir):
+def test_overlay_egress(docker_host, workspace, proof, outside, evidence_dir, packet_trace):
     net = workspace.overlay()
     c = workspace.container(docker_host, net)
     where = f"{docker_host.name}, container {c.name} on overlay {net.name}"
@@ -70,7 +77,7 @@ def test_overlay_egress(docker_host, workspace, proof, outside, evidence_dir):
     subnets = [a for a in gateway.addresses if ":" not in a]
     proof.text(f"{facts.GATEWAY_BRIDGE} addresses", ", ".join(gateway.addresses), where=docker_host.name)
     gw_subnet = _network_of(docker_host, facts.GATEWAY_BRIDGE) or (subnets[0] if subnets else "")
-    require_egress(proof, c, docker_host, outside, evidence_dir, gw_subnet, where)
+    require_egress(proof, c, docker_host, outside, evidence_dir, gw_subnet, where, packet_trace)
 
 
 @check(
@@ -80,7 +87,7 @@ def test_overlay_egress(docker_host, workspace, proof, outside, evidence_dir):
     promise="a container on the default bridge or a user-defined bridge reaches the external network, "
     "leaving with its host's address",
 )
-def test_bridge_egress(docker_host, workspace, proof, outside, evidence_dir):
+def test_bridge_egress(docker_host, workspace, proof, outside, evidence_dir, packet_trace):
     default = workspace.default_bridge(docker_host)
     on_default = workspace.container(docker_host, default, role="def")
     require_egress(
@@ -91,6 +98,7 @@ def test_bridge_egress(docker_host, workspace, proof, outside, evidence_dir):
         evidence_dir,
         default.subnet,
         f"{docker_host.name}, container {on_default.name} on the default bridge",
+        packet_trace,
     )
     user = workspace.bridge(docker_host)
     on_user = workspace.container(docker_host, user, role="usr")
@@ -102,6 +110,7 @@ def test_bridge_egress(docker_host, workspace, proof, outside, evidence_dir):
         evidence_dir,
         user.subnet,
         f"{docker_host.name}, container {on_user.name} on bridge {user.name}",
+        packet_trace,
     )
 
 

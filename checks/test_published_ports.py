@@ -20,18 +20,38 @@ import secrets
 
 import pytest
 
-from netproof.kit import Window, check, firewall, probes, random_subnet, route_on_router, underlay_interface, wire
+from netproof.kit import (
+    Window,
+    check,
+    firewall,
+    probes,
+    random_subnet,
+    route_on_router,
+    trace,
+    underlay_interface,
+    wire,
+)
 
 CRAFTER = probes.Tool("python3 (wire.CRAFT_SYN)", (r"^sent 3 frames$",))  # its own last words
 
 SINCE_28 = "28.0"
 
 
-def require_answers(proof, outside, address: str, port: int, where: str, missing: tuple | list = ()) -> None:
+def require_answers(
+    proof, outside, address: str, port: int, where: str, missing: tuple | list = (), packet_trace=None, host=None
+) -> None:
+    """outside's GET of address:port gets the page; if not, with a packet_trace, where it died (crossing host)."""
     fetch = probes.http_get(probes.on_host(outside), address, port, timeout=3)
     proof.command(f"{outside.name}: GET http://{address}:{port}/", fetch.result)
+    answered = fetch.result.ok and "netproof" in fetch.result.stdout
+    if not answered and packet_trace is not None:
+        packet_trace.why_lost(
+            trace.Conversation(outside.address, address, port),
+            [outside, host],
+            lambda: probes.http_get(probes.on_host(outside), address, port, timeout=3),
+        )
     proof.require(
-        fetch.result.ok and "netproof" in fetch.result.stdout,
+        answered,
         expected=f"{outside.name} reaches the published port at {address}:{port}",
         observed="; ".join([str(fetch), *missing]),
         where=where,
@@ -44,7 +64,7 @@ def require_answers(proof, outside, address: str, port: int, where: str, missing
     tags=("bridge", "published-ports"),
     promise="a port published with -p answers the external network on the docker host's address",
 )
-def test_published_port_answers(docker_host, workspace, proof, outside):
+def test_published_port_answers(docker_host, workspace, proof, outside, packet_trace):
     net = workspace.bridge(docker_host, role="pub")
     public = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
     port = public.host_port(probes.HTTP_PORT)
@@ -56,13 +76,15 @@ def test_published_port_answers(docker_host, workspace, proof, outside):
     target = f"{public.ip}:{probes.HTTP_PORT}"
     forwarded = [r for r in nat if f"dport {port} " in f"{r} " and target in r]  # iptables --dport, nft dport
     proxy = docker_host.run(
-        ["sh", "-c", f"ps -eo args | grep -c '[d]ocker-proxy.*-host-port {port} .*-container-ip {public.ip}'"]
+        ["sh", "-c", f"ps -ww -eo args | grep -c '[d]ocker-proxy.*-host-port {port} .*-container-ip {public.ip}'"]
     )
+    proof.command(f"docker-proxy for port {port}", proxy)
     proxied = docker_host.spec.daemon.get("userland-proxy", True) is not False  # else none is due
     missing = (
         [] if forwarded else [f"no DNAT of port {port} to {target} in {docker_host.name}'s nat DOCKER chain"]
     ) + ([] if proxy.stdout.strip() not in ("", "0") or not proxied else [f"no docker-proxy for port {port}"])
-    require_answers(proof, outside, docker_host.address, port, f"{outside.name} -> {docker_host.name}:{port}", missing)
+    where = f"{outside.name} -> {docker_host.name}:{port}"
+    require_answers(proof, outside, docker_host.address, port, where, missing, packet_trace, docker_host)
     proof.mechanism(
         "DNAT for the published port",
         [

@@ -8,6 +8,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             its queries to 127.0.0.11:53 on to Docker's embedded DNS server are gone
   published once a container with a published port is created, flush its host's nat DOCKER chain
             and stop the host's docker-proxy processes: nothing forwards the port any more
+  pubaccept once a container with a published port is created, delete its host's accept for it (iptables: filter
+            DOCKER's; nftables: its bridge's filter-forward-in chain's): what is left drops it from outside the bridge
   raw       once a container is created, flush its host's raw PREROUTING (Docker 28's drops of what is
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
@@ -74,6 +76,15 @@ def _sabotaged_container(self, host, network, **options):
         own = "own=$(stat -L -c %i /proc/self/ns/net)"  # this machine's processes are all visible: the host's own
         stop = 'for p in $(pgrep -x docker-proxy); do [ "$(stat -L -c %i /proc/$p/ns/net)" = "$own" ] && kill $p; done'
         host.run(["sh", "-c", f"{own}; {stop}; true"])
+    if what == "pubaccept" and options.get("ports"):
+        for rule in host.run(["iptables", "-S", "DOCKER"]).stdout.splitlines():
+            if f"-d {made.ip}/32" in rule and rule.endswith("-j ACCEPT"):
+                host.run(["iptables", "-D", *rule.split()[1:]], check=True)
+        chain = f"filter-forward-in__br-{network.id[:12]}"  # 29's nftables backend
+        for rule in host.run(["nft", "-a", "list", "chain", "ip", "docker-bridges", chain]).stdout.splitlines():
+            if f"ip daddr {made.ip} " in rule and " accept" in rule:
+                handle = rule.rsplit("# handle ", 1)[1].strip()
+                host.run(["nft", "delete", "rule", "ip", "docker-bridges", chain, "handle", handle], check=True)
     if what == "raw":
         host.run(["iptables", "-t", "raw", "-F", "PREROUTING"])
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])

@@ -90,3 +90,29 @@ def test_localhost_publication_check_fails_when_the_port_does_not_answer_where_i
     # arriving nowhere would prove nothing; the check fails on the host's own 127.0.0.1 instead of passing.
     done = checks("PUB-003 and docker1", tmp_path, sabotage="published")
     assert_fails(done, "PUB-003", "docker1 reaches the published port at 127.0.0.1:", "docker1 itself -> 127.0.0.1:")
+
+
+def test_a_lost_egress_reply_names_the_rule_that_dropped_it_and_what_dockers_chain_lacks(lab, tmp_path):
+    # Issue 36: with DOCKER-FORWARD no longer jumping to DOCKER-CT, the reply from the outside host is dropped.
+    jump = ["DOCKER-FORWARD", "-j", "DOCKER-CT"]
+    with changed(lab.host("docker1"), ["iptables", "-D", *jump], ["iptables", "-I", "DOCKER-FORWARD", "1", *jump[1:]]):
+        done = checks("BR-EGRESS-001 and docker1", tmp_path)
+    assert_fails(
+        done,
+        "BR-EGRESS-001",
+        'Packet: dropped at docker1: ip filter DOCKER rule `iifname != "docker0" oifname "docker0" drop` '
+        "(Docker's); the reply 198.51.100.10:80 -> 172.17.",
+        "docker1 ip filter DOCKER-FORWARD lacks `jump DOCKER-CT`, which a healthy peer's has",
+        "(request seen at docker1, router, outside; reply seen at outside, router, docker1)",
+    )
+
+
+def test_a_published_port_without_dockers_accept_names_the_drop_its_request_met(lab, tmp_path):
+    done = checks("PUB-001 and docker3", tmp_path, sabotage="pubaccept")
+    assert_fails(
+        done,
+        "PUB-001",
+        'Packet: dropped at docker3: ip filter DOCKER rule `iifname != "br-',
+        "(Docker's); the request 198.51.100.10:",
+    )
+    assert "no docker-proxy" not in done.output  # ps read with no width limit (it was cut to pytest's COLUMNS)

@@ -80,3 +80,25 @@ def test_a_host_not_forwarding_ipv6_under_the_nftables_backend_is_named(machine,
     assert cause in errored.message, errored.message
     lab.down()
     assert_nothing_left("t-nft-v6", machine)
+
+
+def test_a_lost_egress_reply_names_the_rule_of_dockers_nftables_table_that_dropped_it(machine, tmp_path, bring_up):
+    """Issue 36: with the bridge's accept of established connections deleted from Docker's own nftables table, the
+    failure names Docker's chain and rule that dropped the reply, and the rule a peer's chain has."""
+    lab = bring_up(loader.load(NFTABLES).with_overrides(name="t-nft-trace"))
+    docker2 = lab.host("docker2")
+    chain = ["ip", "docker-bridges", "filter-forward-in__docker0"]
+    listed = docker2.run(["nft", "-a", "list", "chain", *chain], check=True).stdout
+    [handle] = [line.rsplit("# handle ", 1)[1] for line in listed.splitlines() if "established,related" in line]
+    docker2.run(["nft", "delete", "rule", *chain, "handle", handle.strip()], check=True)
+    run = run_checks("t-nft-trace", tmp_path, select="BR-EGRESS-001 and docker2", workers=None, timeout=300)
+    assert run.outcomes == {"BR-EGRESS-001[none-docker2]": "failed"}, run.output[-3000:]
+    assert (
+        "Packet: dropped at docker2: ip docker-bridges filter-forward-in__docker0 rule "
+        '`drop comment "UNPUBLISHED PORT DROP"` (Docker\'s); the reply 198.51.100.10:80 -> 172.17.' in run.output
+    ), run.output[-3000:]
+    assert (
+        "docker2 ip docker-bridges filter-forward-in__docker0 lacks `ct state established,related accept`" in run.output
+    ), run.output[-3000:]
+    lab.down()
+    assert_nothing_left("t-nft-trace", machine)

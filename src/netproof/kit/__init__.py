@@ -13,7 +13,7 @@ from netproof.catalogue import check
 from netproof.errors import LabBroken
 from netproof.facts import budgets, defects
 from netproof.facts import docker as facts
-from netproof.kit import firewall, flows, kernel, namespaces, paths, probes, routes, upstreams, wire
+from netproof.kit import firewall, flows, kernel, namespaces, paths, probes, routes, trace, upstreams, wire
 from netproof.kit.evidence import Proof
 from netproof.kit.namespaces import NetNamespace, underlay_interface
 from netproof.kit.objects import Container, EngineError, Network, host_clock, networks_created
@@ -50,6 +50,7 @@ __all__ = [
     "random_subnet_v6",
     "route_on_router",
     "routes",
+    "trace",
     "underlay_interface",
     "upstreams",
     "wait",

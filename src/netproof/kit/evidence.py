@@ -52,6 +52,7 @@ class Proof:
     mechanisms: dict[str, Any] = field(default_factory=dict)
     symptoms: set[str] = field(default_factory=set)  # tags of facts/defects.py, seen by the check or in words
     sightings: dict[str, str] = field(default_factory=dict)  # known defects' mechanisms seen while a symptom showed
+    died: str = ""  # where a failed probe's packet died, as its trace said (kit/trace.py)
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -110,6 +111,8 @@ class Proof:
             f"Observed: {observed}",
             f"Where: {where}",
         ]
+        if self.died:
+            lines.append(f"Packet: {self.died}")
         if self.exhibits:
             lines.append("Evidence:")
             lines += ["  " + line for exhibit in self.exhibits[-6:] for line in exhibit.render().splitlines()]
@@ -123,6 +126,7 @@ class Proof:
             "mechanism": self.mechanisms,
             "symptoms": sorted(self.symptoms),
             "sightings": self.sightings,
+            "died": self.died,
             "exhibits": [asdict(e) for e in self.exhibits],
         }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from netproof.kit.evidence import LabBroken, Proof
+from netproof.kit.trace import PacketTrace
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
@@ -75,6 +76,12 @@ def proof(request: pytest.FixtureRequest) -> Proof:
             f"{request.node.nodeid}: the proof fixture is for checks declared with netproof.catalogue.check"
         )
     return Proof(declared.id, declared.promise, request.node.stash[CASE].label)
+
+
+@pytest.fixture
+def packet_trace(lab: Lab, proof: Proof) -> PacketTrace:
+    """Why a probe that should have got through was lost: the hop, and the rule or policy that dropped it."""
+    return PacketTrace.on(lab, proof)
 
 
 @pytest.fixture

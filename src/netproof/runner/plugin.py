@@ -4,7 +4,7 @@ options.py      the command line options
 session.py      the run's lab: chosen, examined by the doctor, shared with workers, brought down
 collection.py   checks collected under their IDs, parametrized by hosts and pairs, each with its case
 outcomes.py     each phase's report in netproof's words (the verdict itself: verdict.py, pure)
-fixtures.py     lab, docker_host, pair, outside, proof, workspace, evidence_dir
+fixtures.py     lab, docker_host, pair, outside, proof, packet_trace, workspace, evidence_dir
 recorder.py     results.json, junit.xml, the HTML report and the footprint, at the end of the run
 """
 
@@ -13,7 +13,16 @@ from netproof.runner.collection import (
     pytest_generate_tests,
     pytest_pycollect_makeitem,
 )
-from netproof.runner.fixtures import docker_host, evidence_dir, lab, outside, pair, proof, workspace
+from netproof.runner.fixtures import (
+    docker_host,
+    evidence_dir,
+    lab,
+    outside,
+    packet_trace,
+    pair,
+    proof,
+    workspace,
+)
 from netproof.runner.options import pytest_addoption
 from netproof.runner.outcomes import pytest_runtest_makereport
 from netproof.runner.session import (
@@ -30,6 +39,7 @@ __all__ = [
     "evidence_dir",
     "lab",
     "outside",
+    "packet_trace",
     "pair",
     "proof",
     "pytest_addoption",

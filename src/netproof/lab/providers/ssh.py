@@ -140,7 +140,7 @@ def compare_daemon(host: str, path: str, wanted: dict, found: dict) -> list[str]
 
 def daemon_differences(host: LabHost, wanted: dict) -> list[str]:
     """What the host's running dockerd is configured with, against the topology's daemon: for it."""
-    args = host.run(["ps", "-o", "args=", "-C", "dockerd"]).stdout.strip().splitlines()
+    args = host.run(["ps", "-ww", "-o", "args=", "-C", "dockerd"]).stdout.strip().splitlines()
     path = daemon_config_file(args[0] if args else "")
     read = host.run(["cat", path])
     try:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
+
 from netproof.footprint import compare
 from netproof.lab.model import loader
 
@@ -33,6 +35,9 @@ def test_a_swarm_with_the_nftables_backend_is_refused_in_dockers_words(machine):
     assert_nothing_left("t-nft-swarm", machine)
 
 
+# Nightly (two full runs, 223 s in CI): CI keeps the backend's own tests below (a swarm refused, IPv6 forwarding,
+# a dropped reply named in Docker's table).
+@pytest.mark.nightly
 def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path, bring_up):
     nft = loader.load(NFTABLES).with_overrides(name="t-nft")
     on_iptables = replace(nft, hosts={n: replace(h, daemon={}) for n, h in nft.hosts.items()})

@@ -69,6 +69,8 @@ class Mending(Progress):
         return super().step(text)
 
 
+# Nightly (66 s in CI), to keep CI near 40 minutes.
+@pytest.mark.nightly
 def test_a_worker_that_does_not_rejoin_after_its_restart_is_said_and_restarted_once_more(
     machine, tmp_path, bring_up, monkeypatch
 ):

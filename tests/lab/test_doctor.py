@@ -5,7 +5,10 @@ at once, while checks on healthy pairs pass."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,6 +201,75 @@ def test_a_stopped_dockerd(lab, tmp_path, healthy_afterwards):
         failing={"docker3-to-docker4", "docker1-to-docker4"},
         passing={"docker1-to-docker2", "docker2-to-docker3"},
     )
+
+
+def test_a_hung_manager_is_found_in_seconds_and_only_the_cases_that_need_it_are_errors(
+    lab, tmp_path, healthy_afterwards
+):
+    """Issue 36: the swarm manager's dockerd frozen (SIGSTOP) answers nothing. The doctor says so within seconds (it
+    asked the manager again for the swarm's nodes and port, and every host for its settings, each waiting the API's
+    60 s: over two minutes), the other hosts' bridge cases run and pass, the overlay cases (which need the manager)
+    are errors naming it, and the run ends within a minute of a healthy one."""
+    select = "ICC-001 or OVL-PING-001"
+    started = time.monotonic()
+    run_checks(NAME, tmp_path / "healthy", select=select, workers=2, timeout=300)
+    healthy = time.monotonic() - started
+    pid = lab.provider.status(lab.host("docker1"))["dockerd_pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        rc, text = doctor()
+        took = time.monotonic() - started
+        hung = run_checks(NAME, tmp_path / "hung", select=select, workers=2, timeout=300)
+        hung_took = time.monotonic() - started - took
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert rc == ExitStatus.LAB_BROKEN and took < 20, (took, text)
+    assert "dockerd on docker1 (10.10.10.101) does not answer" in text and f"its process runs (pid {pid})" in text
+    assert "it is hung" in text and "docker1's dockerd does not answer (above)" in text, text
+    bridges = {f"ICC-001[swarm-{h}]": "passed" for h in ("docker2", "docker3", "docker4")}
+    overlays = {case: "error" for case in hung.outcomes if case.startswith("OVL-PING-001[")}
+    assert hung.outcomes == {**bridges, "ICC-001[swarm-docker1]": "error", **overlays}, hung.output[-3000:]
+    assert all("dockerd on docker1" in c.message for c in hung.results().checks if c.outcome == "error")
+    assert hung_took < healthy + 60, (hung_took, healthy)
+
+
+def test_a_crashed_dockerd_is_named_by_its_last_words(lab, tmp_path, healthy_afterwards):
+    control = require_engine_control(lab.provider, "this test")
+    pid = lab.provider.status(lab.host("docker4"))["dockerd_pid"]
+    os.kill(pid, signal.SIGABRT)  # Go dumps its goroutines, and exits
+    try:
+        wait.until(lambda: not lab.provider.status(lab.host("docker4"))["dockerd_pid"], timeout=30, what="it to end")
+        rc, text = doctor()
+    finally:
+        control.start_engine("docker4", engines.resolve(lab.topology.hosts["docker4"].engine), [])
+        control.wait_engine("docker4")
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert "dockerd on docker4 (192.168.50.102) does not answer" in text, text
+    assert "it is not running: it crashed: SIGABRT: abort; start it" in text, text
+
+
+def test_a_router_that_loses_a_share_of_the_packets_is_named_with_the_rate(lab, tmp_path, healthy_afterwards):
+    """Issue 36: a router dropping 30% of what it forwards at random was "hosts that do not reach each other", and an
+    overlay case was judged Docker's failure. Every path of the lab crosses the router (its subnets are bridges
+    there): each is named lossy, with its rate, and no case of a checks run across them is failed."""
+    lossy = "table inet np_loss {\n chain lossy {\n  type filter hook forward priority 0;\n"
+    lossy += "  numgen random mod 100 < 30 drop\n }\n}"
+    lab.router.run(["sh", "-c", f"printf '{lossy}\\n' | nft -f -"], check=True)
+    try:
+        rc, text = doctor()
+        run = run_checks(NAME, tmp_path, select="OVL-PING-001 or BR-EGRESS-001", workers=2, timeout=300)
+    finally:
+        lab.router.run(["nft", "delete", "table", "inet", "np_loss"], check=True)
+    assert rc == ExitStatus.LAB_BROKEN, text
+    rates = re.findall(r"(\d+) of 50 ICMP echoes lost between (docker\d)", text)
+    assert len(rates) == 6 + 4 and all(2 <= int(n) <= 40 for n, _ in rates), text  # 6 pairs, 4 to the outside host
+    assert "cannot reach" not in text and "does not reach" not in text, (
+        text
+    )  # sometimes answers: lossy, not unreachable
+    assert "a lab service is down" not in text, text  # what the path lost is not the service's silence
+    assert set(run.outcomes.values()) == {"error"}, run.why_failed()
+    assert all("ICMP echoes lost between" in c.message for c in run.results().checks), run.why_failed()
 
 
 def test_a_stopped_key_value_store(tmp_path, bring_up):

@@ -167,7 +167,7 @@ class ControlPlaneExamination:
         self._add("ports", subject, src.name, dst.name, *verdict, cause=f"{where}: {cause} — {need}" if cause else None)
 
     def _data_path_port(self, hosts: list[LabHost]) -> int:
-        if self.plane != "swarm":
+        if self.plane != "swarm" or self.lab.manager.name not in self.answering:
             return VXLAN_PORT
         try:
             return int(self.lab.manager.docker().swarm.attrs.get("DataPathPort") or VXLAN_PORT)
@@ -191,6 +191,8 @@ class ControlPlaneExamination:
             return
         manager = self.lab.manager
         try:
+            if manager not in answering:  # asked again, it would hold the doctor for the API's whole timeout
+                raise ConnectionError("its dockerd does not answer (above)")
             nodes = {n.attrs["Description"]["Hostname"]: n.attrs for n in manager.docker().nodes.list()}
         except Exception as e:  # noqa: BLE001
             self._add(
@@ -234,9 +236,9 @@ class ControlPlaneExamination:
                 "gets no tasks or network attachments",
             )
         for host in answering:
-            self._gossip(host)
+            self._gossip(host, answering)
 
-    def _gossip(self, host: LabHost) -> None:
+    def _gossip(self, host: LabHost, answering: list[LabHost]) -> None:
         """Which of the other nodes the host's dockerd gossips with, as its view of the ingress network lists
         them: one finding per node it does not know (overlay peers it does not know get no traffic from it)."""
         try:
@@ -261,7 +263,8 @@ class ControlPlaneExamination:
                 False,
                 "not a peer",
                 cause=f"{host.name}'s dockerd does not gossip with {other.name} ({other.address}): containers on "
-                f"{other.name} are unknown to {host.name}'s overlays — " + WHY["gossip"],
+                f"{other.name} are unknown to {host.name}'s overlays — "
+                + (WHY["gossip"] if other in answering else f"{other.name}'s dockerd does not answer (above)"),
             )
 
     def _etcd_health(self, host: LabHost) -> tuple[bool | None, str]:

@@ -18,18 +18,23 @@ import time
 from collections.abc import Callable, Iterable
 from itertools import permutations
 
-import docker
-
 from netproof import system
 from netproof.doctor.control_plane import ControlPlaneExamination
 from netproof.doctor.surroundings import SurroundingsExamination
 from netproof.facts import budgets
 from netproof.facts.docker import MTU_OPTION, OVERLAY_MTU, VXLAN_OVERHEAD
 from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least, no_kv_store
-from netproof.kit.paths import UNDERLAY_MTU_NEEDED, first_hop, gateway_macs, path_mtu, underlay_ping
+from netproof.kit.paths import (
+    UNDERLAY_MTU_NEEDED,
+    first_hop,
+    gateway_macs,
+    path_mtu,
+    underlay_loss,
+    underlay_ping,
+)
 from netproof.lab.lab import Lab
 from netproof.lab.model.findings import Diagnosis, Finding
-from netproof.lab.providers.base import LabHost
+from netproof.lab.providers.base import LabHost, last_words
 from netproof.progress import QUIET, Progress
 
 TOOLS = {"bash": "bash", "ping": "iputils-ping", "tcpdump": "tcpdump", "busybox": "busybox-static"}
@@ -45,6 +50,7 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
         kv = lab.topology.role("kv")
         self.kv = lab.host(kv.name) if kv and self.plane == "kv" else None
         self.findings: list[Finding] = []
+        self.answering: set[str] = set()
         self.missing: dict[str, list[str]] = {}
 
     def examine(self, hosts: Iterable[str] | None = None) -> Diagnosis:
@@ -57,7 +63,8 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
         self.gateway_macs = gateway_macs(self.lab.router)
         self.missing = dict(system.parallel(self._missing_tools, [*docker_hosts, *([self.kv] if self.kv else [])]))
         answering = self._step("engines", self._engines, docker_hosts)
-        self._step("host settings", self._host_settings, docker_hosts)
+        self.answering = {h.name for h in answering}  # the others are not asked again (each would wait the API out)
+        self._step("host settings", self._host_settings, docker_hosts, answering)
         reachable = self._step("reachability", self._reachability, docker_hosts)
         self._step("routing", self._routing)
         self._step("ports", self._ports, answering, reachable)
@@ -91,21 +98,19 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
 
     def _engines(self, hosts: list[LabHost]) -> list[LabHost]:
         def ask(host: LabHost) -> tuple[LabHost, str | None, str]:
-            try:  # a client of its own with a short timeout: a hung daemon must not hang the doctor
-                with docker.APIClient(
-                    base_url=host.docker_url, version="auto", timeout=budgets.DOCTOR_ENGINE
-                ) as client:
-                    return host, None, client.version()["Version"]
+            try:  # a hung daemon must not hang the doctor
+                return host, None, host.engine_answer()["Version"]
             except Exception as e:  # noqa: BLE001 - any refusal is the finding
                 return host, f"{type(e).__name__}: {str(e)[:160]}", ""
 
         answering = []
         for host, error, version in system.parallel(ask, hosts):
             if error is not None:
+                state, why = self._engine_state(host)
                 observed, cause = (
-                    "does not answer",
+                    f"does not answer ({state})" if state else "does not answer",
                     (
-                        f"dockerd on {host.name} ({host.address}) does not answer ({error}): start it; see "
+                        f"dockerd on {host.name} ({host.address}) does not answer ({error}): {why}see "
                         f"netproof lab status --name {self.lab.name}"
                     ),
                 )
@@ -124,20 +129,53 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
             self._add("engine", "dockerd", host.name, None, False, observed, cause=cause)
         return answering
 
+    def _engine_state(self, host: LabHost) -> tuple[str, str]:
+        """Why a dockerd does not answer, where the provider can tell: hung (its process runs), or ended, and how,
+        from its log's last words (a crash's, a fatal error's, a shutdown's). ("", "start it; ") where it cannot."""
+        try:
+            facts = self.lab.provider.status(host)
+        except Exception:  # noqa: BLE001 - the provider cannot say: the finding says what it can
+            facts = {}
+        if "dockerd_pid" not in facts or not facts.get("alive", True):
+            return "", "start it; "
+        if facts["dockerd_pid"]:
+            return "hung", (
+                f"its process runs (pid {facts['dockerd_pid']}) but answers nothing within "
+                f"{budgets.DOCTOR_ENGINE} s: it is hung (cases that need it are errors; the other hosts' run); "
+            )
+        now = time.time()
+        how, words = last_words(self.lab.provider.engine_log(host, now - 86400, now + 60))
+        said = {"crashed": "it crashed", "fatal": "it ended on a fatal error", "stopped": "it was stopped"}
+        return how, f"it is not running: {said.get(how, 'it ended')}: {words[:200]}; start it; "
+
     def _reachability(self, hosts: list[LabHost]) -> set[frozenset[str]]:
         pairs = [(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1 :]]
         if self.kv:
             pairs += [(h, self.kv) for h in hosts]
         reachable = set()
-        pinged = system.parallel(lambda p: underlay_ping(*p), pairs)
-        failed = [pair for pair, (ok, _) in zip(pairs, pinged, strict=True) if ok is False]
+        measured = system.parallel(lambda p: underlay_loss(*p), pairs)
+        failed = [pair for pair, loss in zip(pairs, measured, strict=True) if loss.ran and loss.received == 0]
         paths = dict(zip(failed, system.parallel(lambda p: self._path_of(*p), failed), strict=True))
-        for (src, dst), (ok, said) in zip(pairs, pinged, strict=True):
-            if ok:
+        for (src, dst), loss in zip(pairs, measured, strict=True):
+            if not loss.ran:
+                self._add("reachability", "ping", src.name, dst.name, None, loss.said)
+            elif loss.lossy:  # it reaches, not always: a rate, never "does not reach"
+                self._add(
+                    "reachability",
+                    "loss",
+                    src.name,
+                    dst.name,
+                    False,
+                    str(loss),
+                    cause=f"{loss} between {src.name} ({src.address}) and {dst.name} ({dst.address}): the underlay "
+                    "drops packets on that path (a router's or a host's firewall dropping a share, a lossy link); "
+                    "checks across it would see loss Docker did not cause — mend the path",
+                )
+            elif loss.received:
                 reachable.add(frozenset((src.name, dst.name)))
-                self._add("reachability", "ping", src.name, dst.name, True, "ok")
-            elif ok is None:
-                self._add("reachability", "ping", src.name, dst.name, None, said)
+                self._add(
+                    "reachability", "ping", src.name, dst.name, True, "ok" if loss.received == loss.sent else str(loss)
+                )
             else:
                 self._add(
                     "reachability",
@@ -146,8 +184,8 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
                     dst.name,
                     False,
                     "no reply",
-                    cause=f"{src.name} ({src.address}) cannot reach {dst.name} ({dst.address}): {said}; "
-                    f"{paths[(src, dst)]}",
+                    cause=f"{src.name} ({src.address}) cannot reach {dst.name} ({dst.address}): {loss.sent} ICMP "
+                    f"echoes sent, no reply; {paths[(src, dst)]}",
                 )
         return reachable
 

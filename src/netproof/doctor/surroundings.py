@@ -14,7 +14,7 @@ from netproof.errors import LabBroken
 from netproof.facts.docker import ADDRESS_POOLS_KEY, DEFAULT_MTU
 from netproof.kit import firewall
 from netproof.kit.namespaces import underlay_interface
-from netproof.kit.paths import first_hop, underlay_ping
+from netproof.kit.paths import first_hop, underlay_loss
 from netproof.lab.model.topology import LAB_ZONE, OUTSIDE_HTTP_PORT
 from netproof.lab.providers.base import LabHost
 
@@ -34,12 +34,12 @@ class SurroundingsExamination:
             for subject, (ok, observed, cause) in said.items():
                 self._add("outside", subject, host.name, outside.name, ok, observed, cause=cause)
 
-    def _host_settings(self, hosts: list[LabHost]) -> None:
+    def _host_settings(self, hosts: list[LabHost], answering: list[LabHost]) -> None:
         shaped = "underlay-shaping" in self.lab.provider.capabilities  # the lab set its links' MTU: it can judge it
         lab = {h.name: str(h.address) for h in self.lab.topology.hosts.values()}
 
         def settings(h: LabHost) -> dict:
-            return {**_own_settings(h, shaped), "docker-networks": docker_networks_over_the_lab(h, lab)}
+            return {**_own_settings(h, shaped, h in answering), "docker-networks": docker_networks_over_the_lab(h, lab)}
 
         for host, said in zip(hosts, system.parallel(settings, hosts), strict=True):
             for subject, (ok, observed, cause) in said.items():
@@ -53,18 +53,24 @@ def _ask_outside(
     """Echo, the web server and the DNS server of the outside host, as the docker host finds them; where echo
     fails, the host's own first hop towards it (route, neighbour entry)."""
     where = f"the outside host {outside.name} ({outside.address})"
-    echoed, said = underlay_ping(host, outside)
-    found = {
-        "ping": (
+    loss = underlay_loss(host, outside)
+    echoed = None if not loss.ran else loss.received > 0
+    if loss.lossy:
+        ping = (False, str(loss), f"{loss} between {host.name} and {where}: the path drops packets (a router's or a "
+                "host's firewall dropping a share, a lossy link); the checks of egress, published ports and isolation "
+                "would see loss Docker did not cause — mend the path")  # fmt: skip
+    else:
+        ping = (
             echoed,
-            "ok" if echoed else said,
+            "ok" if echoed else loss.said,
             None
             if echoed is not False
             else f"{host.name} does not reach {where} (ICMP echo): the path between them (routes, neighbours, the way "
             "back) is broken; the checks of egress, published ports and isolation cannot tell Docker's doing from it "
             f"({first_hop(host, outside.address, gateway_macs)[0]})",
         )
-    }
+    found = {"ping": ping}
+    echoed = echoed and not loss.lossy  # a lossy path explains a service's silence: not blamed on the service
     url = f"http://{outside.address}:{OUTSIDE_HTTP_PORT}/"
     fetched = host.run(["timeout", "3", "busybox", "wget", "-q", "-O", "-", url], timeout=10)
     found["http"] = (
@@ -86,12 +92,20 @@ def _ask_outside(
         else f"{where} answers ICMP echo but its DNS server does not resolve {name} for {host.name}: a lab service is "
         "down, or the way to it for DNS is blocked (every lab host's resolver, a container's included, is it)",
     )
+    if loss.lossy:  # what did not answer may have been lost on the way: not known, and not the service's
+        for subject in ("http", "dns"):
+            ok, observed, _ = found[subject]
+            if ok is False:
+                found[subject] = (None, f"{observed} (the path loses packets)", None)
     return found
 
 
-def _own_settings(host: LabHost, judge_mtu: bool) -> dict[str, tuple[bool | None, str, str | None]]:
+def _own_settings(
+    host: LabHost, judge_mtu: bool, engine_answers: bool
+) -> dict[str, tuple[bool | None, str, str | None]]:
     """The host's IPv4 forwarding, and its underlay interface: up, at its subnet's MTU (where the lab made the
-    subnet's links, and so knows what their MTU must be)."""
+    subnet's links, and so knows what their MTU must be); IPv6 forwarding where its engine (if it answers the doctor:
+    a hung one is the engines step's finding, and asking it again would wait for the API's timeout) needs it."""
     forwarding = host.run(["cat", "/proc/sys/net/ipv4/ip_forward"], timeout=10).stdout.strip()
     found = {
         "ip_forward": (
@@ -103,7 +117,7 @@ def _own_settings(host: LabHost, judge_mtu: bool) -> dict[str, tuple[bool | None
             "ports, egress and overlays need it; a setting of the host's, not Docker's",
         )
     }
-    found.update(_ipv6_forwarding(host))
+    found.update(_ipv6_forwarding(host) if engine_answers else {})
     try:
         own, interface = underlay_interface(host)
     except LabBroken as e:

@@ -174,7 +174,7 @@ def environment_of(lab: Lab) -> list[dict]:
     for host in lab.docker_hosts:
         row = {"host": host.name, "engine": host.engine}
         try:
-            version = host.docker().version()
+            version = host.engine_answer()  # within seconds: a hung daemon must not hold the report a minute
             components = {c.get("Name", "").lower(): c.get("Version") for c in version.get("Components", [])}
             row.update(
                 docker=version.get("Version"),
@@ -200,6 +200,7 @@ def swarm_configuration(lab: Lab) -> dict[str, str]:
     if lab.topology.control_plane != "swarm":
         return {}
     try:
+        lab.manager.engine_answer()  # a hung manager is found in seconds, not after the API's timeout
         settings = controlplane.swarm_settings(lab.manager)
     except Exception as e:  # noqa: BLE001 - a manager that does not answer is a fact for the table
         return {"swarm": f"not read ({type(e).__name__})"}

@@ -70,9 +70,10 @@ class Diagnosis:
 
     def causes_for(self, hosts: tuple[str, ...] | list[str], requirements: tuple[str, ...] | None = None) -> list[str]:
         """The causes of failures, of those requirements (default all), that a check on these hosts depends on:
-        between its own hosts and the hosts every check leans on (a worker cut from the manager cannot
-        attach to an overlay)."""
-        involved = set(hosts) | set(self.shared_hosts)
+        between its own hosts and, for a case that needs the control plane, the hosts every overlay leans on (a worker
+        cut from the manager cannot attach to an overlay; a bridge on it does not need the manager)."""
+        leans = requirements is None or "control-plane" in requirements
+        involved = set(hosts) | (set(self.shared_hosts) if leans else set())
         return [
             f.said
             for f in self.failures

@@ -78,6 +78,12 @@ class LabHost(ABC):
                 adapter.max_retries = ASK_AGAIN
         return self._docker
 
+    def engine_answer(self, timeout: float = budgets.DOCTOR_ENGINE) -> dict:
+        """The daemon's version answer, within a few seconds: asked of a client of its own, so that a hung daemon is
+        found at once, where the shared client would wait its whole API timeout. Raises what docker-py raises."""
+        with docker.APIClient(base_url=self.docker_url, version="auto", timeout=timeout) as client:
+            return client.version()
+
     def engine_changed(self) -> None:
         """Another dockerd answers now (an upgrade, a rollback): the client negotiates its API version again
         (a client that spoke 1.51 to 28.5 is refused by 26.1, whose maximum is 1.45)."""
@@ -211,6 +217,34 @@ def log_lines_between(text: str, since: float, until: float) -> str:
         if keeping:
             kept.append(line)
     return "\n".join(kept)
+
+
+# How a Go program's end reads in its log: a panic, the runtime's fatal error, a signal's dump (SIGABRT: abort);
+# logrus's fatal level; and dockerd's own words when it was stopped.
+_CRASH = re.compile(r"^(panic: .*|fatal error: .*|SIG[A-Z]+: .*)$", re.MULTILINE)
+_FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
+_ERROR = re.compile(r'level=error msg="((?:[^"\\]|\\.)*)"')
+_STOPPED = ("Daemon shutdown complete", "Processing signal 'terminated'")
+
+
+def last_words(log: str) -> tuple[str, str]:
+    """How a dockerd that is no longer running ended, from its log's tail: ("crashed", the panic or the runtime's
+    fatal words), ("fatal", its fatal message), ("stopped", "...") when it shut down as asked, else ("ended", its
+    last error, or its last line)."""
+    tail = log[-200_000:]
+    crash = list(_CRASH.finditer(tail))
+    if crash:
+        return "crashed", crash[0].group(1).strip()
+    fatal = _FATAL.findall(tail)
+    if fatal:
+        return "fatal", fatal[-1]
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if any(words in line for line in lines[-20:] for words in _STOPPED):
+        return "stopped", "it shut down as asked (" + next(
+            w for w in _STOPPED if any(w in ln for ln in lines[-20:])
+        ) + ")"
+    errors = _ERROR.findall(tail)
+    return "ended", (errors[-1] if errors else (lines[-1][-200:] if lines else "its log is empty"))
 
 
 def _to_micros(stamp: str) -> str:

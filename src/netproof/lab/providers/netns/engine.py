@@ -87,7 +87,7 @@ class NetnsEngines(EngineControl):
             pid = int(Path(node.root("/run/docker.pid")).read_text())
         except (OSError, ValueError, NetproofError):
             return None
-        return pid if os.path.exists(f"/proc/{pid}") else None
+        return pid if _running(pid) else None
 
     def stop_engine(self, host: str, timeout: float = budgets.ENGINE_STOP) -> str | None:
         pid = self.engine_pid(host)
@@ -109,6 +109,15 @@ class NetnsEngines(EngineControl):
         except OSError as e:
             return f"(no dockerd log for {host.name}: {e})"
         return log_lines_between(text, since, until)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not ended: a dockerd that crashed stays a zombie until its parent reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def wait_until_ready(ready: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:

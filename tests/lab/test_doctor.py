@@ -66,6 +66,17 @@ def broken(host, breaking: list[str], repairing: list[str]) -> Iterator[None]:
         host.run(repairing, check=True)
 
 
+@contextmanager
+def forwarding_rule(lab: Lab, rule: str) -> Iterator[None]:
+    """A rule in the router's forward hook (an nftables table of the test's own, deleted however the test ends)."""
+    table = f"table inet np_router {{\n chain forwarded {{\n  type filter hook forward priority 0;\n  {rule}\n }}\n}}\n"
+    lab.router.run(["sh", "-c", 'printf "%s" "$1" | nft -f -', "nft", table], check=True)
+    try:
+        yield
+    finally:
+        lab.router.run(["nft", "delete", "table", "inet", "np_router"], check=True)
+
+
 def ping_checks(report: Path) -> ChecksRun:
     return run_checks(NAME, report, select=PING, workers=2, timeout=300)
 
@@ -96,8 +107,9 @@ def test_a_healthy_lab_meets_every_requirement(lab):
         by_requirement.setdefault(f["requirement"], []).append(f)
     assert [f for f in found["findings"] if f["ok"] is not True] == []
     assert len(by_requirement["engine"]) == 4 and len(by_requirement["reachability"]) == 6
-    # every ordered pair: 7946/tcp, 7946/udp, 4789/udp; and 2377/tcp from each worker to the manager
-    assert len(by_requirement["ports"]) == 12 * 3 + 3
+    # every ordered pair: 7946/tcp, 7946/udp, 4789/udp, 4789/udp at the overlay's full size; and 2377/tcp from each
+    # worker to the manager
+    assert len(by_requirement["ports"]) == 12 * 4 + 3
     assert {f["observed"] for f in by_requirement["mtu"]} == {"1500"} and len(by_requirement["mtu"]) == 12
     assert {f["observed"] for f in by_requirement["control-plane"] if f["subject"] == "node"} == {"ready, active"}
     # each docker host's own settings, and the outside host with its web and DNS servers from each
@@ -253,14 +265,9 @@ def test_a_router_that_loses_a_share_of_the_packets_is_named_with_the_rate(lab, 
     """Issue 36: a router dropping 30% of what it forwards at random was "hosts that do not reach each other", and an
     overlay case was judged Docker's failure. Every path of the lab crosses the router (its subnets are bridges
     there): each is named lossy, with its rate, and no case of a checks run across them is failed."""
-    lossy = "table inet np_loss {\n chain lossy {\n  type filter hook forward priority 0;\n"
-    lossy += "  numgen random mod 100 < 30 drop\n }\n}"
-    lab.router.run(["sh", "-c", f"printf '{lossy}\\n' | nft -f -"], check=True)
-    try:
+    with forwarding_rule(lab, "numgen random mod 100 < 30 drop"):
         rc, text = doctor()
         run = run_checks(NAME, tmp_path, select="OVL-PING-001 or BR-EGRESS-001", workers=2, timeout=300)
-    finally:
-        lab.router.run(["nft", "delete", "table", "inet", "np_loss"], check=True)
     assert rc == ExitStatus.LAB_BROKEN, text
     rates = re.findall(r"(\d+) of 50 ICMP echoes lost between (docker\d)", text)
     assert len(rates) == 6 + 4 and all(2 <= int(n) <= 40 for n, _ in rates), text  # 6 pairs, 4 to the outside host
@@ -270,6 +277,55 @@ def test_a_router_that_loses_a_share_of_the_packets_is_named_with_the_rate(lab, 
     assert "a lab service is down" not in text, text  # what the path lost is not the service's silence
     assert set(run.outcomes.values()) == {"error"}, run.why_failed()
     assert all("ICMP echoes lost between" in c.message for c in run.results().checks), run.why_failed()
+
+
+def test_a_host_that_answers_no_arp_is_named_not_the_router(lab, tmp_path, healthy_afterwards):
+    """Issue 36: docker3 with ARP off was "the router does not forward to 192.168.50.101"."""
+    docker3 = lab.host("docker3")
+    with broken(docker3, ["ip", "link", "set", "eth0", "arp", "off"], ["ip", "link", "set", "eth0", "arp", "on"]):
+        rc, text = doctor()
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert (
+        "docker1 (10.10.10.101) cannot reach docker3 (192.168.50.101): 50 ICMP echoes sent, no reply; docker3 "
+        "(192.168.50.101) answers no ARP: router asked for it twice on " in text
+    ), text
+    assert "its eth0 has ARP off (NOARP)" in text and "the router does not forward" not in text, text
+
+
+def test_a_host_that_claims_anothers_address_is_named_as_both_holding_it(lab, tmp_path, healthy_afterwards):
+    """Issue 36: docker2 holding docker1's underlay address as well was only "cannot reach"."""
+    docker2 = lab.host("docker2")
+    claim_ = ["ip", "addr", "add", "10.10.10.101/24", "dev", "eth0"]
+    with broken(docker2, claim_, ["ip", "addr", "del", "10.10.10.101/24", "dev", "eth0"]):
+        rc, text = doctor()
+        run = run_checks(NAME, tmp_path, select="ICC-001", workers=2, timeout=300)
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert (
+        "docker2 holds 10.10.10.101 on eth0, which is docker1's underlay address: both answer for it (ARP)" in text
+    ), text
+    assert "docker1's underlay address 10.10.10.101 is held by docker2 as well" in text, text
+    # the two hosts' cases are the lab's; the others are judged
+    assert run.outcomes == {
+        "ICC-001[swarm-docker1]": "error",
+        "ICC-001[swarm-docker2]": "error",
+        "ICC-001[swarm-docker3]": "passed",
+        "ICC-001[swarm-docker4]": "passed",
+    }, run.why_failed()
+
+
+def test_a_path_that_drops_large_udp_is_named_with_the_size_that_passes(lab, tmp_path, healthy_afterwards):
+    """Issue 36: a middlebox dropping UDP datagrams above 1400 bytes (ICMP of any size passes) left the doctor healthy
+    while the MTU cases failed as Docker's, with the remedy "mtu=1500"."""
+    with forwarding_rule(lab, "udp length > 1400 drop"):
+        rc, text = doctor()
+        run = run_checks(NAME, tmp_path, select="OVL-MTU-001", workers=2, timeout=300)
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert (
+        "UDP 4789 from docker1 (10.10.10.101) to docker3 (192.168.50.101): datagrams of 1400 bytes arrive, of 1500 "
+        "(an overlay's full-size packets) they do not: the path drops large UDP — create overlays with "
+        "-o com.docker.network.driver.mtu=1400" in text
+    ), text
+    assert "failed" not in run.outcomes.values(), run.why_failed()
 
 
 def test_a_stopped_key_value_store(tmp_path, bring_up):

@@ -40,6 +40,18 @@ def test_a_failure_is_a_cause_for_checks_on_its_hosts_and_the_manager_only():
     assert d.causes_for(("docker2",)) == []
 
 
+def test_the_managers_trouble_is_a_cause_only_for_cases_that_need_the_control_plane():
+    # issue 36: with the manager's dockerd hung, a bridge case on another host is judged
+    hung = "dockerd on docker1 (10.10.10.101) does not answer: it is hung"
+    d = Diagnosis(
+        "seed", "swarm", [Finding("engine", "dockerd", "docker1", None, False, "does not answer", cause=hung)], 9.0,
+        ("docker1",),
+    )  # fmt: skip
+    assert d.causes_for(("docker3",), ("engine", "host")) == []
+    assert d.causes_for(("docker3",), ("engine", "host", "reachability", "ports", "control-plane")) == [hung]
+    assert d.causes_for(("docker1",), ("engine", "host")) == [hung]
+
+
 def test_tables_have_a_row_per_pair_and_a_column_per_subject():
     tables = {title: (columns, rows) for title, columns, rows in diagnosis().tables()}
     ports = next(v for k, v in tables.items() if k.startswith("the control plane's ports"))

@@ -11,7 +11,7 @@ from itertools import permutations
 from pathlib import Path
 
 from netproof import system
-from netproof.facts.docker import ETCD_PORT, GOSSIP_PORT
+from netproof.facts.docker import ETCD_PORT, GOSSIP_PORT, MTU_OPTION, VXLAN_OVERHEAD
 from netproof.kit import firewall
 from netproof.kit.evidence import LabBroken
 from netproof.kit.namespaces import NetNamespace
@@ -25,6 +25,10 @@ WHY = {
     "manager": f"Docker needs {SWARM_PORT}/tcp from every node to the swarm's managers",
 }
 
+# The IP sizes of datagrams sent on the data port: an overlay's full-size packet (1450 + VXLAN's 50), and smaller ones
+# to name the size that passes a path that drops large UDP.
+VXLAN_SIZES = (1500, 1450, 1400, 1300, 1200)
+
 # One bash script per source host sends every port probe at once: UDP datagrams carrying a token
 # the far end's capture looks for, TCP connections whose fate the script reports.
 PORT_PROBES = r"""
@@ -34,6 +38,10 @@ for spec in "$@"; do
     proto=${spec%%:*}; rest=${spec#*:}; addr=${rest%:*}; port=${rest##*:}
     if [ "$proto" = udp ]; then
       for i in 1 2 3; do echo "$token" > "/dev/udp/$addr/$port"; sleep 0.1; done 2>/dev/null
+      echo "$spec sent"
+    elif [ "${proto#udp}" != "$proto" ]; then  # udp<size>: a datagram whose IP packet is <size> bytes
+      size=${proto#udp}; mark="$token@$size"; big="$mark$(printf '%*s' $((size - 29 - ${#mark})) '')"
+      for i in 1 2 3; do echo "$big" > "/dev/udp/$addr/$port"; sleep 0.1; done 2>/dev/null
       echo "$spec sent"
     else
       said=$(timeout 2 bash -c "exec 3<>/dev/tcp/$addr/$port" 2>&1); rc=$?
@@ -55,6 +63,7 @@ class ControlPlaneExamination:
             if frozenset((src.name, dst.name)) not in reachable:
                 continue
             wanted = [("tcp", GOSSIP_PORT, "gossip"), ("udp", GOSSIP_PORT, "gossip"), ("udp", data_port, "vxlan")]
+            wanted += [(f"udp{size}", data_port, "vxlan-size") for size in VXLAN_SIZES]
             if self.plane == "swarm" and dst.name == self.lab.manager.name:
                 wanted.insert(0, ("tcp", SWARM_PORT, "manager"))
             probes.setdefault(src.name, []).extend((proto, port, dst, why) for proto, port, why in wanted)
@@ -99,6 +108,8 @@ class ControlPlaneExamination:
         for src_name, sent in probes.items():
             src = by_src[src_name]
             for proto, port, dst, why in sent:
+                if why == "vxlan-size":
+                    continue
                 arrived = _arrived(seen.get(dst.name), proto, src, dst, port, f"{token}:{src.name}")
                 dropped = firewall.rules_that_dropped(
                     counted.get(dst.name, {}),
@@ -109,6 +120,16 @@ class ControlPlaneExamination:
                     dst=str(dst.address),
                 )
                 self._port_finding(src, dst, proto, port, why, said[src_name], arrived, blind.get(dst.name), dropped)
+            sized = [(proto, port, dst) for proto, port, dst, why in sent if why == "vxlan-size"]
+            for dst in dict.fromkeys(d for _, _, d in sized):
+                got = {
+                    int(proto[3:])
+                    for proto, port, d in sized
+                    if d is dst
+                    and _arrived(seen.get(dst.name), "udp", src, dst, port, f"{token}:{src.name}@{proto[3:]}")
+                }
+                if dst.name not in blind:
+                    self._size_finding(src, dst, data_port, got)
 
     def _send(self, src: LabHost, token: str, sent: list[tuple[str, int, LabHost, str]]) -> dict[str, str]:
         lacks = self._lacks(src, "bash")
@@ -165,6 +186,28 @@ class ControlPlaneExamination:
             on_the_way = " (refused on the way)" if result.startswith("refused") else ""
             verdict, cause = (False, "not received"), f"sent, not received at {dst.name}{on_the_way}"
         self._add("ports", subject, src.name, dst.name, *verdict, cause=f"{where}: {cause} — {need}" if cause else None)
+
+    def _size_finding(self, src: LabHost, dst: LabHost, port: int, arrived: set[int]) -> None:
+        """Whether datagrams of the overlay's size cross on its port: a path that drops large UDP (and passes ICMP of
+        the same size, which the MTU step sends) carries none of the overlay's full-size packets."""
+        full = max(VXLAN_SIZES)
+        if full in arrived or not arrived:  # all cross; or none, which the small datagram's finding says
+            self._add("ports", f"{port}/udp {full} B", src.name, dst.name, True if arrived else None,
+                      "ok" if arrived else "none arrived")  # fmt: skip
+            return
+        passes = max(arrived)
+        self._add(
+            "ports",
+            f"{port}/udp {full} B",
+            src.name,
+            dst.name,
+            False,
+            f"{passes} B pass",
+            cause=f"UDP {port} from {src.name} ({src.address}) to {dst.name} ({dst.address}): datagrams of {passes} "
+            f"bytes arrive, of {full} (an overlay's full-size packets) they do not: the path drops large UDP — "
+            f"create overlays with -o {MTU_OPTION}={passes} (the underlay MTU the overlay is sized for: its "
+            f"containers get {passes - VXLAN_OVERHEAD}), or mend the path",
+        )
 
     def _data_path_port(self, hosts: list[LabHost]) -> int:
         if self.plane != "swarm" or self.lab.manager.name not in self.answering:

@@ -13,6 +13,7 @@ and tcpdump on the hosts; a missing tool makes a requirement "could not tell", n
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -21,9 +22,11 @@ from itertools import permutations
 from netproof import system
 from netproof.doctor.control_plane import ControlPlaneExamination
 from netproof.doctor.surroundings import SurroundingsExamination
+from netproof.errors import LabBroken
 from netproof.facts import budgets
 from netproof.facts.docker import MTU_OPTION, OVERLAY_MTU, VXLAN_OVERHEAD
 from netproof.facts.versions import KV_STORE_REMOVED_IN, at_least, no_kv_store
+from netproof.kit.namespaces import underlay_interface
 from netproof.kit.paths import (
     UNDERLAY_MTU_NEEDED,
     first_hop,
@@ -196,7 +199,7 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
             return f"{src.name} has no route to {dst.address} ({route.stderr.strip()})"
         via = re.search(r"\bvia (\S+)", route.stdout)
         if not via:
-            return (
+            return self._unresolved(src, dst) or (
                 f"{dst.name} is on {src.name}'s own link ({route.stdout.split(' uid')[0].strip()}), and does not answer"
             )
         for a, b in ((src, dst), (dst, src)):  # a host sending to the wrong neighbour for its gateway, either way
@@ -207,6 +210,9 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
         gateway_ok, _ = underlay_ping(src, gateway, count=1)
         if not gateway_ok:
             return f"its gateway {gateway} does not answer {src.name} either"
+        unresolved = self._unresolved(self.lab.router, dst) if self.lab.router is not None else None
+        if unresolved:
+            return unresolved
         trace = src.run(["busybox", "traceroute", "-n", "-q", "1", "-w", "1", "-m", "4", dst.address], timeout=15)
         hops = [line.split()[1] for line in trace.stdout.splitlines()[1:] if len(line.split()) > 1]
         answered = [h for h in hops if h != "*"]
@@ -214,6 +220,31 @@ class Doctor(ControlPlaneExamination, SurroundingsExamination):
         return (
             f"the gateway {gateway} answers{beyond}, nothing beyond it does: the router does not forward to "
             f"{dst.address}"
+        )
+
+    def _unresolved(self, last_hop: LabHost, dst: LabHost) -> str | None:
+        """Whether dst answers ARP from the host that hands it packets (the router, or a neighbour on its link):
+        asked directly (busybox arping), whatever that host's neighbour table has cached. None if it answers."""
+        route = last_hop.run(["ip", "-j", "route", "get", str(dst.address)], timeout=10)
+        try:
+            dev = (json.loads(route.stdout) or [{}])[0].get("dev") if route.ok else None
+        except ValueError:
+            dev = None
+        if not dev:
+            return None
+        asked = last_hop.run(["busybox", "arping", "-c", "2", "-w", "2", "-I", dev, str(dst.address)], timeout=10)
+        answers = re.search(r"Received (\d+) response", asked.stdout)
+        if answers is None or int(answers.group(1)) > 0:  # it answers, or arping could not say
+            return None
+        try:
+            own, interface = underlay_interface(dst)
+            flags = next((lk for lk in own.links()[0] if lk.get("ifname") == interface), {}).get("flags", [])
+        except LabBroken:
+            interface, flags = "its interface", []
+        why = f"its {interface} has ARP off (NOARP)" if "NOARP" in flags else "ARP off, or a firewall dropping ARP"
+        return (
+            f"{dst.name} ({dst.address}) answers no ARP: {last_hop.name} asked for it twice on {dev}, no reply "
+            f"({why}), so nothing reaches it"
         )
 
     def _routing(self) -> None:

@@ -45,6 +45,26 @@ class SurroundingsExamination:
             for subject, (ok, observed, cause) in said.items():
                 requirement = "ipv6" if subject == "ipv6_forward" else "host"  # only IPv6's checks lean on it
                 self._add(requirement, subject, host.name, None, ok, observed, cause=cause)
+        self._claimed_addresses(hosts, lab)
+
+    def _claimed_addresses(self, hosts: list[LabHost], lab: dict[str, str]) -> None:
+        """A docker host that holds another lab host's underlay address as well: both answer for it, and peers reach
+        one or the other as their neighbour tables last heard (a duplicate address is no 'cannot reach')."""
+        held = dict(zip([h.name for h in hosts], system.parallel(_own_addresses, hosts), strict=True))
+        for holder, addresses in held.items():
+            for owner, address in lab.items():
+                if owner == holder or address not in addresses:
+                    continue
+                interface = addresses[address]
+                cause = (
+                    f"{holder} holds {address} on {interface}, which is {owner}'s underlay address: both answer for it "
+                    f"(ARP), so traffic for {owner} reaches one or the other — remove it from {holder} "
+                    f"(ip addr del {address} dev {interface})"
+                )
+                self._add("host", "address", holder, None, False, f"holds {owner}'s {address}", cause=cause)
+                if owner in held:  # the owner's cases are as broken: its peers may be talking to the holder
+                    said = f"{owner}'s underlay address {address} is held by {holder} as well (above)"
+                    self._add("host", "address", owner, None, False, f"{address} held by {holder} too", cause=said)
 
 
 def _ask_outside(
@@ -98,6 +118,16 @@ def _ask_outside(
             if ok is False:
                 found[subject] = (None, f"{observed} (the path loses packets)", None)
     return found
+
+
+def _own_addresses(host: LabHost) -> dict[str, str]:
+    """The host's IPv4 addresses, and the interface of each."""
+    listed = host.run(["ip", "-j", "-4", "addr", "show"], timeout=10)
+    try:
+        links = json.loads(listed.stdout) if listed.ok else []
+    except ValueError:
+        return {}
+    return {a["local"]: link["ifname"] for link in links for a in link.get("addr_info", []) if "local" in a}
 
 
 def _own_settings(

@@ -4,7 +4,7 @@ engines cached:
 
     python bench/doctor_bench.py [--engine 20.10] [--control-plane swarm]
 
-Targets (issue "lab doctor"): the doctor under 10 s on the seed lab; a checks run on a lab whose
+Targets (issue "lab doctor", then issue 36): the doctor under 5 s on the seed lab; a checks run on a lab whose
 router drops the gossip port between two hosts no longer than on the healthy lab plus 30 s.
 """
 
@@ -25,7 +25,7 @@ from netproof.report import results
 
 ROOT = Path(__file__).parents[1]
 NAME = "bench-doctor"
-TARGET_DOCTOR = 10.0
+TARGET_DOCTOR = 5.0  # issue 36: healthy, under 5 s (it was 10 before issue 36 asked)
 TARGET_EXTRA = 30.0
 DROP = ["FORWARD", "-p", "udp", "-s", "10.10.10.101", "-d", "192.168.50.101", "--dport", "7946", "-j", "DROP"]
 

@@ -328,6 +328,22 @@ def test_a_path_that_drops_large_udp_is_named_with_the_size_that_passes(lab, tmp
     assert "failed" not in run.outcomes.values(), run.why_failed()
 
 
+def test_a_rule_without_a_counter_dropping_gossip_at_a_hosts_input_is_named_by_its_trace(lab, healthy_afterwards):
+    """Issue 36: it was "received at docker2, no answer came back", without the rule (no counter to read)."""
+    docker2 = lab.host("docker2")
+    table = "table inet np_fw {\n chain in {\n  type filter hook input priority 0;\n  tcp dport 7946 drop\n }\n}\n"
+    add = ["sh", "-c", 'printf "%s" "$1" | nft -f -', "nft", table]
+    with broken(docker2, add, ["nft", "delete", "table", "inet", "np_fw"]):
+        rc, text = doctor()
+    assert rc == ExitStatus.LAB_BROKEN, text
+    assert (
+        "TCP 7946 from docker1 (10.10.10.101) to docker2 (10.10.10.102): arrived at docker2, dropped there by its own "
+        "firewall: dropped at docker2: inet np_fw in rule `tcp dport 7946 drop` (the host's own table inet np_fw, not "
+        "Docker's)" in text
+    ), text
+    assert "no answer came back" not in text, text
+
+
 def test_a_stopped_key_value_store(tmp_path, bring_up):
     seed = loader.load(ROOT / "labs" / "seed.yml")
     kv_lab = bring_up(seed.with_overrides(name="t-doctor-kv", engine="20.10", control_plane="kv"))

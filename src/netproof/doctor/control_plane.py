@@ -12,7 +12,7 @@ from pathlib import Path
 
 from netproof import system
 from netproof.facts.docker import ETCD_PORT, GOSSIP_PORT, MTU_OPTION, VXLAN_OVERHEAD
-from netproof.kit import firewall
+from netproof.kit import firewall, trace
 from netproof.kit.evidence import LabBroken
 from netproof.kit.namespaces import NetNamespace
 from netproof.kit.wire import VXLAN_PORT, Arrival, Capture, arrivals
@@ -119,6 +119,9 @@ class ControlPlaneExamination:
                     src=str(src.address),
                     dst=str(dst.address),
                 )
+                result = said[src_name].get(f"{proto}:{dst.address}:{port}", "")
+                if not dropped and arrived and proto == "tcp" and result != "connected":
+                    dropped = self._traced_drop(src, dst, port, token, why)  # a rule without a counter, named
                 self._port_finding(src, dst, proto, port, why, said[src_name], arrived, blind.get(dst.name), dropped)
             sized = [(proto, port, dst) for proto, port, dst, why in sent if why == "vxlan-size"]
             for dst in dict.fromkeys(d for _, _, d in sized):
@@ -130,6 +133,17 @@ class ControlPlaneExamination:
                 }
                 if dst.name not in blind:
                     self._size_finding(src, dst, data_port, got)
+
+    def _traced_drop(self, src: LabHost, dst: LabHost, port: int, token: str, why: str) -> list[str]:
+        """A TCP probe that arrived and got no answer, with no drop rule's counter to name: the probe sent again
+        with netfilter tracing on both hosts (kit/trace.py), which names a rule counter or not."""
+        traced = trace.follow(
+            trace.Conversation(str(src.address), str(dst.address), port),
+            [src, dst],
+            lambda: self._send(src, token, [("tcp", port, dst, why)]),
+            may_change=self.lab.provider.owns_hosts,
+        )
+        return [traced.line()] if traced.dropped() else []
 
     def _send(self, src: LabHost, token: str, sent: list[tuple[str, int, LabHost, str]]) -> dict[str, str]:
         lacks = self._lacks(src, "bash")

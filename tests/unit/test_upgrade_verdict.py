@@ -10,8 +10,10 @@ import pytest
 
 from netproof import catalogue
 from netproof.errors import ExitStatus
-from netproof.jobs.upgrade.outcome import Finding, Upgrade
+from netproof.jobs.upgrade.outcome import Finding, Upgrade, lab_broke
 from netproof.jobs.upgrade.verdict import judge
+from netproof.lab.model.findings import Diagnosis
+from netproof.lab.model.findings import Finding as DoctorFinding
 from netproof.report import diff, results
 
 RECORDED = Path(__file__).parent / "fixtures" / "matrix"
@@ -37,6 +39,37 @@ def test_what_the_upgrade_met_is_a_no_go_with_its_reason():
     met = Finding("docker2", "flow paused 1.2 s while docker1 restarting on 28.5: a host that was not being restarted")
     said = judge(upgrade([met]), CHECKS, "swarm")
     assert said.go == "no-go" and said.reasons == [str(met)]
+
+
+def test_a_step_after_which_the_doctor_found_the_lab_broken_is_the_labs_not_a_no_go():
+    # Issue 36: 20.10 -> 28.5 --rolling allocated a bridge over dc2's underlay on docker1, and was judged no-go
+    stuck = Finding("docker3", "swarm nodes not ready after 60 s", engine="28.5")
+    done = upgrade([stuck])
+    over = (
+        "docker1 holds a Docker network over lab addresses (br-15ea29cb432a at 192.168.48.0/20 covers docker3 "
+        "192.168.50.101): it sends their traffic into that bridge"
+    )
+    doctor = Diagnosis(
+        "seed", "swarm", [DoctorFinding("host", "docker-networks", "docker1", None, False, "x", cause=over)]
+    )
+    broke = lab_broke(done.findings, "28.5", doctor)
+    assert broke == f"the lab broke at the step to 28.5, not Docker: the doctor found {over}"
+    done.lab_broken.append(broke)
+    said = judge(done, CHECKS, "swarm")
+    assert said.go == "no verdict: the lab broke" and said.reasons == [broke], said
+    assert not stuck.bad and "not counted: the lab broke at this step" in stuck.text
+    assert done.exit_status({"passed": 3}) == ExitStatus.LAB_BROKEN
+    assert diff.render_verdict(said.to_dict()).splitlines()[:2] == [
+        "VERDICT: NO VERDICT: THE LAB BROKE",
+        f"  lab broke: {broke}",
+    ]
+
+
+def test_a_step_whose_lab_the_doctor_finds_whole_keeps_what_it_met_as_dockers():
+    stuck = Finding("docker3", "swarm nodes not ready after 60 s", engine="28.5")
+    gossip = DoctorFinding("control-plane", "gossip", "docker1", "docker3", False, "not a peer", cause="no gossip")
+    assert lab_broke([stuck], "28.5", Diagnosis("seed", "swarm", [gossip])) is None  # Docker's own, not the lab's
+    assert stuck.bad
 
 
 def test_a_host_far_slower_to_carry_overlay_traffic_again_is_a_caveat():

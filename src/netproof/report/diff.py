@@ -235,10 +235,16 @@ def render_terminal(diff: RunDiff) -> str:
     return "\n".join(lines)
 
 
+def _labels(verdict: dict) -> tuple[tuple[str, str], ...]:
+    """Each list of the verdict and the word it is said with (a lab that broke is no Docker "no-go")."""
+    reason = "lab broke" if verdict["verdict"].startswith("no verdict") else "no-go"
+    return (("reasons", reason), ("caveats", "caveat"), ("notes", "note"))
+
+
 def render_verdict(verdict: dict) -> str:
     """An upgrade's verdict, for the terminal: its word, then why."""
     lines = [f"VERDICT: {verdict['verdict'].upper()}"]
-    for key, label in (("reasons", "no-go"), ("caveats", "caveat"), ("notes", "note")):
+    for key, label in _labels(verdict):
         lines += [f"  {label}: {line}" for line in verdict.get(key, [])]
     return "\n".join(lines)
 
@@ -248,7 +254,7 @@ def _verdict_html(verdict: dict) -> str:
     colour = {"go": "#2e7d32", "no-go": "#c62828"}.get(verdict["verdict"], "#ef6c00")
     items = "".join(
         f"<li><b>{label}</b>: {e(line)}</li>"
-        for key, label in (("reasons", "no-go"), ("caveats", "caveat"), ("notes", "note"))
+        for key, label in _labels(verdict)
         for line in verdict.get(key, [])
     )
     return (

@@ -45,6 +45,26 @@ class Finding:
         return f"{self.host}: {self.text}"
 
 
+# The doctor's requirements that are the lab's, not Docker's: the underlay, its router, the hosts' own settings and
+# addresses, the outside host. A step after which one of them fails broke the lab: what it met is not Docker's doing.
+LAB_REQUIREMENTS = ("reachability", "routing", "host", "mtu", "outside")
+
+
+def lab_broke(findings: list[Finding], engine: str, diagnosis) -> str | None:
+    """After a step whose findings include bad ones, the doctor's look at the lab: if it found the lab itself broken
+    (LAB_REQUIREMENTS), those findings are not counted as Docker's (they stay, as notes) and a line says where and why
+    the lab broke; None if the lab is whole (the findings stand)."""
+    causes = [f.said for f in diagnosis.failures if f.requirement in LAB_REQUIREMENTS]
+    if not causes:
+        return None
+    for finding in findings:
+        if finding.engine == engine and finding.bad:
+            finding.bad, finding.text = False, f"{finding.text} (not counted: the lab broke at this step)"
+    return f"the lab broke at the step to {engine}, not Docker: the doctor found {'; '.join(causes[:3])}" + (
+        f" (and {len(causes) - 3} more)" if len(causes) > 3 else ""
+    )
+
+
 @dataclass
 class Upgrade:
     path: list[str]
@@ -56,6 +76,7 @@ class Upgrade:
     restarts: list[Restart] = field(default_factory=list)  # each host's engine change, in order
     verdict: dict | None = None  # go / no-go with reasons (verdict.py), set once the runs are compared
     workload: list[str] = field(default_factory=list)  # the carried stack's truth tables, one line each, in order
+    lab_broken: list[str] = field(default_factory=list)  # steps after which the doctor found the lab itself broken
 
     @property
     def regressed(self) -> bool:
@@ -66,6 +87,8 @@ class Upgrade:
         an upgrade whose lab broke (errors, and no regression) exits 10, never 0."""
         if self.regressed:
             return ExitStatus.DOCKER_FAILED
+        if self.lab_broken:
+            return ExitStatus.LAB_BROKEN
         return outcomes.exit_status(counts)
 
     def counts(self) -> dict[str, int]:
@@ -91,6 +114,7 @@ class Upgrade:
             "overall": self.overall.to_dict() if self.overall else None,
             "verdict": self.verdict,
             "workload": self.workload,
+            "lab_broken": self.lab_broken,
         }
 
     def render_terminal(self) -> str:

@@ -6,7 +6,7 @@ import time
 import traceback
 from pathlib import Path
 
-from netproof import catalogue, wait
+from netproof import catalogue, doctor, wait
 from netproof.errors import NetproofError
 from netproof.facts import budgets
 from netproof.jobs import checkrun
@@ -23,6 +23,7 @@ from netproof.jobs.upgrade.outcome import (
     Finding,
     Upgrade,
     compare_runs,
+    lab_broke,
     write_diffs,
 )
 from netproof.jobs.upgrade.stack_watch import SHOP, StackWatch
@@ -82,6 +83,11 @@ def upgrade(
                 result.findings += stacks.after_step(lab, target, progress)
             for finding in result.findings[met:]:
                 finding.engine = target
+            if any(f.bad for f in result.findings[met:]):  # Docker's doing, or did the lab break? The doctor says
+                broke = lab_broke(result.findings, target, doctor.examine(lab, progress=progress))
+                if broke:
+                    result.lab_broken.append(broke)
+                    progress.say(f"upgrade: {broke}")
             if not started:
                 progress.say(f"upgrade: stopped at {target}: {result.findings[-1]}")
                 break

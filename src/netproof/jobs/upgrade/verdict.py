@@ -4,6 +4,8 @@ catalogue and the known defects.
 
     no-go      a promise that held before broke after (a regression), or the upgrade itself met a problem
                (a refusal, a flow of an untouched host paused, a name gone across a patch release)
+    no verdict the lab broke at a step (the doctor found its underlay or a host's own settings broken), and nothing
+               else counts against Docker: where and why the lab broke
     caveats    a known Docker defect on the way (met by the checks, or known for the target engine on this
                control plane), a promise no longer made, footprint changes a user's own rules or scripts may
                depend on, a host much slower than the others to carry overlay traffic again
@@ -20,6 +22,7 @@ from netproof.facts.defects import KNOWN_DEFECTS
 from netproof.jobs.upgrade.outcome import Upgrade
 from netproof.report.diff import Change
 
+LAB_BROKE = "no verdict: the lab broke"  # a step after which the doctor found the lab itself broken (outcome.lab_broke)
 SLOW_RECOVERY = 3.0  # times the other hosts' median: a host this much slower to carry overlay traffic is a caveat
 SLOW_FLOOR = 10.0  # seconds under which no recovery is called slow
 
@@ -57,8 +60,10 @@ def judge(
                 "or inspect fields a user's own firewall rules or scripts may depend on (the diff lists each)"
             )
     caveats += slow_recoveries(result)
+    if result.lab_broken and not reasons:  # what the broken steps met is the lab's: no verdict on Docker from them
+        return UpgradeVerdict(LAB_BROKE, list(result.lab_broken), caveats, notes)
     go = "no-go" if reasons else "go, with caveats" if caveats else "go"
-    return UpgradeVerdict(go, reasons, caveats, notes)
+    return UpgradeVerdict(go, reasons + list(result.lab_broken), caveats, notes)
 
 
 def grouped(changes: list[Change]) -> list[Change]:

@@ -253,9 +253,7 @@ def _verdict_html(verdict: dict) -> str:
     e = html.escape
     colour = {"go": "#2e7d32", "no-go": "#c62828"}.get(verdict["verdict"], "#ef6c00")
     items = "".join(
-        f"<li><b>{label}</b>: {e(line)}</li>"
-        for key, label in _labels(verdict)
-        for line in verdict.get(key, [])
+        f"<li><b>{label}</b>: {e(line)}</li>" for key, label in _labels(verdict) for line in verdict.get(key, [])
     )
     return (
         f"<section id='verdict' style='border-left:6px solid {colour};padding:4px 12px;margin-top:16px'>"

@@ -1,13 +1,13 @@
 """Where a packet died: a probe that should have got through, repeated once with netfilter tracing on the lab
 hosts it crosses.
 
-Each host traced gets a table of netproof's (`inet netproof_trace`) whose chains, ahead of every other table's,
-set `meta nftrace` on the conversation's packets in both directions (before NAT by address, after conntrack by
-the conversation's original destination), and `nft monitor trace` in its network namespace prints every rule and
-policy they meet: iptables-nft's rules and Docker 29's nftables ones alike, rules without counters included. The
-trace names the last verdict on each host (accept, or the table, chain and rule or policy that dropped it), whose
-rule that is (Docker's chains, the user's DOCKER-USER, or the host's own), and what Docker's chains on that
-path lack that the same chains on a healthy peer have.
+Each host traced gets a table of netproof's (`inet netproof_trace_<tag>`, one per trace) whose chains, ahead of
+every other table's, set `meta nftrace` on the conversation's packets in both directions (before NAT by address,
+after conntrack by the conversation's original destination), and `nft monitor trace` in its network namespace prints
+every rule and policy they meet: iptables-nft's rules and Docker 29's nftables ones alike, rules without counters
+included. The trace names the last verdict on each host (accept, or the table, chain and rule or policy that dropped
+it), whose rule that is (Docker's chains, the user's DOCKER-USER, or the host's own), and what Docker's chains on
+that path lack that the same chains on a healthy peer have.
 
 Only hosts the lab made are traced: on a user's hosts (the ssh provider) nothing is added, and the trace says so.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from netproof.facts.docker import DOCKER_USER, NFT_TABLE
 from netproof.lab.providers.base import LabHost
 
-TRACE_TABLE = "netproof_trace"
+TRACE_TABLE = "netproof_trace"  # each trace's table is this and its own tag: checks trace one host at once
 _LINE = re.compile(
     r"^trace id (?P<id>\w+) (?P<family>\w+) (?P<table>\S+) (?P<chain>\S+) "
     r"(?P<what>packet|rule|policy|verdict)\b:? ?(?P<rest>.*?)\s*$"
@@ -128,7 +128,7 @@ def parse(host: str, text: str) -> list[Segment]:
         if m["what"] == "packet":
             seg.packet.update({k: v.strip('"') for k, v in _FIELD.findall(m["rest"])})
             continue
-        if m["table"] == TRACE_TABLE:  # netproof's own marking: the packet was here, nothing more
+        if m["table"].startswith(TRACE_TABLE):  # netproof's own marking: the packet was here, nothing more
             continue
         rest = m["rest"]
         verdict = _VERDICT.search(rest)
@@ -241,13 +241,14 @@ class HostTrace:
     def __init__(self, host: LabHost, conversation: Conversation, max_seconds: int = 30):
         self.host, self.conversation, self.max_seconds = host, conversation, max_seconds
         self.tag = secrets.token_hex(4)
+        self.table = f"{TRACE_TABLE}_{self.tag}"
         self.text = ""
         self.trouble: str | None = None
         self._thread: threading.Thread | None = None
 
     def _table(self) -> str:
         """netproof's marking table, as an nft script: chains ahead of raw (-300), and after conntrack (-200)."""
-        lines = [f"table inet {TRACE_TABLE} {{"]
+        lines = [f"table inet {self.table} {{"]
         for hook in ("prerouting", "output"):
             for name, priority, rules in (
                 ("early", -350, self.conversation.rules()),
@@ -258,12 +259,12 @@ class HostTrace:
         return "\n".join([*lines, "}", ""])
 
     def __enter__(self) -> HostTrace:
-        self.host.run(["nft", "delete", "table", "inet", TRACE_TABLE])  # one left by a trace cut short
         made = self.host.run(["sh", "-c", 'printf "%s" "$1" | nft -f -', "nft", self._table()], timeout=10)
         if not made.ok:
             self.trouble = f"nft could not add its table: {made.stderr.strip()[:200]}"
             return self
-        # `timeout` bounds it whatever happens to this process; the tag finds it to stop it.
+        # `timeout` bounds it whatever happens to this process; its command line carries the tag, and it passes the
+        # SIGINT that finds it on to nft.
         argv = ["timeout", str(self.max_seconds), "sh", "-c", f"exec nft monitor trace # {self.tag}"]
 
         def monitor() -> None:
@@ -279,7 +280,7 @@ class HostTrace:
         self.host.run(["pkill", "-INT", "-f", f"nft monitor trace # {self.tag}"])
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self.host.run(["nft", "delete", "table", "inet", TRACE_TABLE])
+        self.host.run(["nft", "delete", "table", "inet", self.table])
 
 
 def follow(

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from netproof.facts.docker import DOCKER_USER, NFT_TABLE
@@ -296,15 +297,13 @@ def follow(
     if not may_change:
         return Traced(conversation, [], {}, ["the hosts are the user's (netproof adds no tracing table to them)"])
     traces = [HostTrace(h, conversation) for h in hosts if h is not None]
-    for t in traces:
-        t.__enter__()
-    try:
-        repeat()
-    except Exception:  # noqa: BLE001 - the repeat is for the trace; the probe's own verdict was already given
-        pass
-    finally:
+    with ExitStack() as tracing:  # every table removed, whatever the repeat does
         for t in traces:
-            t.__exit__(None, None, None)
+            tracing.enter_context(t)
+        try:
+            repeat()
+        except Exception:  # noqa: BLE001 - the repeat is for the trace; the probe's own verdict was already given
+            pass
     segments = [s for t in traces for s in parse(t.host.name, t.text)]
     texts = {t.host.name: t.text for t in traces if not t.trouble}
     traced = Traced(conversation, segments, texts, [f"{t.host.name}: {t.trouble}" for t in traces if t.trouble])

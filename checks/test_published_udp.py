@@ -15,6 +15,7 @@ Mechanism: the nat table's DNAT rules for the ports, and the host's conntrack en
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from netproof.kit import check, defects, firewall, flows, host_clock
 from netproof.kit.namespaces import NetNamespace
@@ -39,7 +40,7 @@ def conntrack_of(host, ports: dict[int, int]) -> list[str]:
 
 def not_natted(entries: list[str], host_address: str, host_port: int) -> str | None:
     """The conntrack entry of a flow to the host port that is not translated to a container (its reply comes from
-    the host itself: docker-proxy's socket), if there is one: an entry Docker did not flush (moby/moby#53384)."""
+    the host itself: docker-proxy's socket), if there is one: an entry Docker did not flush."""
     for entry in entries:
         words = entry.split()
         if f"dport={host_port}" in words and words.count(f"src={host_address}") == 1:
@@ -120,8 +121,8 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
             late.append(f"{said}: " + (f"first datagram {first - since:.1f} s after it listened" if first else "none"))
         elif seen != f"{outside.address}:{flow.client_port}":
             late.append(f"{said}: the container saw {seen}, not the client's {outside.address}:{flow.client_port}")
-            entry = not_natted(entries, str(docker_host.address), flow.port) if flow.port != flow.listen_port else None
-            stale += [f"{said}: {entry}"] if entry else []
+            entry = not_natted(entries, str(docker_host.address), flow.port)
+            stale += [Unflushed(said, entry, flow.port == flow.listen_port)] if entry else []
             answered = proxy_answered(entries, new_ip, flow.listen_port, net.gateway) if not entry else None
             proxied += [f"{said}: {answered}"] if answered else []
     sight_the_proxy(proof, late, stale, proxied, docker_host)
@@ -140,14 +141,28 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
     proof.mechanism("a host port Docker picked is kept across a restart", after.get(7103) == ports[7103])
 
 
-def sight_the_proxy(proof, late: list[str], stale: list[str], proxied: list[str], host) -> None:
-    """Where every miss shows one known defect's mechanism, the symptom and what was seen: an entry Docker left
-    unflushed for a host port of its own (moby/moby#53384), or datagrams docker-proxy took before the entries were
+@dataclass(frozen=True)
+class Unflushed:
+    """A flow's conntrack entry to its host port that Docker left without its DNAT after the restart."""
+
+    said: str
+    entry: str
+    same_port: bool  # -p N:N/udp
+
+    def __str__(self) -> str:
+        return f"{self.said}: {self.entry}"
+
+
+def sight_the_proxy(proof, late: list[str], stale: list[Unflushed], proxied: list[str], host) -> None:
+    """Where every miss shows one known defect's mechanism, the symptom and what was seen: entries Docker left
+    unflushed for every form of -p, the same port on both sides included (29.5.0's, moby/moby#52640), or only for
+    host ports other than the container's (moby/moby#53384), or datagrams docker-proxy took before the entries were
     flushed (moby/moby#44688)."""
-    for seen, mechanism in ((stale, "udp-entry-unflushed"), (proxied, "udp-proxied-before-flush")):
+    every_port = "udp-entries-unflushed-every-port" if any(u.same_port for u in stale) else "udp-entry-unflushed"
+    for seen, mechanism in ((stale, every_port), (proxied, "udp-proxied-before-flush")):
         if late and len(seen) == len(late):
             proof.symptom(defects.UDP_THROUGH_PROXY)
-            proof.sighted(mechanism, "; ".join(seen), host.name)
+            proof.sighted(mechanism, "; ".join(map(str, seen)), host.name)
             return
 
 

@@ -240,3 +240,57 @@ def test_defects_list_says_each_with_its_reference_and_workaround(capsys):
     out = capsys.readouterr().out
     assert out.count("\n  workaround:") == 2 and "moby/libnetwork#1838  (every release netproof runs, until 23.0" in out
     assert "moby/moby#34660" not in out
+
+
+def test_the_udp_flush_defects_of_29_are_dated_from_moby_source_and_show_where_netproof_met_them(capsys):
+    """29.5.0 flushed nothing (the unset address of moby/moby#52423, mended in 29.5.1 by #52640); from 29.5.0 on, a
+    host port other than the container's is flushed by the wrong port (#53384). Seen on 29.5.0 and 29.7.2."""
+    from netproof.cli import main
+
+    by_ref = {d.reference: d for d in defects.KNOWN_DEFECTS}
+    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("29.5.0")] == [
+        "moby/moby#34660",
+        "moby/moby#53384",
+        "moby/moby#52640",
+    ]
+    assert "moby/moby#52640" not in [d.reference for d in defects.KNOWN_DEFECTS if d.affects("29.5.1")]
+    assert not by_ref["moby/moby#53384"].affects("29.4.3") and by_ref["moby/moby#53384"].affects("29.7.2")
+    for defect in defects.KNOWN_DEFECTS:  # never met and clear on one engine
+        assert not set(defect.observed_on) & set(defect.clear_on), defect.reference
+        assert all(defect.affects(v) for v in defect.observed_on), defect.reference
+    assert main(["defects", "list", "--engine", "29.5.0"]) == 0
+    out = capsys.readouterr().out
+    assert "moby/moby#52640  (29.5.0 and later, until 29.5.1" in out
+    assert "  observed on:   29.5.0\n  clear on:      28.5.2, 29.1.0, 29.7.2\n" in out
+
+
+def test_pub_004_names_29_5_0s_defect_when_the_same_port_was_left_unflushed_too():
+    """Recorded on 29.5.0 (docker1): both forms' entries to the host port left without their DNAT."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("pub004", Path(__file__).parents[2] / "checks/test_published_udp.py")
+    pub004 = sys.modules["pub004"] = importlib.util.module_from_spec(spec)  # its dataclass looks itself up there
+    spec.loader.exec_module(pub004)
+    entries = [
+        "ipv4 2 udp 17 119 src=198.51.100.10 dst=10.10.10.101 sport=44466 dport=17102 src=10.10.10.101 "
+        "dst=198.51.100.10 sport=17102 dport=44466 [ASSURED] mark=0 zone=0 use=2",
+        "ipv4 2 udp 17 119 src=198.51.100.10 dst=10.10.10.101 sport=43192 dport=7101 src=10.10.10.101 "
+        "dst=198.51.100.10 sport=7101 dport=43192 [ASSURED] mark=0 zone=0 use=2",
+        "ipv4 2 udp 17 119 src=172.19.0.1 dst=172.19.0.3 sport=34939 dport=7101 src=172.19.0.3 dst=172.19.0.1 "
+        "sport=7101 dport=34939 [ASSURED] mark=0 zone=0 use=2",
+    ]
+    same = pub004.not_natted(entries, "10.10.10.101", 7101)
+    other = pub004.not_natted(entries, "10.10.10.101", 17102)
+    assert same and other and pub004.not_natted(entries, "10.10.10.101", 7103) is None
+    host = RecordedHost("docker1", NONE)
+    for stale, mechanism in (
+        ([pub004.Unflushed("the same port", same, True), pub004.Unflushed("another", other, False)], "every-port"),
+        ([pub004.Unflushed("another", other, False)], "unflushed"),
+    ):
+        proof = Proof("PUB-004", "a published UDP port delivers ...", "swarm-docker1")
+        pub004.sight_the_proxy(proof, ["miss"] * len(stale), stale, [], host)
+        found = known_defects.recognise(proof.symptoms, [host], "swarm", proof.sightings)
+        want = "moby/moby#52640" if mechanism == "every-port" else "moby/moby#53384"
+        assert found.known and found.defect.reference == want, (mechanism, str(found))

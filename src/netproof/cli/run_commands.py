@@ -169,6 +169,8 @@ def cmd_defects_list(args: argparse.Namespace) -> int:
             ("symptoms", ", ".join(sorted(d.symptoms))),
             ("confirmed by", d.mechanism),
             ("reproduced by", ", ".join(d.reproduced_by) or "-"),
+            ("observed on", ", ".join(d.observed_on) or "not yet on netproof's labs"),
+            ("clear on", ", ".join(d.clear_on) or "-"),
             ("workaround", d.workaround or "-"),
         ):
             print(f"  {label + ':':14} {value}")

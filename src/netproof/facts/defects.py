@@ -57,6 +57,10 @@ class KnownDefect:
     reproduced_by: tuple[str, ...] = ()  # the checks (or continuity promises) that met it on netproof's labs
     workaround: str = ""
     needs_setting: str = ""  # a daemon.json setting without which it cannot strike (live-restore), if any
+    # Where netproof itself met it and where its reproducing checks ran without meeting it (full engine versions,
+    # from runs on its own labs): the range above as observed, not only as declared.
+    observed_on: tuple[str, ...] = ()
+    clear_on: tuple[str, ...] = ()
 
     @property
     def versions(self) -> str:
@@ -83,6 +87,8 @@ class KnownDefect:
             "reproduced_by": list(self.reproduced_by),
             "workaround": self.workaround,
             "needs_setting": self.needs_setting,
+            "observed_on": list(self.observed_on),
+            "clear_on": list(self.clear_on),
         }
 
 
@@ -154,11 +160,33 @@ KNOWN_DEFECTS = (
         frozenset({UDP_THROUGH_PROXY}),
         "udp-entry-unflushed",  # seen by PUB-004 in the host's conntrack table, for its own flow
         "no conntrack entry of the client's flow to the host port was left without its DNAT",
-        # Seen on 29.7.2; 28.5 flushed by the host port (PUB-004 passed); the releases between were not run here.
-        since="29.7",
+        # Begins with moby/moby#52423 (29.5.0, commit a836506d19: the flush takes a PortBinding and filters on its
+        # container port; 29.4's filtered on the host port), read in moby's source at docker-v29.4.0 and
+        # docker-v29.5.0. On 29.5.0 the defect below hides it (no entry is flushed at all).
+        since="29.5.0",
         workaround="publish udp ports on the container's own port number (-p 7102:7102/udp), or delete the port's "
         "entries after the container starts: conntrack -D -p udp --orig-port-dst <host port>",
         reproduced_by=("PUB-004",),
+        observed_on=("29.7.2",),
+        clear_on=("28.5.2", "29.1.0"),
+    ),
+    KnownDefect(
+        "moby/moby#52640",
+        "29.5.0 flushes a published udp port's conntrack entries only where they go to the address the port is "
+        "bound to, and a port published on every address (-p without an address, the usual form) is bound to "
+        "0.0.0.0, which no entry goes to: nothing is flushed, so a client that kept sending keeps its old entry and "
+        "its datagrams reach the container from the bridge's gateway through docker-proxy (or nowhere without the "
+        "proxy), whatever form of -p published it (moby/moby#52423 added the address; #52640 skips it when unset)",
+        frozenset({UDP_THROUGH_PROXY}),
+        "udp-entries-unflushed-every-port",  # PUB-004: its own flows' entries unflushed, the same-port one included
+        "the entries left without their DNAT were not those of every form of -p, the same port on both sides included",
+        since="29.5.0",
+        fixed_in="29.5.1",  # docker-v29.5.1's conntrack.go skips the unspecified address (moby's source)
+        workaround="upgrade to 29.5.1 or later; on 29.5.0, delete a udp port's entries after its container starts: "
+        "conntrack -D -p udp --orig-port-dst <host port>",
+        reproduced_by=("PUB-004",),
+        observed_on=("29.5.0",),
+        clear_on=("28.5.2", "29.1.0", "29.7.2"),
     ),
     KnownDefect(
         "moby/moby#44688",
@@ -176,5 +204,7 @@ KNOWN_DEFECTS = (
         workaround="upgrade to 28.0 or later; before that, a service that tells its clients apart by their source "
         "address cannot trust the first datagrams after its container restarts (seen: one or two per flow)",
         reproduced_by=("PUB-004",),
+        observed_on=("26.1.5",),
+        clear_on=("28.5.2", "29.7.2"),
     ),
 )

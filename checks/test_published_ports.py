@@ -12,6 +12,12 @@ PUB-002: direct routing. With the router told that a bridge network's subnet is 
 host, the outside host reaches neither a container's unpublished port nor its published port at the
 container's own address (since 28.0: moby/moby#48724, #49325, #49829), while the published port still
 answers on the host's address.
+
+PUB-006: one of the ways back to direct routing that 28.2 opened (moby/moby#49832): a bridge network created
+with com.docker.network.bridge.trusted_host_interfaces=<the host's underlay interface> lets the same routed
+outside host reach a published port at the container's own address (its container port), while a container's
+unpublished port on that network stays closed. Before 28.0 it holds without the option (nothing guarded containers'
+addresses then, PUB-002's subject): the six-engine matrix shows it holding on 26.1, as not promised there.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from netproof.kit import (
 CRAFTER = probes.Tool("python3 (wire.CRAFT_SYN)", (r"^sent 3 frames$",))  # its own last words
 
 SINCE_28 = "28.0"
+TRUSTED_INTERFACES = "com.docker.network.bridge.trusted_host_interfaces"  # moby/moby#49832, 28.2
 
 
 def require_answers(
@@ -192,6 +199,39 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
     for ip, placeholder in named.items():
         mine = [r.replace(ip, placeholder) for r in mine]
     proof.mechanism("raw PREROUTING for the two containers", [r.split(" -i ")[0] + " ..." for r in mine])
+
+
+@check(
+    "PUB-006",
+    needs=("router-routes",),
+    scope="host",
+    tags=("bridge", "published-ports", "firewall"),
+    since="28.2",
+    reference="moby/moby#49832 (28.2): com.docker.network.bridge.trusted_host_interfaces",
+    promise="a bridge network that trusts the docker host's underlay interface lets a host routed to it reach a "
+    "published port at the container's own address, while an unpublished port there stays closed",
+)
+def test_trusted_host_interface(docker_host, lab, workspace, proof, outside, packet_trace):
+    _, interface = underlay_interface(docker_host)
+    net = workspace.bridge(docker_host, subnet=random_subnet(), role="trh", options={TRUSTED_INTERFACES: interface})
+    hidden = workspace.server(docker_host, net, role="hid")
+    shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
+    where = f"{outside.name}, routed to {net.subnet} via {docker_host.name} (trusted: {interface})"
+    window = Window(f"{outside.name} to an unpublished port at its container's own address on {net.subnet}")
+    with route_on_router(lab, net.subnet, docker_host.address, proof) as routed:
+        proof.require(routed, expected="the router takes the route", observed="it did not", where="router")
+        window.http(probes.on_host(outside), hidden.ip, probes.HTTP_PORT, tries=2)
+        require_answers(proof, outside, shown.ip, probes.HTTP_PORT, where, (), packet_trace, docker_host)
+    window.require_nothing_through(
+        proof, expected=f"no connection to {hidden.ip}:{probes.HTTP_PORT} (unpublished)", where=where
+    )
+    rules = firewall.rules(docker_host, "raw") + firewall.rules(docker_host, "filter")
+    trusting = [r for r in rules if f" {interface} " in f" {r} " or f'"{interface}"' in r]  # iptables -i, nft iifname
+    proof.data(f"{docker_host.name}'s raw and filter rules naming {interface}", trusting, where=docker_host.name)
+    named = {hidden.ip: "<unpublished>", shown.ip: "<published>", f"br-{net.id[:12]}": "<bridge>"}
+    for real, placeholder in named.items():
+        trusting = [r.replace(real, placeholder) for r in trusting]
+    proof.mechanism(f"rules for the trusted interface <{interface}>", sorted(trusting))
 
 
 def _drops_to(rule: str, ip: str) -> bool:

@@ -50,6 +50,21 @@ def not_natted(entries: list[str], host_address: str, host_port: int) -> str | N
     return None
 
 
+def the_other_way_round(entries: list[str], old_ip: str, port: int, client_port: int) -> str | None:
+    """An entry the old container's last reply made, from its address and port to the client, after its entries
+    were flushed (seen once, 29.7.2, the same-port form): the client's datagrams match its reply direction and go
+    to the old address, and a flush by the port the client sends to never matches it (its original destination
+    port is the client's)."""
+    mark = f"src={old_ip} "
+    for entry in entries:
+        words = entry.split()
+        if mark in entry and f"sport={port}" in words and f"dport={client_port}" in words:
+            first_src = next(w for w in words if w.startswith("src="))
+            if first_src == f"src={old_ip}":
+                return f"an entry made the other way round, from the old container's {old_ip}:{port}: {entry}"
+    return None
+
+
 def first_datagram_again(events: list[str]) -> tuple[float | None, str | None, float | None]:
     """When the server started again first heard from its client (epoch), the address it saw, and when it listened
     again (netproof's own server: on a slow provider it may listen seconds after the container started)."""
@@ -119,6 +134,8 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
             continue
         if first is None or first - since > RECOVERY:
             late.append(f"{said}: " + (f"first datagram {first - since:.1f} s after it listened" if first else "none"))
+            held_back = the_other_way_round(entries, c.ip, flow.listen_port, flow.client_port)
+            late[-1] += f" (the flow is held by {held_back})" if held_back else ""
         elif seen != f"{outside.address}:{flow.client_port}":
             late.append(f"{said}: the container saw {seen}, not the client's {outside.address}:{flow.client_port}")
             entry = not_natted(entries, str(docker_host.address), flow.port)

@@ -10,6 +10,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             and stop the host's docker-proxy processes: nothing forwards the port any more
   pubaccept once a container with a published port is created, delete its host's accept for it (iptables: filter
             DOCKER's; nftables: its bridge's filter-forward-in chain's): what is left drops it from outside the bridge
+  untrust   once a container is created on a network that trusts host interfaces (trusted_host_interfaces), delete
+            its host's raw PREROUTING accepts of what those interfaces send to the container's own address
   raw       once a container is created, flush its host's raw PREROUTING (Docker 28's drops of what is
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
@@ -85,6 +87,10 @@ def _sabotaged_container(self, host, network, **options):
             if f"ip daddr {made.ip} " in rule and " accept" in rule:
                 handle = rule.rsplit("# handle ", 1)[1].strip()
                 host.run(["nft", "delete", "rule", "ip", "docker-bridges", chain, "handle", handle], check=True)
+    if what == "untrust" and "com.docker.network.bridge.trusted_host_interfaces" in (network.options or {}):
+        for rule in host.run(["iptables", "-t", "raw", "-S", "PREROUTING"]).stdout.splitlines():
+            if f"-d {made.ip}/32 -i " in rule and rule.endswith("-j ACCEPT"):
+                host.run(["iptables", "-t", "raw", "-D", *rule.split()[1:]], check=True)
     if what == "raw":
         host.run(["iptables", "-t", "raw", "-F", "PREROUTING"])
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])

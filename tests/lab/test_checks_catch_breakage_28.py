@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from netproof.kit import probes
+
 from .conftest import ChecksRun
 from .test_checks_catch_breakage import assert_fails, changed, checks_on, seed_lab
 
@@ -27,8 +29,8 @@ def checks(select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
 
 
 def test_the_checks_pass_unbroken(lab, tmp_path):
-    done = checks("docker1 and (PUB-002 or PUB-003 or IPV6-003)", tmp_path)
-    passed = {f"{check}[swarm-docker1]": "passed" for check in ("PUB-002", "PUB-003", "IPV6-003")}
+    done = checks("docker1 and (PUB-002 or PUB-003 or PUB-005 or PUB-006 or IPV6-003)", tmp_path)
+    passed = {f"{c}[swarm-docker1]": "passed" for c in ("PUB-002", "PUB-003", "PUB-005", "PUB-006", "IPV6-003")}
     assert done.outcomes == passed, done.why_failed()
 
 
@@ -68,6 +70,32 @@ def test_published_udp_check_fails_when_a_port_stops_delivering_after_the_restar
     with changed(lab.host("docker1"), ["iptables", "-I", *drop], ["iptables", "-D", *drop]):
         done = checks("PUB-004 and docker1", tmp_path)
     assert_fails(done, "PUB-004", "another host port (-p 17102:7102/udp): none", "each port delivers to the container")
+
+
+def test_published_port_truth_table_fails_in_the_cell_the_users_firewall_closes_and_names_its_rule(lab, tmp_path):
+    """PUB-005 broken by hand (issue 37): the user's DOCKER-USER drops the outside host's requests to the published
+    port (the container's, after DNAT): that one cell of six is wrong, and the trace names the user's rule."""
+    drop = ["DOCKER-USER", "-s", "198.51.100.10", "-p", "tcp", "--dport", str(probes.HTTP_PORT), "-j", "DROP"]
+    with changed(lab.host("docker1"), ["iptables", "-I", *drop], ["iptables", "-D", *drop]):
+        done = checks("PUB-005 and docker1", tmp_path)
+    assert_fails(
+        done,
+        "PUB-005",
+        "1 of 6 wrong: the outside host: GET http://10.10.10.101:",
+        "Packet: dropped at docker1: ip filter DOCKER-USER",
+    )
+
+
+def test_trusted_interface_check_fails_when_dockers_accept_for_it_is_gone_and_names_the_drop(lab, tmp_path):
+    """PUB-006 broken by hand (issue 37): Docker's raw accept of what the trusted interface sends to the container's
+    own address deleted: the published port is no longer reached there, and the trace names Docker's raw drop."""
+    done = checks("PUB-006 and docker1", tmp_path, sabotage="untrust")
+    assert_fails(
+        done,
+        "PUB-006",
+        "outside reaches the published port at 10.",
+        "Packet: dropped at docker1: ip raw PREROUTING",
+    )
 
 
 def test_nxdomain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):

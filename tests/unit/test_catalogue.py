@@ -61,6 +61,8 @@ SHIPPED_IDS = [
     "PUB-002",
     "PUB-003",
     "PUB-004",
+    "PUB-005",
+    "PUB-006",
 ]
 
 

@@ -264,15 +264,34 @@ def test_the_udp_flush_defects_of_29_are_dated_from_moby_source_and_show_where_n
     assert "  observed on:   29.5.0\n  clear on:      28.5.2, 29.1.0, 29.7.2\n" in out
 
 
-def test_pub_004_names_29_5_0s_defect_when_the_same_port_was_left_unflushed_too():
-    """Recorded on 29.5.0 (docker1): both forms' entries to the host port left without their DNAT."""
+def pub_004():
     import importlib.util
     import sys
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("pub004", Path(__file__).parents[2] / "checks/test_published_udp.py")
-    pub004 = sys.modules["pub004"] = importlib.util.module_from_spec(spec)  # its dataclass looks itself up there
-    spec.loader.exec_module(pub004)
+    module = sys.modules["pub004"] = importlib.util.module_from_spec(spec)  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pub_004_says_when_an_entry_made_the_other_way_round_holds_a_flow():
+    """Recorded on 29.7.2 (docker2, the six-engine matrix, 2026-12-08): the same-port flow got nothing after the
+    restart; the old container's last echo had made an entry from its address to the client."""
+    entries = [
+        "ipv4 2 udp 17 119 src=172.19.0.2 dst=198.51.100.10 sport=7101 dport=45633 src=198.51.100.10 "
+        "dst=10.10.10.102 sport=45633 dport=7101 [ASSURED] mark=0 zone=0 use=2",
+        "ipv4 2 udp 17 119 src=198.51.100.10 dst=10.10.10.102 sport=33375 dport=17102 src=10.10.10.102 "
+        "dst=198.51.100.10 sport=17102 dport=33375 [ASSURED] mark=0 zone=0 use=2",
+    ]
+    said = pub_004().the_other_way_round(entries, "172.19.0.2", 7101, 45633)
+    assert said and said.startswith("an entry made the other way round, from the old container's 172.19.0.2:7101")
+    assert pub_004().the_other_way_round(entries, "172.19.0.2", 7101, 40000) is None
+
+
+def test_pub_004_names_29_5_0s_defect_when_the_same_port_was_left_unflushed_too():
+    """Recorded on 29.5.0 (docker1): both forms' entries to the host port left without their DNAT."""
+    pub004 = pub_004()
     entries = [
         "ipv4 2 udp 17 119 src=198.51.100.10 dst=10.10.10.101 sport=44466 dport=17102 src=10.10.10.101 "
         "dst=198.51.100.10 sport=17102 dport=44466 [ASSURED] mark=0 zone=0 use=2",

@@ -38,11 +38,16 @@ def test_two_engines_in_one_report_with_the_change_and_the_defect_between_them(m
 
 
 @pytest.mark.nightly
-def test_every_check_on_the_four_engines(machine, tmp_path):
-    rc, built = matrix(tmp_path, "t-matrix4", "20.10,26.1,28.5,29.7", timeout=1800)
-    assert len(built["columns"]) == 4 and rc in (0, 1), built["columns"]  # a Docker failure is a finding here
+def test_every_check_on_the_six_engines(machine, tmp_path):
+    """Issue 37: the releases in between (29.1.0, 29.5.0 from ../shared/engines) beside the four; on 29.5.0 PUB-004
+    meets moby/moby#52640 and on 29.7 #53384, on 28.5 and 29.1.0 neither."""
+    rc, built = matrix(tmp_path, "t-matrix6", "20.10,26.1,28.5,29.1.0,29.5.0,29.7", timeout=3600)
+    assert len(built["columns"]) == 6 and rc in (0, 1), built["columns"]  # a Docker failure is a finding here
     assert all(any(cell for cell in r["cells"].values()) for r in built["rows"]), "a check ran on no engine"
     assert any(r["observed"] == r["declared"] or r["observed"] == "every engine" for r in built["rows"])  # confirmed
     page = dom(tmp_path / "profile", tmp_path.joinpath(built["report"]))
-    assert page.count("<th><a href=") == 4 and all(f'data-id="{r["id"]}"' in page for r in built["rows"])
-    assert_nothing_left("t-matrix4", machine)
+    assert page.count("<th><a href=") == 6 and all(f'data-id="{r["id"]}"' in page for r in built["rows"])
+    udp = next(r for r in built["rows"] if r["id"] == "PUB-004")["cells"]
+    assert udp["29.5.0"]["defects"] == ["moby/moby#52640"] and udp["29.7"]["defects"] == ["moby/moby#53384"], udp
+    assert not udp["28.5"]["defects"] and not udp["29.1.0"]["defects"], udp
+    assert_nothing_left("t-matrix6", machine)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from netproof.kit import check, probes, trace, wire
+from netproof.kit import check, defects, firewall, probes, trace, wire
+
+ANOTHER_NETWORK = "a container on another network"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
     host = probes.on_host(docker_host)
     places = [
         Place("a container on its own network", neighbour.exec, docker_host.address, port, neighbour.ip),
-        Place("a container on another network", stranger.exec, docker_host.address, port, stranger.ip),
+        Place(ANOTHER_NETWORK, stranger.exec, docker_host.address, port, stranger.ip),
         Place("the docker host at its address", host, docker_host.address, port, None),
         Place("the docker host at the bridge's gateway", host, gateway, port, None),
         Place("the docker host at 127.0.0.1", host, "127.0.0.1", port, None),
@@ -92,6 +94,9 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
         if not answered:
             wrong.append(f"{place.name}: {fetch} (at the server: {source})")
     proof.data("who reaches the published port, and as whom (expected: every cell answers)", table, docker_host.name)
+    proxied = docker_host.spec.daemon.get("userland-proxy", True) is not False
+    if [w.split(":")[0] for w in wrong] == [ANOTHER_NETWORK] and not proxied:
+        sight_isolation(proof, docker_host, net)
     if wrong and not fetches["the outside host"].result.ok:
         packet_trace.why_lost(
             trace.Conversation(outside.address, docker_host.address, port),
@@ -104,7 +109,17 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
         observed=f"{len(wrong)} of {len(places)} wrong: " + "; ".join(wrong),
         where=f"{server.name} on {docker_host.name}, published on port {port}",
     )
-    proof.mechanism("userland-proxy", docker_host.spec.daemon.get("userland-proxy", True) is not False)
+    proof.mechanism("userland-proxy", proxied)
     proof.mechanism(
         "the address each place's request arrived from", {p: s.split("seen from ", 1)[1] for p, s in table.items()}
     )
+
+
+def sight_isolation(proof, docker_host, server_network) -> None:
+    """Only the other network's container got no answer, with the userland proxy off: Docker's inter-network
+    isolation dropping what goes to the server's bridge is moby/moby#38784's mechanism, if it is there."""
+    proof.symptom(defects.OTHER_NETWORKS_CUT)
+    bridge = f"br-{server_network.id[:12]}"
+    drops = [r for r in firewall.rules(docker_host, "filter", "DOCKER-ISOLATION-STAGE-2") if f"-o {bridge} " in r]
+    if any(r.endswith("-j DROP") for r in drops):
+        proof.sighted("isolation-drops-between-bridges", "; ".join(drops), docker_host.name)

@@ -1,7 +1,8 @@
 """A lab configured as a user's Docker is (labs/configured.yml: daemon.json settings for every docker host and
-one host's own, the swarm's data path port, address pool and subnet size): Docker runs with them, the report
-says them, OVL-VXLAN-002 proves the data path port on the wire and fails, naming 4789, when a host's VXLAN
-goes there instead; a daemon.json that dockerd refuses fails `lab up` at once in dockerd's words."""
+two hosts' own, the swarm's data path port, address pool and subnet size): Docker runs with them, the report
+says them, PUB-005 meets moby/moby#38784 where the userland proxy is off, OVL-VXLAN-002 proves the data path port
+on the wire and fails, naming 4789, when a host's VXLAN goes there instead; a daemon.json that dockerd refuses
+fails `lab up` at once in dockerd's words."""
 
 from __future__ import annotations
 
@@ -64,6 +65,17 @@ def test_docker_runs_with_the_topologys_configuration_and_the_report_says_it(lab
     assert environment["docker2"]["daemon.icc"] == "true" and "daemon.icc" not in environment["docker3"]
     page = (tmp_path / "index.html").read_text()
     assert "swarm.data_path_port: 4790" in page and "daemon.mtu: 1400" in page
+
+
+def test_without_the_userland_proxy_another_networks_container_meets_the_isolation_defect_before_29(lab, tmp_path):
+    """docker4 runs without the userland proxy (issue 37): PUB-005's truth table has one cell wrong there on 28.5, a
+    container on another network, which Docker's inter-network isolation cuts off (moby/moby#38784, gone in 29.0);
+    docker3, with the proxy, has none."""
+    run = run_checks(NAME, tmp_path, select="PUB-005 and (docker3 or docker4)", workers="2")
+    assert run.outcomes == {"PUB-005[swarm-docker3]": "passed", "PUB-005[swarm-docker4]": "known-defect"}, run.output
+    assert "known Docker defect moby/moby#38784" in run.output and "DOCKER-ISOLATION-STAGE-2 -o br-" in run.output
+    environment = {e["host"]: e["configuration"] for e in run.results().environment}
+    assert environment["docker4"]["daemon.userland-proxy"] == "false"
 
 
 def test_the_data_path_port_check_fails_when_vxlan_goes_to_4789(lab, tmp_path):

@@ -228,9 +228,11 @@ def test_each_known_defect_names_what_reproduced_it_and_the_engines_it_affects()
     by_ref = {d.reference: d for d in defects.KNOWN_DEFECTS}
     assert by_ref["moby/moby#34660"].versions == "28.0 and later (not fixed)"
     assert by_ref["moby/moby#43585"].versions == "every release netproof runs, until 28.0"
-    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("26.1.5")] == ["moby/moby#43585", "moby/moby#44688"]
+    on_26 = [d.reference for d in defects.KNOWN_DEFECTS if d.affects("26.1.5")]
+    assert on_26 == ["moby/moby#43585", "moby/moby#38784", "moby/moby#44688"]
     assert by_ref["moby/moby#44688"].versions == "23.0 and later, until 28.0"
-    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("28.5.2")] == ["moby/moby#34660"]
+    assert [d.reference for d in defects.KNOWN_DEFECTS if d.affects("28.5.2")] == ["moby/moby#34660", "moby/moby#38784"]
+    assert by_ref["moby/moby#38784"].versions == "every release netproof runs, until 29.0"
 
 
 def test_defects_list_says_each_with_its_reference_and_workaround(capsys):
@@ -238,7 +240,7 @@ def test_defects_list_says_each_with_its_reference_and_workaround(capsys):
 
     assert main(["defects", "list", "--engine", "20.10.24"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n  workaround:") == 2 and "moby/libnetwork#1838  (every release netproof runs, until 23.0" in out
+    assert out.count("\n  workaround:") == 3 and "moby/libnetwork#1838  (every release netproof runs, until 23.0" in out
     assert "moby/moby#34660" not in out
 
 

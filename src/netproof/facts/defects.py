@@ -26,6 +26,8 @@ BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule byp
 FLOWS_PAUSED_AT_START = "flows-paused-while-dockerd-started"  # running containers' flows paused as dockerd started
 UDP_THROUGH_PROXY = "udp-delivered-through-the-proxy"  # a published udp port's datagrams reached the container from
 # docker-proxy (the bridge's gateway as their source), not by DNAT with the client's own address
+OTHER_NETWORKS_CUT = "published-port-cut-from-other-networks"  # a container on another network got no answer from
+# a port published on the host's address, where every other place did
 
 # Docker's and the tools' own words, and the symptom each shows.
 WORDS = (
@@ -187,6 +189,22 @@ KNOWN_DEFECTS = (
         reproduced_by=("PUB-004",),
         observed_on=("29.5.0",),
         clear_on=("28.5.2", "29.1.0", "29.7.2"),
+    ),
+    KnownDefect(
+        "moby/moby#38784",
+        "with the userland proxy disabled, a container on one bridge network cannot reach a port another network's "
+        "container publishes on the docker host's address: the request is DNAT'ed to the other bridge and Docker's "
+        "inter-network isolation (DOCKER-ISOLATION-STAGE-2's drop for that bridge) drops it; with the proxy, "
+        "docker-proxy carries it. 29.0 dropped those rules (moby/moby#49981)",
+        frozenset({OTHER_NETWORKS_CUT}),
+        "isolation-drops-between-bridges",  # PUB-005: the server's bridge in DOCKER-ISOLATION-STAGE-2, proxy off
+        "no inter-network isolation rule drops what goes to the server's bridge, or the userland proxy is on",
+        fixed_in="29.0",
+        workaround="keep the userland proxy on (the default), or connect the client container to the server's "
+        "network, or upgrade to 29.0 or later",
+        reproduced_by=("PUB-005",),
+        observed_on=("28.5.2",),
+        clear_on=("29.7.2",),
     ),
     KnownDefect(
         "moby/moby#44688",

@@ -16,6 +16,7 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
+  masq6     once a bridge with an IPv6 subnet is created, delete its host's ip6tables MASQUERADE for that subnet
   usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
             what a Docker that rewrote the whole ruleset would do
   ipv6-off  once the second container on an --ipv6 network exists, turn IPv6 off on its eth0
@@ -126,6 +127,11 @@ _bridge = workspace.Workspace.bridge
 
 def _sabotaged_bridge(self, host, **options):
     made = _bridge(self, host, **options)
+    subnet6 = options.get("ipv6_subnet")
+    if os.environ.get("NETPROOF_SABOTAGE") == "masq6" and subnet6:
+        for rule in host.run(["ip6tables", "-t", "nat", "-S", "POSTROUTING"]).stdout.splitlines():
+            if f"-s {subnet6} " in rule and rule.endswith("-j MASQUERADE"):
+                host.run(["ip6tables", "-t", "nat", "-D", *rule.split()[1:]], check=True)
     if os.environ.get("NETPROOF_SABOTAGE") == "usertable":
         tables = host.run(["nft", "list", "tables"]).stdout.split()
         for name in [t for t in tables if t.endswith("_fw")]:

@@ -98,6 +98,13 @@ def test_trusted_interface_check_fails_when_dockers_accept_for_it_is_gone_and_na
     )
 
 
+def test_ipv6_egress_check_fails_when_dockers_ipv6_masquerade_is_gone(lab, tmp_path):
+    """IPV6-004 broken by hand (issue 37): Docker's ip6tables MASQUERADE for the network's subnet deleted as the
+    network is made: under gateway mode nat the container's connection then leaves as its own address."""
+    done = checks("IPV6-004 and nat- and docker2", tmp_path, sabotage="masq6")
+    assert_fails(done, "IPV6-004", "from 2001:db8:", "(masqueraded as the docker host)", "it arrived from fd")
+
+
 def test_nxdomain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):
     done = checks("DNS-005 and docker1", tmp_path, sabotage="dns")
     assert_fails(done, "DNS-005", "the first server", "asked for service.upstream.test", "(nxdomain): not asked")

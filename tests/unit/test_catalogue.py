@@ -45,6 +45,7 @@ SHIPPED_IDS = [
     "IPV6-001",
     "IPV6-002",
     "IPV6-003",
+    "IPV6-004",
     "ISO-INT-001",
     "ISO-INT-002",
     "MACVLAN-001",

@@ -49,6 +49,7 @@ ICC_OPTION = "com.docker.network.bridge.enable_icc"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 VXLANID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 GATEWAY_MODE_IPV4 = "com.docker.network.bridge.gateway_mode_ipv4"  # nat (default), nat-unprotected, routed, isolated
+GATEWAY_MODE_IPV6 = "com.docker.network.bridge.gateway_mode_ipv6"  # the same modes, for the network's IPv6
 
 # Docker's own words, where netproof acts on them.
 POOL_OVERLAP = "Pool overlaps with other one on this address space"  # a subnet it holds, refused

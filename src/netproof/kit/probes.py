@@ -264,19 +264,27 @@ def _last_line(result: CommandResult) -> str:
     return lines[-1] if lines else ""
 
 
-def fetched_from_outside(proof: Proof, container, outside, evidence_dir: Path) -> tuple[Fetch, list[str]]:
-    """The container's GET of the outside host's page, and the addresses a capture at the outside host saw it come
-    from. Other checks' requests reach the outside host at the same time: the request carries the container's name,
-    and only the packets carrying it count. The request and the capture are recorded as evidence."""
+def fetched_from_outside(
+    proof: Proof, container, outside, evidence_dir: Path, address: str | None = None, syns_from: tuple[str, ...] = ()
+) -> tuple[Fetch, list[str]]:
+    """The container's GET of the outside host's page (at `address`, its IPv6 one for instance; else its own), and
+    the addresses a capture at the outside host saw it come from. Other checks' requests reach the outside host at
+    the same time: the request carries the container's name, and only the packets carrying it count; where none
+    came (no connection was made), the SYNs from `syns_from` (addresses only this container has) do. The request
+    and the capture are recorded as evidence."""
+    address = address or outside.address
     outside_ns = NetNamespace.of_host(outside)
     capture = wire.Capture(
         outside_ns,
         outside_ns.interface_with_address(outside.address) or "any",
         f"tcp dst port {OUTSIDE_HTTP_PORT}",
-        evidence_dir / f"at-{outside.name}-from-{container.name}.pcap",
+        evidence_dir / f"at-{outside.name}-{address.replace(':', '_')}-from-{container.name}.pcap",
     )
     with capture:
-        fetch = http_get(container.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
-    proof.command(f"{container.name}: GET http://{outside.address}/", fetch.result)
+        fetch = http_get(container.exec, address, OUTSIDE_HTTP_PORT, timeout=3, query=container.name)
+    proof.command(f"{container.name}: GET {fetch.url}", fetch.result)
     proof.pcap(capture.describe(), capture.dest, where=outside.name)
-    return fetch, wire.senders_of(capture.dest, container.name.encode())
+    senders = wire.senders_of(capture.dest, container.name.encode())
+    if not senders and syns_from:
+        senders = sorted({a.src for a in wire.arrivals(capture.dest) if a.proto == "tcp" and a.src in syns_from})
+    return fetch, senders

@@ -229,16 +229,18 @@ class Arrival:
 
 
 def arrivals(pcap: Path) -> list[Arrival]:
-    """Every UDP datagram and TCP SYN in a capture: the doctor's port probes, looked for at their far end."""
+    """Every UDP datagram and TCP SYN (IPv4 or IPv6) in a capture: the doctor's port probes, looked for at their far
+    end, and connections that never completed."""
     import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
     from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
     from scapy.utils import rdpcap
 
     seen = []
     for packet in rdpcap(str(pcap)):
-        if IP not in packet:
+        if IP not in packet and IPv6 not in packet:
             continue
-        ip = packet[IP]
+        ip = packet[IP] if IP in packet else packet[IPv6]
         if UDP in packet:
             seen.append(Arrival("udp", ip.src, ip.dst, packet[UDP].dport, bytes(packet[UDP].payload)))
         elif TCP in packet and packet[TCP].flags & 0x02 and not packet[TCP].flags & 0x10:  # SYN, not SYN-ACK
@@ -247,12 +249,15 @@ def arrivals(pcap: Path) -> list[Arrival]:
 
 
 def senders_of(pcap: Path, token: bytes) -> list[str]:
-    """The source addresses of the TCP segments in a capture that carry `token` (a request's own mark)."""
+    """The source addresses (IPv4 or IPv6) of the TCP segments in a capture that carry `token` (a request's own
+    mark)."""
     import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
     from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
     from scapy.utils import rdpcap
 
-    return sorted({p[IP].src for p in rdpcap(str(pcap)) if TCP in p and token in bytes(p[TCP].payload)})
+    carrying = [p for p in rdpcap(str(pcap)) if TCP in p and token in bytes(p[TCP].payload)]
+    return sorted({p[IP].src if IP in p else p[IPv6].src for p in carrying if IP in p or IPv6 in p})
 
 
 def count_fragments(pcap: Path) -> int:

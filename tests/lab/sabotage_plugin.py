@@ -16,6 +16,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
+  gwroute   once a container is connected to a network with a gw-priority, point its default route back at its
+            other network's gateway (what a container's own start script might do)
   masq6     once a bridge with an IPv6 subnet is created, delete its host's ip6tables MASQUERADE for that subnet
   usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
             what a Docker that rewrote the whole ruleset would do
@@ -146,6 +148,11 @@ _connect = workspace.Workspace.connect
 
 def _sabotaged_connect(self, host, network, container, **options):
     done = _connect(self, host, network, container, **options)
+    if os.environ.get("NETPROOF_SABOTAGE") == "gwroute" and options.get("gw_priority"):
+        attrs = host.docker().containers.get(container).attrs["NetworkSettings"]
+        other = next(n for name, n in attrs["Networks"].items() if name != network.name)
+        back = ["ip", "route", "replace", "default", "via", other["Gateway"]]
+        NetNamespace(host, attrs["SandboxKey"], container).run(back)
     if os.environ.get("NETPROOF_SABOTAGE") == "ipv6-on":
         sandbox = host.docker().containers.get(container).attrs["NetworkSettings"]["SandboxKey"]
         every = "for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 0 > $f; done"

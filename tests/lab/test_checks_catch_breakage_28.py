@@ -29,8 +29,9 @@ def checks(select: str, report: Path, sabotage: str | None = None) -> ChecksRun:
 
 
 def test_the_checks_pass_unbroken(lab, tmp_path):
-    done = checks("docker1 and (PUB-002 or PUB-003 or PUB-005 or PUB-006 or IPV6-003)", tmp_path)
-    passed = {f"{c}[swarm-docker1]": "passed" for c in ("PUB-002", "PUB-003", "PUB-005", "PUB-006", "IPV6-003")}
+    chosen = ("PUB-002", "PUB-003", "PUB-005", "PUB-006", "IPV6-003", "BR-MULTI-001")
+    done = checks(f"docker1 and ({' or '.join(chosen)})", tmp_path)
+    passed = {f"{c}[swarm-docker1]": "passed" for c in chosen}
     assert done.outcomes == passed, done.why_failed()
 
 
@@ -103,6 +104,13 @@ def test_ipv6_egress_check_fails_when_dockers_ipv6_masquerade_is_gone(lab, tmp_p
     network is made: under gateway mode nat the container's connection then leaves as its own address."""
     done = checks("IPV6-004 and nat- and docker2", tmp_path, sabotage="masq6")
     assert_fails(done, "IPV6-004", "from 2001:db8:", "(masqueraded as the docker host)", "it arrived from fd")
+
+
+def test_gateway_priority_check_fails_when_the_default_route_goes_back_to_the_other_network(lab, tmp_path):
+    """BR-MULTI-001 broken by hand (issue 37): once connected with its gw-priority, the container's default route is
+    pointed back at the first network's gateway: its request crosses the first bridge, which the check names."""
+    done = checks("BR-MULTI-001 and docker3", tmp_path, sabotage="gwroute")
+    assert_fails(done, "BR-MULTI-001", "with both networks: crossed the first network, not the second network")
 
 
 def test_nxdomain_check_fails_when_queries_no_longer_reach_the_embedded_dns(lab, tmp_path):

@@ -31,6 +31,7 @@ def write_checks(folder: Path, **modules: str) -> Path:
 SHIPPED_IDS = [
     "BR-EGRESS-001",
     "BR-ISO-001",
+    "BR-MULTI-001",
     "DNS-001",
     "DNS-002",
     "DNS-003",

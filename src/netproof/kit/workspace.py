@@ -266,11 +266,14 @@ class Workspace(SwarmServices):
         self.upstreams.append(upstream)
         return upstream.start()
 
-    def connect(self, host: LabHost, network: Network, container: str, *, alias: str) -> tuple[CommandResult, str]:
-        """`docker network connect --alias`: a container on another network too, under an alias; the last
-        attempt and its address there ("" if none). A swarm attachment that runs out of the manager's 20 s
-        (see container) is said and tried again."""
-        argv = ["docker", "network", "connect", "--alias", alias, network.name, container]
+    def connect(
+        self, host: LabHost, network: Network, container: str, *, alias: str = "", gw_priority: int | None = None
+    ) -> tuple[CommandResult, str]:
+        """`docker network connect [--alias] [--gw-priority]`: a container on another network too, under an alias
+        or as its default gateway's network (28.0); the last attempt and its address there ("" if none). A swarm
+        attachment that runs out of the manager's 20 s (see container) is said and tried again."""
+        options = (["--alias", alias] if alias else []) + (["--gw-priority", str(gw_priority)] if gw_priority else [])
+        argv = ["docker", "network", "connect", *options, network.name, container]
         attempts = self.attempts
         for attempt in range(1, attempts + 1):
             result = host.run(argv)

@@ -5,9 +5,10 @@ cached:
     python bench/matrix_bench.py [--engines 20.10,26.1,28.5,29.1.0,29.5.0,29.7] [--select EXPR]
 
 Target (issue 27): the four engines' matrix of the seed lab in under 10 minutes on a 2-core machine, so 150 s an
-engine (the six of issue 37: 15 minutes); 29.1.0 and 29.5.0 come from ../shared/engines (netproof engines import). The columns run
-one after the other (two labs at once would halve each one's CPU on 2 cores), so the whole is the sum of the
-columns; the CPU figure says how much of each column's time the machine was busy (2 cores: 2 CPU-s per second).
+engine (the six of issue 37: 15 minutes); 29.1.0 and 29.5.0 come from ../shared/engines (netproof engines import).
+The columns run one after the other (two labs at once would halve each one's CPU on 2 cores), so the whole is the
+sum of the columns; the CPU figure says how much of each column's time the machine was busy (2 cores: 2 CPU-s
+a second).
 """
 
 from __future__ import annotations

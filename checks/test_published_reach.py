@@ -83,16 +83,7 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
         for i, place in enumerate(places):
             fetches[place.name] = probes.http_get(place.run, place.address, place.port, timeout=3, query=f"{mark}{i}")
     proof.pcap(capture.describe(), capture.dest, where=docker_host.name)
-    table, wrong = {}, []
-    for i, place in enumerate(places):
-        fetch = fetches[place.name]
-        proof.command(f"{place.name}: GET {fetch.url}", fetch.result)
-        answered = fetch.result.ok and "netproof" in fetch.result.stdout
-        senders = wire.senders_of(capture.dest, f"{mark}{i}".encode())
-        source = seen_as(senders[0] if senders else None, client=place.client, names=names)
-        table[place.name] = f"{'answers' if answered else 'no answer'}, seen from {source}"
-        if not answered:
-            wrong.append(f"{place.name}: {fetch} (at the server: {source})")
+    table, wrong = tabulate(proof, places, fetches, capture.dest, mark, names)
     proof.data("who reaches the published port, and as whom (expected: every cell answers)", table, docker_host.name)
     proxied = docker_host.spec.daemon.get("userland-proxy", True) is not False
     if [w.split(":")[0] for w in wrong] == [ANOTHER_NETWORK] and not proxied:
@@ -123,3 +114,18 @@ def sight_isolation(proof, docker_host, server_network) -> None:
     drops = [r for r in firewall.rules(docker_host, "filter", "DOCKER-ISOLATION-STAGE-2") if f"-o {bridge} " in r]
     if any(r.endswith("-j DROP") for r in drops):
         proof.sighted("isolation-drops-between-bridges", "; ".join(drops), docker_host.name)
+
+
+def tabulate(proof, places: list[Place], fetches: dict, pcap, mark: str, names: dict[str, str]):
+    """Each place's cell (answered or not, and as whom the server saw it), and the wrong ones said."""
+    table, wrong = {}, []
+    for i, place in enumerate(places):
+        fetch = fetches[place.name]
+        proof.command(f"{place.name}: GET {fetch.url}", fetch.result)
+        answered = fetch.result.ok and "netproof" in fetch.result.stdout
+        senders = wire.senders_of(pcap, f"{mark}{i}".encode())
+        source = seen_as(senders[0] if senders else None, client=place.client, names=names)
+        table[place.name] = f"{'answers' if answered else 'no answer'}, seen from {source}"
+        if not answered:
+            wrong.append(f"{place.name}: {fetch} (at the server: {source})")
+    return table, wrong

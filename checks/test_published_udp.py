@@ -126,27 +126,13 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
     late, stale, proxied = [], [], []
     for flow in held:
         proof.text(f"{flow.name}: the server's events", "\n".join(flow.events["server"]))
-        first, seen, listening = first_datagram_again(flow.events["server"])
-        since = max(started, listening or started)  # Docker's time runs from when a server could hear it
-        said = f"{flow.name} (-p {flow.port}:{flow.listen_port}/udp)"
         if after.get(flow.listen_port) != flow.port:  # Docker may pick another one: a client cannot follow it
             proof.text(f"{flow.name}: published again on another host port", f"{flow.port} -> {after}")
             continue
-        own = f"{outside.address}:{flow.client_port}"
-        in_time = first is not None and first - since <= RECOVERY
-        if in_time and seen == own:
-            continue
-        if not in_time:
-            miss = f"first datagram {first - since:.1f} s after it listened" if first else "none"
-            held_back = the_other_way_round(entries, c.ip, flow.listen_port, flow.client_port)
-            late.append(f"{said}: {miss}" + (f" (the flow is held by {held_back})" if held_back else ""))
-        else:
-            late.append(f"{said}: the container saw {seen}, not the client's {own}")
-        # An entry left without its DNAT sends the flow to docker-proxy, or nowhere without the proxy.
-        entry = not_natted(entries, str(docker_host.address), flow.port)
-        stale += [Unflushed(said, entry, flow.port == flow.listen_port)] if entry else []
-        answered = proxy_answered(entries, new_ip, flow.listen_port, net.gateway) if in_time and not entry else None
-        proxied += [f"{said}: {answered}"] if answered else []
+        miss, entry, answered = miss_of(flow, started, entries, (c.ip, new_ip, net.gateway), docker_host, outside)
+        late += [miss] if miss else []
+        stale += [entry] if entry else []
+        proxied += [answered] if answered else []
     sight_the_proxy(proof, late, stale, proxied, docker_host)
     proof.require(
         not late,
@@ -161,6 +147,36 @@ def test_published_udp_across_a_restart(docker_host, workspace, proof, outside):
         sorted(r.replace(new_ip, "<container>").replace(picked, "<picked>") for r in dnat),
     )
     proof.mechanism("a host port Docker picked is kept across a restart", after.get(7103) == ports[7103])
+
+
+def miss_of(
+    flow, started: float, entries: list[str], addresses: tuple, docker_host, outside
+) -> tuple[str | None, Unflushed | None, str | None]:
+    """What went wrong for one flow after the restart, if anything: the miss said, an entry Docker left without its
+    DNAT, and the container's own echo to docker-proxy. `addresses`: the container's old and new address and its
+    network's gateway."""
+    old_ip, new_ip, gateway = addresses
+    first, seen, listening = first_datagram_again(flow.events["server"])
+    since = max(started, listening or started)  # Docker's time runs from when a server could hear it
+    said = f"{flow.name} (-p {flow.port}:{flow.listen_port}/udp)"
+    own = f"{outside.address}:{flow.client_port}"
+    in_time = first is not None and first - since <= RECOVERY
+    if in_time and seen == own:
+        return None, None, None
+    if not in_time:
+        miss = f"first datagram {first - since:.1f} s after it listened" if first else "none"
+        held_back = the_other_way_round(entries, old_ip, flow.listen_port, flow.client_port)
+        miss = f"{said}: {miss}" + (f" (the flow is held by {held_back})" if held_back else "")
+    else:
+        miss = f"{said}: the container saw {seen}, not the client's {own}"
+    # An entry left without its DNAT sends the flow to docker-proxy, or nowhere without the proxy.
+    entry = not_natted(entries, str(docker_host.address), flow.port)
+    answered = proxy_answered(entries, new_ip, flow.listen_port, gateway) if in_time and not entry else None
+    return (
+        miss,
+        Unflushed(said, entry, flow.port == flow.listen_port) if entry else None,
+        f"{said}: {answered}" if answered else None,
+    )
 
 
 @dataclass(frozen=True)

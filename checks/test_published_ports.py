@@ -29,6 +29,7 @@ import pytest
 from netproof.kit import (
     Window,
     check,
+    facts,
     firewall,
     probes,
     random_subnet,
@@ -41,7 +42,6 @@ from netproof.kit import (
 CRAFTER = probes.Tool("python3 (wire.CRAFT_SYN)", (r"^sent 3 frames$",))  # its own last words
 
 SINCE_28 = "28.0"
-TRUSTED_INTERFACES = "com.docker.network.bridge.trusted_host_interfaces"  # moby/moby#49832, 28.2
 
 
 def require_answers(
@@ -86,7 +86,7 @@ def test_published_port_answers(docker_host, workspace, proof, outside, packet_t
         ["sh", "-c", f"ps -ww -eo args | grep -c '[d]ocker-proxy.*-host-port {port} .*-container-ip {public.ip}'"]
     )
     proof.command(f"docker-proxy for port {port}", proxy)
-    proxied = docker_host.spec.daemon.get("userland-proxy", True) is not False  # else none is due
+    proxied = facts.userland_proxy(docker_host.spec.daemon)  # else no docker-proxy is due
     missing = (
         [] if forwarded else [f"no DNAT of port {port} to {target} in {docker_host.name}'s nat DOCKER chain"]
     ) + ([] if proxy.stdout.strip() not in ("", "0") or not proxied else [f"no docker-proxy for port {port}"])
@@ -213,7 +213,8 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
 )
 def test_trusted_host_interface(docker_host, lab, workspace, proof, outside, packet_trace):
     _, interface = underlay_interface(docker_host)
-    net = workspace.bridge(docker_host, subnet=random_subnet(), role="trh", options={TRUSTED_INTERFACES: interface})
+    trusted = {facts.TRUSTED_INTERFACES: interface}
+    net = workspace.bridge(docker_host, subnet=random_subnet(), role="trh", options=trusted)
     hidden = workspace.server(docker_host, net, role="hid")
     shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
     where = f"{outside.name}, routed to {net.subnet} via {docker_host.name} (trusted: {interface})"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from netproof.kit import check, defects, firewall, probes, trace, wire
+from netproof.kit import check, defects, facts, firewall, probes, trace, wire
 
 ANOTHER_NETWORK = "a container on another network"
 
@@ -29,7 +29,6 @@ class Place:
     name: str
     run: object  # a Runner: the probe runs there
     address: str
-    port: int
     client: str | None  # the client's own address, where it has one of its own
 
 
@@ -61,12 +60,12 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
     gateway = (net.gateway or "").split("/")[0]
     host = probes.on_host(docker_host)
     places = [
-        Place("a container on its own network", neighbour.exec, docker_host.address, port, neighbour.ip),
-        Place(ANOTHER_NETWORK, stranger.exec, docker_host.address, port, stranger.ip),
-        Place("the docker host at its address", host, docker_host.address, port, None),
-        Place("the docker host at the bridge's gateway", host, gateway, port, None),
-        Place("the docker host at 127.0.0.1", host, "127.0.0.1", port, None),
-        Place("the outside host", probes.on_host(outside), docker_host.address, port, outside.address),
+        Place("a container on its own network", neighbour.exec, docker_host.address, neighbour.ip),
+        Place(ANOTHER_NETWORK, stranger.exec, docker_host.address, stranger.ip),
+        Place("the docker host at its address", host, docker_host.address, None),
+        Place("the docker host at the bridge's gateway", host, gateway, None),
+        Place("the docker host at 127.0.0.1", host, "127.0.0.1", None),
+        Place("the outside host", probes.on_host(outside), docker_host.address, outside.address),
     ]
     names = {
         gateway: "the bridge's gateway",
@@ -81,11 +80,11 @@ def test_published_port_from_everywhere(docker_host, workspace, proof, outside, 
     fetches = {}
     with capture:
         for i, place in enumerate(places):
-            fetches[place.name] = probes.http_get(place.run, place.address, place.port, timeout=3, query=f"{mark}{i}")
+            fetches[place.name] = probes.http_get(place.run, place.address, port, timeout=3, query=f"{mark}{i}")
     proof.pcap(capture.describe(), capture.dest, where=docker_host.name)
     table, wrong = tabulate(proof, places, fetches, capture.dest, mark, names)
     proof.data("who reaches the published port, and as whom (expected: every cell answers)", table, docker_host.name)
-    proxied = docker_host.spec.daemon.get("userland-proxy", True) is not False
+    proxied = facts.userland_proxy(docker_host.spec.daemon)
     if [w.split(":")[0] for w in wrong] == [ANOTHER_NETWORK] and not proxied:
         sight_isolation(proof, docker_host, net)
     if wrong and not fetches["the outside host"].result.ok:

@@ -49,7 +49,7 @@ import os
 import time
 
 from netproof import system
-from netproof.kit import OUTSIDE_HTTP_PORT, window, workspace
+from netproof.kit import OUTSIDE_HTTP_PORT, facts, window, workspace
 from netproof.kit.namespaces import NetNamespace
 
 _MADE: list = []  # every container the run's checks made, for probe-gone
@@ -90,7 +90,7 @@ def _sabotaged_container(self, host, network, **options):
             if f"ip daddr {made.ip} " in rule and " accept" in rule:
                 handle = rule.rsplit("# handle ", 1)[1].strip()
                 host.run(["nft", "delete", "rule", "ip", "docker-bridges", chain, "handle", handle], check=True)
-    if what == "untrust" and "com.docker.network.bridge.trusted_host_interfaces" in (network.options or {}):
+    if what == "untrust" and facts.TRUSTED_INTERFACES in (network.options or {}):
         for rule in host.run(["iptables", "-t", "raw", "-S", "PREROUTING"]).stdout.splitlines():
             if f"-d {made.ip}/32 -i " in rule and rule.endswith("-j ACCEPT"):
                 host.run(["iptables", "-t", "raw", "-D", *rule.split()[1:]], check=True)

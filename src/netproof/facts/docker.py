@@ -50,6 +50,13 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 VXLANID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 GATEWAY_MODE_IPV4 = "com.docker.network.bridge.gateway_mode_ipv4"  # nat (default), nat-unprotected, routed, isolated
 GATEWAY_MODE_IPV6 = "com.docker.network.bridge.gateway_mode_ipv6"  # the same modes, for the network's IPv6
+TRUSTED_INTERFACES = "com.docker.network.bridge.trusted_host_interfaces"  # 28.2 (moby/moby#49832): ':'-separated
+
+
+def userland_proxy(daemon: dict) -> bool:
+    """Whether a daemon.json runs docker-proxy for published ports: on unless `userland-proxy: false`."""
+    return daemon.get("userland-proxy", True) is not False
+
 
 # Docker's own words, where netproof acts on them.
 POOL_OVERLAP = "Pool overlaps with other one on this address space"  # a subnet it holds, refused

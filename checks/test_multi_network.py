@@ -8,6 +8,12 @@ it is connected again and the container is stopped and started. Captures on both
 namespace say which one each request crossed: the second, then the first, then the second again.
 
 Mechanism: the container's default route after each step, and its addresses on both networks after the restart.
+
+BR-MULTI-002: a container connected to a second bridge network with a MAC address of its own (the Engine API's
+EndpointConfig.MacAddress on connect, honoured since 29.3: moby/moby#52040; before, Docker took the request and
+dropped the address, moby/moby#48192) sends from that address there, and again after a stop and start. A peer on the
+second network pings it; a capture on that network's bridge, in the docker host's own namespace, says which Ethernet
+address its echo replies and ARP answers came from. Mechanism: whether the interface and Docker's record hold it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from netproof.kit import OUTSIDE_HTTP_PORT, check, probes, wire
 from netproof.kit.namespaces import NetNamespace
 
 PRIORITY = 10
+PEER_TRAFFIC = "icmp or arp"
 FIRST, SECOND = "the first network", "the second network (gw-priority 10)"
 
 
@@ -112,3 +119,75 @@ def leave(proof, container, outside, when: str, expected: str) -> Step:
 def default_route(proof, container) -> str:
     shown = proof.command(f"{container.name}'s default route", container.exec(["ip", "route", "show", "default"]))
     return " ".join(shown.stdout.split()[:5])  # default via <gateway> dev <interface>
+
+
+@check(
+    "BR-MULTI-002",
+    scope="host",
+    tags=("bridge", "multi-network"),
+    since="29.3",
+    reference="moby/moby#52040 (29.3, API 1.54): MacAddress on network connect; dropped before (moby/moby#48192)",
+    promise="a container connected to a second network with a MAC address of its own sends from that address there, "
+    "and again after a stop and start",
+)
+def test_mac_address_on_connect(docker_host, workspace, proof, evidence_dir):
+    first = workspace.bridge(docker_host, role="maca")
+    second = workspace.bridge(docker_host, role="macb")
+    c = workspace.container(docker_host, first, role="mac")
+    peer = workspace.container(docker_host, second, role="macp")
+    asked = "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))  # locally administered, unicast
+    joined, address = workspace.connect(docker_host, second, c.name, mac_address=asked)
+    proof.command(f"{c.name} joins {second.name} with MAC address {asked}", joined)
+    proof.require(joined.ok and bool(address), expected=f"Docker connects {c.name} to {second.name}",
+                  observed=joined.stderr.strip() or "no address there", where=docker_host.name)  # fmt: skip
+    bridge = f"br-{second.id[:12]}"
+    seen, held = {}, {}
+    for when in ("once connected", "after a stop and start"):
+        if when != "once connected":
+            for argv in (["docker", "stop", "-t", "0", c.name], ["docker", "start", c.name]):
+                docker_host.run(argv, check=True)
+            address = endpoint_of(docker_host, c.name, second.name).get("IPAddress") or ""
+        seen[when] = sent_from(proof, docker_host, bridge, peer, address, evidence_dir / f"{when.split()[-1]}.pcap")
+        held[when] = interface_mac(docker_host, c.name, address)
+    recorded = endpoint_of(docker_host, c.name, second.name).get("MacAddress") or "none"
+    proof.data("MAC addresses", {"asked": asked, "on the wire": seen, "the interface's": held, "Docker's record":
+                                 recorded}, where=docker_host.name)  # fmt: skip
+    wrong = [f"{when}: its frames came from {', '.join(macs) or 'nowhere (none seen)'}"
+             for when, macs in seen.items() if macs != [asked]]  # fmt: skip
+    proof.require(
+        not wrong,
+        expected=f"{c.name}'s frames on {second.name} come from {asked}, the MAC address it was connected with",
+        observed="; ".join(
+            [*wrong, f"its interface holds {', '.join(sorted(set(held.values())))}", f"Docker records {recorded}"]
+        ),  # fmt: skip
+        where=f"{c.name} on {docker_host.name}, {second.name}",
+    )
+    proof.mechanism(
+        "the interface on the second network, and Docker's record",
+        {
+            when: "the MAC address asked" if mac == asked else "another"
+            for when, mac in [*held.items(), ("Docker's record", recorded)]
+        },  # fmt: skip
+    )
+
+
+def endpoint_of(host, container: str, network: str) -> dict:
+    return host.docker().containers.get(container).attrs["NetworkSettings"]["Networks"].get(network) or {}
+
+
+def sent_from(proof, host, bridge: str, peer, address: str, pcap) -> list[str]:
+    """The Ethernet addresses `address`'s answers to the peer's pings left by, on the bridge."""
+    with wire.Capture(NetNamespace.of_host(host), bridge, PEER_TRAFFIC, pcap, 30) as capture:
+        echoes = probes.ping(peer.exec, address)
+    proof.command(f"{peer.name} pings {address}", echoes.result)
+    proof.pcap(capture.describe(), capture.dest, where=host.name)
+    return wire.hardware_senders(capture.dest, address)
+
+
+def interface_mac(host, container: str, address: str) -> str:
+    """The MAC address of the container's interface that holds `address`, read in its namespace."""
+    sandbox = host.docker().containers.get(container).attrs["NetworkSettings"]["SandboxKey"]
+    netns = NetNamespace(host, sandbox, f"container {container}")
+    links, _ = netns.addresses()
+    held = [link for link in links if any(a.get("local") == address for a in link.get("addr_info", []))]
+    return held[0].get("address", "none") if held else "none"

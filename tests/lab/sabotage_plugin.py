@@ -18,6 +18,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
   gwroute   once a container is connected to a network with a gw-priority, point its default route back at its
             other network's gateway (what a container's own start script might do)
+  macaddr   once a container is connected to a network with a MAC address of its own, give that interface another
+            one (what a container's own start script might do)
   masq6     once a bridge with an IPv6 subnet is created, delete its host's ip6tables MASQUERADE for that subnet
   usertable once a bridge is created, delete the users' own nftables tables on its host (FW-USER-002's, *_fw):
             what a Docker that rewrote the whole ruleset would do
@@ -153,6 +155,12 @@ def _sabotaged_connect(self, host, network, container, **options):
         other = next(n for name, n in attrs["Networks"].items() if name != network.name)
         back = ["ip", "route", "replace", "default", "via", other["Gateway"]]
         NetNamespace(host, attrs["SandboxKey"], container).run(back)
+    if os.environ.get("NETPROOF_SABOTAGE") == "macaddr" and options.get("mac_address"):
+        attrs = host.docker().containers.get(container).attrs["NetworkSettings"]
+        sandbox = NetNamespace(host, attrs["SandboxKey"], container)
+        interface = sandbox.interface_with_address(attrs["Networks"][network.name]["IPAddress"])
+        for step in (["down"], ["address", "02:00:00:00:0b:ad"], ["up"]):
+            sandbox.run(["ip", "link", "set", interface, *step])
     if os.environ.get("NETPROOF_SABOTAGE") == "ipv6-on":
         sandbox = host.docker().containers.get(container).attrs["NetworkSettings"]["SandboxKey"]
         every = "for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 0 > $f; done"

@@ -35,6 +35,13 @@ def test_the_checks_pass_unbroken(lab, tmp_path):
     assert done.outcomes == passed, done.why_failed()
 
 
+def test_a_mac_address_asked_on_connect_is_not_promised_before_29_3_and_28_5_drops_it(lab, tmp_path):
+    done = checks("BR-MULTI-002 and docker1", tmp_path)
+    assert done.outcomes == {"BR-MULTI-002[swarm-docker1]": "not-promised"}, done.why_failed()
+    seen = next(c for c in done.results().checks if c.id == "BR-MULTI-002")
+    assert "once connected: its frames came from" in seen.message, seen.message
+
+
 def test_localhost_publication_check_fails_when_a_neighbour_gets_through(lab, tmp_path):
     done = checks("PUB-003 and docker1", tmp_path, sabotage="raw")
     assert_fails(

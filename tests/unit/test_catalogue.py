@@ -32,6 +32,7 @@ SHIPPED_IDS = [
     "BR-EGRESS-001",
     "BR-ISO-001",
     "BR-MULTI-001",
+    "BR-MULTI-002",
     "DNS-001",
     "DNS-002",
     "DNS-003",

@@ -60,3 +60,11 @@ def test_an_encrypted_overlays_capture_has_esp_both_ways_and_only_the_plaintext_
     assert wire.carrying(ENC_PCAP, b"netproof-encrypted-990e836ddac4") == 0
     assert {f.vni for f in wire.vxlan_frames(ENC_PCAP)} == {4101}
     assert len(esp) + len(wire.vxlan_frames(ENC_PCAP)) == wire.count_packets(ENC_PCAP)
+
+
+def test_a_containers_mac_address_is_read_from_its_arp_answers_and_echo_replies_not_from_its_peers():
+    # BR-MULTI-002 broken by hand on 29.7: connected with one MAC address, its interface given 02:00:00:00:0b:ad.
+    pcap = Path(__file__).parents[1] / "fixtures" / "arp-and-pings-mac-changed-by-hand-29.7.pcap"
+    assert wire.hardware_senders(pcap, "172.20.0.3") == ["02:00:00:00:0b:ad"]
+    assert wire.hardware_senders(pcap, "172.20.0.2") == ["da:66:3c:45:82:d2"]  # the pinging peer
+    assert wire.hardware_senders(pcap, "172.20.0.9") == []

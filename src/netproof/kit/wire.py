@@ -260,6 +260,22 @@ def senders_of(pcap: Path, token: bytes) -> list[str]:
     return sorted({p[IP].src if IP in p else p[IPv6].src for p in carrying if IP in p or IPv6 in p})
 
 
+def hardware_senders(pcap: Path, address: str) -> list[str]:
+    """The Ethernet source addresses of a capture's frames sent from an IPv4 address, its ARP answers included:
+    the MAC address a container's interface really uses on a network."""
+    import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.utils import rdpcap
+
+    sent = [
+        p[Ether].src
+        for p in rdpcap(str(pcap))
+        if Ether in p and ((IP in p and p[IP].src == address) or (ARP in p and p[ARP].psrc == address))
+    ]
+    return sorted(set(sent))
+
+
 def count_fragments(pcap: Path) -> int:
     """IPv4 packets in a capture that are pieces of a larger one (more-fragments set, or an offset)."""
     import scapy.layers.l2  # noqa: F401 - teaches rdpcap Ethernet

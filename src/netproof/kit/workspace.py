@@ -267,16 +267,24 @@ class Workspace(SwarmServices):
         return upstream.start()
 
     def connect(
-        self, host: LabHost, network: Network, container: str, *, alias: str = "", gw_priority: int | None = None
+        self,
+        host: LabHost,
+        network: Network,
+        container: str,
+        *,
+        alias: str = "",
+        gw_priority: int | None = None,
+        mac_address: str = "",
     ) -> tuple[CommandResult, str]:
         """`docker network connect [--alias] [--gw-priority]`: a container on another network too, under an alias
-        or as its default gateway's network (28.0); the last attempt and its address there ("" if none). A swarm
-        attachment that runs out of the manager's 20 s (see container) is said and tried again."""
+        or as its default gateway's network (28.0), or with a MAC address of its own there (asked through the
+        Engine API: the hosts' CLI has no --mac-address); the last attempt and its address there ("" if none). A
+        swarm attachment that runs out of the manager's 20 s (see container) is said and tried again."""
         options = (["--alias", alias] if alias else []) + (["--gw-priority", str(gw_priority)] if gw_priority else [])
         argv = ["docker", "network", "connect", *options, network.name, container]
         attempts = self.attempts
         for attempt in range(1, attempts + 1):
-            result = host.run(argv)
+            result = connect_by_api(host, network, container, mac_address) if mac_address else host.run(argv)
             known = None if result.ok else refusals.worth_another_start(self, host, result.stderr)
             if known is None and not result.ok and refusals.unknown_to_node(self, host, network, result.stderr):
                 # Seen once in CI (29.7, six checks at once): a worker that has no container on a swarm network
@@ -354,3 +362,14 @@ class Workspace(SwarmServices):
             readiness.release_overlay(self.manager, service)
         system.parallel(networks_of, sorted({n.owner.name for n in self.networks}))
         return problems
+
+
+def connect_by_api(host: LabHost, network: Network, container: str, mac_address: str) -> CommandResult:
+    """POST /networks/{id}/connect with an endpoint MAC address, as a command's result: Docker's refusal is its
+    stderr. Engines before API 1.54 (29.3) take the request and drop the address (moby/moby#48192)."""
+    argv = ["POST", f"/networks/{network.name}/connect", f"Container={container}", f"MacAddress={mac_address}"]
+    try:
+        host.docker().api.connect_container_to_network(container, network.id, mac_address=mac_address)
+    except docker.errors.APIError as e:
+        return CommandResult(argv, 1, "", f"Error response from daemon: {e.explanation or e}", host.name)
+    return CommandResult(argv, 0, "", "", host.name)

@@ -11,13 +11,30 @@ FW-USER-002: the same DROP in an nftables table of the user's own, in a chain ho
 the filter priority: where users filter with Docker 29's nftables backend, which has no DOCKER-USER (Docker's
 docs: migrating from iptables to nftables), and beside Docker's iptables-nft rules too. Docker must leave the
 table alone when it creates networks.
+
+FW-OTHER-001: a DROP another tool appends to FORWARD (as a host firewall or a VM manager adds its policy after
+Docker started), here for everything to and from the check's own network, stops neither the published port nor the
+container's way out: Docker's jumps head FORWARD and accept its traffic before an appended rule is reached. The
+appended rules' counters (nothing of the check's reached them) and FORWARD's head are the mechanism. The nftables
+backend does not promise it: another table's drop is final there (Docker's docs: Docker with nftables).
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
-from netproof.kit import LabBroken, check, defects, facts, host_clock, networks_created, probes
+from netproof.kit import (
+    OUTSIDE_HTTP_PORT,
+    LabBroken,
+    check,
+    defects,
+    facts,
+    host_clock,
+    networks_created,
+    probes,
+    trace,
+)
 
 
 @contextmanager
@@ -201,3 +218,55 @@ def test_user_nftables_table(docker_host, workspace, proof, outside):
     after = answers(outside, docker_host, port)
     proof.command("after the table was deleted", after.result)
     proof.require(after.result.ok, expected="the service answers again", observed=str(after), where=where)
+
+
+@contextmanager
+def appended_to_forward(proof, docker_host, rules: list[list[str]]):
+    """Rules appended to FORWARD, as another tool adds them after Docker started; deleted however the check ends."""
+    added = [proof.command(f"iptables -A FORWARD {' '.join(r)}", docker_host.run(["iptables", "-A", "FORWARD", *r]))
+             for r in rules]  # fmt: skip
+    try:
+        yield all(a.ok for a in added)
+    finally:
+        for rule in rules:
+            docker_host.run(["iptables", "-D", "FORWARD", *rule])
+
+
+@check(
+    "FW-OTHER-001",
+    needs=("iptables",),
+    scope="host",
+    tags=("bridge", "firewall", "published-ports"),
+    reference="Docker's docs, Docker with iptables: Docker's jumps head FORWARD (DOCKER-USER, then DOCKER-FORWARD)",
+    promise="a DROP another tool appends to FORWARD stops neither a published port nor its container's way out: "
+    "Docker's rules come first",
+)
+def test_a_drop_appended_to_forward(docker_host, workspace, proof, outside, packet_trace):
+    net, port, where = published_and_answering(docker_host, workspace, proof, outside)
+    client = workspace.container(docker_host, net, role="out")
+    drops = [["-d", net.subnet, "-j", "DROP"], ["-s", net.subnet, "-j", "DROP"]]
+    with appended_to_forward(proof, docker_host, drops) as added:
+        proof.require(added, expected="iptables appends both", observed="it refused", where=docker_host.name)
+        inward = answers(outside, docker_host, port)
+        proof.command(f"{outside.name} GETs the published port", inward.result)
+        if not inward.through:
+            conversation = trace.Conversation(outside.address, docker_host.address, port)
+            packet_trace.why_lost(conversation, [outside, docker_host], lambda: answers(outside, docker_host, port))
+        outward = probes.http_get(client.exec, outside.address, OUTSIDE_HTTP_PORT, timeout=3)
+        proof.command(f"{client.name} GETs the outside host's page", outward.result)
+        listed = docker_host.run(["iptables", "-S", "FORWARD", "-v"])
+    proof.command(f"FORWARD with the appended DROPs [{docker_host.name}]", listed)
+    reached = [r for r in listed.stdout.splitlines() if net.subnet in r]
+    wrong = [f"{what}: {fetch}" for what, fetch in (("the published port", inward), ("the way out", outward))
+             if not fetch.through]  # fmt: skip
+    proof.require(
+        not wrong,
+        expected=f"the published port answers {outside.name} and {client.name} reaches it, with DROPs for "
+        f"{net.subnet} appended to FORWARD",
+        observed="; ".join(wrong),
+        where=where,
+    )
+    head = [re.sub(r" -c \d+ \d+", "", r) for r in listed.stdout.splitlines() if r.startswith("-A FORWARD")][:2]
+    proof.mechanism("FORWARD's head, ahead of what others append", head)
+    proof.mechanism("packets of the check's network that reached the appended DROPs",
+                    sum(int(r.split(" -c ")[1].split()[0]) for r in reached if " -c " in r))  # fmt: skip

@@ -16,6 +16,8 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
+  fwdjump   once a container with no published port is created, delete FORWARD's jump to DOCKER-FORWARD on its
+            host (the test puts it back): what others append to FORWARD is then met before Docker's rules
   gwroute   once a container is connected to a network with a gw-priority, point its default route back at its
             other network's gateway (what a container's own start script might do)
   macaddr   once a container is connected to a network with a MAC address of its own, give that interface another
@@ -101,6 +103,8 @@ def _sabotaged_container(self, host, network, **options):
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])
     if what == "userjump":
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
+    if what == "fwdjump" and not options.get("ports"):
+        host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-FORWARD"])
     if what == "ipv6-off":
         ipv6 = host.docker().networks.get(network.id).attrs.get("EnableIPv6")
         if ipv6 and len(self._sabotage_seen) == 2:

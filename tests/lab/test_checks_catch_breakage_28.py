@@ -166,3 +166,21 @@ def test_a_published_port_without_dockers_accept_names_the_drop_its_request_met(
         "(Docker's); the request 198.51.100.10:",
     )
     assert "no docker-proxy" not in done.output  # ps read with no width limit (it was cut to pytest's COLUMNS)
+
+
+def test_a_drop_appended_to_forward_check_fails_naming_the_drop_once_dockers_jump_is_gone(lab, tmp_path):
+    # FW-OTHER-001 holds because Docker's jumps head FORWARD; with the jump to DOCKER-FORWARD deleted, the appended
+    # DROP is met first and the trace names it, the host's own rule.
+    docker1 = lab.host("docker1")
+    try:
+        done = checks("FW-OTHER-001 and docker1", tmp_path, sabotage="fwdjump")
+    finally:
+        docker1.run(["sh", "-c", "iptables -C FORWARD -j DOCKER-FORWARD || iptables -I FORWARD 2 -j DOCKER-FORWARD"])
+    assert_fails(
+        done,
+        "FW-OTHER-001",
+        "the published port: GET http://10.10.10.101:",
+        "dropped at docker1: ip filter FORWARD rule `ip daddr",
+        "(the host's own, not Docker's)",
+        "lacks `jump DOCKER-FORWARD`",
+    )

@@ -42,6 +42,7 @@ SHIPPED_IDS = [
     "ENC-001",
     "FW-USER-001",
     "FW-USER-002",
+    "FW-OTHER-001",
     "GW-MODE-001",
     "ICC-001",
     "IPV6-001",

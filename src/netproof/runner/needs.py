@@ -50,8 +50,9 @@ def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
         on_nft = [h.name for h in hosts if firewall.backend(h) == "nftables"]
         if on_nft:
             return (
-                f"{on_nft[0]}'s engine uses the nftables firewall backend, which has no DOCKER-USER chain: users "
-                "filter in a table of their own (Docker's docs: Docker with nftables, migrating from iptables)"
+                f"{on_nft[0]}'s engine uses the nftables firewall backend, which has no DOCKER-USER chain and no "
+                "jumps heading iptables' FORWARD (a drop there is final): users filter in a table of their own "
+                "(Docker's docs: Docker with nftables, migrating from iptables)"
             )
     if need == "ipv6-underlay":
         outside = lab.topology.role("outside")

@@ -18,6 +18,11 @@ with com.docker.network.bridge.trusted_host_interfaces=<the host's underlay inte
 outside host reach a published port at the container's own address (its container port), while a container's
 unpublished port on that network stays closed. Before 28.0 it holds without the option (nothing guarded containers'
 addresses then, PUB-002's subject): the six-engine matrix shows it holding on 26.1, as not promised there.
+
+PUB-007: the daemon-wide way back (28.2, the same change): on a docker host whose daemon.json sets
+allow-direct-routing, a bridge network without any option lets the routed outside host reach the published port at
+the container's own address, while an unpublished port stays closed (Docker's forward filter still holds it). Runs
+where a host's daemon says so (labs/configured.yml's docker2); PUB-002 does not judge such a host.
 """
 
 from __future__ import annotations
@@ -173,6 +178,8 @@ def test_localhost_stays_local(docker_host, lab, workspace, proof, evidence_dir)
     "port at the container's own address, while the published port answers on the docker host's address",
 )
 def test_direct_routing(docker_host, lab, workspace, proof, outside):
+    if facts.allows_direct_routing(docker_host.spec.daemon):
+        pytest.skip(f"{docker_host.name}'s daemon.json sets allow-direct-routing, opting out of this promise (PUB-007)")
     net = workspace.bridge(docker_host, subnet=random_subnet(), role="drt")
     hidden = workspace.server(docker_host, net, role="hid")
     shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
@@ -214,10 +221,38 @@ def test_direct_routing(docker_host, lab, workspace, proof, outside):
 def test_trusted_host_interface(docker_host, lab, workspace, proof, outside, packet_trace):
     _, interface = underlay_interface(docker_host)
     trusted = {facts.TRUSTED_INTERFACES: interface}
-    net = workspace.bridge(docker_host, subnet=random_subnet(), role="trh", options=trusted)
+    how = f"trusted: {interface}"
+    rules = reached_directly(docker_host, lab, workspace, proof, outside, packet_trace, trusted, how)
+    trusting = [r for r in rules if f" {interface} " in f" {r} " or f'"{interface}"' in r]  # iptables -i, nft iifname
+    proof.data(f"{docker_host.name}'s raw and filter rules naming {interface}", trusting, where=docker_host.name)
+    proof.mechanism(f"rules for the trusted interface <{interface}>", sorted(trusting))
+
+
+@check(
+    "PUB-007",
+    needs=("router-routes", "daemon:allow-direct-routing"),
+    scope="host",
+    tags=("bridge", "published-ports", "firewall"),
+    since="28.2",
+    reference="moby/moby#49832 (28.2): the daemon's allow-direct-routing",
+    promise="with allow-direct-routing in its daemon settings, a docker host lets a host routed to a bridge network "
+    "reach a published port at the container's own address, while an unpublished port there stays closed",
+)
+def test_allow_direct_routing(docker_host, lab, workspace, proof, outside, packet_trace):
+    rules = reached_directly(docker_host, lab, workspace, proof, outside, packet_trace, {}, "allow-direct-routing")
+    raw = [r for r in rules if "PREROUTING" in r and ("<published>" in r or "<unpublished>" in r)]
+    proof.data(f"{docker_host.name}'s raw PREROUTING for the two containers", raw, where=docker_host.name)
+    proof.mechanism("raw PREROUTING drops for the containers' own addresses", sorted(raw))
+
+
+def reached_directly(docker_host, lab, workspace, proof, outside, packet_trace, options: dict, how: str) -> list[str]:
+    """The routed outside host reaches a published port at its container's own address on a bridge network made
+    with `options`, and not an unpublished one there; the host's raw and filter rules after, the two containers'
+    and the bridge's names replaced by placeholders."""
+    net = workspace.bridge(docker_host, subnet=random_subnet(), role="trh", options=options)
     hidden = workspace.server(docker_host, net, role="hid")
     shown = workspace.server(docker_host, net, role="pub", ports={f"{probes.HTTP_PORT}/tcp": None})
-    where = f"{outside.name}, routed to {net.subnet} via {docker_host.name} (trusted: {interface})"
+    where = f"{outside.name}, routed to {net.subnet} via {docker_host.name} ({how})"
     window = Window(f"{outside.name} to an unpublished port at its container's own address on {net.subnet}")
     with route_on_router(lab, net.subnet, docker_host.address, proof) as routed:
         proof.require(routed, expected="the router takes the route", observed="it did not", where="router")
@@ -227,12 +262,10 @@ def test_trusted_host_interface(docker_host, lab, workspace, proof, outside, pac
         proof, expected=f"no connection to {hidden.ip}:{probes.HTTP_PORT} (unpublished)", where=where
     )
     rules = firewall.rules(docker_host, "raw") + firewall.rules(docker_host, "filter")
-    trusting = [r for r in rules if f" {interface} " in f" {r} " or f'"{interface}"' in r]  # iptables -i, nft iifname
-    proof.data(f"{docker_host.name}'s raw and filter rules naming {interface}", trusting, where=docker_host.name)
     named = {hidden.ip: "<unpublished>", shown.ip: "<published>", f"br-{net.id[:12]}": "<bridge>"}
     for real, placeholder in named.items():
-        trusting = [r.replace(real, placeholder) for r in trusting]
-    proof.mechanism(f"rules for the trusted interface <{interface}>", sorted(trusting))
+        rules = [r.replace(real, placeholder) for r in rules]
+    return rules
 
 
 def _drops_to(rule: str, ip: str) -> bool:

@@ -45,6 +45,7 @@ NEEDS = {
     "kernel:esp": "IPsec ESP with AES-GCM in the docker hosts' kernels",
     "router-routes": "a route on the lab's router to a check's own subnet (on ssh labs, where ssh: {allow} says so)",
     "lan-addresses": "addresses of the underlay's subnets for containers (on ssh labs, where ssh: {allow} says so)",
+    "daemon:allow-direct-routing": "a docker host whose daemon.json sets allow-direct-routing (labs/configured.yml)",
 }
 
 

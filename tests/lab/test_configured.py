@@ -1,6 +1,7 @@
 """A lab configured as a user's Docker is (labs/configured.yml: daemon.json settings for every docker host and
 two hosts' own, the swarm's data path port, address pool and subnet size): Docker runs with them, the report
-says them, PUB-005 meets moby/moby#38784 where the userland proxy is off, OVL-VXLAN-002 proves the data path port
+says them, PUB-005 meets moby/moby#38784 where the userland proxy is off, PUB-007 holds where direct routing is
+allowed, OVL-VXLAN-002 proves the data path port
 on the wire and fails, naming 4789, when a host's VXLAN goes there instead; a daemon.json that dockerd refuses
 fails `lab up` at once in dockerd's words."""
 
@@ -19,7 +20,7 @@ from netproof.lab.model import loader
 
 from .conftest import ROOT, Machine, assert_nothing_left, claim, run_checks
 from .harness import take_down
-from .test_checks_catch_breakage import assert_fails, checks_on
+from .test_checks_catch_breakage import assert_fails, changed, checks_on
 
 CONFIGURED = ROOT / "labs" / "configured.yml"
 NAME = "t-cfg"
@@ -76,6 +77,24 @@ def test_without_the_userland_proxy_another_networks_container_meets_the_isolati
     assert "known Docker defect moby/moby#38784" in run.output and "DOCKER-ISOLATION-STAGE-2 -o br-" in run.output
     environment = {e["host"]: e["configuration"] for e in run.results().environment}
     assert environment["docker4"]["daemon.userland-proxy"] == "false"
+
+
+def test_allow_direct_routing_opens_docker2s_containers_only_and_fails_naming_a_raw_drop_put_back(lab, tmp_path):
+    """docker2's daemon.json sets allow-direct-routing (issue 37): PUB-007 passes there, is skipped elsewhere, and
+    PUB-002 leaves docker2 out; a raw PREROUTING drop of what the outside host sends to containers' port 8080, as
+    Docker puts without the setting, fails PUB-007 with the trace naming it."""
+    run = run_checks(NAME, tmp_path / "as-set", select="(PUB-007 or PUB-002) and (docker1 or docker2)", workers="2")
+    assert run.outcomes == {
+        "PUB-002[swarm-docker1]": "passed",
+        "PUB-002[swarm-docker2]": "skipped",
+        "PUB-007[swarm-docker1]": "skipped",
+        "PUB-007[swarm-docker2]": "passed",
+    }, run.why_failed()
+    drop = ["PREROUTING", "-i", "eth0", "-p", "tcp", "--dport", "8080", "-j", "DROP"]
+    docker2 = lab.host("docker2")
+    with changed(docker2, ["iptables", "-t", "raw", "-I", *drop], ["iptables", "-t", "raw", "-D", *drop]):
+        done = checks_on(NAME, "PUB-007 and docker2", tmp_path / "dropped")
+    assert_fails(done, "PUB-007", "reaches the published port at", "dropped at docker2: ip raw PREROUTING rule")
 
 
 def test_the_data_path_port_check_fails_when_vxlan_goes_to_4789(lab, tmp_path):

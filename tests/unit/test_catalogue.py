@@ -7,6 +7,7 @@ import dataclasses
 import subprocess
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +16,8 @@ from netproof.catalogue import CatalogueError, Check
 from netproof.errors import NetproofError
 from netproof.facts import versions
 from netproof.jobs import checkrun
+from netproof.lab.model import loader
+from netproof.runner import needs
 
 ROOT = Path(__file__).parents[2]
 
@@ -67,6 +70,7 @@ SHIPPED_IDS = [
     "PUB-004",
     "PUB-005",
     "PUB-006",
+    "PUB-007",
 ]
 
 
@@ -242,3 +246,13 @@ def test_no_checks_tags_change_its_gating():
     tags = {t for c in catalogue.load(ROOT / "checks") for t in c.tags}
     needed = {n for c in catalogue.load(ROOT / "checks") for n in c.needs}
     print(f"tags (select, group): {sorted(tags)}\nneeds (gate): {sorted(needed)}")
+
+
+def test_a_check_needing_a_daemon_setting_runs_only_where_the_topologys_daemon_json_sets_it():
+    configured = loader.load(ROOT / "labs" / "configured.yml")
+    pub7 = next(c for c in catalogue.load(ROOT / "checks") if c.id == "PUB-007")
+    lab = SimpleNamespace(topology=configured)
+    on = {name: [SimpleNamespace(name=name, spec=configured.hosts[name])] for name in ("docker1", "docker2")}
+    assert needs.unmet(pub7, lab, on["docker2"]) is None
+    why = needs.unmet(pub7, lab, on["docker1"])
+    assert why.startswith("docker1's daemon.json does not set allow-direct-routing") and "docker2" in why, why

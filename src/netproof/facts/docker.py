@@ -53,6 +53,12 @@ GATEWAY_MODE_IPV6 = "com.docker.network.bridge.gateway_mode_ipv6"  # the same mo
 TRUSTED_INTERFACES = "com.docker.network.bridge.trusted_host_interfaces"  # 28.2 (moby/moby#49832): ':'-separated
 
 
+def allows_direct_routing(daemon: dict) -> bool:
+    """Whether a daemon.json opens containers' own addresses to other hosts (28.2, moby/moby#49832:
+    `allow-direct-routing`, off unless set)."""
+    return daemon.get("allow-direct-routing") is True
+
+
 def userland_proxy(daemon: dict) -> bool:
     """Whether a daemon.json runs docker-proxy for published ports: on unless `userland-proxy: false`."""
     return daemon.get("userland-proxy", True) is not False

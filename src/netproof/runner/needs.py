@@ -68,6 +68,14 @@ def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
             )
             consent = f"ssh: {{allow: [{need}]}}"
             return f"it would {what}; netproof changes nothing on your network unless the inventory says {consent}"
+    if need.startswith("daemon:"):
+        setting = need.removeprefix("daemon:")
+        without = [h.name for h in hosts if h.spec.daemon.get(setting) is not True]
+        if without:
+            return (
+                f"{without[0]}'s daemon.json does not set {setting}: it runs on a lab whose topology gives a docker "
+                f"host daemon: {{{setting}: true}} (labs/configured.yml's docker2)"
+            )
     if need.startswith("kernel:"):
         feature = need.removeprefix("kernel:")
         missing = [why for why in (kernel.lacking(h, feature) for h in hosts) if why]

@@ -17,6 +17,14 @@ Docker started), here for everything to and from the check's own network, stops 
 container's way out: Docker's jumps head FORWARD and accept its traffic before an appended rule is reached. The
 appended rules' counters (nothing of the check's reached them) and FORWARD's head are the mechanism. The nftables
 backend does not promise it: another table's drop is final there (Docker's docs: Docker with nftables).
+
+FW-MARK-001: with bridge-accept-fwmark in its daemon settings (29.0, moby/moby#50476: the way for a user's own
+nftables table to overrule Docker's forward filter, which an accept elsewhere cannot), a packet the user marks so
+passes it: a container on another bridge network, kept by Docker's forward filter from an unpublished port on a
+routed network (gateway mode routed: no raw drop of what is sent to a container's own address, which the mark does
+not pass), reaches it once a table of the user's, hooked at forward before Docker's filtering, marks its
+connection's packets; unmarked, every probe is stopped. Docker's accept for the mark is the mechanism. Runs where a
+host's daemon says so (labs/nftables.yml's docker2).
 """
 
 from __future__ import annotations
@@ -27,9 +35,11 @@ from contextlib import contextmanager
 from netproof.kit import (
     OUTSIDE_HTTP_PORT,
     LabBroken,
+    Window,
     check,
     defects,
     facts,
+    firewall,
     host_clock,
     networks_created,
     probes,
@@ -270,3 +280,43 @@ def test_a_drop_appended_to_forward(docker_host, workspace, proof, outside, pack
     proof.mechanism("FORWARD's head, ahead of what others append", head)
     proof.mechanism("packets of the check's network that reached the appended DROPs",
                     sum(int(r.split(" -c ")[1].split()[0]) for r in reached if " -c " in r))  # fmt: skip
+
+
+@check(
+    "FW-MARK-001",
+    needs=("daemon:bridge-accept-fwmark",),
+    scope="host",
+    tags=("bridge", "firewall", "isolation"),
+    since="29.0",
+    reference="moby/moby#50476 (29.0): the daemon's bridge-accept-fwmark",
+    promise="with bridge-accept-fwmark in its daemon settings, a packet the user marks so passes Docker's forward "
+    "filter: a container on another network reaches an unpublished port of a routed network it is otherwise kept from",
+)
+def test_the_accept_mark(docker_host, workspace, proof, packet_trace):
+    mark = str(docker_host.spec.daemon["bridge-accept-fwmark"]).split("/")[0]  # <mark>[/<mask>]: the mark matches
+    routed = workspace.bridge(docker_host, role="mks", options={facts.GATEWAY_MODE_IPV4: "routed"})  # no raw drops
+    server = workspace.server(docker_host, routed, role="mks")
+    client = workspace.container(docker_host, workspace.bridge(docker_host, role="mkc"), role="mkc")
+    where = f"{client.name} -> {server.ip}:{probes.HTTP_PORT} (another network, unpublished)"
+    window = Window(f"{client.name} to an unpublished port on another network, unmarked")
+    window.http(client.exec, server.ip, probes.HTTP_PORT, tries=2)
+    window.require_nothing_through(proof, expected="no connection: Docker keeps networks apart", where=where)
+    table = workspace.unique("mk").replace("-", "_")
+    rule = f"ip saddr {client.ip} ip daddr {server.ip} tcp dport {probes.HTTP_PORT} meta mark set {mark}"
+    with user_table(proof, docker_host, table, rule) as added:
+        proof.require(added, expected="nft accepts the user's table", observed="nft refused it", where=docker_host.name)
+        marked = probes.http_get(client.exec, server.ip, probes.HTTP_PORT, timeout=3)
+        proof.command(f"{client.name} GETs it, its packets marked {mark}", marked.result)
+        if not marked.through:
+            again = lambda: probes.http_get(client.exec, server.ip, probes.HTTP_PORT, timeout=3)  # noqa: E731
+            packet_trace.why_lost(trace.Conversation(client.ip, server.ip, probes.HTTP_PORT), [docker_host], again)
+    accepting = [r for r in firewall.rules(docker_host, "filter") if "mark" in r and "accept" in r.lower()]
+    proof.data(f"{docker_host.name}'s filter rules accepting a mark", accepting, where=docker_host.name)
+    proof.require(
+        marked.through,
+        expected=f"the packets marked {mark} pass Docker's forward filter to the unpublished port",
+        observed=f"{marked}" + ("" if accepting else f"; no accept of mark {mark} in {docker_host.name}'s filter"),
+        where=where,
+    )
+    on_bridges = {r for r in accepting if "docker0" not in r}  # each bridge's, one line for them all
+    proof.mechanism("Docker's accept for the mark (the topology's) on a bridge network", sorted(on_bridges))

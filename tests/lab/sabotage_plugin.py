@@ -16,6 +16,9 @@ the middle of a check, on objects the check itself creates. NETPROOF_SABOTAGE sa
             sent to containers' own addresses, or to 127.0.0.1, from elsewhere) and let the host route
             127.0.0.1 from its interfaces (route_localnet=1)
   userjump  once a container is created, delete FORWARD's jump to DOCKER-USER on its host
+  markaccept  once a container on a routed bridge network is created, delete Docker's accept of the daemon's
+            bridge-accept-fwmark for that bridge (its nftables rule "ALLOW FW MARK"); with iptables, its accepts in
+            DOCKER-FORWARD (one per bridge), once any container is created
   fwdjump   once a container with no published port is created, delete FORWARD's jump to DOCKER-FORWARD on its
             host (the test puts it back): what others append to FORWARD is then met before Docker's rules
   gwroute   once a container is connected to a network with a gw-priority, point its default route back at its
@@ -103,6 +106,16 @@ def _sabotaged_container(self, host, network, **options):
         host.run(["sysctl", "-w", "net.ipv4.conf.all.route_localnet=1"])
     if what == "userjump":
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-USER"])
+    if what == "markaccept" and (network.options or {}).get(facts.GATEWAY_MODE_IPV4) == "routed":
+        chain = f"filter-forward-in__br-{network.id[:12]}"
+        for rule in host.run(["nft", "-a", "list", "chain", "ip", "docker-bridges", chain]).stdout.splitlines():
+            if "ALLOW FW MARK" in rule:
+                handle = rule.rsplit("# handle ", 1)[1].strip()
+                host.run(["nft", "delete", "rule", "ip", "docker-bridges", chain, "handle", handle], check=True)
+    if what == "markaccept":  # iptables: one rule for every bridge, added again with each new one
+        for rule in host.run(["iptables", "-S", "DOCKER-FORWARD"]).stdout.splitlines():
+            if "-m mark --mark" in rule and rule.endswith("-j ACCEPT"):
+                host.run(["iptables", "-D", *rule.split()[1:]], check=True)
     if what == "fwdjump" and not options.get("ports"):
         host.run(["iptables", "-D", "FORWARD", "-j", "DOCKER-FORWARD"])
     if what == "ipv6-off":

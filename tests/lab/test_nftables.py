@@ -14,6 +14,7 @@ from netproof.footprint import compare
 from netproof.lab.model import loader
 
 from .conftest import ROOT, assert_nothing_left, claim, run_checks
+from .test_checks_catch_breakage import assert_fails, checks_on
 
 NFTABLES = ROOT / "labs" / "nftables.yml"
 
@@ -40,7 +41,8 @@ def test_a_swarm_with_the_nftables_backend_is_refused_in_dockers_words(machine):
 @pytest.mark.nightly
 def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path, bring_up):
     nft = loader.load(NFTABLES).with_overrides(name="t-nft")
-    on_iptables = replace(nft, hosts={n: replace(h, daemon={}) for n, h in nft.hosts.items()})
+    iptables_daemon = {n: {k: v for k, v in h.daemon.items() if k != "firewall-backend"} for n, h in nft.hosts.items()}
+    on_iptables = replace(nft, hosts={n: replace(h, daemon=iptables_daemon[n]) for n, h in nft.hosts.items()})
     runs = {}
     for backend, topo in (("iptables", on_iptables.with_overrides(name="t-nft-ipt")), ("nftables", nft)):
         lab = bring_up(topo)
@@ -61,6 +63,7 @@ def test_the_checks_on_nftables_and_what_changes_from_iptables(machine, tmp_path
                 and "has no DOCKER-USER chain and no jumps heading iptables' FORWARD" in case.message
             )
             direct = case.id == "PUB-007" and "daemon.json does not set allow-direct-routing" in case.message
+            direct |= case.id == "FW-MARK-001" and "daemon.json does not set bridge-accept-fwmark" in case.message
             assert overlay or nftables or direct, (backend, case.id, case.case, case.message)
         assert [c for c in cases if c.outcome == "passed" and c.id.startswith(("PUB-", "ICC-", "BR-", "ISO-INT-001"))]
     # Behaviour first: a user's DOCKER-USER rules have nowhere to go on nftables.
@@ -112,3 +115,22 @@ def test_a_lost_egress_reply_names_the_rule_of_dockers_nftables_table_that_dropp
     ), run.output[-3000:]
     lab.down()
     assert_nothing_left("t-nft-trace", machine)
+
+
+def test_the_accept_mark_check_fails_naming_dockers_drop_once_its_mark_accept_is_gone(machine, tmp_path, bring_up):
+    """Issue 37: docker2's daemon.json sets bridge-accept-fwmark (29.0); FW-MARK-001 passes there and, with Docker's
+    accept of the mark deleted as the routed network is made, fails naming the rule of Docker's that dropped it."""
+    lab = bring_up(loader.load(NFTABLES).with_overrides(name="t-nft-mark"))
+    as_set = checks_on("t-nft-mark", "FW-MARK-001 and (docker1 or docker2)", tmp_path / "as-set")
+    assert as_set.outcomes == {"FW-MARK-001[none-docker1]": "skipped", "FW-MARK-001[none-docker2]": "passed"}, (
+        as_set.why_failed()
+    )
+    broken = checks_on("t-nft-mark", "FW-MARK-001 and docker2", tmp_path / "broken", sabotage="markaccept")
+    assert_fails(
+        broken,
+        "FW-MARK-001",
+        "the packets marked 0x100 pass Docker's forward filter",
+        'rule `drop comment "UNPUBLISHED PORT DROP"` (Docker\'s)',
+    )
+    lab.down()
+    assert_nothing_left("t-nft-mark", machine)

@@ -46,6 +46,7 @@ SHIPPED_IDS = [
     "FW-USER-001",
     "FW-USER-002",
     "FW-OTHER-001",
+    "FW-MARK-001",
     "GW-MODE-001",
     "ICC-001",
     "IPV6-001",

@@ -39,6 +39,8 @@ def unmet(check: Check, lab: Lab, hosts: list[LabHost]) -> str | None:
     return None
 
 
+# Where a daemon setting a check needs is set, for its skip to point at.
+SETTING_LABS = {"allow-direct-routing": "configured.yml's docker2", "bridge-accept-fwmark": "nftables.yml's docker2"}
 NO_CONTROL_PLANE = "overlays need a control plane; this lab has none (control_plane: none, bridges only)"
 
 
@@ -70,11 +72,11 @@ def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
             return f"it would {what}; netproof changes nothing on your network unless the inventory says {consent}"
     if need.startswith("daemon:"):
         setting = need.removeprefix("daemon:")
-        without = [h.name for h in hosts if h.spec.daemon.get(setting) is not True]
+        without = [h.name for h in hosts if h.spec.daemon.get(setting) in (None, False, "")]
         if without:
             return (
-                f"{without[0]}'s daemon.json does not set {setting}: it runs on a lab whose topology gives a docker "
-                f"host daemon: {{{setting}: true}} (labs/configured.yml's docker2)"
+                f"{without[0]}'s daemon.json does not set {setting}: the check runs where a topology sets it for a "
+                f"docker host (labs/{SETTING_LABS.get(setting, 'configured.yml')})"
             )
     if need.startswith("kernel:"):
         feature = need.removeprefix("kernel:")

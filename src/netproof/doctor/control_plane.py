@@ -57,6 +57,8 @@ class ControlPlaneExamination:
     """The Doctor's control-plane steps (ports, control plane); it holds the lab, the findings and `_add`."""
 
     def _ports(self, hosts: list[LabHost], reachable: set[frozenset[str]]) -> None:
+        if self.plane == "none":  # standalone engines make no overlays: nothing listens on, or needs, these ports
+            return
         data_port = self._data_path_port(hosts)
         probes: dict[str, list[tuple[str, int, LabHost, str]]] = {}  # src -> [(proto, port, dst, why)]
         for src, dst in permutations(hosts, 2):

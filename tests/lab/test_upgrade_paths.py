@@ -167,3 +167,16 @@ def test_the_footprint_of_one_engine_taken_three_times_compares_equal(machine, t
     assert set(prints[0]) == {"docker1", "docker2", "docker3", "docker4"}
     lab.down()
     assert_nothing_left("t-fp", machine)
+
+
+@pytest.mark.nightly  # about 2.5 minutes: nightly, so that CI stays under 40 minutes
+def test_containers_the_old_engine_made_lose_outside_names_on_29_1_0_and_the_known_defect_is_named(machine, tmp_path):
+    """moby/moby#51614 (issue 37): containers 28.5 made, restarted by 29.1.0, get SERVFAIL for a name of the lab's
+    own DNS server; the carried workload meets it on every host, with the defect's mechanism read on the host."""
+    done, _ = upgrade(tmp_path, "t-51614", "--control-plane", "none", "--from", "28.5", "--to", "29.1.0")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "VERDICT: NO-GO" in out, out[-4000:]
+    lost = [line for line in out.splitlines() if "asked for www.outside.test" in line and "no-go:" in line]
+    assert len(lost) == 4 and all("SERVFAIL" in line for line in lost), out[-4000:]
+    assert all("known Docker defect moby/moby#51614" in line and "resolv.conf.hash" in line for line in lost), lost
+    assert_nothing_left("t-51614", machine)

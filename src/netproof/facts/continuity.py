@@ -63,6 +63,15 @@ ROLLING = ContinuityPromise(
     "(docs.docker.com/engine/swarm/admin_guide/)",
     keeps_connections=False,  # a host's own flows end with its restart; others' gaps are judged (flow_watch.py)
 )
+CARRIED = ContinuityPromise(
+    "CONT-CARRY-001",
+    "an upgrade of dockerd in place (netproof upgrade's carried workload)",
+    "the containers the old engine made, restarted by the new one, run again with their addresses, and from them "
+    "their peers' names and names outside Docker resolve",
+    "Docker's documentation, upgrading Docker Engine (docs.docker.com/engine/install/): containers and networks "
+    "are kept in the data root the new engine adopts",
+    keeps_connections=False,  # no live-restore: the restart ends their connections
+)
 SCENARIOS = {"reload": RELOAD, "restart": LIVE_RESTORE}
 
 BLIP = ContinuityPromise(

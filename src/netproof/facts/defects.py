@@ -26,6 +26,8 @@ BYPASSED_WHILE_CREATING = "bypassed-while-networks-created"  # a user's rule byp
 FLOWS_PAUSED_AT_START = "flows-paused-while-dockerd-started"  # running containers' flows paused as dockerd started
 UDP_THROUGH_PROXY = "udp-delivered-through-the-proxy"  # a published udp port's datagrams reached the container from
 # docker-proxy (the bridge's gateway as their source), not by DNAT with the client's own address
+EXTERNAL_NAMES_LOST = "external-names-lost-after-restart"  # a container the old engine made, restarted by the new,
+# gets no answer for names outside Docker from its embedded DNS
 OTHER_NETWORKS_CUT = "published-port-cut-from-other-networks"  # a container on another network got no answer from
 # a port published on the host's address, where every other place did
 
@@ -152,6 +154,24 @@ KNOWN_DEFECTS = (
         workaround="none in Docker: keep restarts of dockerd short and rare on hosts whose connections must not pause",
         reproduced_by=("CONT-LIVE-001",),
         needs_setting="live-restore",
+    ),
+    KnownDefect(
+        "moby/moby#51614",
+        "29.1.0 takes the /etc/resolv.conf of a container an earlier engine made for one the user modified (the "
+        "digest it keeps beside the file is out of date), and on the container's next start gives its embedded DNS "
+        "no servers to forward to: names outside Docker get SERVFAIL on every custom network, while containers' "
+        "names still resolve",
+        frozenset({EXTERNAL_NAMES_LOST}),
+        "resolv-conf-digest-stale",  # read on the host: the file's digest against resolv.conf.hash
+        "no container on the host has a resolv.conf that differs from the digest Docker kept of it",
+        # Brought by moby/moby#51507 (29.1.0), reverted by moby/moby#51615 (29.1.1). Met by the upgrade's carried
+        # workload: containers made by 28.5, restarted by 29.1.0; containers 29.1.0 makes itself resolve (DNS-002).
+        since="29.1.0",
+        fixed_in="29.1.1",
+        workaround="upgrade straight to 29.1.1 or later, or recreate (not restart) the containers after the upgrade",
+        reproduced_by=("CONT-CARRY-001",),  # netproof upgrade's carried workload
+        observed_on=("29.1.0",),
+        clear_on=("29.5.0", "29.7.2"),
     ),
     KnownDefect(
         "moby/moby#53384",

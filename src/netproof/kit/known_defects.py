@@ -49,9 +49,32 @@ def reinserts_user_jump(host: LabHost) -> str | None:
     )
 
 
+# Each running container's resolv.conf beside the digest of it Docker keeps ("sha256:<hex>" in <file>.hash).
+_RESOLV_DIGESTS = (
+    'for id in $(docker ps -q); do p=$(docker inspect -f "{{.ResolvConfPath}}" $id); [ -f "$p.hash" ] || continue; '
+    'echo "$id sha256:$(sha256sum "$p" | cut -d" " -f1) $(cat "$p.hash")"; done'
+)
+
+
+def resolv_conf_digest_stale(host: LabHost) -> str | None:
+    """moby/moby#51614's mechanism: a container's /etc/resolv.conf whose digest Docker kept does not match the file
+    (an earlier engine rewrote the file without it), so 29.1.0 takes the file for the user's and, restarting the
+    container, gives its embedded DNS no servers to forward to."""
+    result = host.run(["sh", "-c", _RESOLV_DIGESTS])
+    stale = [line.split()[0] for line in result.stdout.splitlines() if len(line.split()) == 3 and
+             line.split()[1] != line.split()[2]] if result.ok else []  # fmt: skip
+    if not stale:
+        return None
+    return (
+        f"{len(stale)} container(s) on {host.name} whose resolv.conf no longer matches the digest Docker kept of it "
+        f"(resolv.conf.hash), so Docker takes it for the user's: {', '.join(stale[:4])}"
+    )
+
+
 MECHANISMS: dict[str, Callable[[LabHost], str | None]] = {
     "stuck-threads": stuck_threads,
     "reinserts-user-jump": reinserts_user_jump,
+    "resolv-conf-digest-stale": resolv_conf_digest_stale,
 }
 
 

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 from netproof import wait
 from netproof.errors import LabBroken
+from netproof.facts.defects import EXTERNAL_NAMES_LOST
 from netproof.facts.docker import ATTACH_TIMEOUT
 from netproof.jobs.upgrade.outcome import ATTACH_DEFECT, Finding, Upgrade
 from netproof.jobs.upgrade.stack_watch import RESTORE
 from netproof.kit import upstreams
+from netproof.kit.known_defects import recognise
 from netproof.kit.objects import Container
 from netproof.kit.workspace import Workspace
 from netproof.lab.lab import Lab
+from netproof.lab.model.topology import LAB_ZONE
 
 NAME_TIMEOUT = 5.0  # seconds a name's question waits for the embedded DNS
 NAME_SETTLE = 15.0  # seconds a peer's name may take to reach this host's embedded DNS again
@@ -28,11 +31,14 @@ def now(c: Container) -> Container:
 @dataclass
 class Workload:
     """A user's workload across the upgrade: on each docker host a container that restarts always, on an
-    overlay (without a control plane, a bridge). After each engine change: is it running, with its address, and do
-    its peers' names resolve to their addresses from it (across hosts, on the overlay)?"""
+    overlay (without a control plane, a bridge). After each engine change: is it running, with its address, do
+    its peers' names resolve to their addresses from it (across hosts, on the overlay), and does a name of the lab's
+    own DNS server, outside Docker, still resolve (the embedded DNS still forwards what it does not know)? The promise
+    is facts.continuity.CARRIED."""
 
     space: Workspace
     containers: list[Container]
+    outside: str | None = None  # the outside host's address, www.<the lab's zone>'s answer
 
     @classmethod
     def start(cls, lab: Lab, result: Upgrade) -> Workload:
@@ -50,7 +56,8 @@ class Workload:
                 containers.append(space.container(h, net, role="workload", restart_policy={"Name": "always"}))
             except Exception as e:  # noqa: BLE001
                 result.findings.append(Finding(h.name, f"no workload container before the upgrade: {e}", bad=False))
-        return cls(space, containers)
+        outside = lab.topology.role("outside")
+        return cls(space, containers, str(outside.address) if outside else None)
 
     def after_upgrade(self, engine: str) -> list[Finding]:
         found, running = [], set()
@@ -75,7 +82,7 @@ class Workload:
                 found.append(Finding(c.host.name, f"{what} runs on {engine} with address {address}, was {c.ip}", False))
             else:
                 running.add(c.name)  # as it was: its peers must find it by name
-        return found + self.names_after(engine, running)
+        return found + self.names_after(engine, running) + self.outside_names_after(engine, running)
 
     def names_after(self, engine: str, running: set[str]) -> list[Finding]:
         """Each workload container asks its embedded DNS for every other's name (on the overlay: across hosts) and
@@ -98,6 +105,35 @@ class Workload:
                     found.append(Finding(asker.host.name, f"the workload container {asker.name} asked for its peer "
                                          f"{peer.name} on {peer.host.name} after the upgrade to {engine}: {answer} "
                                          f"(expected {peer.ip}); {RESTORE}"))  # fmt: skip
+        return found
+
+    def outside_names_after(self, engine: str, running: set[str]) -> list[Finding]:
+        """Each workload container asks its embedded DNS for www.<the lab's zone>, which only the lab's DNS server
+        outside Docker knows, and gets the outside host's address: the engine forwards names it does not know for
+        containers the old engine made and it restarted."""
+        if not self.outside:
+            return []
+        found, name = [], f"www.{LAB_ZONE}"
+        for asker in [now(c) for c in self.containers if c.name in running]:
+            try:
+                (_, answer), _ = wait.poll(
+                    lambda a=asker: upstreams.ask(a, name, NAME_TIMEOUT),
+                    holds=lambda r: r[1].rcode == "NOERROR" and self.outside in r[1].addresses,
+                    timeout=NAME_SETTLE,
+                    interval=1,
+                )
+            except LabBroken as e:
+                found.append(Finding(asker.host.name, f"{asker.name} could not ask for {name}: {e}", False))
+                continue
+            if answer.rcode != "NOERROR" or self.outside not in answer.addresses:
+                known = recognise({EXTERNAL_NAMES_LOST}, [asker.host], "none")
+                why = str(known) if known and known.known else RESTORE
+                said = (
+                    f"the workload container {asker.name} asked for {name}, a name of the lab's own DNS server, after "
+                    f"the upgrade to {engine}: {answer} (expected {self.outside}): the embedded DNS forwards it no "
+                    f"more; {why}"
+                )
+                found.append(Finding(asker.host.name, said))
         return found
 
     def remove(self) -> None:

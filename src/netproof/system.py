@@ -6,12 +6,14 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from netproof import timeline
 from netproof.errors import NetproofError
 
 T = TypeVar("T")
@@ -79,6 +81,7 @@ def run(
 ) -> CommandResult:
     """The one way netproof runs a command and reads its output (timeout None: as long as it takes;
     capture=False: the output goes to netproof's own, as the command writes it)."""
+    started = time.monotonic()
     try:
         stdin = None if input is not None else subprocess.DEVNULL
         given = input.encode() if input is not None else None
@@ -86,12 +89,14 @@ def run(
     except FileNotFoundError:
         raise NetproofError(f"{where}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired as e:
+        timeline.record(timeline.command_kind(argv), time.monotonic() - started)
         result = CommandResult(
             argv, -1, decoded(e.stdout), decoded(e.stderr) + f"\n(timed out after {timeout}s)", where
         )
         if check:
             raise CommandError(result) from None
         return result
+    timeline.record(timeline.command_kind(argv), time.monotonic() - started)
     result = CommandResult(argv, done.returncode, decoded(done.stdout), decoded(done.stderr), where)
     if check and not result.ok:
         raise CommandError(result)

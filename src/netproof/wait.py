@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from netproof import timeline
 from netproof.errors import NetproofError
 
 T = TypeVar("T")
@@ -37,6 +38,7 @@ def poll(
         if time.monotonic() >= deadline:
             return answer, False
         time.sleep(interval)
+        timeline.record("sleep between a wait's looks", interval)
         if max_interval:
             interval = min(interval * 1.5, max_interval)
 

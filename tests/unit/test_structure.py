@@ -20,6 +20,7 @@ FLOORS = [
         "facts",
         "system",
         "wait",
+        "timeline",
         "progress",
         "catalogue",
         "footprint",
@@ -103,7 +104,15 @@ print("\\n".join(sorted(m for m in sys.modules if m.startswith("netproof"))))
     beyond = [
         m
         for m in loaded
-        if m not in ("netproof", "netproof.errors", "netproof.system", "netproof.lab", "netproof.outcomes")
+        if m
+        not in (
+            "netproof",
+            "netproof.errors",
+            "netproof.system",
+            "netproof.timeline",
+            "netproof.lab",
+            "netproof.outcomes",
+        )
         and not m.startswith(allowed)
     ]
     assert not beyond, f"the report imported more than the model: {beyond}"

@@ -55,7 +55,8 @@ OUTCOMES = outcomes.NAMES
 #                          engines {host: Docker version},
 #                          mechanism {name: value} (stable facts, compared between runs),
 #                          evidence [{title, kind: command|text|json|pcap|traceback, content, where,
-#                          file (pcap, relative)}]
+#                          file (pcap, relative)}], timeline {kind: {calls, seconds}} (commands by program, Docker
+#                          API calls by method and path, sleeps between a wait's looks; timeline.py)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class CheckResult:
     engines: dict = field(default_factory=dict)
     mechanism: dict = field(default_factory=dict)
     evidence: list[dict] = field(default_factory=list)
+    timeline: dict = field(default_factory=dict)  # {kind: {calls, seconds}}: where the case's time went
 
     @property
     def key(self) -> tuple[str, str]:

@@ -11,6 +11,7 @@ import docker.errors
 import pytest
 import requests
 
+from netproof import timeline
 from netproof.catalogue import Case, Check
 from netproof.errors import NetproofError
 from netproof.facts.defects import symptoms_in
@@ -20,7 +21,13 @@ from netproof.kit.objects import EngineError
 from netproof.lab.model.findings import REQUIREMENTS
 from netproof.lab.providers.base import LabHost
 from netproof.runner import needs
-from netproof.runner.recorder import CASE_PROPERTY, CHECK_PROPERTY, EVIDENCE_PROPERTY, OUTCOME_PROPERTY
+from netproof.runner.recorder import (
+    CASE_PROPERTY,
+    CHECK_PROPERTY,
+    EVIDENCE_PROPERTY,
+    OUTCOME_PROPERTY,
+    TIMELINE_PROPERTY,
+)
 from netproof.runner.session import CASE, STARTED, check_of_item, lab_of
 from netproof.runner.verdict import Phase, judge
 from netproof.system import CommandError
@@ -36,6 +43,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     case = item.stash[CASE]
     if call.when == "setup":
         item.stash[STARTED] = call.start
+    if call.when == "teardown" and (spent := timeline.end()) is not None:
+        report.user_properties.append((TIMELINE_PROPERTY, json.dumps(spent.summary())))
     report.user_properties += [
         (CHECK_PROPERTY, json.dumps({"id": declared.id, "promise": declared.promise})),
         (CASE_PROPERTY, json.dumps(case.to_dict())),

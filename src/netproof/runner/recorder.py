@@ -24,6 +24,7 @@ from netproof.report.results import CheckResult, Results
 CHECK_PROPERTY = "netproof.check"  # {id, promise}
 CASE_PROPERTY = "netproof.case"  # Case.to_dict()
 EVIDENCE_PROPERTY = "netproof.evidence"  # Proof.to_dict()
+TIMELINE_PROPERTY = "netproof.timeline"  # timeline.Timeline.summary(): where the case's time went
 OUTCOME_PROPERTY = "netproof.outcome"  # [outcome, message, known defect's reference or null]
 
 
@@ -126,6 +127,8 @@ class RunRecorder:
             )
             if stands:
                 result.outcome, result.message, result.defect = outcome, message, defect
+        if TIMELINE_PROPERTY in props:
+            result.timeline = json.loads(props[TIMELINE_PROPERTY])
         if EVIDENCE_PROPERTY in props and (stands or not result.evidence):
             proof = json.loads(props[EVIDENCE_PROPERTY])
             result.mechanism, result.evidence = proof["mechanism"], proof["exhibits"]

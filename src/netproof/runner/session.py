@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from netproof import catalogue
+from netproof import catalogue, timeline
 from netproof.catalogue import Case, Check, check_of
 from netproof.errors import NetproofError
 from netproof.kit.evidence import LabBroken
@@ -262,6 +262,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     declared, diagnosis = check_of_item(item), item.config.stash.get(DIAGNOSIS, None)
     if declared is None or CASE not in item.stash or PLAN in item.config.stash:  # --setup-plan: nothing is set up
         return
+    timeline.begin()  # what the case spends, from its setup to its teardown's end (outcomes.py closes it)
     case = item.stash[CASE]
     if "overlay" in declared.needs and case.control_plane == "none":  # before the doctor: nothing to examine
         pytest.skip(needs.NO_CONTROL_PLANE)

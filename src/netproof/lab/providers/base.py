@@ -18,6 +18,7 @@ import testinfra.host
 from testinfra.backend import base as testinfra_base
 from urllib3.util.retry import Retry
 
+from netproof import timeline
 from netproof.facts import budgets
 from netproof.lab.engines import Engine
 from netproof.lab.model.engine_start import EngineStart
@@ -76,6 +77,7 @@ class LabHost(ABC):
             self._docker = docker.DockerClient(base_url=self.docker_url, version="auto", timeout=self.api_timeout)
             for adapter in self._docker.api.adapters.values():
                 adapter.max_retries = ASK_AGAIN
+            self._docker.api.hooks["response"].append(timeline.api_response)  # each call, on its case's timeline
         return self._docker
 
     def engine_answer(self, timeout: float = budgets.DOCTOR_ENGINE) -> dict:

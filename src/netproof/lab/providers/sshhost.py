@@ -25,7 +25,7 @@ import docker
 import requests
 import testinfra
 
-from netproof import system, wait
+from netproof import system, timeline, wait
 from netproof.errors import LabBroken, NetproofError
 from netproof.facts import budgets
 from netproof.lab.model.topology import Host
@@ -303,4 +303,5 @@ class SshHost(LabHost):
                 if isinstance(e.__cause__, LabBroken):
                     raise e.__cause__ from None
                 raise
+            self._docker.api.hooks["response"].append(timeline.api_response)  # as every provider's (base.py)
         return self._docker

@@ -73,6 +73,41 @@ def by_name(before: dict, after: dict) -> Counter:
     return spent
 
 
+def engines_cpu(lab: str) -> dict[str, float]:
+    """Each lab host's dockerd and containerd CPU-seconds so far (with the children they reaped): a dockerd whose
+    command line names the host's folder (/var/lib/netproof/labs/<lab>/<host>/), and the containerd it started."""
+    seen = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text, argv = stat.read_text(), (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2 :].split()
+        folder = next((a.decode() for a in argv if f"/labs/{lab}/".encode() in a), "")
+        host = folder.split(f"/labs/{lab}/", 1)[1].split("/", 1)[0] if folder else ""
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        seen[int(stat.parent.name)] = (name, host, int(rest[1]), sum(int(x) for x in rest[11:15]) / TICK)
+    spent = Counter()
+    for name, host, parent, seconds in seen.values():
+        host = host or (seen[parent][1] if name == "containerd" and parent in seen else "")
+        if name in ("dockerd", "containerd") and host:
+            spent[f"{host} {name}"] += seconds
+    return spent
+
+
+def made(lab: Lab, since: float, until: float) -> dict[str, dict[str, int]]:
+    """What each docker host's engine made meanwhile, from its own event stream: containers and networks created."""
+    counts = {}
+    for host in lab.docker_hosts:
+        counts[host.name] = {}
+        for kind in ("container", "network"):
+            window = ["--since", f"{since:.0f}", "--until", f"{until:.0f}"]
+            only = ["--filter", f"type={kind}", "--filter", "event=create", "--format", "{{.ID}}"]
+            listed = host.run(["docker", "events", *window, *only], timeout=60)
+            counts[host.name][kind] = len(listed.stdout.split())
+    return counts
+
+
 class Phases:
     """Each phase's wall and machine CPU seconds, and the CPU of the processes alive through it."""
 
@@ -97,10 +132,17 @@ def main() -> int:
     phases = Phases()
     lab = phases.timed("lab up", lambda: Lab.up(topology))
     try:  # as `netproof run` does: its pytest session runs the doctor first and takes the footprint last
+        engines_before, since = engines_cpu(NAME), time.time()
         run = phases.timed("doctor, checks, footprint", lambda: checkrun.run(lab.name, report))
+        engines, objects = engines_cpu(NAME) - engines_before, made(lab, since, time.time())
     finally:
         phases.timed("lab down", lab.down)
     print_figures(args, phases, run)
+    print("\neach docker host during the session: its engines' CPU, and what its dockerd made (its own events):")
+    for host, count in objects.items():
+        cpu = ", ".join(f"{name.split()[1]} {engines[name]:.1f} CPU-s" for name in sorted(engines) if
+                        name.startswith(f"{host} "))  # fmt: skip
+        print(f"  {host}: {cpu}; {count['container']} containers, {count['network']} networks created")
     return 0
 
 

@@ -45,8 +45,10 @@ NEEDS = {
     "kernel:esp": "IPsec ESP with AES-GCM in the docker hosts' kernels",
     "router-routes": "a route on the lab's router to a check's own subnet (on ssh labs, where ssh: {allow} says so)",
     "lan-addresses": "addresses of the underlay's subnets for containers (on ssh labs, where ssh: {allow} says so)",
-    "daemon:allow-direct-routing": "a docker host whose daemon.json sets allow-direct-routing (labs/configured.yml)",
-    "daemon:bridge-accept-fwmark": "a docker host whose daemon.json sets bridge-accept-fwmark (labs/nftables.yml)",
+    "daemon:allow-direct-routing": "a docker host whose daemon.json sets allow-direct-routing (labs/configured.yml's "
+    "docker2)",
+    "daemon:bridge-accept-fwmark": "a docker host whose daemon.json sets bridge-accept-fwmark (labs/nftables.yml's "
+    "docker2)",
 }
 
 

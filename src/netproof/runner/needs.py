@@ -3,7 +3,7 @@ lacks one is skipped, saying which and why in the lab's or the kernel's own word
 
 from __future__ import annotations
 
-from netproof.catalogue import Check
+from netproof.catalogue import NEEDS, Check
 from netproof.kit import firewall, kernel
 from netproof.lab.lab import Lab
 from netproof.lab.providers.base import LabHost
@@ -39,8 +39,6 @@ def unmet(check: Check, lab: Lab, hosts: list[LabHost]) -> str | None:
     return None
 
 
-# Where a daemon setting a check needs is set, for its skip to point at.
-SETTING_LABS = {"allow-direct-routing": "configured.yml's docker2", "bridge-accept-fwmark": "nftables.yml's docker2"}
 NO_CONTROL_PLANE = "overlays need a control plane; this lab has none (control_plane: none, bridges only)"
 
 
@@ -74,10 +72,8 @@ def _judge(need: str, lab: Lab, hosts: list[LabHost]) -> str | None:
         setting = need.removeprefix("daemon:")
         without = [h.name for h in hosts if h.spec.daemon.get(setting) in (None, False, "")]
         if without:
-            return (
-                f"{without[0]}'s daemon.json does not set {setting}: the check runs where a topology sets it for a "
-                f"docker host (labs/{SETTING_LABS.get(setting, 'configured.yml')})"
-            )
+            where = NEEDS.get(need, "a docker host whose daemon.json sets it")  # which lab's host, said once
+            return f"{without[0]}'s daemon.json does not set {setting}: the check runs on {where}"
     if need.startswith("kernel:"):
         feature = need.removeprefix("kernel:")
         missing = [why for why in (kernel.lacking(h, feature) for h in hosts) if why]
